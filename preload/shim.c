@@ -1,0 +1,4 @@
+/* SPDX-License-Identifier: MIT */
+/* STUB */
+#include "config.h"
+#include "preload/shim.h"

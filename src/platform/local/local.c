@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/* The local backend: opening it, and the ops table. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "platform/local/local.h"
+
+#define LOCAL_DEFAULT_DIR "/dev/shm/xsock"
+
+static int parse_domid(const char *s, xsp_domid_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s) {
+		*out = 0;
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || s[0] == '-' || v >= 0x7FF0)	/* DOMID_FIRST_RESERVED */
+		return -EINVAL;
+	*out = (xsp_domid_t)v;
+	return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+	char *c;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (c = buf + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*c = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int local_open(struct xsp *p)
+{
+	const char *dir = getenv("XSOCK_LOCAL_DIR");
+	struct local_priv *lp;
+	int rc;
+
+	rc = parse_domid(getenv("XSOCK_DOMID"), &p->self);
+	if (rc < 0) {
+		xs_log(XS_LOG_ERR, "XSOCK_DOMID must be a number below 32752");
+		return rc;
+	}
+	if (!dir || !*dir)
+		dir = LOCAL_DEFAULT_DIR;
+	if (dir[0] != '/' || strlen(dir) >= sizeof(lp->dir) - 64)
+		return -EINVAL;
+	lp = calloc(1, sizeof(*lp));
+	if (!lp)
+		return -ENOMEM;
+	strcpy(lp->dir, dir);
+	rc = mkdir_p(dir, 0700);
+	if (rc < 0)
+		goto free_priv;
+	lp->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (lp->dirfd < 0) {
+		rc = -errno;
+		goto free_priv;
+	}
+	p->priv = lp;
+	return 0;
+
+free_priv:
+	free(lp);
+	return rc;
+}
+
+static void local_close(struct xsp *p)
+{
+	struct local_priv *lp = local_priv(p);
+
+	if (lp->dirfd >= 0)
+		close(lp->dirfd);
+	free(lp);
+	p->priv = NULL;
+}
+
+int local_counter_next(struct xsp *p, const char *name, uint32_t *out)
+{
+	struct local_priv *lp = local_priv(p);
+	char buf[32];
+	uint32_t v = 0;
+	ssize_t n;
+	int fd, rc = 0;
+
+	fd = openat(lp->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX) < 0) {
+		rc = -errno;
+		goto close_fd;
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0) {
+		rc = -errno;
+		goto close_fd;
+	}
+	buf[n] = '\0';
+	v = (uint32_t)strtoul(buf, NULL, 10) + 1;
+	if (v == 0 || v > 0x7FFFFFFF)	/* wrapped or corrupt: start over */
+		v = 1;
+	n = snprintf(buf, sizeof(buf), "%u\n", v);
+	if (pwrite(fd, buf, (size_t)n, 0) != n || ftruncate(fd, n) < 0) {
+		rc = errno ? -errno : -EIO;
+		goto close_fd;
+	}
+	*out = v;
+close_fd:
+	close(fd);	/* drops the flock */
+	return rc;
+}
+
+const struct xsp_ops xsp_local_ops = {
+	.name = "local",
+	.open = local_open,
+	.close = local_close,
+	.share = local_share,
+	.unshare = local_unshare,
+	.map = local_map,
+	.unmap = local_unmap,
+	.evtchn_alloc = local_evtchn_alloc,
+	.evtchn_bind = local_evtchn_bind,
+	.evtchn_notify = local_evtchn_notify,
+	.evtchn_ack = local_evtchn_ack,
+	.evtchn_close = local_evtchn_close,
+	.store_open = local_store_open,
+	.store_close = local_store_close,
+	.store_read = local_store_read,
+	.store_write = local_store_write,
+	.store_rm = local_store_rm,
+	.store_list = local_store_list,
+	.store_set_perms = local_store_set_perms,
+	.store_get_perms = local_store_get_perms,
+	.txn_start = local_txn_start,
+	.txn_end = local_txn_end,
+	.watch_add = local_watch_add,
+	.watch_rm = local_watch_rm,
+	.watch_read = local_watch_read,
+};

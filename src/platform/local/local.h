@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The local backend: Xen's grant, event channel and store semantics for
+ * processes on one host. A "domain" is any set of processes started with
+ * the same XSOCK_DOMID; all shared state lives below XSOCK_LOCAL_DIR
+ * (default /dev/shm/xsock), which every domain of a host must share:
+ *
+ *   grant/<grantee-domid>/<ref>   one page of shared memory per grant ref
+ *   evtchn/<port>.*               the FIFOs and owner record of a channel
+ *   store/                        the store tree
+ *   counters                      next grant ref / port (under flock)
+ *
+ * The backend enforces Xen's rules in the library (a domain maps only the
+ * grants in its own grant/<domid>/ directory, binds only ports allocated
+ * for it, reads only store nodes it has permission for). It trusts
+ * XSOCK_DOMID: processes of one Unix user can impersonate each other, so
+ * isolation between mutually hostile containers needs distinct directories
+ * or users (docs/protocol.md, "Local backend").
+ */
+#ifndef XSOCK_PLATFORM_LOCAL_H
+#define XSOCK_PLATFORM_LOCAL_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "platform/platform.h"
+
+struct local_priv {
+	char dir[PATH_MAX];		/* XSOCK_LOCAL_DIR, absolute */
+	int dirfd;			/* O_PATH|O_DIRECTORY of dir */
+};
+
+static inline struct local_priv *local_priv(const struct xsp *p)
+{
+	return (struct local_priv *)p->priv;
+}
+
+/*
+ * Allocate a host-wide unique number from counter @name (a file below
+ * dir), starting at 1, under an exclusive flock. Errors: -errno of I/O.
+ */
+int local_counter_next(struct xsp *p, const char *name, uint32_t *out);
+
+/* grant.c */
+int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
+		const struct xsp_unmap_notify *notify, struct xsp_share *s);
+void local_unshare(struct xsp_share *s);
+int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
+	      const xsp_gref_t *refs, const struct xsp_unmap_notify *notify,
+	      struct xsp_map *m);
+void local_unmap(struct xsp_map *m);
+
+/* evtchn.c */
+int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e);
+int local_evtchn_bind(struct xsp *p, xsp_domid_t peer, xsp_port_t remote_port,
+		      struct xsp_evtchn *e);
+int local_evtchn_notify(struct xsp_evtchn *e);
+int local_evtchn_ack(struct xsp_evtchn *e);
+void local_evtchn_close(struct xsp_evtchn *e);
+
+/* store.c */
+int local_store_open(struct xsp *p, struct xsp_store *st);
+void local_store_close(struct xsp_store *st);
+int local_store_read(struct xsp_store *st, xsp_txn_t t, const char *path,
+		     char **val, size_t *len);
+int local_store_write(struct xsp_store *st, xsp_txn_t t, const char *path,
+		      const void *val, size_t len);
+int local_store_rm(struct xsp_store *st, xsp_txn_t t, const char *path);
+int local_store_list(struct xsp_store *st, xsp_txn_t t, const char *path,
+		     char ***names, unsigned int *n);
+int local_store_set_perms(struct xsp_store *st, xsp_txn_t t, const char *path,
+			  const struct xsp_perm *perms, unsigned int n);
+int local_store_get_perms(struct xsp_store *st, xsp_txn_t t, const char *path,
+			  struct xsp_perm **perms, unsigned int *n);
+int local_txn_start(struct xsp_store *st, xsp_txn_t *t);
+int local_txn_end(struct xsp_store *st, xsp_txn_t t, bool abort);
+int local_watch_add(struct xsp_store *st, const char *path, const char *token);
+int local_watch_rm(struct xsp_store *st, const char *path, const char *token);
+int local_watch_read(struct xsp_store *st, char **path, char **token);
+
+#endif /* XSOCK_PLATFORM_LOCAL_H */

@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The platform layer: everything xsock needs from Xen, behind one small
+ * interface with two implementations.
+ *
+ *   xen    libxengnttab (gntshr + gnttab), libxenevtchn, libxenstore.
+ *   local  domains are processes named by XSOCK_DOMID; state lives under
+ *          XSOCK_LOCAL_DIR (default /dev/shm/xsock). Granted pages are
+ *          shared-memory files, event channels are pairs of FIFOs, the
+ *          store is a file tree with a global lock, watches and
+ *          transactions.
+ *
+ * Selection: XSOCK_BACKEND=xen|local; by default xen where /dev/xen/gntdev
+ * exists, else local.
+ *
+ * Error contract: unless stated otherwise every function returns 0 (or a
+ * non-negative count) on success and a negative errno value on failure.
+ * No function prints anything; failures are logged through xs_log() only
+ * when logging was asked for. No function calls abort().
+ *
+ * Xen semantics the upper layers rely on, kept by both backends:
+ *  - Only the domain a page was shared with may map it (others: -EPERM on
+ *    local, an error from the hypervisor on Xen).
+ *  - Pages this process shared are inherited by fork(); pages it mapped
+ *    from a peer are NOT (the child sees nothing at that address).
+ *  - Peer death is observable: the survivor's event channel becomes
+ *    readable and the peer's unmap notification takes effect (the notify
+ *    byte is cleared) -- see "Unmap notification" below.
+ *  - A domain cannot read or write another domain's store nodes without a
+ *    permission entry for it; domain 0 may do anything.
+ *
+ * Thread safety: distinct objects may be used from distinct threads. One
+ * object must not be used concurrently from two threads unless a function
+ * says so (xsp_evtchn_notify() may).
+ */
+#ifndef XSOCK_PLATFORM_H
+#define XSOCK_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define XSP_PAGE_SIZE 4096u
+#define XSP_DOMID_SELF 0x7FF0u	/* DOMID_SELF in Xen */
+#define XSP_DOMID_INVALID 0xFFFFu
+
+typedef uint16_t xsp_domid_t;
+typedef uint32_t xsp_gref_t;
+typedef uint32_t xsp_port_t;
+typedef uint32_t xsp_txn_t;	/* store transaction; XSP_TXN_NONE outside one */
+#define XSP_TXN_NONE 0u
+
+struct xsp;		/* one backend instance (opaque) */
+struct xsp_share;	/* pages we shared with a peer */
+struct xsp_map;		/* a peer's pages we mapped */
+struct xsp_evtchn;	/* one event channel endpoint with its own fd */
+struct xsp_store;	/* one connection to the store */
+
+/* ------------------------------------------------------------------ */
+/* Backend                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Open the backend chosen by XSOCK_BACKEND (see above).
+ * Errors: -EINVAL unknown XSOCK_BACKEND value or malformed XSOCK_DOMID,
+ * -ENOENT xen requested but /dev/xen missing, or what the backend's own
+ * open returns (-EACCES, -ENOMEM, ...).
+ */
+int xsp_open(struct xsp **out);
+
+/* Open a named backend ("xen" or "local"). Errors as xsp_open(). */
+int xsp_open_backend(const char *name, struct xsp **out);
+
+void xsp_close(struct xsp *p);
+
+/* "xen" or "local". Never fails. */
+const char *xsp_backend_name(const struct xsp *p);
+
+/*
+ * The domain this process runs in. xen: from the store ("domid"), local:
+ * XSOCK_DOMID (default 0). Cached after the first call. Never fails once
+ * xsp_open() succeeded.
+ */
+xsp_domid_t xsp_self_domid(const struct xsp *p);
+
+/* ------------------------------------------------------------------ */
+/* Unmap notification                                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * When the side that registered a notification unmaps its page -- in an
+ * orderly way or because its process died, even by SIGKILL -- the byte at
+ * @offset of the (first) page is set to zero for the peer to see, and @ev
+ * (if not NULL) is signalled.
+ *
+ * On Xen the kernel does this (gntalloc/gntdev UNMAP_NOTIFY). On the local
+ * backend an orderly unmap does exactly the same; a death is reported by
+ * the survivor's event channel: its fd becomes readable and
+ * xsp_evtchn_ack() returns -EPIPE from then on. Callers therefore treat
+ * "notify byte is 0" OR "xsp_evtchn_ack() == -EPIPE" as "peer gone".
+ *
+ * The notification fires when the LAST holder goes away: a forked child
+ * that inherited the shared page keeps it alive.
+ */
+struct xsp_unmap_notify {
+	size_t offset;			/* byte offset in page 0 */
+	struct xsp_evtchn *ev;		/* may be NULL */
+};
+
+/* ------------------------------------------------------------------ */
+/* Grants                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Allocate @npages zeroed, contiguous pages and share them, writable, with
+ * domain @peer. *out holds the address and the grant references.
+ * @notify may be NULL; when given, @npages must be 1 (Xen supports one
+ * notification per page).
+ * Errors: -EINVAL (npages 0, notify with npages > 1, offset >= page),
+ * -ENOSPC grant budget exhausted (gntalloc limit; local: XSOCK_GRANT_LIMIT),
+ * -ENOMEM.
+ */
+int xsp_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
+	      const struct xsp_unmap_notify *notify, struct xsp_share **out);
+void *xsp_share_addr(const struct xsp_share *s);
+unsigned int xsp_share_npages(const struct xsp_share *s);
+const xsp_gref_t *xsp_share_refs(const struct xsp_share *s);
+/* End the share (fires its notification). NULL is a no-op. */
+void xsp_unshare(struct xsp_share *s);
+
+/*
+ * Map @n pages granted by domain @peer, contiguously, read-write.
+ * The mapping is not inherited by fork().
+ * @notify as for xsp_share() (then @n must be 1).
+ * Errors: -EINVAL (n 0 or > 1024, notify with n > 1), -EPERM the grant
+ * was not given to this domain, -ENOENT no such grant (or it was
+ * revoked), -ENOMEM.
+ */
+int xsp_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
+	    const xsp_gref_t *refs, const struct xsp_unmap_notify *notify,
+	    struct xsp_map **out);
+void *xsp_map_addr(const struct xsp_map *m);
+unsigned int xsp_map_npages(const struct xsp_map *m);
+/* Unmap (fires its notification). NULL is a no-op. */
+void xsp_unmap(struct xsp_map *m);
+
+/* ------------------------------------------------------------------ */
+/* Event channels                                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Each endpoint is its own handle with its own pollable fd, so a
+ * connection can be waited for alone or together with other fds.
+ *
+ * xsp_evtchn_alloc: allocate an unbound port that only domain @peer may
+ * bind. Errors: -ENOSPC, -ENOMEM, -EMFILE.
+ * xsp_evtchn_bind: bind to @peer's port @remote_port. Errors: -EPERM the
+ * port was not allocated for this domain, -ENOENT no such port,
+ * -ECONNREFUSED the allocating side is gone, -EBUSY already bound.
+ */
+int xsp_evtchn_alloc(struct xsp *p, xsp_domid_t peer,
+		     struct xsp_evtchn **out);
+int xsp_evtchn_bind(struct xsp *p, xsp_domid_t peer, xsp_port_t remote_port,
+		    struct xsp_evtchn **out);
+
+/* The local port number (what the peer binds / what notify uses). */
+xsp_port_t xsp_evtchn_port(const struct xsp_evtchn *e);
+
+/*
+ * A fd that polls readable (POLLIN) while an event is pending or once the
+ * peer endpoint is gone for good. Owned by the handle: do not close it.
+ */
+int xsp_evtchn_fd(const struct xsp_evtchn *e);
+
+/*
+ * Signal the peer. Safe to call from several threads at once. Events are
+ * not counted: several notifies before the peer acks may arrive as one.
+ * A notify before the peer has bound is delivered once it binds.
+ * Errors: -EPIPE the peer endpoint is gone (local), -EIO.
+ */
+int xsp_evtchn_notify(struct xsp_evtchn *e);
+
+/*
+ * Consume pending events without blocking and re-arm the channel.
+ * Returns 1 if at least one event was pending, 0 if none, -EPIPE once the
+ * peer endpoint is gone for good (after any pending events were returned).
+ */
+int xsp_evtchn_ack(struct xsp_evtchn *e);
+
+/*
+ * Block until an event is pending (then ack it) or @timeout_ms passes
+ * (-1: forever). Returns 1 on event, 0 on timeout, -EPIPE peer gone,
+ * -EINTR when a signal interrupted the wait.
+ */
+int xsp_evtchn_wait(struct xsp_evtchn *e, int timeout_ms);
+
+/* Close the endpoint; the peer sees it as gone. NULL is a no-op. */
+void xsp_evtchn_close(struct xsp_evtchn *e);
+
+/* ------------------------------------------------------------------ */
+/* Store (xenstore, or the local tree)                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Paths are absolute ("/local/domain/3/data/xsock"), made of
+ * [A-Za-z0-9_@/-] components, at most XSP_STORE_PATH_MAX bytes. Values are
+ * byte strings of at most XSP_STORE_VALUE_MAX bytes.
+ *
+ * Permissions follow Xen: an array whose first entry names the owner and
+ * the access of every domain not listed; further entries give a domain
+ * its own access. The owner and domain 0 may do anything. A new node
+ * inherits its parent's permissions with the creating domain as owner.
+ * Reading needs READ, writing/removing needs WRITE (creating: WRITE on
+ * the nearest existing ancestor), setting permissions needs ownership.
+ * Access denied is -EACCES.
+ *
+ * Transactions: reads and writes made with a txn see a consistent snapshot
+ * and take effect atomically at xsp_txn_end(). If anything it read changed
+ * meanwhile, ending it fails with -EAGAIN and nothing is applied: the
+ * caller retries from the start. A domain may hold at most
+ * XSP_STORE_MAX_TXN open transactions (-ENOSPC beyond, like xenstored's
+ * quota).
+ *
+ * Watches: xsp_watch_add() registers @path (which also covers every node
+ * below it) with a @token; one event is queued immediately (Xen does the
+ * same), then one per change. Events are read from a pollable fd. An
+ * event is delivered only if this domain may read the changed node or the
+ * node was removed.
+ */
+#define XSP_STORE_PATH_MAX 3072
+#define XSP_STORE_VALUE_MAX 4096
+#define XSP_STORE_MAX_TXN 10
+
+enum xsp_perm_bits {
+	XSP_PERM_NONE = 0,
+	XSP_PERM_READ = 1,
+	XSP_PERM_WRITE = 2,
+	XSP_PERM_BOTH = 3,
+};
+
+struct xsp_perm {
+	xsp_domid_t dom;
+	unsigned int perm;		/* enum xsp_perm_bits */
+};
+
+/* Errors: -ENOENT no store (xenstored not running), -ENOMEM, -EACCES. */
+int xsp_store_open(struct xsp *p, struct xsp_store **out);
+void xsp_store_close(struct xsp_store *st);
+
+/*
+ * Read a node. *val is malloc()ed and NUL-terminated (the terminator is not
+ * counted in *len); free() it. Errors: -ENOENT, -EACCES, -EINVAL bad path,
+ * -EAGAIN (inside a transaction that can no longer succeed).
+ */
+int xsp_store_read(struct xsp_store *st, xsp_txn_t t, const char *path,
+		   char **val, size_t *len);
+
+/* Create or replace a node's value; missing parents are created (empty).
+ * Errors: -EACCES, -EINVAL bad path or value too long, -ENOSPC quota. */
+int xsp_store_write(struct xsp_store *st, xsp_txn_t t, const char *path,
+		    const void *val, size_t len);
+
+/* Remove a node and everything below it. Errors: -ENOENT, -EACCES. */
+int xsp_store_rm(struct xsp_store *st, xsp_txn_t t, const char *path);
+
+/*
+ * The names of a node's children. *names is one malloc()ed block: free()
+ * it once. Errors: -ENOENT, -EACCES.
+ */
+int xsp_store_list(struct xsp_store *st, xsp_txn_t t, const char *path,
+		   char ***names, unsigned int *n);
+
+/* Errors: -ENOENT, -EACCES (not the owner), -EINVAL (n == 0, n > 64). */
+int xsp_store_set_perms(struct xsp_store *st, xsp_txn_t t, const char *path,
+			const struct xsp_perm *perms, unsigned int n);
+/* *perms malloc()ed. Errors: -ENOENT, -EACCES. */
+int xsp_store_get_perms(struct xsp_store *st, xsp_txn_t t, const char *path,
+			struct xsp_perm **perms, unsigned int *n);
+
+/* Errors: -ENOSPC too many open transactions for this domain. */
+int xsp_txn_start(struct xsp_store *st, xsp_txn_t *t);
+/* Commit (@abort false) or discard. Errors: -EAGAIN conflict, retry. */
+int xsp_txn_end(struct xsp_store *st, xsp_txn_t t, bool abort);
+
+int xsp_watch_add(struct xsp_store *st, const char *path, const char *token);
+/* Errors: -ENOENT no such watch. */
+int xsp_watch_rm(struct xsp_store *st, const char *path, const char *token);
+/* Readable while a watch event is queued. Owned by @st. */
+int xsp_watch_fd(const struct xsp_store *st);
+/*
+ * Take one queued event without blocking. *path and *token point into one
+ * malloc()ed block owned by the caller: free(*path) frees both.
+ * Errors: -EAGAIN nothing queued.
+ */
+int xsp_watch_read(struct xsp_store *st, char **path, char **token);
+
+/* ------------------------------------------------------------------ */
+/* Backend table (implementations only)                                */
+/* ------------------------------------------------------------------ */
+
+struct xsp_ops {
+	const char *name;
+	int (*open)(struct xsp *p);
+	void (*close)(struct xsp *p);
+
+	int (*share)(struct xsp *p, xsp_domid_t peer, unsigned int npages,
+		     const struct xsp_unmap_notify *notify,
+		     struct xsp_share *s);
+	void (*unshare)(struct xsp_share *s);
+	int (*map)(struct xsp *p, xsp_domid_t peer, unsigned int n,
+		   const xsp_gref_t *refs, const struct xsp_unmap_notify *notify,
+		   struct xsp_map *m);
+	void (*unmap)(struct xsp_map *m);
+
+	int (*evtchn_alloc)(struct xsp *p, xsp_domid_t peer,
+			    struct xsp_evtchn *e);
+	int (*evtchn_bind)(struct xsp *p, xsp_domid_t peer,
+			   xsp_port_t remote_port, struct xsp_evtchn *e);
+	int (*evtchn_notify)(struct xsp_evtchn *e);
+	int (*evtchn_ack)(struct xsp_evtchn *e);
+	void (*evtchn_close)(struct xsp_evtchn *e);
+
+	int (*store_open)(struct xsp *p, struct xsp_store *st);
+	void (*store_close)(struct xsp_store *st);
+	int (*store_read)(struct xsp_store *st, xsp_txn_t t, const char *path,
+			  char **val, size_t *len);
+	int (*store_write)(struct xsp_store *st, xsp_txn_t t, const char *path,
+			   const void *val, size_t len);
+	int (*store_rm)(struct xsp_store *st, xsp_txn_t t, const char *path);
+	int (*store_list)(struct xsp_store *st, xsp_txn_t t, const char *path,
+			  char ***names, unsigned int *n);
+	int (*store_set_perms)(struct xsp_store *st, xsp_txn_t t,
+			       const char *path, const struct xsp_perm *perms,
+			       unsigned int n);
+	int (*store_get_perms)(struct xsp_store *st, xsp_txn_t t,
+			       const char *path, struct xsp_perm **perms,
+			       unsigned int *n);
+	int (*txn_start)(struct xsp_store *st, xsp_txn_t *t);
+	int (*txn_end)(struct xsp_store *st, xsp_txn_t t, bool abort);
+	int (*watch_add)(struct xsp_store *st, const char *path,
+			 const char *token);
+	int (*watch_rm)(struct xsp_store *st, const char *path,
+			const char *token);
+	int (*watch_read)(struct xsp_store *st, char **path, char **token);
+};
+
+/*
+ * The generic objects. platform.c allocates them and fills the common
+ * fields; backends keep their own state behind @priv.
+ */
+struct xsp {
+	const struct xsp_ops *ops;
+	xsp_domid_t self;
+	void *priv;
+};
+
+struct xsp_share {
+	struct xsp *p;
+	xsp_domid_t peer;
+	unsigned int npages;
+	void *addr;
+	xsp_gref_t *refs;		/* npages entries, set by the backend */
+	void *priv;
+};
+
+struct xsp_map {
+	struct xsp *p;
+	xsp_domid_t peer;
+	unsigned int npages;
+	void *addr;
+	void *priv;
+};
+
+struct xsp_evtchn {
+	struct xsp *p;
+	xsp_domid_t peer;
+	xsp_port_t port;		/* local port */
+	int fd;				/* pollable */
+	void *priv;
+};
+
+struct xsp_store {
+	struct xsp *p;
+	int watch_fd;
+	void *priv;
+};
+
+extern const struct xsp_ops xsp_local_ops;
+extern const struct xsp_ops xsp_xen_ops;
+
+/* Helpers shared by backends (platform.c). */
+/* 0 if @path is a valid absolute store path, else -EINVAL. */
+int xsp_store_check_path(const char *path);
+/* Parse "<letter><domid>" Xen permission strings ("n0", "r3", "b5"). */
+int xsp_perm_parse(const char *s, struct xsp_perm *out);
+/* Format into @buf (at least 8 bytes). */
+void xsp_perm_format(const struct xsp_perm *perm, char *buf);
+
+#endif /* XSOCK_PLATFORM_H */

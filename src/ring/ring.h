@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One endpoint's view of a data ring (wire.h): a byte stream each way.
+ *
+ * Independent of the platform: the caller maps the pages and owns the
+ * event channel; the ring calls @kick when the peer must be woken.
+ *
+ * Hardening (XSA-86, XSA-155): the peer's indexes are read once into a
+ * local behind a barrier and checked against the ring size; our own
+ * indexes are kept locally and only ever written to shared memory, never
+ * read back; ring_order is read once at attach time. A ring the peer has
+ * corrupted returns -EPROTO once and -ECONNRESET after that; it never
+ * hangs, never touches memory outside the ring.
+ *
+ * Error contract (all functions): >= 0 success, negative errno:
+ *   -EAGAIN     nothing to read / no space (non-blocking by nature)
+ *   -EPIPE      write after the peer closed its endpoint or died
+ *   -ECONNRESET the peer reported an error, or the ring broke earlier
+ *   -EPROTO     the peer corrupted the ring (first detection)
+ * xsr_read() returns 0 at end of stream: the peer shut its direction
+ * down (or died) and every byte it sent has been read.
+ *
+ * Thread safety: one reader and one writer may use an endpoint
+ * concurrently (xsr_read* vs xsr_write*); two readers or two writers need
+ * the caller's lock.
+ */
+#ifndef XSOCK_RING_H
+#define XSOCK_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "ring/wire.h"
+
+enum xsr_side {
+	XSR_SIDE_A,	/* allocator: produces out, consumes in */
+	XSR_SIDE_B,	/* mapper: produces in, consumes out */
+};
+
+/* xsr_poll() bits */
+#define XSR_READABLE	0x1u	/* data to read, or EOF/error to report */
+#define XSR_WRITABLE	0x2u	/* space to write, or an error to report */
+#define XSR_RDHUP	0x4u	/* peer shut down its direction (EOF after drain) */
+#define XSR_HUP		0x8u	/* peer gone or closed: no more writes */
+#define XSR_ERR		0x10u	/* ring broken */
+
+/* xsr_read() flags */
+#define XSR_PEEK	0x1u
+
+typedef int (*xsr_kick_fn)(void *ctx);
+
+struct xsr {
+	/* shared memory (hostile) */
+	struct xsock_data_intf *intf;
+	struct xsock_intf_ext *ext;
+	uint8_t *rx, *tx;		/* the half we consume / produce */
+	uint32_t *rx_prod_p, *rx_cons_p, *tx_prod_p, *tx_cons_p;
+	int32_t *rx_err_p, *tx_err_p;
+	uint32_t *my_waiting_p, *peer_waiting_p;
+	uint8_t *peer_alive_p, *peer_closed_p, *my_closed_p;
+
+	/* local state (trusted) */
+	enum xsr_side side;
+	uint32_t size;			/* bytes per half, power of two */
+	uint32_t tx_prod;		/* our producer index */
+	uint32_t rx_cons;		/* our consumer index */
+	uint32_t tx_cons_seen;		/* peer's consumer index, last valid read */
+	uint32_t rx_prod_seen;		/* peer's producer index, last valid read */
+	int broken;			/* 0, or the sticky negative errno */
+	bool tx_shut;			/* we shut our direction down */
+	bool peer_gone;			/* told by xsr_peer_gone() */
+
+	xsr_kick_fn kick;
+	void *kick_ctx;
+
+	/* counters for status reporting */
+	uint64_t bytes_tx, bytes_rx, kicks;
+};
+
+/* Bytes per half for @order. */
+static inline uint32_t xsr_half_size(unsigned int order)
+{
+	return (XSOCK_RING_PAGE_SIZE << order) / 2;
+}
+
+/*
+ * Side A, once, before sharing the interface page: zero the page, write
+ * ring_order, the @refs of the (1 << order) data pages, the extension
+ * magic and both alive bytes. -EINVAL if order > XSOCK_RING_MAX_ORDER.
+ */
+int xsr_format(void *intf, unsigned int order, const uint32_t *refs);
+
+/*
+ * Side B, once, after mapping the interface page: read ring_order ONCE,
+ * check it is <= @max_order and the magic is right, and copy the refs into
+ * @refs (room for 1 << max_order entries). -EPROTO on anything invalid.
+ */
+int xsr_read_layout(const void *intf, unsigned int max_order,
+		    unsigned int *order, uint32_t *refs);
+
+/*
+ * Attach an endpoint to a formatted ring. @data is the contiguous data
+ * area of (1 << @order) pages; @order is the caller's trusted copy.
+ * @kick may be NULL (then nobody is woken). -EINVAL on bad order.
+ */
+int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
+	       unsigned int order, xsr_kick_fn kick, void *kick_ctx);
+
+ssize_t xsr_write(struct xsr *r, const void *buf, size_t len);
+ssize_t xsr_writev(struct xsr *r, const struct iovec *iov, int iovcnt);
+ssize_t xsr_read(struct xsr *r, void *buf, size_t len, unsigned int flags);
+ssize_t xsr_readv(struct xsr *r, const struct iovec *iov, int iovcnt,
+		  unsigned int flags);
+
+/* Bytes ready to read now (0 when empty or at EOF), or a negative errno. */
+ssize_t xsr_rx_ready(struct xsr *r);
+/* Free bytes to write now, or a negative errno. */
+ssize_t xsr_tx_space(struct xsr *r);
+/* Current state as XSR_* bits (never blocks, never fails). */
+unsigned int xsr_poll(struct xsr *r);
+
+/* End our direction (like shutdown(SHUT_WR)): the peer reads what was
+ * written, then EOF. Idempotent. Kicks the peer. */
+int xsr_shutdown_tx(struct xsr *r);
+/* We close the endpoint: shut tx down and mark that we read no more, so
+ * the peer's writes fail with -EPIPE. Kicks the peer. */
+void xsr_close(struct xsr *r);
+/* The platform reported the peer gone (its event channel hung up). */
+void xsr_peer_gone(struct xsr *r);
+
+/*
+ * Sleep protocol. Before blocking on the event channel for @what
+ * (XSR_READABLE and/or XSR_WRITABLE), call xsr_prepare_wait(): it
+ * announces that we sleep, then re-checks the ring. It returns true when
+ * the condition already holds (or an error/EOF is to be reported) -- then
+ * do not sleep. Either way call xsr_end_wait() after waking.
+ */
+bool xsr_prepare_wait(struct xsr *r, unsigned int what);
+void xsr_end_wait(struct xsr *r);
+
+#endif /* XSOCK_RING_H */
