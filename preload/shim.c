@@ -1,4 +1,260 @@
 /* SPDX-License-Identifier: MIT */
-/* STUB */
+/*
+ * The shim's core: the libc table (resolved once with dlsym(RTLD_NEXT), so
+ * stacked preloads keep working), the recursion guard, the process
+ * context and the fd table.
+ */
 #include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/log.h"
 #include "preload/shim.h"
+
+struct shim_libc shim_real;
+__thread int shim_guard __attribute__((tls_model("initial-exec")));
+
+static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
+
+#define RESOLVE(name)                                                        \
+	do {                                                                 \
+		*(void **)&shim_real.name = dlsym(RTLD_NEXT, #name);         \
+	} while (0)
+
+static void resolve_all(void)
+{
+	RESOLVE(socket);
+	RESOLVE(bind);
+	RESOLVE(listen);
+	RESOLVE(accept);
+	RESOLVE(accept4);
+	RESOLVE(connect);
+	RESOLVE(send);
+	RESOLVE(sendto);
+	RESOLVE(sendmsg);
+	RESOLVE(recv);
+	RESOLVE(recvfrom);
+	RESOLVE(recvmsg);
+	RESOLVE(read);
+	RESOLVE(write);
+	RESOLVE(readv);
+	RESOLVE(writev);
+	RESOLVE(close);
+	RESOLVE(shutdown);
+	RESOLVE(getsockname);
+	RESOLVE(getpeername);
+	RESOLVE(getsockopt);
+	RESOLVE(setsockopt);
+	RESOLVE(__read_chk);
+	RESOLVE(__recv_chk);
+	RESOLVE(__recvfrom_chk);
+}
+
+void shim_resolve(void)
+{
+	pthread_once(&resolve_once, resolve_all);
+}
+
+/* Resolve as early as possible; wrappers also resolve on demand, so a call
+ * made before this constructor runs still works. */
+__attribute__((constructor)) static void shim_constructor(void)
+{
+	shim_resolve();
+}
+
+/* ---- the process context --------------------------------------------------- */
+
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xs_ctx *ctx;
+static bool ctx_failed;
+
+struct xs_ctx *shim_ctx(void)
+{
+	struct xs_ctx *c = __atomic_load_n(&ctx, __ATOMIC_ACQUIRE);
+
+	if (c || ctx_failed)
+		return c;
+	SHIM_ENTER();
+	pthread_mutex_lock(&ctx_lock);
+	if (!ctx && !ctx_failed) {
+		int rc = xs_ctx_open(&c);
+
+		if (rc < 0) {
+			xs_log(XS_LOG_WARN, "xsock disabled in this process: %s", strerror(-rc));
+			ctx_failed = true;
+		} else {
+			xs_log(XS_LOG_INFO, "xsock active: backend %s, domain %u",
+			       xsp_backend_name(c->plat), c->self);
+			__atomic_store_n(&ctx, c, __ATOMIC_RELEASE);
+		}
+	}
+	c = ctx;
+	pthread_mutex_unlock(&ctx_lock);
+	SHIM_LEAVE();
+	return c;
+}
+
+bool shim_fallback_allowed(void)
+{
+	const char *v = getenv("XSOCK_FALLBACK");
+
+	return !(v && strcmp(v, "0") == 0);
+}
+
+/* ---- the fd table ---------------------------------------------------------------- */
+
+struct shim_sock **shim_tab;
+int shim_tab_size;
+static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * One pointer per possible fd, reserved once with mmap (pages are only
+ * touched for fds actually used), sized from the hard RLIMIT_NOFILE so
+ * every fd a process can have is covered.
+ */
+static int tab_init(void)
+{
+	struct rlimit rl;
+	size_t n = 1u << 20;
+	void *mem;
+
+	if (shim_tab)
+		return 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < n)
+		n = rl.rlim_max < 1024 ? 1024 : rl.rlim_max;
+	mem = mmap(NULL, n * sizeof(*shim_tab), PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED)
+		return -ENOMEM;
+	shim_tab = mem;
+	__atomic_store_n(&shim_tab_size, (int)n, __ATOMIC_RELEASE);
+	return 0;
+}
+
+struct shim_sock *shim_get(int fd)
+{
+	struct shim_sock *s;
+
+	if (!shim_maybe_ours(fd))
+		return NULL;
+	pthread_mutex_lock(&tab_lock);
+	s = shim_tab[fd];
+	if (s)
+		s->refs++;
+	pthread_mutex_unlock(&tab_lock);
+	return s;
+}
+
+static void sock_free(struct shim_sock *s)
+{
+	if (s->kind == SHIM_RING)
+		shim_ring_free(s);
+	else
+		free(s);
+}
+
+void shim_put(struct shim_sock *s)
+{
+	bool last;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&tab_lock);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&tab_lock);
+	if (last)
+		sock_free(s);
+}
+
+int shim_install(int fd, struct shim_sock *s)
+{
+	int rc;
+
+	pthread_mutex_lock(&tab_lock);
+	rc = tab_init();
+	if (rc == 0 && (fd < 0 || fd >= shim_tab_size))
+		rc = -EMFILE;
+	if (rc == 0) {
+		s->fd = fd;
+		s->refs++;
+		__atomic_store_n(&shim_tab[fd], s, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&tab_lock);
+	return rc;
+}
+
+struct shim_sock *shim_remove(int fd)
+{
+	struct shim_sock *s;
+
+	if (!shim_maybe_ours(fd))
+		return NULL;
+	pthread_mutex_lock(&tab_lock);
+	s = shim_tab[fd];
+	__atomic_store_n(&shim_tab[fd], NULL, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&tab_lock);
+	return s;
+}
+
+/* ---- ring sockets ------------------------------------------------------------------- */
+
+int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int *afd)
+{
+	struct shim_sock *s;
+	int sv[2], small = 1;
+	int rc;
+
+	*out = NULL;
+	*afd = -1;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		rc = -errno;
+		free(s);
+		return rc;
+	}
+	/* B never blocks the shim. */
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	/*
+	 * A tiny send buffer on A: plugging it (making A unwritable while the
+	 * ring is full) then takes a couple of bytes. The kernel rounds the
+	 * value up to its minimum.
+	 */
+	shim_real.setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	s->kind = SHIM_RING;
+	s->fd = -1;
+	s->conn = conn;
+	s->bfd = sv[1];
+	s->family = family;
+	s->want_read = true;
+	pthread_mutex_init(&s->rlock, NULL);
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->tlock, NULL);
+	s->refs = 1;
+	*out = s;
+	*afd = sv[0];
+	return 0;
+}
+
+void shim_ring_free(struct shim_sock *s)
+{
+	SHIM_ENTER();
+	xs_conn_close(s->conn);
+	if (s->bfd >= 0)
+		shim_real.close(s->bfd);
+	pthread_mutex_destroy(&s->rlock);
+	pthread_mutex_destroy(&s->wlock);
+	pthread_mutex_destroy(&s->tlock);
+	free(s);
+	SHIM_LEAVE();
+}

@@ -1,4 +1,195 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * libxsock_preload.so internals.
+ *
+ * Every wrapper decides one of three things: pass the call to libc
+ * untouched (any fd or address that is not ours, and every call made while
+ * the shim itself is working -- see the guard), handle it on a ring, or
+ * fail with errno.
+ *
+ * A ring connection is represented to the application by a real kernel
+ * fd: one end ("A") of an AF_UNIX stream socketpair whose other end ("B")
+ * the shim keeps. No payload ever crosses the pair; it only carries
+ * readiness so that the application's own select/poll/epoll work
+ * unmodified:
+ *   - A is readable while a token byte sits in it: the event thread writes
+ *     one when the ring has data or reached end of stream;
+ *   - A stops being writable when the shim "plugs" it (fills its small
+ *     send buffer) because the ring is full; the event thread unplugs it
+ *     when the peer frees space.
+ * A listening socket stays the application's real TCP socket. When a ring
+ * client has connected, the event thread makes the listener readable by
+ * connecting a "doorbell" TCP socket to it; accept() recognises the
+ * doorbell and hands out the ring connection on that fd number.
+ */
 #ifndef XSOCK_PRELOAD_SHIM_H
 #define XSOCK_PRELOAD_SHIM_H
-#endif
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "conn/conn.h"
+
+#define XS_EXPORT __attribute__((visibility("default")))
+
+/* ---- libc ---------------------------------------------------------------- */
+
+struct shim_libc {
+	int (*socket)(int, int, int);
+	int (*bind)(int, const struct sockaddr *, socklen_t);
+	int (*listen)(int, int);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	int (*close)(int);
+	int (*shutdown)(int, int);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
+	int (*setsockopt)(int, int, int, const void *, socklen_t);
+	ssize_t (*__read_chk)(int, void *, size_t, size_t);
+	ssize_t (*__recv_chk)(int, void *, size_t, size_t, int);
+	ssize_t (*__recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *,
+				  socklen_t *);
+};
+
+extern struct shim_libc shim_real;
+
+/* Resolve the libc table (idempotent, safe as the very first call). */
+void shim_resolve(void);
+
+/*
+ * The recursion guard: while set, every wrapper goes straight to libc.
+ * Set around everything the shim does internally (the store backends make
+ * their own socket/read/write/close calls), and for the event thread's
+ * whole life.
+ */
+extern __thread int shim_guard __attribute__((tls_model("initial-exec")));
+
+#define SHIM_ENTER() (shim_guard++)
+#define SHIM_LEAVE() (shim_guard--)
+
+/* ---- sockets we handle ---------------------------------------------------- */
+
+enum shim_kind {
+	SHIM_RING,		/* a connected ring; fd is socketpair end A */
+	SHIM_LISTENER,		/* a real TCP listener that also serves ring clients */
+};
+
+struct shim_opt {
+	int level, name, value;
+};
+
+struct shim_sock {
+	enum shim_kind kind;
+	int fd;				/* the application's fd */
+	int refs;			/* table entries + event thread */
+	int nfds;			/* application fds naming it (dup) */
+
+	/* SHIM_RING */
+	struct xs_conn *conn;
+	int bfd;			/* our end of the socketpair */
+	pthread_mutex_t rlock;		/* one reader at a time */
+	pthread_mutex_t wlock;		/* one writer at a time */
+	pthread_mutex_t tlock;		/* tokens, plug, wait flags */
+	bool token;			/* a readiness byte sits in A */
+	bool plugged;			/* A's send buffer is filled on purpose */
+	bool want_read, want_write;	/* someone waits for the ring */
+	bool rd_shut;			/* shutdown(SHUT_RD) */
+	bool hup_done;			/* B already shut down for EOF */
+	int family;
+	struct shim_opt opts[16];
+	unsigned int nopts;
+
+	/* SHIM_LISTENER */
+	struct xs_listener *lst;
+
+	/* event thread bookkeeping (under its lock) */
+	bool watched;			/* registered with the event thread */
+	bool dead;			/* deregistered; skip stale events */
+	struct shim_sock *ev_next;	/* listeners list / zombie list */
+};
+
+/* The process context (platform + tunables), opened on first use.
+ * NULL if xsock cannot work here (then everything passes to libc). */
+struct xs_ctx *shim_ctx(void);
+bool shim_fallback_allowed(void);
+
+/* fd table. shim_get() takes a reference; shim_put() drops it. */
+struct shim_sock *shim_get(int fd);
+void shim_put(struct shim_sock *s);
+int shim_install(int fd, struct shim_sock *s);
+/* Remove the entry for @fd and return it (the caller owns its reference). */
+struct shim_sock *shim_remove(int fd);
+static inline bool shim_maybe_ours(int fd);
+
+extern struct shim_sock **shim_tab;
+extern int shim_tab_size;
+
+static inline bool shim_maybe_ours(int fd)
+{
+	return fd >= 0 && fd < shim_tab_size &&
+	       __atomic_load_n(&shim_tab[fd], __ATOMIC_ACQUIRE) != NULL;
+}
+
+/* A new ring socket for a connected @conn; returns it with one reference,
+ * fd A in *afd (not yet installed). */
+int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int *afd);
+void shim_ring_free(struct shim_sock *s);
+
+/* ---- readiness (evloop.c) --------------------------------------------------------- */
+
+/* Start watching a socket (ring or listener). */
+int evloop_add(struct shim_sock *s);
+/* Stop watching; after return the event thread no longer touches @s. */
+void evloop_del(struct shim_sock *s);
+/* Re-evaluate a ring's readiness tokens (after reads/writes). */
+void ring_sync_tokens(struct shim_sock *s);
+/* The ring was seen empty: ask the peer to notify, drop our token, and
+ * re-check (io.c). */
+void ring_arm_read(struct shim_sock *s);
+/*
+ * Doorbells: is the peer @sa of a socket just accepted on listener @l one
+ * of ours? Then return the ring socket waiting behind it (one reference,
+ * not installed) and its end A in *afd, and forget the doorbell.
+ */
+struct shim_sock *evloop_doorbell_claim(struct shim_sock *l, const struct sockaddr *sa,
+					socklen_t salen, int *afd);
+/* Drop a listener's pending doorbells (listener closing). */
+void evloop_listener_gone(struct shim_sock *l);
+
+/* ---- ring I/O (io.c) -------------------------------------------------------------- */
+
+ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags);
+ssize_t ring_send(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags);
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+/* Set errno from a negative errno and return -1. */
+static inline int shim_fail(int neg_errno)
+{
+	extern int *__errno_location(void);
+
+	*__errno_location() = -neg_errno;
+	return -1;
+}
+
+#endif /* XSOCK_PRELOAD_SHIM_H */

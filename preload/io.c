@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Intercepted data calls: read, write, readv, writev, send, sendto,
+ * sendmsg, recv, recvfrom, recvmsg, sendfile and the _FORTIFY_SOURCE
+ * variants. Ring sockets are served from the ring; everything else goes
+ * to libc untouched.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "common/compiler.h"
+#include "common/log.h"
+#include "preload/shim.h"
+
+/* Busy-poll the ring this many times before sleeping (XSOCK_SPIN). */
+static unsigned int spin_iters(void)
+{
+	static int v = -1;
+
+	if (v < 0) {
+		const char *e = getenv("XSOCK_SPIN");
+		long n = e && *e ? strtol(e, NULL, 10) : 2000;
+
+		v = (int)(n < 0 ? 0 : n > 10000000 ? 10000000 : n);
+	}
+	return (unsigned int)v;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Under tlock: tell the ring whether anyone here waits for it. */
+static void update_wait_flag(struct shim_sock *s)
+{
+	unsigned int what = (s->want_read ? XSR_READABLE : 0) | (s->want_write ? XSR_WRITABLE : 0);
+
+	if (what)
+		xsr_prepare_wait(&s->conn->ring, what);
+	else
+		xsr_end_wait(&s->conn->ring);
+}
+
+static void drain_own(int fd)
+{
+	char buf[64];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+void ring_arm_read(struct shim_sock *s)
+{
+	pthread_mutex_lock(&s->tlock);
+	s->want_read = true;
+	/* The flag store is ordered before the re-check below by the full
+	 * barrier inside xsr_prepare_wait(). */
+	update_wait_flag(s);
+	if (s->token && !s->hup_done) {
+		drain_own(s->fd);
+		s->token = false;
+	}
+	pthread_mutex_unlock(&s->tlock);
+	/* Data that raced with the flag gets its token back here. */
+	ring_sync_tokens(s);
+}
+
+static void arm_write(struct shim_sock *s)
+{
+	static const char junk[512];
+
+	pthread_mutex_lock(&s->tlock);
+	s->want_write = true;
+	update_wait_flag(s);
+	if (!s->plugged) {
+		int i;
+
+		/* Fill A's (tiny) send buffer: A stops polling writable. */
+		for (i = 0; i < 64; i++)
+			if (send(s->fd, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL) <= 0)
+				break;
+		s->plugged = true;
+	}
+	pthread_mutex_unlock(&s->tlock);
+	ring_sync_tokens(s);
+}
+
+static void disarm(struct shim_sock *s, bool read_side)
+{
+	pthread_mutex_lock(&s->tlock);
+	if (read_side) {
+		s->want_read = false;
+	} else {
+		s->want_write = false;
+		if (s->plugged) {
+			drain_own(s->bfd);
+			s->plugged = false;
+		}
+	}
+	update_wait_flag(s);
+	pthread_mutex_unlock(&s->tlock);
+}
+
+static bool fd_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+static int sock_timeout_ms(struct shim_sock *s, int name)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nopts; i++)
+		if (s->opts[i].level == SOL_SOCKET && s->opts[i].name == name)
+			return s->opts[i].value > 0 ? s->opts[i].value : -1;
+	return -1;
+}
+
+/*
+ * Wait until the ring has something for us (@readable) or room; 0 when
+ * worth retrying, -EAGAIN (non-blocking or timeout), -EINTR.
+ */
+static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
+{
+	struct xsr *r = &s->conn->ring;
+	unsigned int want = readable ? (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR) :
+				       (XSR_WRITABLE | XSR_HUP | XSR_ERR);
+	unsigned int i, n = nonblock ? 0 : spin_iters();
+	struct pollfd pfd;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		if (xsr_poll(r) & want)
+			return 0;
+		cpu_relax();
+	}
+	if (readable)
+		ring_arm_read(s);
+	else
+		arm_write(s);
+	if (xsr_poll(r) & want)
+		return 0;
+	if (nonblock)
+		return -EAGAIN;
+	pfd.fd = s->fd;
+	pfd.events = readable ? POLLIN : POLLOUT;
+	pfd.revents = 0;
+	rc = poll(&pfd, 1, sock_timeout_ms(s, readable ? SO_RCVTIMEO : SO_SNDTIMEO));
+	if (rc < 0)
+		return -errno;
+	if (rc == 0)
+		return -EAGAIN;	/* SO_RCVTIMEO/SO_SNDTIMEO ran out */
+	return 0;
+}
+
+static size_t iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t t = 0;
+	int i;
+
+	for (i = 0; i < iovcnt; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+/* Advance a private copy of an iovec array by @n bytes. */
+static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
+{
+	while (*iovcnt > 0 && n >= (*iov)->iov_len) {
+		n -= (*iov)->iov_len;
+		(*iov)++;
+		(*iovcnt)--;
+	}
+	if (*iovcnt > 0 && n) {
+		(*iov)->iov_base = (char *)(*iov)->iov_base + n;
+		(*iov)->iov_len -= n;
+	}
+}
+
+#define IOV_MAX_LOCAL 64
+
+ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
+{
+	struct xsr *r = &s->conn->ring;
+	bool nonblock = (flags & MSG_DONTWAIT) || fd_nonblocking(s->fd);
+	bool waitall = (flags & MSG_WAITALL) && !(flags & MSG_PEEK);
+	struct iovec local[IOV_MAX_LOCAL], *iov = local;
+	size_t want, got = 0;
+	ssize_t rc = 0;
+
+	if (iovcnt < 0 || iovcnt > IOV_MAX_LOCAL)
+		return iovcnt < 0 ? -EINVAL : -EMSGSIZE;
+	if (flags & MSG_OOB)
+		return -EINVAL;	/* TCP without urgent data says the same */
+	memcpy(local, iov0, (size_t)iovcnt * sizeof(*iov0));
+	want = iov_total(iov0, iovcnt);
+	if (want == 0)
+		return 0;
+	if (s->rd_shut)
+		return 0;
+	pthread_mutex_lock(&s->rlock);
+	for (;;) {
+		rc = xsr_readv(r, iov, iovcnt, (flags & MSG_PEEK) ? XSR_PEEK : 0);
+		if (rc > 0) {
+			got += (size_t)rc;
+			if (!waitall || got == want)
+				break;
+			iov_advance(&iov, &iovcnt, (size_t)rc);
+			continue;
+		}
+		if (rc == 0 || got > 0)
+			break;	/* end of stream, or a short read to report */
+		if (rc != -EAGAIN)
+			break;
+		rc = ring_wait(s, true, nonblock);
+		if (rc < 0)
+			break;
+	}
+	pthread_mutex_unlock(&s->rlock);
+	if (got > 0) {
+		/* Emptied it? Then the app's fd must stop polling readable. */
+		if (xsr_rx_ready(r) == 0 && !(xsr_poll(r) & (XSR_RDHUP | XSR_HUP | XSR_ERR)))
+			ring_arm_read(s);
+		else if (s->want_read)
+			disarm(s, true);
+		return (ssize_t)got;
+	}
+	return rc;
+}
+
+ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
+{
+	struct xsr *r = &s->conn->ring;
+	bool nonblock = (flags & MSG_DONTWAIT) || fd_nonblocking(s->fd);
+	struct iovec local[IOV_MAX_LOCAL], *iov = local;
+	size_t want, sent = 0;
+	ssize_t rc = 0;
+
+	if (iovcnt < 0 || iovcnt > IOV_MAX_LOCAL)
+		return iovcnt < 0 ? -EINVAL : -EMSGSIZE;
+	memcpy(local, iov0, (size_t)iovcnt * sizeof(*iov0));
+	want = iov_total(iov0, iovcnt);
+	pthread_mutex_lock(&s->wlock);
+	while (sent < want) {
+		rc = xsr_writev(r, iov, iovcnt);
+		if (rc > 0) {
+			sent += (size_t)rc;
+			iov_advance(&iov, &iovcnt, (size_t)rc);
+			continue;
+		}
+		if (rc == 0)
+			rc = -EAGAIN;
+		if (rc != -EAGAIN || (nonblock && sent > 0))
+			break;
+		rc = ring_wait(s, false, nonblock);
+		if (rc < 0)
+			break;
+	}
+	pthread_mutex_unlock(&s->wlock);
+	if (s->want_write)
+		disarm(s, false);
+	if (sent > 0)
+		return (ssize_t)sent;
+	if (want == 0)
+		return 0;
+	if (rc == -EPIPE && !(flags & MSG_NOSIGNAL))
+		raise(SIGPIPE);
+	return rc;
+}
+
+/* glibc's _FORTIFY_SOURCE entry points (no public prototypes). */
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+		       struct sockaddr *from, socklen_t *fromlen);
+
+/* ---- wrappers ------------------------------------------------------------------------ */
+
+/*
+ * Fetch the ring socket behind @fd, or NULL when the call is not ours
+ * (then the caller passes it to libc).
+ */
+static struct shim_sock *ring_of(int fd)
+{
+	struct shim_sock *s;
+
+	if (shim_guard || !shim_maybe_ours(fd))
+		return NULL;
+	s = shim_get(fd);
+	if (s && s->kind != SHIM_RING) {
+		shim_put(s);
+		return NULL;
+	}
+	return s;
+}
+
+static ssize_t do_recv(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags)
+{
+	ssize_t rc;
+
+	SHIM_ENTER();
+	rc = ring_recv(s, iov, iovcnt, flags);
+	SHIM_LEAVE();
+	shim_put(s);
+	return rc < 0 ? shim_fail((int)rc) : rc;
+}
+
+static ssize_t do_send(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags)
+{
+	ssize_t rc;
+
+	SHIM_ENTER();
+	rc = ring_send(s, iov, iovcnt, flags);
+	SHIM_LEAVE();
+	shim_put(s);
+	return rc < 0 ? shim_fail((int)rc) : rc;
+}
+
+XS_EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	struct iovec v = { buf, len };
+	struct shim_sock *s;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.read(fd, buf, len);
+	return do_recv(s, &v, 1, 0);
+}
+
+XS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	struct iovec v = { buf, len };
+	struct shim_sock *s;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.__read_chk(fd, buf, len, buflen);
+	if (len > buflen) {
+		shim_put(s);
+		return shim_real.__read_chk(fd, buf, len, buflen);	/* aborts as glibc does */
+	}
+	return do_recv(s, &v, 1, 0);
+}
+
+XS_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	struct iovec v = { (void *)buf, len };
+	struct shim_sock *s;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.write(fd, buf, len);
+	return do_send(s, &v, 1, 0);
+}
+
+XS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct shim_sock *s;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.readv(fd, iov, iovcnt);
+	return do_recv(s, iov, iovcnt, 0);
+}
+
+XS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct shim_sock *s;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.writev(fd, iov, iovcnt);
+	return do_send(s, iov, iovcnt, 0);
+}
+
+XS_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	struct iovec v = { (void *)buf, len };
+	struct shim_sock *s;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.send(fd, buf, len, flags);
+	return do_send(s, &v, 1, flags);
+}
+
+XS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+			 const struct sockaddr *to, socklen_t tolen)
+{
+	struct iovec v = { (void *)buf, len };
+	struct shim_sock *s;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.sendto(fd, buf, len, flags, to, tolen);
+	/* Like Linux TCP: the address of a connected stream is ignored. */
+	return do_send(s, &v, 1, flags);
+}
+
+XS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct shim_sock *s;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.sendmsg(fd, msg, flags);
+	if (!msg) {
+		shim_put(s);
+		return shim_fail(-EFAULT);
+	}
+	return do_send(s, msg->msg_iov, (int)msg->msg_iovlen, flags);
+}
+
+XS_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	struct iovec v = { buf, len };
+	struct shim_sock *s;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.recv(fd, buf, len, flags);
+	return do_recv(s, &v, 1, flags);
+}
+
+XS_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	struct iovec v = { buf, len };
+	struct shim_sock *s;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s || len > buflen) {
+		shim_put(s);
+		return shim_real.__recv_chk(fd, buf, len, buflen, flags);
+	}
+	return do_recv(s, &v, 1, flags);
+}
+
+XS_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+			   socklen_t *fromlen)
+{
+	struct iovec v = { buf, len };
+	struct shim_sock *s;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.recvfrom(fd, buf, len, flags, from, fromlen);
+	if (from && fromlen)
+		*fromlen = 0;	/* as Linux TCP reports it */
+	return do_recv(s, &v, 1, flags);
+}
+
+XS_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+				 struct sockaddr *from, socklen_t *fromlen)
+{
+	struct iovec v = { buf, len };
+	struct shim_sock *s;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s || len > buflen) {
+		shim_put(s);
+		return shim_real.__recvfrom_chk(fd, buf, len, buflen, flags, from, fromlen);
+	}
+	if (from && fromlen)
+		*fromlen = 0;
+	return do_recv(s, &v, 1, flags);
+}
+
+XS_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct shim_sock *s;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.recvmsg(fd, msg, flags);
+	if (!msg) {
+		shim_put(s);
+		return shim_fail(-EFAULT);
+	}
+	msg->msg_namelen = 0;
+	msg->msg_controllen = 0;
+	msg->msg_flags = 0;
+	return do_recv(s, msg->msg_iov, (int)msg->msg_iovlen, flags);
+}
+
+/* sendfile into a ring: read the file here and write it to the ring. */
+static ssize_t ring_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size_t count)
+{
+	char buf[65536];
+	size_t done = 0;
+	off_t off = offset ? *offset : 0;
+	ssize_t rc = 0;
+
+	while (done < count) {
+		size_t chunk = XS_MIN(count - done, sizeof(buf));
+		struct iovec v;
+		ssize_t n = offset ? pread(in_fd, buf, chunk, off) : shim_real.read(in_fd, buf, chunk);
+
+		if (n <= 0) {
+			rc = n < 0 ? -errno : 0;
+			break;
+		}
+		v.iov_base = buf;
+		v.iov_len = (size_t)n;
+		rc = ring_send(s, &v, 1, MSG_NOSIGNAL);
+		if (rc <= 0)
+			break;
+		done += (size_t)rc;
+		off += rc;
+		if (rc < n) {
+			/* Short write: give back what the ring did not take. */
+			if (!offset)
+				lseek(in_fd, rc - n, SEEK_CUR);
+			break;
+		}
+	}
+	if (offset)
+		*offset = off;
+	if (done > 0)
+		return (ssize_t)done;
+	if (rc == -EPIPE)
+		raise(SIGPIPE);
+	return rc;
+}
+
+XS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	static ssize_t (*real)(int, int, off_t *, size_t);
+	struct shim_sock *s;
+	ssize_t rc;
+
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "sendfile");
+	shim_resolve();
+	s = ring_of(out_fd);
+	if (!s)
+		return real(out_fd, in_fd, offset, count);
+	SHIM_ENTER();
+	rc = ring_sendfile(s, in_fd, offset, count);
+	SHIM_LEAVE();
+	shim_put(s);
+	return rc < 0 ? shim_fail((int)rc) : rc;
+}
+
+XS_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	return sendfile(out_fd, in_fd, offset, count);
+}

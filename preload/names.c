@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Intercepted naming and option calls: getsockname, getpeername,
+ * getsockopt, setsockopt. A ring socket answers as the TCP socket the
+ * application believes it has.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+#include "common/compiler.h"
+#include "preload/shim.h"
+
+static struct shim_sock *ring_of(int fd)
+{
+	struct shim_sock *s;
+
+	if (shim_guard || !shim_maybe_ours(fd))
+		return NULL;
+	s = shim_get(fd);
+	if (s && s->kind != SHIM_RING) {
+		shim_put(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int put_addr(const struct sockaddr_storage *ss, socklen_t sslen, struct sockaddr *addr,
+		    socklen_t *addrlen)
+{
+	if (!addr || !addrlen)
+		return shim_fail(-EFAULT);
+	memcpy(addr, ss, XS_MIN(*addrlen, sslen));
+	*addrlen = sslen;
+	return 0;
+}
+
+XS_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	struct shim_sock *s;
+	int rc;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.getsockname(fd, addr, addrlen);
+	rc = put_addr(&s->conn->laddr, s->conn->laddr_len, addr, addrlen);
+	shim_put(s);
+	return rc;
+}
+
+XS_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	struct shim_sock *s;
+	int rc;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.getpeername(fd, addr, addrlen);
+	rc = put_addr(&s->conn->paddr, s->conn->paddr_len, addr, addrlen);
+	shim_put(s);
+	return rc;
+}
+
+static int put_int(int v, void *val, socklen_t *len)
+{
+	if (!val || !len)
+		return shim_fail(-EFAULT);
+	if (*len >= sizeof(int)) {
+		memcpy(val, &v, sizeof(int));
+		*len = sizeof(int);
+	} else if (*len > 0) {
+		*(char *)val = (char)v;
+		*len = 1;
+	}
+	return 0;
+}
+
+/* A recorded option value, or -1. */
+static int opt_get(struct shim_sock *s, int level, int name, int *v)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nopts; i++) {
+		if (s->opts[i].level == level && s->opts[i].name == name) {
+			*v = s->opts[i].value;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int ring_getsockopt(struct shim_sock *s, int level, int name, void *val, socklen_t *len)
+{
+	int v = 0;
+
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_TYPE: return put_int(SOCK_STREAM, val, len);
+		case SO_DOMAIN: return put_int(s->family, val, len);
+		case SO_PROTOCOL: return put_int(IPPROTO_TCP, val, len);
+		case SO_ACCEPTCONN: return put_int(0, val, len);
+		case SO_ERROR: return put_int(0, val, len);
+		case SO_RCVBUF:
+		case SO_SNDBUF:
+			if (opt_get(s, level, name, &v) == 0)
+				return put_int(v * 2, val, len);	/* as Linux doubles it */
+			return put_int((int)s->conn->ring.size, val, len);
+		case SO_RCVTIMEO:
+		case SO_SNDTIMEO: {
+			struct timeval tv = { 0, 0 };
+
+			if (opt_get(s, level, name, &v) == 0 && v > 0) {
+				tv.tv_sec = v / 1000;
+				tv.tv_usec = (v % 1000) * 1000;
+			}
+			if (!val || !len || *len < sizeof(tv))
+				return shim_fail(-EINVAL);
+			memcpy(val, &tv, sizeof(tv));
+			*len = sizeof(tv);
+			return 0;
+		}
+		case SO_LINGER: {
+			struct linger lg = { 0, 0 };
+
+			if (!val || !len || *len < sizeof(lg))
+				return shim_fail(-EINVAL);
+			memcpy(val, &lg, sizeof(lg));
+			*len = sizeof(lg);
+			return 0;
+		}
+		default:
+			break;
+		}
+	}
+	if (level == SOL_SOCKET || level == IPPROTO_TCP || level == IPPROTO_IP ||
+	    level == IPPROTO_IPV6) {
+		if (level == IPPROTO_TCP && name == TCP_MAXSEG && opt_get(s, level, name, &v) < 0)
+			v = 65483;
+		else if (opt_get(s, level, name, &v) < 0)
+			v = 0;
+		return put_int(v, val, len);
+	}
+	return shim_fail(-ENOPROTOOPT);
+}
+
+static int ring_setsockopt(struct shim_sock *s, int level, int name, const void *val,
+			   socklen_t len)
+{
+	int v = 0;
+	unsigned int i;
+
+	if (level != SOL_SOCKET && level != IPPROTO_TCP && level != IPPROTO_IP &&
+	    level != IPPROTO_IPV6)
+		return shim_fail(-ENOPROTOOPT);
+	if (!val && len)
+		return shim_fail(-EFAULT);
+	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+		struct timeval tv;
+
+		if (len < sizeof(tv))
+			return shim_fail(-EINVAL);
+		memcpy(&tv, val, sizeof(tv));
+		if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+			return shim_fail(-EDOM);
+		v = (int)XS_MIN((long long)tv.tv_sec * 1000 + tv.tv_usec / 1000, 0x7fffffffLL);
+		if (v == 0 && (tv.tv_sec || tv.tv_usec))
+			v = 1;
+	} else if (len >= sizeof(int)) {
+		memcpy(&v, val, sizeof(int));
+	} else if (len > 0) {
+		v = *(const unsigned char *)val;
+	}
+	for (i = 0; i < s->nopts; i++) {
+		if (s->opts[i].level == level && s->opts[i].name == name) {
+			s->opts[i].value = v;
+			return 0;
+		}
+	}
+	if (s->nopts < XS_ARRAY_SIZE(s->opts)) {
+		s->opts[s->nopts].level = level;
+		s->opts[s->nopts].name = name;
+		s->opts[s->nopts].value = v;
+		s->nopts++;
+	}
+	return 0;	/* accepted as TCP would; options without effect on a ring */
+}
+
+XS_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	struct shim_sock *s;
+	int rc;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.getsockopt(fd, level, name, val, len);
+	rc = ring_getsockopt(s, level, name, val, len);
+	shim_put(s);
+	return rc;
+}
+
+XS_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	struct shim_sock *s;
+	int rc;
+
+	shim_resolve();
+	s = ring_of(fd);
+	if (!s)
+		return shim_real.setsockopt(fd, level, name, val, len);
+	rc = ring_setsockopt(s, level, name, val, len);
+	shim_put(s);
+	return rc;
+}

@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Intercepted socket lifecycle calls: connect, listen, accept, accept4,
+ * close, shutdown, and the dup family.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/compiler.h"
+#include "common/log.h"
+#include "conn/addr.h"
+#include "preload/shim.h"
+
+static bool is_inet_stream(int fd, int family)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	if (shim_real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return false;
+	return type == SOCK_STREAM;
+}
+
+/* The source address the kernel would pick towards @dst (for
+ * getsockname); the wildcard when there is no route. */
+static void local_addr_towards(const struct sockaddr *dst, socklen_t dstlen, uint16_t port,
+			       struct sockaddr_storage *out, socklen_t *outlen)
+{
+	int u = socket(dst->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	memset(out, 0, sizeof(*out));
+	out->ss_family = dst->sa_family;
+	*outlen = dst->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
+					      sizeof(struct sockaddr_in6);
+	if (u >= 0) {
+		socklen_t l = sizeof(*out);
+
+		if (shim_real.connect(u, dst, dstlen) == 0)
+			shim_real.getsockname(u, (struct sockaddr *)out, &l);
+		shim_real.close(u);
+	}
+	if (out->ss_family == AF_INET)
+		((struct sockaddr_in *)out)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)out)->sin6_port = htons(port);
+}
+
+static uint16_t bound_port(int fd, int family)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (shim_real.getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	(void)family;
+	return 0;
+}
+
+/* Put ring socket @s (with fd A @afd) on the application's fd number @fd,
+ * keeping the file status and descriptor flags the application chose. */
+static int ring_take_fd(int fd, int afd, bool nonblock, bool cloexec)
+{
+	if (dup3(afd, fd, cloexec ? O_CLOEXEC : 0) < 0) {
+		int rc = -errno;
+
+		shim_real.close(afd);
+		return rc;
+	}
+	shim_real.close(afd);
+	if (nonblock)
+		fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK);
+	return 0;
+}
+
+/*
+ * 0: connected over a ring; 1: not ours, pass to libc; <0: fail with that.
+ */
+static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct xs_peer *peers = NULL;
+	struct xs_ctx *ctx;
+	struct xs_conn *c;
+	struct shim_sock *s;
+	xsp_domid_t dom;
+	unsigned int n = 0;
+	uint16_t sport;
+	int fl, fdfl, afd, rc;
+
+	if (!is_inet_stream(fd, addr->sa_family) || xs_addr_is_loopback(addr, len))
+		return 1;
+	ctx = shim_ctx();
+	if (!ctx)
+		return 1;
+	rc = xs_ctx_peers(ctx, &peers, &n);
+	if (rc < 0)
+		return 1;
+	rc = xs_registry_lookup(peers, n, addr, len, &dom);
+	free(peers);
+	if (rc < 0)
+		return 1;
+
+	/* A real ephemeral port, so the port we announce is ours alone. */
+	sport = bound_port(fd, addr->sa_family);
+	if (sport == 0) {
+		struct sockaddr_storage any;
+
+		memset(&any, 0, sizeof(any));
+		any.ss_family = addr->sa_family;
+		shim_real.bind(fd, (struct sockaddr *)&any,
+			       addr->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
+							    sizeof(struct sockaddr_in6));
+		sport = bound_port(fd, addr->sa_family);
+	}
+	rc = xs_conn_connect(ctx, dom, addr, len, sport, &c);
+	if (rc == -ENOENT) {
+		if (shim_fallback_allowed()) {
+			xs_log(XS_LOG_INFO, "no ring listener in dom%u: falling back to TCP", dom);
+			return 1;
+		}
+		return -ECONNREFUSED;
+	}
+	if (rc < 0)
+		return rc;
+	local_addr_towards(addr, len, sport, &c->laddr, &c->laddr_len);
+
+	fl = fcntl(fd, F_GETFL);
+	fdfl = fcntl(fd, F_GETFD);
+	rc = shim_ring_new(c, addr->sa_family, &s, &afd);
+	if (rc < 0) {
+		xs_conn_close(c);
+		return rc;
+	}
+	rc = ring_take_fd(fd, afd, fl >= 0 && (fl & O_NONBLOCK), fdfl >= 0 && (fdfl & FD_CLOEXEC));
+	if (rc == 0)
+		rc = shim_install(fd, s);
+	if (rc == 0) {
+		s->nfds = 1;
+		rc = evloop_add(s);
+		if (rc < 0)
+			shim_put(shim_remove(fd));
+	}
+	shim_put(s);
+	return rc;
+}
+
+XS_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	int rc;
+
+	shim_resolve();
+	if (shim_guard || !addr || len < sizeof(struct sockaddr_in) ||
+	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+		return shim_real.connect(fd, addr, len);
+	if (shim_maybe_ours(fd))
+		return shim_fail(-EISCONN);
+	SHIM_ENTER();
+	rc = try_ring_connect(fd, addr, len);
+	SHIM_LEAVE();
+	if (rc == 1)
+		return shim_real.connect(fd, addr, len);
+	return rc < 0 ? shim_fail(rc) : 0;
+}
+
+XS_EXPORT int listen(int fd, int backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct shim_sock *s;
+	struct xs_ctx *ctx;
+	uint16_t port;
+	int rc, saved;
+
+	shim_resolve();
+	rc = shim_real.listen(fd, backlog);
+	if (rc < 0 || shim_guard || shim_maybe_ours(fd))
+		return rc;
+	saved = errno;
+	SHIM_ENTER();
+	if (shim_real.getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    !is_inet_stream(fd, ss.ss_family) ||
+	    xs_addr_is_loopback((struct sockaddr *)&ss, len))
+		goto out;	/* loopback listeners are never exposed */
+	ctx = shim_ctx();
+	if (!ctx)
+		goto out;
+	port = bound_port(fd, ss.ss_family);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto out;
+	s->kind = SHIM_LISTENER;
+	s->refs = 1;
+	rc = xs_listener_open(ctx, (struct sockaddr *)&ss, len, port, &s->lst);
+	if (rc < 0) {
+		xs_log(XS_LOG_WARN, "port %u: ring listener not advertised: %s", port,
+		       strerror(-rc));
+		free(s);
+		rc = 0;
+		goto out;
+	}
+	rc = shim_install(fd, s);
+	if (rc == 0) {
+		s->nfds = 1;
+		rc = evloop_add(s);
+		if (rc < 0)
+			shim_put(shim_remove(fd));
+	}
+	shim_put(s);
+	rc = 0;	/* TCP keeps working whatever happened to the ring side */
+out:
+	SHIM_LEAVE();
+	errno = saved;
+	return rc;
+}
+
+static void copy_addr(struct sockaddr *addr, socklen_t *addrlen, const struct sockaddr_storage *ss,
+		      socklen_t sslen)
+{
+	if (!addr || !addrlen)
+		return;
+	memcpy(addr, ss, XS_MIN(*addrlen, sslen));
+	*addrlen = sslen;
+}
+
+static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags, bool four)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	struct shim_sock *l, *ring;
+	int nfd, afd, rc;
+
+	shim_resolve();
+	if (shim_guard || !shim_maybe_ours(fd))
+		return four ? shim_real.accept4(fd, addr, addrlen, flags) :
+			      shim_real.accept(fd, addr, addrlen);
+	l = shim_get(fd);
+	if (!l || l->kind != SHIM_LISTENER) {
+		shim_put(l);
+		return shim_fail(-EINVAL);	/* accept on a connected socket */
+	}
+	nfd = shim_real.accept4(fd, (struct sockaddr *)&ss, &sslen, flags);
+	if (nfd < 0) {
+		shim_put(l);
+		return nfd;
+	}
+	SHIM_ENTER();
+	ring = evloop_doorbell_claim(l, (struct sockaddr *)&ss, sslen, &afd);
+	if (!ring) {
+		SHIM_LEAVE();
+		shim_put(l);
+		copy_addr(addr, addrlen, &ss, sslen);
+		return nfd;	/* an ordinary TCP client */
+	}
+	rc = ring_take_fd(nfd, afd, flags & SOCK_NONBLOCK, flags & SOCK_CLOEXEC);
+	if (rc == 0)
+		rc = shim_install(nfd, ring);
+	if (rc == 0)
+		ring->nfds = 1;
+	copy_addr(addr, addrlen, &ring->conn->paddr, ring->conn->paddr_len);
+	shim_put(ring);
+	SHIM_LEAVE();
+	shim_put(l);
+	if (rc < 0) {
+		shim_real.close(nfd);
+		return shim_fail(rc);
+	}
+	return nfd;
+}
+
+XS_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	return do_accept(fd, addr, addrlen, 0, false);
+}
+
+XS_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+	return do_accept(fd, addr, addrlen, flags, true);
+}
+
+/* Drop @fd's table entry; the last fd of a socket ends it. */
+static void release_fd(int fd)
+{
+	struct shim_sock *s = shim_remove(fd);
+	bool last;
+
+	if (!s)
+		return;
+	SHIM_ENTER();
+	last = __atomic_sub_fetch(&s->nfds, 1, __ATOMIC_ACQ_REL) == 0;
+	if (last)
+		evloop_del(s);
+	shim_put(s);
+	SHIM_LEAVE();
+}
+
+XS_EXPORT int close(int fd)
+{
+	shim_resolve();
+	if (!shim_guard && shim_maybe_ours(fd))
+		release_fd(fd);
+	return shim_real.close(fd);
+}
+
+XS_EXPORT int shutdown(int fd, int how)
+{
+	struct shim_sock *s;
+	int rc = 0;
+
+	shim_resolve();
+	if (shim_guard || !shim_maybe_ours(fd))
+		return shim_real.shutdown(fd, how);
+	s = shim_get(fd);
+	if (!s)
+		return shim_real.shutdown(fd, how);
+	if (s->kind != SHIM_RING) {
+		shim_put(s);
+		return shim_real.shutdown(fd, how);
+	}
+	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) {
+		shim_put(s);
+		return shim_fail(-EINVAL);
+	}
+	SHIM_ENTER();
+	if (how == SHUT_RD || how == SHUT_RDWR)
+		s->rd_shut = true;
+	if (how == SHUT_WR || how == SHUT_RDWR) {
+		pthread_mutex_lock(&s->wlock);
+		rc = xsr_shutdown_tx(&s->conn->ring);
+		pthread_mutex_unlock(&s->wlock);
+	}
+	ring_sync_tokens(s);
+	SHIM_LEAVE();
+	shim_put(s);
+	/* Shutting down a ring that is already gone is not an error. */
+	return rc < 0 && rc != -EPIPE && rc != -ECONNRESET ? shim_fail(rc) : 0;
+}
+
+/* ---- the dup family: a copy of a ring fd is the same connection ---------------- */
+
+static int dup_track(int oldfd, int newfd)
+{
+	struct shim_sock *s;
+
+	if (newfd < 0)
+		return newfd;
+	s = shim_get(oldfd);
+	if (!s)
+		return newfd;
+	__atomic_add_fetch(&s->nfds, 1, __ATOMIC_ACQ_REL);
+	if (shim_install(newfd, s) < 0)
+		__atomic_sub_fetch(&s->nfds, 1, __ATOMIC_ACQ_REL);
+	shim_put(s);
+	return newfd;
+}
+
+XS_EXPORT int dup(int oldfd)
+{
+	static int (*real)(int);
+	int rc;
+
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "dup");
+	rc = real(oldfd);
+
+	if (shim_guard || !shim_maybe_ours(oldfd))
+		return rc;
+	return dup_track(oldfd, rc);
+}
+
+static int dup23(int oldfd, int newfd, int flags, bool three)
+{
+	static int (*real2)(int, int);
+	static int (*real3)(int, int, int);
+	int rc;
+
+	if (!real2) {
+		*(void **)&real2 = dlsym(RTLD_NEXT, "dup2");
+		*(void **)&real3 = dlsym(RTLD_NEXT, "dup3");
+	}
+	if (shim_guard)
+		return three ? real3(oldfd, newfd, flags) : real2(oldfd, newfd);
+	if (oldfd == newfd)
+		return three ? real3(oldfd, newfd, flags) : real2(oldfd, newfd);
+	/* dup2 closes newfd first: so do we. */
+	if (shim_maybe_ours(newfd) && fcntl(oldfd, F_GETFD) >= 0)
+		release_fd(newfd);
+	rc = three ? real3(oldfd, newfd, flags) : real2(oldfd, newfd);
+	if (rc < 0 || !shim_maybe_ours(oldfd))
+		return rc;
+	return dup_track(oldfd, rc);
+}
+
+XS_EXPORT int dup2(int oldfd, int newfd)
+{
+	return dup23(oldfd, newfd, 0, false);
+}
+
+XS_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	return dup23(oldfd, newfd, flags, true);
+}
+
+static int do_fcntl(int (**cache)(int, int, ...), const char *name, int fd, int cmd,
+		    void *arg)
+{
+	int rc;
+
+	if (!*cache)
+		*(void **)cache = dlsym(RTLD_NEXT, name);
+	rc = (*cache)(fd, cmd, arg);
+
+	if (shim_guard || (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) || !shim_maybe_ours(fd))
+		return rc;
+	return dup_track(fd, rc);
+}
+
+XS_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	static int (*real)(int, int, ...);
+
+	return do_fcntl(&real, "fcntl", fd, cmd, arg);
+}
+
+XS_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	static int (*real)(int, int, ...);
+
+	return do_fcntl(&real, "fcntl64", fd, cmd, arg);
+}

@@ -1,0 +1,905 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Ring negotiation through the store, and established connections.
+ * The layout and state machine are described in conn.h and
+ * docs/protocol.md.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/compiler.h"
+#include "common/log.h"
+#include "conn/conn.h"
+
+#define BASE_FMT "/local/domain/%u/data/xsock"
+
+int64_t xs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long env_long(const char *name, long def, long min, long max)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return def;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max) {
+		xs_log(XS_LOG_WARN, "ignoring invalid %s=%s", name, s);
+		return def;
+	}
+	return v;
+}
+
+int xs_ctx_open(struct xs_ctx **out)
+{
+	struct xs_ctx *ctx = calloc(1, sizeof(*ctx));
+	int rc;
+
+	*out = NULL;
+	if (!ctx)
+		return -ENOMEM;
+	rc = xsp_open(&ctx->plat);
+	if (rc < 0) {
+		free(ctx);
+		return rc;
+	}
+	ctx->self = xsp_self_domid(ctx->plat);
+	ctx->ring_order = (unsigned int)env_long("XSOCK_RING_ORDER", XS_DEFAULT_RING_ORDER, 0,
+						 XSOCK_RING_MAX_ORDER);
+	ctx->connect_timeout_ms = (int)env_long("XSOCK_CONNECT_TIMEOUT_MS",
+						XS_DEFAULT_CONNECT_TIMEOUT_MS, 1, 3600000);
+	ctx->accept_timeout_ms = (int)env_long("XSOCK_ACCEPT_TIMEOUT_MS",
+					       XS_DEFAULT_ACCEPT_TIMEOUT_MS, 1, 3600000);
+	*out = ctx;
+	return 0;
+}
+
+void xs_ctx_close(struct xs_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	xsp_close(ctx->plat);
+	free(ctx);
+}
+
+int xs_ctx_peers(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n)
+{
+	struct xsp_store *st;
+	int rc;
+
+	*peers = NULL;
+	*n = 0;
+	rc = xsp_store_open(ctx->plat, &st);
+	if (rc < 0)
+		return rc;
+	rc = xs_registry_list(st, ctx->self, peers, n);
+	xsp_store_close(st);
+	return rc;
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+/* Find "key=" in a space-separated "k=v k=v" value; copy the value. */
+static int kv_get(const char *s, const char *key, char *buf, size_t len)
+{
+	size_t klen = strlen(key);
+	const char *p = s;
+
+	while (p && *p) {
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			const char *v = p + klen + 1;
+			size_t vlen = strcspn(v, " ");
+
+			if (vlen == 0 || vlen >= len)
+				return -EPROTO;
+			memcpy(buf, v, vlen);
+			buf[vlen] = '\0';
+			return 0;
+		}
+		p = strchr(p, ' ');
+	}
+	return -ENOENT;
+}
+
+/* A decimal number in [0, max], nothing else. */
+static int kv_get_uint(const char *s, const char *key, unsigned long max, unsigned long *out)
+{
+	char buf[24], *end;
+	unsigned long v;
+	int rc = kv_get(s, key, buf, sizeof(buf));
+
+	if (rc < 0)
+		return rc == -ENOENT ? -EPROTO : rc;
+	if (buf[0] < '0' || buf[0] > '9')
+		return -EPROTO;
+	errno = 0;
+	v = strtoul(buf, &end, 10);
+	if (errno || *end || v > max)
+		return -EPROTO;
+	*out = v;
+	return 0;
+}
+
+static int kv_get_str(const char *s, const char *key, char *buf, size_t len)
+{
+	int rc = kv_get(s, key, buf, len);
+
+	return rc == -ENOENT ? -EPROTO : rc;
+}
+
+static uint16_t sa_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return 0;
+}
+
+static void sa_set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+static int sa_to_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const void *a = sa->sa_family == AF_INET ?
+		(const void *)&((const struct sockaddr_in *)sa)->sin_addr :
+		(const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+	return inet_ntop(sa->sa_family, a, buf, (socklen_t)len) ? 0 : -EINVAL;
+}
+
+static int text_to_sa(const char *text, uint16_t port, struct sockaddr_storage *ss,
+		      socklen_t *len)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, text, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		*len = sizeof(*in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, text, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	return -EPROTO;
+}
+
+/*
+ * Make sure @dir exists with permissions "owner self, nobody else, @peer
+ * may read". Children created later inherit them.
+ */
+static int ensure_dir_for(struct xsp_store *st, xsp_domid_t self, const char *dir,
+			  xsp_domid_t peer)
+{
+	struct xsp_perm perms[2] = {
+		{ .dom = self, .perm = XSP_PERM_NONE },
+		{ .dom = peer, .perm = XSP_PERM_READ },
+	};
+	struct xsp_perm *cur = NULL;
+	unsigned int ncur = 0;
+	int rc;
+
+	rc = xsp_store_get_perms(st, XSP_TXN_NONE, dir, &cur, &ncur);
+	if (rc == 0) {
+		bool ok = ncur == 2 && cur[0].dom == self && cur[0].perm == XSP_PERM_NONE &&
+			  cur[1].dom == peer && cur[1].perm == XSP_PERM_READ;
+
+		free(cur);
+		if (ok)
+			return 0;
+	} else if (rc != -ENOENT) {
+		return rc;
+	} else {
+		rc = xsp_store_write(st, XSP_TXN_NONE, dir, "", 0);
+		if (rc < 0)
+			return rc;
+	}
+	return xsp_store_set_perms(st, XSP_TXN_NONE, dir, perms, 2);
+}
+
+static void random_id(char *buf, size_t len)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+		v = ((uint64_t)getpid() << 32) ^ (uint64_t)xs_now_ms() ^ (uint64_t)(uintptr_t)buf;
+	snprintf(buf, len, "%016" PRIx64, v);
+}
+
+/* ---- the established connection --------------------------------------- */
+
+int xs_conn_kick(void *conn)
+{
+	struct xs_conn *c = conn;
+	int rc = xsp_evtchn_notify(c->ev);
+
+	/* A peer that is gone needs no wake-up; the ring reports EPIPE. */
+	return rc == -EPIPE ? 0 : rc;
+}
+
+int xs_conn_event(struct xs_conn *c)
+{
+	int rc = xsp_evtchn_ack(c->ev);
+
+	if (rc == -EPIPE) {
+		xsr_peer_gone(&c->ring);
+		return 1;
+	}
+	return rc;
+}
+
+static void conn_release(struct xs_conn *c, bool tell_peer)
+{
+	if (tell_peer && c->state == XS_CONN_CONNECTED)
+		xsr_close(&c->ring);
+	/* Unmapping fires the unmap notification (the peer's alive byte). */
+	xsp_unmap(c->mp_data);
+	xsp_unmap(c->mp_intf);
+	xsp_unshare(c->sh_data);
+	xsp_unshare(c->sh_intf);
+	xsp_evtchn_close(c->ev);
+	c->state = XS_CONN_CLOSED;
+	free(c);
+}
+
+void xs_conn_close(struct xs_conn *c)
+{
+	if (c)
+		conn_release(c, true);
+}
+
+void xs_conn_abandon(struct xs_conn *c)
+{
+	if (c)
+		conn_release(c, false);
+}
+
+/* ---- client ---------------------------------------------------------------- */
+
+struct answer {
+	bool refused;
+	int err;
+	unsigned long ref, evtchn, order;
+};
+
+static int parse_answer(const char *v, struct answer *a)
+{
+	char state[16];
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	rc = kv_get_str(v, "state", state, sizeof(state));
+	if (rc < 0)
+		return rc;
+	if (strcmp(state, "refused") == 0) {
+		unsigned long err = ECONNREFUSED;
+
+		a->refused = true;
+		if (kv_get_uint(v, "err", 4095, &err) < 0 || err == 0)
+			err = ECONNREFUSED;
+		a->err = (int)err;
+		return 0;
+	}
+	if (strcmp(state, "offer") != 0)
+		return -EPROTO;
+	if ((rc = kv_get_uint(v, "ref", UINT32_MAX, &a->ref)) < 0 ||
+	    (rc = kv_get_uint(v, "evtchn", UINT32_MAX, &a->evtchn)) < 0 ||
+	    (rc = kv_get_uint(v, "order", XSOCK_RING_MAX_ORDER, &a->order)) < 0)
+		return rc;
+	return 0;
+}
+
+/* Map and bind what the server offered; attach side B. */
+static int client_attach(struct xs_conn *c, const struct answer *a)
+{
+	struct xsp *p = c->ctx->plat;
+	struct xsp_unmap_notify notify;
+	uint32_t refs[1u << XSOCK_RING_MAX_ORDER];
+	xsp_gref_t ref = (xsp_gref_t)a->ref;
+	unsigned int order;
+	int rc;
+
+	rc = xsp_evtchn_bind(p, c->peer, (xsp_port_t)a->evtchn, &c->ev);
+	if (rc < 0)
+		return rc;
+	notify.offset = XSOCK_B_ALIVE_OFFSET;
+	notify.ev = c->ev;
+	rc = xsp_map(p, c->peer, 1, &ref, &notify, &c->mp_intf);
+	if (rc < 0)
+		return rc;
+	/* ring_order and the refs are read once and validated here. */
+	rc = xsr_read_layout(xsp_map_addr(c->mp_intf), XSOCK_RING_MAX_ORDER, &order, refs);
+	if (rc < 0)
+		return rc;
+	if (order != a->order)
+		return -EPROTO;
+	rc = xsp_map(p, c->peer, 1u << order, refs, NULL, &c->mp_data);
+	if (rc < 0)
+		return rc;
+	c->order = order;
+	return xsr_attach(&c->ring, XSR_SIDE_B, xsp_map_addr(c->mp_intf),
+			  xsp_map_addr(c->mp_data), order, xs_conn_kick, c);
+}
+
+static int wait_answer(struct xs_conn *c, struct xsp_store *st, const char *apath,
+		       struct answer *a)
+{
+	int64_t deadline = xs_now_ms() + c->ctx->connect_timeout_ms;
+	int rc;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = xsp_watch_fd(st), .events = POLLIN };
+		char *path, *token, *val;
+		int64_t left = deadline - xs_now_ms();
+
+		/* Drain the watch queue, then look at the node itself. */
+		while (xsp_watch_read(st, &path, &token) == 0)
+			free(path);
+		rc = xsp_store_read(st, XSP_TXN_NONE, apath, &val, NULL);
+		if (rc == 0) {
+			rc = parse_answer(val, a);
+			free(val);
+			return rc;
+		}
+		if (rc != -ENOENT && rc != -EACCES)
+			return rc;
+		if (left <= 0)
+			return -ETIMEDOUT;
+		rc = poll(&pfd, 1, (int)XS_MIN(left, 1000));
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr *dst,
+		    socklen_t dstlen, uint16_t sport, struct xs_conn **out)
+{
+	char lpath[128], rdir[128], rpath[160], apath[160], req[128], daddr[INET6_ADDRSTRLEN];
+	uint16_t port = sa_port(dst);
+	struct xsp_store *st;
+	struct xs_conn *c;
+	struct answer a;
+	char *val;
+	int rc;
+
+	*out = NULL;
+	if (peer == ctx->self || peer >= XSP_DOMID_SELF)
+		return -EINVAL;
+	rc = sa_to_text(dst, daddr, sizeof(daddr));
+	if (rc < 0)
+		return rc;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->ctx = ctx;
+	c->peer = peer;
+	c->side = XSR_SIDE_B;
+	c->pport = port;
+	c->lport = sport;
+	memcpy(&c->paddr, dst, XS_MIN((size_t)dstlen, sizeof(c->paddr)));
+	c->paddr_len = dstlen;
+	random_id(c->id, sizeof(c->id));
+
+	rc = xsp_store_open(ctx->plat, &st);
+	if (rc < 0)
+		goto free_conn;
+
+	/* Is anything listening there that we may talk to? */
+	snprintf(lpath, sizeof(lpath), BASE_FMT "/listen/%u", peer, port);
+	rc = xsp_store_read(st, XSP_TXN_NONE, lpath, &val, NULL);
+	if (rc < 0) {
+		rc = (rc == -ENOENT || rc == -EACCES) ? -ENOENT : rc;
+		goto close_store;
+	}
+	free(val);
+
+	snprintf(rdir, sizeof(rdir), BASE_FMT "/req/%u", ctx->self, peer);
+	rc = ensure_dir_for(st, ctx->self, rdir, peer);
+	if (rc < 0)
+		goto close_store;
+	snprintf(apath, sizeof(apath), BASE_FMT "/conn/%u/%s", peer, ctx->self, c->id);
+	rc = xsp_watch_add(st, apath, "answer");
+	if (rc < 0)
+		goto close_store;
+	snprintf(rpath, sizeof(rpath), "%s/%s", rdir, c->id);
+	snprintf(req, sizeof(req), "port=%u sport=%u daddr=%s", port, sport, daddr);
+	rc = xsp_store_write(st, XSP_TXN_NONE, rpath, req, strlen(req));
+	if (rc < 0)
+		goto unwatch;
+
+	rc = wait_answer(c, st, apath, &a);
+	if (rc == 0 && a.refused)
+		rc = -a.err;
+	if (rc == 0)
+		rc = client_attach(c, &a);
+	if (rc == 0) {
+		/* The first event tells the server we are attached. */
+		rc = xsp_evtchn_notify(c->ev);
+	}
+	/* Our request has served its purpose either way. */
+	xsp_store_rm(st, XSP_TXN_NONE, rpath);
+unwatch:
+	xsp_watch_rm(st, apath, "answer");
+close_store:
+	xsp_store_close(st);
+	if (rc < 0) {
+		xs_log(XS_LOG_INFO, "ring connect to dom%u port %u: %s", peer, port,
+		       strerror(-rc));
+		goto free_conn;
+	}
+	c->state = XS_CONN_CONNECTED;
+	*out = c;
+	return 0;
+
+free_conn:
+	xsp_unmap(c->mp_data);
+	xsp_unmap(c->mp_intf);
+	xsp_evtchn_close(c->ev);
+	free(c);
+	return rc;
+}
+
+/* ---- listener ----------------------------------------------------------------- */
+
+int xs_listener_fd(const struct xs_listener *l)
+{
+	return xsp_watch_fd(l->st);
+}
+
+static int listener_advertise(struct xs_listener *l)
+{
+	struct xs_ctx *ctx = l->ctx;
+	struct xsp_perm perms[65];
+	unsigned int n = 0, i, j;
+	char path[128], val[32];
+	int rc;
+
+	perms[n].dom = ctx->self;
+	perms[n++].perm = XSP_PERM_NONE;
+	for (i = 0; i < l->npeers && n < XS_ARRAY_SIZE(perms); i++) {
+		for (j = 1; j < n; j++)
+			if (perms[j].dom == l->peers[i].dom)
+				break;
+		if (j == n) {
+			perms[n].dom = l->peers[i].dom;
+			perms[n++].perm = XSP_PERM_READ;
+		}
+	}
+	snprintf(path, sizeof(path), BASE_FMT "/listen/%u", ctx->self, l->port);
+	snprintf(val, sizeof(val), "pid=%d", (int)getpid());
+	rc = xsp_store_write(l->st, XSP_TXN_NONE, path, val, strlen(val));
+	if (rc < 0)
+		return rc;
+	return xsp_store_set_perms(l->st, XSP_TXN_NONE, path, perms, n);
+}
+
+/* Watch req/<self> of every registered domain, and our own registry. */
+static int listener_refresh(struct xs_listener *l)
+{
+	struct xs_ctx *ctx = l->ctx;
+	struct xs_peer *peers = NULL;
+	xsp_domid_t *watched;
+	unsigned int n = 0, i, j, nw = 0;
+	char path[128];
+	int rc;
+
+	rc = xs_registry_list(l->st, ctx->self, &peers, &n);
+	if (rc < 0)
+		return rc;
+	watched = calloc(n ? n : 1, sizeof(*watched));
+	if (!watched) {
+		free(peers);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nw; j++)
+			if (watched[j] == peers[i].dom)
+				break;
+		if (j < nw)
+			continue;
+		watched[nw++] = peers[i].dom;
+	}
+	/* Drop watches of domains no longer registered, add new ones. */
+	for (i = 0; i < l->nwatched; i++) {
+		for (j = 0; j < nw; j++)
+			if (watched[j] == l->watched[i])
+				break;
+		if (j == nw) {
+			snprintf(path, sizeof(path), BASE_FMT "/req/%u", l->watched[i], ctx->self);
+			xsp_watch_rm(l->st, path, "req");
+		}
+	}
+	for (j = 0; j < nw; j++) {
+		for (i = 0; i < l->nwatched; i++)
+			if (watched[j] == l->watched[i])
+				break;
+		if (i == l->nwatched) {
+			snprintf(path, sizeof(path), BASE_FMT "/req/%u", watched[j], ctx->self);
+			rc = xsp_watch_add(l->st, path, "req");
+			if (rc < 0)
+				xs_log(XS_LOG_WARN, "watch %s: %s", path, strerror(-rc));
+		}
+	}
+	free(l->watched);
+	l->watched = watched;
+	l->nwatched = nw;
+	free(l->peers);
+	l->peers = peers;
+	l->npeers = n;
+	return listener_advertise(l);
+}
+
+int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t addrlen,
+		     uint16_t port, struct xs_listener **out)
+{
+	struct xs_listener *l;
+	char path[128];
+	int rc;
+
+	*out = NULL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->ctx = ctx;
+	l->port = port;
+	memcpy(&l->addr, addr, XS_MIN((size_t)addrlen, sizeof(l->addr)));
+	l->addrlen = addrlen;
+	rc = xsp_store_open(ctx->plat, &l->st);
+	if (rc < 0)
+		goto free_listener;
+	snprintf(path, sizeof(path), BASE_FMT "/peers", ctx->self);
+	rc = xsp_watch_add(l->st, path, "peers");
+	if (rc < 0)
+		goto close_store;
+	rc = listener_refresh(l);
+	if (rc < 0)
+		goto close_store;
+	*out = l;
+	return 0;
+
+close_store:
+	xsp_store_close(l->st);
+free_listener:
+	free(l);
+	return rc;
+}
+
+static void rm_answer(struct xs_listener *l, struct xs_conn *c)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), BASE_FMT "/conn/%u/%s", l->ctx->self, c->peer, c->id);
+	xsp_store_rm(l->st, XSP_TXN_NONE, path);
+}
+
+void xs_listener_close(struct xs_listener *l)
+{
+	struct xs_conn *c, *next;
+	char path[128];
+	unsigned int i;
+
+	if (!l)
+		return;
+	snprintf(path, sizeof(path), BASE_FMT "/listen/%u", l->ctx->self, l->port);
+	xsp_store_rm(l->st, XSP_TXN_NONE, path);
+	for (c = l->pending; c; c = next) {
+		next = c->next;
+		rm_answer(l, c);
+		xs_conn_abandon(c);
+	}
+	xsp_store_close(l->st);
+	for (i = 0; i < l->nseen; i++)
+		free(l->seen[i]);
+	free(l->seen);
+	free(l->watched);
+	free(l->peers);
+	free(l);
+}
+
+static bool seen_has(struct xs_listener *l, const char *key)
+{
+	unsigned int i;
+
+	for (i = 0; i < l->nseen; i++)
+		if (strcmp(l->seen[i], key) == 0)
+			return true;
+	return false;
+}
+
+static void seen_add(struct xs_listener *l, const char *key)
+{
+	char *dup = strdup(key);
+
+	if (!dup)
+		return;
+	if (l->nseen == l->seen_cap) {
+		unsigned int cap = l->seen_cap ? l->seen_cap * 2 : 16;
+		char **n = realloc(l->seen, cap * sizeof(*n));
+
+		if (!n) {
+			free(dup);
+			return;
+		}
+		l->seen = n;
+		l->seen_cap = cap;
+	}
+	l->seen[l->nseen++] = dup;
+}
+
+/* Forget ids whose request node is gone (keeps the list short). */
+static void seen_prune(struct xs_listener *l, xsp_domid_t dom, char **names, unsigned int n)
+{
+	char prefix[16];
+	size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "%u/", dom);
+	unsigned int i, j;
+
+	for (i = 0; i < l->nseen;) {
+		bool keep = strncmp(l->seen[i], prefix, plen) != 0;
+
+		for (j = 0; !keep && j < n; j++)
+			keep = strcmp(l->seen[i] + plen, names[j]) == 0;
+		if (keep) {
+			i++;
+			continue;
+		}
+		free(l->seen[i]);
+		l->seen[i] = l->seen[--l->nseen];
+	}
+}
+
+/* Publish an answer unless another process of ours already claimed it. */
+static int publish_answer(struct xs_listener *l, const char *apath, const char *val)
+{
+	int tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		xsp_txn_t t;
+		char *old;
+		int rc = xsp_txn_start(l->st, &t);
+
+		if (rc < 0)
+			return rc;
+		rc = xsp_store_read(l->st, t, apath, &old, NULL);
+		if (rc == 0) {
+			free(old);
+			xsp_txn_end(l->st, t, true);
+			return -EALREADY;
+		}
+		rc = xsp_store_write(l->st, t, apath, val, strlen(val));
+		if (rc < 0) {
+			xsp_txn_end(l->st, t, true);
+			return rc;
+		}
+		rc = xsp_txn_end(l->st, t, false);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	return -EAGAIN;
+}
+
+static int refuse(struct xs_listener *l, xsp_domid_t dom, const char *id, int err)
+{
+	char apath[160], val[48];
+
+	snprintf(apath, sizeof(apath), BASE_FMT "/conn/%u/%s", l->ctx->self, dom, id);
+	snprintf(val, sizeof(val), "state=refused err=%d", err);
+	return publish_answer(l, apath, val);
+}
+
+/* Build side A of a ring for @dom and publish the offer. */
+static int offer(struct xs_listener *l, xsp_domid_t dom, const char *id, const char *reqval)
+{
+	struct xs_ctx *ctx = l->ctx;
+	struct xsp *p = ctx->plat;
+	char adir[128], apath[160], val[128], daddr[INET6_ADDRSTRLEN];
+	unsigned long sport;
+	struct xsp_unmap_notify notify;
+	struct xs_conn *c;
+	int rc;
+
+	rc = kv_get_uint(reqval, "sport", 65535, &sport);
+	if (rc == 0)
+		rc = kv_get_str(reqval, "daddr", daddr, sizeof(daddr));
+	if (rc < 0)
+		return rc;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->ctx = ctx;
+	c->peer = dom;
+	c->side = XSR_SIDE_A;
+	c->order = ctx->ring_order;
+	c->lport = l->port;
+	c->pport = (uint16_t)sport;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	/* What accept() and getsockname() report. */
+	if (text_to_sa(daddr, l->port, &c->laddr, &c->laddr_len) < 0) {
+		memcpy(&c->laddr, &l->addr, sizeof(c->laddr));
+		c->laddr_len = l->addrlen;
+	}
+	rc = xs_registry_addr_of(l->peers, l->npeers, dom, c->laddr.ss_family, &c->paddr,
+				 &c->paddr_len);
+	if (rc < 0)
+		goto free_conn;
+	sa_set_port(&c->paddr, c->pport);
+
+	rc = xsp_evtchn_alloc(p, dom, &c->ev);
+	if (rc < 0)
+		goto free_conn;
+	notify.offset = XSOCK_A_ALIVE_OFFSET;
+	notify.ev = c->ev;
+	rc = xsp_share(p, dom, 1, &notify, &c->sh_intf);
+	if (rc < 0)
+		goto free_conn;
+	rc = xsp_share(p, dom, 1u << c->order, NULL, &c->sh_data);
+	if (rc < 0)
+		goto free_conn;
+	rc = xsr_format(xsp_share_addr(c->sh_intf), c->order, xsp_share_refs(c->sh_data));
+	if (rc < 0)
+		goto free_conn;
+	rc = xsr_attach(&c->ring, XSR_SIDE_A, xsp_share_addr(c->sh_intf),
+			xsp_share_addr(c->sh_data), c->order, xs_conn_kick, c);
+	if (rc < 0)
+		goto free_conn;
+
+	snprintf(adir, sizeof(adir), BASE_FMT "/conn/%u", ctx->self, dom);
+	rc = ensure_dir_for(l->st, ctx->self, adir, dom);
+	if (rc < 0)
+		goto free_conn;
+	snprintf(apath, sizeof(apath), "%s/%s", adir, id);
+	snprintf(val, sizeof(val), "state=offer ref=%u evtchn=%u order=%u",
+		 xsp_share_refs(c->sh_intf)[0], xsp_evtchn_port(c->ev), c->order);
+	rc = publish_answer(l, apath, val);
+	if (rc < 0)
+		goto free_conn;
+	c->state = XS_CONN_OFFERED;
+	c->deadline_ms = xs_now_ms() + ctx->accept_timeout_ms;
+	c->next = l->pending;
+	l->pending = c;
+	return 0;
+
+free_conn:
+	xs_conn_abandon(c);
+	return rc;
+}
+
+static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
+{
+	struct xs_ctx *ctx = l->ctx;
+	char dir[128], path[192], key[48];
+	char **names = NULL;
+	unsigned int n = 0, i;
+	int rc;
+
+	snprintf(dir, sizeof(dir), BASE_FMT "/req/%u", dom, ctx->self);
+	rc = xsp_store_list(l->st, XSP_TXN_NONE, dir, &names, &n);
+	if (rc < 0)
+		return;
+	seen_prune(l, dom, names, n);
+	for (i = 0; i < n; i++) {
+		unsigned long port;
+		char *val;
+
+		if (strlen(names[i]) > 20)
+			continue;
+		snprintf(key, sizeof(key), "%u/%s", dom, names[i]);
+		if (seen_has(l, key))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		rc = xsp_store_read(l->st, XSP_TXN_NONE, path, &val, NULL);
+		if (rc < 0)
+			continue;
+		rc = kv_get_uint(val, "port", 65535, &port);
+		if (rc < 0 || port != l->port) {
+			/* Another listener's, or garbage: not ours to judge
+			 * unless malformed. */
+			if (rc < 0) {
+				xs_log(XS_LOG_WARN, "malformed request %s", path);
+				seen_add(l, key);
+				refuse(l, dom, names[i], EPROTO);
+			}
+			free(val);
+			continue;
+		}
+		seen_add(l, key);
+		rc = offer(l, dom, names[i], val);
+		if (rc < 0 && rc != -EALREADY) {
+			xs_log(XS_LOG_WARN, "offer to dom%u: %s", dom, strerror(-rc));
+			refuse(l, dom, names[i], rc == -EPROTO ? EPROTO : ECONNREFUSED);
+		}
+		free(val);
+	}
+	free(names);
+}
+
+int xs_listener_process(struct xs_listener *l)
+{
+	bool peers_changed = false, reqs = false;
+	char *path, *token;
+	unsigned int i;
+
+	while (xsp_watch_read(l->st, &path, &token) == 0) {
+		if (strcmp(token, "peers") == 0)
+			peers_changed = true;
+		else
+			reqs = true;
+		free(path);
+	}
+	if (peers_changed) {
+		int rc = listener_refresh(l);
+
+		if (rc < 0)
+			xs_log(XS_LOG_WARN, "registry refresh: %s", strerror(-rc));
+		reqs = true;
+	}
+	if (reqs)
+		for (i = 0; i < l->nwatched; i++)
+			process_requests_of(l, l->watched[i]);
+	return 0;
+}
+
+int xs_listener_take(struct xs_listener *l, struct xs_conn **out, int64_t *next_deadline_ms)
+{
+	struct xs_conn **pp = &l->pending, *c;
+	int64_t now = xs_now_ms(), next = -1;
+
+	*out = NULL;
+	while ((c = *pp) != NULL) {
+		int rc = xsp_evtchn_ack(c->ev);
+
+		if (rc == 1) {
+			/* The client attached: the negotiation nodes are done. */
+			*pp = c->next;
+			c->next = NULL;
+			rm_answer(l, c);
+			c->state = XS_CONN_CONNECTED;
+			*out = c;
+			break;
+		}
+		if (rc < 0 || now >= c->deadline_ms) {
+			xs_log(XS_LOG_INFO, "offer %s to dom%u dropped: %s", c->id, c->peer,
+			       rc < 0 ? strerror(-rc) : "timed out");
+			*pp = c->next;
+			rm_answer(l, c);
+			xs_conn_abandon(c);
+			continue;
+		}
+		if (next < 0 || c->deadline_ms < next)
+			next = c->deadline_ms;
+		pp = &c->next;
+	}
+	if (next_deadline_ms)
+		*next_deadline_ms = next;
+	return *out ? 1 : 0;
+}
