@@ -1,0 +1,17 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Install what building and testing xsock needs on Debian 12 (as root, or
+# through sudo). Quiet when everything is already there.
+set -eu
+PKGS="build-essential autoconf automake libtool pkg-config libxen-dev check
+      iproute2 socat ncat bc procps psmisc clang libclang-rt-14-dev"
+missing=""
+for p in $PKGS; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+echo "xsock: installing:$missing"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null

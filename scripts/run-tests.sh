@@ -1,0 +1,23 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The whole test suite: unit tests (Check), integration tests (unmodified
+# socat/ncat across two isolated domains), the same suite again under
+# AddressSanitizer+UndefinedBehaviorSanitizer, and the real-Xen suite when
+# the machine can run it. Needs root for network namespaces (uses sudo).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/deps.sh"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+rc=0
+"$top/scripts/build.sh" "$top/build"
+echo "== make check (build/)"
+$SUDO make -C "$top/build" -s check || { rc=1; cat "$top"/build/tests/*/*.log 2>/dev/null | tail -200; }
+if [ "${XSOCK_SKIP_ASAN:-0}" != 1 ]; then
+	"$top/scripts/build.sh" "$top/build-asan" --enable-sanitizers
+	echo "== make check under ASan+UBSan (build-asan/)"
+	$SUDO env ASAN_OPTIONS=detect_leaks=1 XSOCK_TEST_SIZE_MB=64 XSOCK_TEST_CYCLES=200 \
+		make -C "$top/build-asan" -s check ||
+		{ rc=1; cat "$top"/build-asan/tests/*/*.log 2>/dev/null | tail -200; }
+fi
+exit $rc

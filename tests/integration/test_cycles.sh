@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# 1000 sequential connect/transfer/close cycles against one long-running
+# server (ncat -l -k), then counts: the server's fds, grants, event
+# channels and store nodes must be back where they started.
+. "$(dirname "$0")/lib.sh"
+need_root_netns
+need_prog ncat
+setup_domains 2
+tag_all 2
+export XSOCK_FALLBACK=0
+N=${XSOCK_TEST_CYCLES:-1000}
+
+head -c 1000 /dev/urandom >"$WORK/chunk"
+for i in $(seq 1 "$N"); do cat "$WORK/chunk"; done >"$WORK/want"
+
+shim 2 ncat -l -k 7005 --recv-only >"$WORK/out" &
+PIDS+=($!)
+wait_listen 2 7005
+sleep 0.2
+srv=$(pgrep -f "ncat -l -k 7005" | head -1)
+[ -n "$srv" ] || fail "server not running"
+fds0=$(count_fds "$srv")
+nodes0=$(count_nodes)
+grants0=$(count_grants)
+ev0=$(count_evtchns)
+
+t=$(date +%s.%N)
+timeout 600 ip netns exec "xsit$$-1" env XSOCK_DOMID=1 bash -c '
+	for i in $(seq 1 '"$N"'); do
+		LD_PRELOAD="'"$PRELOAD"'" ncat --send-only 10.77.0.2 7005 <"'"$WORK/chunk"'" || exit 1
+		# wait until the server has it: keeps the cycles sequential
+		n=0; while [ $(stat -c %s "'"$WORK/out"'") -lt $((i * 1000)) ]; do
+			n=$((n + 1)); [ $n -gt 2000 ] && exit 2; sleep 0.001; done
+	done' || fail "a client cycle failed (rc $?) after $(( $(stat -c %s "$WORK/out") / 1000 )) cycles"
+dt=$(elapsed "$t")
+sleep 0.5
+cmp -s "$WORK/out" "$WORK/want" || fail "received data differs ($(stat -c %s "$WORK/out") bytes)"
+fds1=$(count_fds "$srv")
+nodes1=$(count_nodes)
+grants1=$(count_grants)
+ev1=$(count_evtchns)
+say "$N cycles in ${dt}s; server fds $fds0 -> $fds1, grants $grants0 -> $grants1, event channels $ev0 -> $ev1, store nodes $nodes0 -> $nodes1"
+[ "$fds1" = "$fds0" ] || fail "server leaked $((fds1 - fds0)) fds"
+[ "$grants1" = "$grants0" ] || fail "leaked $((grants1 - grants0)) grants"
+[ "$ev1" = "$ev0" ] || fail "leaked $((ev1 - ev0)) event channels"
+[ "$nodes1" = "$nodes0" ] || fail "leaked $((nodes1 - nodes0)) store nodes"
+say "PASS"

@@ -1,0 +1,64 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Fallback and refusal:
+#  - a tagged peer with no xsock listener: connect() falls back to TCP
+#    (XSOCK_FALLBACK unset) and the data arrives over a veth link;
+#  - the same with XSOCK_FALLBACK=0: ECONNREFUSED;
+#  - a domain the server has not registered: refused, nothing delivered;
+#  - a listener that never answers: ETIMEDOUT.
+. "$(dirname "$0")/lib.sh"
+need_root_netns
+need_prog socat
+setup_domains 3
+tag_all 2
+# a real TCP path between domains 1 and 2 only
+ip link add "xsv$$a" netns "xsit$$-1" type veth peer name "xsv$$b" netns "xsit$$-2" ||
+	fail "veth"
+ip -n "xsit$$-1" addr add 10.77.0.1/24 dev "xsv$$a"
+ip -n "xsit$$-2" addr add 10.77.0.2/24 dev "xsv$$b"
+ip -n "xsit$$-1" link set "xsv$$a" up
+ip -n "xsit$$-2" link set "xsv$$b" up
+
+echo "over tcp $$" >"$WORK/msg"
+
+# 1. plain TCP server (no shim) in dom2; shim client in dom1 falls back.
+dom 2 socat -u TCP-LISTEN:7101,reuseaddr OPEN:"$WORK/out1",creat,trunc &
+PIDS+=($!)
+sleep 0.3
+timeout 20 ip netns exec "xsit$$-1" env -u XSOCK_FALLBACK XSOCK_DOMID=1 LD_PRELOAD="$PRELOAD" \
+	socat -u OPEN:"$WORK/msg" TCP:10.77.0.2:7101 || fail "fallback to TCP did not connect"
+wait "${PIDS[0]}"
+cmp -s "$WORK/msg" "$WORK/out1" || fail "fallback: data differs"
+say "no ring listener, XSOCK_FALLBACK unset: fell back to TCP, data intact"
+
+# 2. the same with XSOCK_FALLBACK=0: refused.
+dom 2 socat -u TCP-LISTEN:7102,reuseaddr OPEN:"$WORK/out2",creat,trunc &
+PIDS+=($!)
+sleep 0.3
+out=$(timeout 20 ip netns exec "xsit$$-1" env XSOCK_FALLBACK=0 XSOCK_DOMID=1 LD_PRELOAD="$PRELOAD" \
+	socat -u OPEN:"$WORK/msg" TCP:10.77.0.2:7102 2>&1) && fail "XSOCK_FALLBACK=0 connected anyway"
+echo "$out" | grep -q "Connection refused" || fail "XSOCK_FALLBACK=0: expected ECONNREFUSED, got: $out"
+say "no ring listener, XSOCK_FALLBACK=0: ECONNREFUSED"
+
+# 3. dom3 tags dom2's address, but dom2 never registered dom3.
+ctl 3 peer add 10.77.0.2 2 >/dev/null || fail "peer add in dom3"
+shim 2 socat -u TCP-LISTEN:7103,reuseaddr OPEN:"$WORK/out3",creat,trunc &
+PIDS+=($!)
+wait_listen 2 7103
+out=$(timeout 20 ip netns exec "xsit$$-3" env XSOCK_FALLBACK=0 XSOCK_DOMID=3 LD_PRELOAD="$PRELOAD" \
+	socat -u OPEN:"$WORK/msg" TCP:10.77.0.2:7103 2>&1) && fail "unregistered dom3 connected"
+echo "$out" | grep -q "Connection refused" || fail "unregistered domain: expected ECONNREFUSED, got: $out"
+[ ! -s "$WORK/out3" ] || fail "unregistered domain delivered data"
+say "unregistered domain 3: ECONNREFUSED, nothing delivered"
+
+# 4. a listener that never answers (stopped): ETIMEDOUT.
+srv=${PIDS[2]}
+kill -STOP "$srv"
+t=$(date +%s.%N)
+out=$(timeout 20 ip netns exec "xsit$$-1" env XSOCK_FALLBACK=0 XSOCK_CONNECT_TIMEOUT_MS=1000 \
+	XSOCK_DOMID=1 LD_PRELOAD="$PRELOAD" socat -u OPEN:"$WORK/msg" TCP:10.77.0.2:7103 2>&1) &&
+	fail "connected to a stopped listener"
+kill -CONT "$srv"
+echo "$out" | grep -q "timed out" || fail "stopped listener: expected ETIMEDOUT, got: $out"
+say "listener never answers: ETIMEDOUT after $(elapsed "$t")s"
+say "PASS"
