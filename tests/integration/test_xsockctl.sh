@@ -168,7 +168,9 @@ expect_list 1 "PREFIX         DOMAIN
 0.0.0.0/0      0"
 
 ctl 1 peer list -j
-want='{"domain":1,"peers":[{"prefix":"2001:db8::5","domain":5},{"prefix":"10.77.0.2","domain":2},{"prefix":"2001:db8::/32","domain":4},{"prefix":"10.77.0.0/16","domain":3},{"prefix":"0.0.0.0/0","domain":0}]}'
+want='{"domain":1,"peers":[{"prefix":"2001:db8::5","domain":5},'
+want=$want'{"prefix":"10.77.0.2","domain":2},{"prefix":"2001:db8::/32","domain":4},'
+want=$want'{"prefix":"10.77.0.0/16","domain":3},{"prefix":"0.0.0.0/0","domain":0}]}'
 [ "$rc" -eq 0 ] && [ "$(cat "$tmp/out")" = "$want" ] ||
 	fail "peer list -j: exit $rc: '$(cat "$tmp/out")'"
 if command -v python3 >/dev/null 2>&1; then
