@@ -22,7 +22,8 @@
  * the other's store, so no wake-up is lost.
  *
  * The waiting flag value: any non-zero value means "asleep, notify me".
- * We store XSR_WAIT_BASE plus what we wait for (XSR_WAIT_RD, XSR_WAIT_WR),
+ * We store XSR_WAIT_BASE plus what we wait for (XSR_WAIT_RD, XSR_WAIT_WR;
+ * the reader and the writer thread each own their bit, see below),
  * so the peer can skip a kick that cannot satisfy us (a consumer waking a
  * sleeper that waits for data, not space). A non-zero value without either
  * bit (e.g. a peer that just stores 1) is treated as "wake me on anything".
@@ -592,18 +593,29 @@ void xsr_peer_gone(struct xsr *r)
 
 /* ---- sleep protocol -------------------------------------------------------------------- */
 
+/*
+ * The reader thread and the writer thread of one endpoint may sleep at the
+ * same time (ring.h allows one of each), and they share one waiting word:
+ * each sets only its own bits (atomic OR) and clears only those (atomic
+ * AND), remembered per thread. A thread sleeps on one endpoint at a time.
+ */
+static __thread struct xsr *tls_wait_r;
+static __thread uint32_t tls_wait_bits;
+
 bool xsr_prepare_wait(struct xsr *r, unsigned int what)
 {
-	uint32_t flag = XSR_WAIT_BASE;
-	unsigned int bits;
+	uint32_t bits = 0;
+	unsigned int state;
 
 	if (what & XSR_READABLE)
-		flag |= XSR_WAIT_RD;
+		bits |= XSR_WAIT_RD;
 	if (what & XSR_WRITABLE)
-		flag |= XSR_WAIT_WR;
-	if (!(flag & (XSR_WAIT_RD | XSR_WAIT_WR)))
-		flag |= XSR_WAIT_RD | XSR_WAIT_WR;
-	XS_WRITE_ONCE(*r->my_waiting_p, flag);
+		bits |= XSR_WAIT_WR;
+	if (!bits)
+		bits = XSR_WAIT_RD | XSR_WAIT_WR;
+	tls_wait_r = r;
+	tls_wait_bits = bits;
+	__atomic_fetch_or(r->my_waiting_p, XSR_WAIT_BASE | bits, __ATOMIC_RELAXED);
 	/*
 	 * Full barrier: orders the store of our waiting flag before the loads
 	 * of the peer's indexes in xsr_poll() below. Pairs with the full
@@ -612,11 +624,22 @@ bool xsr_prepare_wait(struct xsr *r, unsigned int what)
 	 * sleep, or it sees our flag and kicks us.
 	 */
 	xs_mb();
-	bits = xsr_poll(r);
-	return (bits & what) || (bits & (XSR_ERR | XSR_HUP));
+	state = xsr_poll(r);
+	return (state & what) || (state & (XSR_ERR | XSR_HUP));
 }
 
 void xsr_end_wait(struct xsr *r)
 {
-	XS_WRITE_ONCE(*r->my_waiting_p, 0);
+	uint32_t bits = XSR_WAIT_BASE | XSR_WAIT_RD | XSR_WAIT_WR, old, left;
+
+	if (tls_wait_r == r)
+		bits = tls_wait_bits;
+	tls_wait_r = NULL;
+	old = __atomic_fetch_and(r->my_waiting_p, ~bits, __ATOMIC_RELAXED);
+	left = old & ~bits;
+	/* Nobody else of ours waits: clear the word (one try; if another
+	 * thread set bits meanwhile, they stay). */
+	if (!(left & (XSR_WAIT_RD | XSR_WAIT_WR)) && left)
+		__atomic_compare_exchange_n(r->my_waiting_p, &left, 0, false,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "testutil.h"
@@ -649,6 +650,42 @@ START_TEST(test_kick_foreign_flag)
 }
 END_TEST
 
+static void *wait_readable_thread(void *arg)
+{
+	struct xsr *r = arg;
+
+	return (void *)(intptr_t)xsr_prepare_wait(r, XSR_READABLE);
+}
+
+/* The reader and the writer thread of one endpoint sleep at once: the
+ * writer waking up must not cancel the reader's request to be woken. */
+START_TEST(test_wait_reader_and_writer_threads)
+{
+	struct pair p;
+	pthread_t t;
+	void *ret;
+	uint8_t *buf;
+
+	pair_init(&p, 0);
+	buf = calloc(1, p.size);
+	ck_assert_int_eq(xsr_write(&p.a, buf, p.size), p.size);
+	ck_assert_int_eq(pthread_create(&t, NULL, wait_readable_thread, &p.a), 0);
+	ck_assert_int_eq(pthread_join(t, &ret), 0);
+	ck_assert_ptr_null(ret);			/* the reader thread "sleeps" */
+	ck_assert(!xsr_prepare_wait(&p.a, XSR_WRITABLE));	/* so does the writer */
+	ck_assert_int_eq(xsr_read(&p.b, buf, 10, 0), 10);	/* B frees space: kick */
+	ck_assert_uint_eq(p.b.kicks, 1);
+	xsr_end_wait(&p.a);				/* the writer wakes */
+	ck_assert_uint_ne(E(&p)->a_waiting, 0);		/* the reader still waits */
+	ck_assert_int_eq(xsr_read(&p.b, buf, 10, 0), 10);
+	ck_assert_uint_eq(p.b.kicks, 1);		/* space: not what it waits for */
+	ck_assert_int_eq(xsr_write(&p.b, "x", 1), 1);	/* data: kick */
+	ck_assert_uint_eq(p.b.kicks, 2);
+	free(buf);
+	pair_fini(&p);
+}
+END_TEST
+
 START_TEST(test_prepare_wait_ready)
 {
 	struct pair p;
@@ -868,6 +905,7 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_kick_writer_waiting_for_space);
 	tcase_add_test(tc, test_kick_foreign_flag);
 	tcase_add_test(tc, test_prepare_wait_ready);
+	tcase_add_test(tc, test_wait_reader_and_writer_threads);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hostile");
