@@ -1,80 +1,645 @@
 /* SPDX-License-Identifier: MIT */
-/* STUB: to be implemented. */
+/*
+ * One endpoint of a PV Calls data ring (see ring.h for the contract and
+ * wire.h for the layout).
+ *
+ * Workflow (PV Calls design, "Data ring" / "Workflow"):
+ *   producer: read cons, barrier, write data up to cons (wrapping), barrier,
+ *             advance prod, full barrier, notify if the peer sleeps;
+ *   consumer: read prod, barrier, read data up to prod (wrapping), barrier,
+ *             advance cons, full barrier, notify if the peer sleeps.
+ *
+ * Hardening: every field the peer writes is loaded once (XS_READ_ONCE)
+ * into a local and validated with unsigned arithmetic before use; our own
+ * indexes live in struct xsr and are only stored to shared memory. Every
+ * data access is masked into [0, size) of its half, so a hostile peer can
+ * at worst make us read garbage or report an error, never leave the ring.
+ *
+ * Sleep protocol (Dekker): a side about to sleep stores its waiting flag,
+ * issues a full barrier, then re-reads the ring (xsr_prepare_wait). A side
+ * that moves an index stores it, issues a full barrier, then loads the
+ * peer's waiting flag and kicks when it is set. One of the two always sees
+ * the other's store, so no wake-up is lost.
+ *
+ * The waiting flag value: any non-zero value means "asleep, notify me".
+ * We store XSR_WAIT_BASE plus what we wait for (XSR_WAIT_RD, XSR_WAIT_WR;
+ * the reader and the writer thread each own their bit, see below),
+ * so the peer can skip a kick that cannot satisfy us (a consumer waking a
+ * sleeper that waits for data, not space). A non-zero value without either
+ * bit (e.g. a peer that just stores 1) is treated as "wake me on anything".
+ */
 #include "config.h"
+
 #include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include "common/compiler.h"
+#include "common/log.h"
 #include "ring/ring.h"
+
+#define XSR_WAIT_BASE	0x80000000u
+#define XSR_WAIT_RD	0x100u	/* sleeping until there is data to read */
+#define XSR_WAIT_WR	0x200u	/* sleeping until there is space to write */
+
+/* ---- local state helpers (may be touched by the reader and writer thread) --- */
+
+static inline int broken_get(const struct xsr *r)
+{
+	return __atomic_load_n(&r->broken, __ATOMIC_RELAXED);
+}
+
+static inline void broken_set(struct xsr *r, int err)
+{
+	__atomic_store_n(&r->broken, err, __ATOMIC_RELAXED);
+}
+
+/* Report a broken ring: -EPROTO exactly once, then -ECONNRESET. */
+static int broken_report(struct xsr *r)
+{
+	int err = __atomic_exchange_n(&r->broken, -ECONNRESET, __ATOMIC_RELAXED);
+
+	return err ? err : -ECONNRESET;
+}
+
+/* First detection of corruption inside an operation: report -EPROTO now. */
+static int ring_corrupt(struct xsr *r, const char *what, uint32_t a, uint32_t b)
+{
+	xs_log(XS_LOG_WARN, "ring: peer corrupted the ring (%s: %u vs %u)", what, a, b);
+	broken_set(r, -ECONNRESET);
+	return -EPROTO;
+}
+
+static inline bool peer_gone_get(const struct xsr *r)
+{
+	return __atomic_load_n(&r->peer_gone, __ATOMIC_RELAXED);
+}
+
+static inline bool tx_shut_get(const struct xsr *r)
+{
+	return __atomic_load_n(&r->tx_shut, __ATOMIC_RELAXED);
+}
+
+static void do_kick(struct xsr *r)
+{
+	__atomic_fetch_add(&r->kicks, 1, __ATOMIC_RELAXED);
+	if (r->kick) {
+		int rc = r->kick(r->kick_ctx);
+
+		if (rc < 0)
+			xs_log(XS_LOG_WARN, "ring: kick failed: %d", rc);
+	}
+}
+
+/* Does a peer waiting flag @w ask to be woken for @need (XSR_WAIT_RD/WR)? */
+static inline bool wants_kick(uint32_t w, uint32_t need)
+{
+	if (!w)
+		return false;
+	if (w & need)
+		return true;
+	return !(w & (XSR_WAIT_RD | XSR_WAIT_WR));
+}
+
+/* After we moved an index: notify the peer if it sleeps waiting for @need. */
+static void notify_peer(struct xsr *r, uint32_t need)
+{
+	uint32_t w;
+
+	/*
+	 * Full barrier: orders our index store (just above in the caller)
+	 * before the load of the peer's waiting flag. Pairs with the full
+	 * barrier in xsr_prepare_wait() between the peer's flag store and its
+	 * re-read of our index (Dekker): either it sees our index or we see
+	 * its flag.
+	 */
+	xs_mb();
+	w = XS_READ_ONCE(*r->peer_waiting_p);
+	if (wants_kick(w, need))
+		do_kick(r);
+}
+
+/* ---- setup -------------------------------------------------------------------- */
 
 int xsr_format(void *intf, unsigned int order, const uint32_t *refs)
 {
-	return -ENOSYS;
+	struct xsock_data_intf *d = intf;
+	struct xsock_intf_ext *ext;
+	unsigned int i;
+
+	if (!intf || order > XSOCK_RING_MAX_ORDER)
+		return -EINVAL;
+	/* Not shared yet: plain stores are fine. */
+	memset(intf, 0, XSOCK_RING_PAGE_SIZE);
+	d->ring_order = order;
+	for (i = 0; refs && i < (1u << order); i++)
+		d->ref[i] = refs[i];
+	ext = XSOCK_INTF_EXT(intf);
+	ext->magic = XSOCK_INTF_MAGIC;
+	ext->version = 1;
+	ext->a_alive = 1;
+	ext->b_alive = 1;
+	return 0;
 }
 
 int xsr_read_layout(const void *intf, unsigned int max_order,
 		    unsigned int *order, uint32_t *refs)
 {
-	return -ENOSYS;
+	const struct xsock_data_intf *d = intf;
+	const struct xsock_intf_ext *ext;
+	uint32_t o, magic, version, i;
+
+	if (!intf)
+		return -EINVAL;
+	ext = (const struct xsock_intf_ext *)((const uint8_t *)intf + XSOCK_INTF_EXT_OFFSET);
+	/* ring_order is read exactly once; every later use is of this copy. */
+	o = XS_READ_ONCE(d->ring_order);
+	magic = XS_READ_ONCE(ext->magic);
+	version = XS_READ_ONCE(ext->version);
+	if (magic != XSOCK_INTF_MAGIC || version != 1) {
+		xs_log(XS_LOG_WARN, "ring: bad magic %#x / version %u", magic, version);
+		return -EPROTO;
+	}
+	if (o > max_order || o > XSOCK_RING_MAX_ORDER) {
+		xs_log(XS_LOG_WARN, "ring: ring_order %u above limit %u", o, max_order);
+		return -EPROTO;
+	}
+	for (i = 0; refs && i < (1u << o); i++)
+		refs[i] = XS_READ_ONCE(d->ref[i]);
+	if (order)
+		*order = o;
+	return 0;
 }
 
 int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
 	       unsigned int order, xsr_kick_fn kick, void *kick_ctx)
 {
-	return -ENOSYS;
+	struct xsock_data_intf *d = intf;
+	struct xsock_intf_ext *ext;
+	uint8_t *in, *out;
+
+	if (!r || !intf || !data || order > XSOCK_RING_MAX_ORDER ||
+	    (side != XSR_SIDE_A && side != XSR_SIDE_B))
+		return -EINVAL;
+	memset(r, 0, sizeof(*r));
+	ext = XSOCK_INTF_EXT(intf);
+	r->intf = d;
+	r->ext = ext;
+	r->side = side;
+	r->size = xsr_half_size(order);
+	in = data;
+	out = (uint8_t *)data + r->size;
+	if (side == XSR_SIDE_A) {
+		r->rx = in;
+		r->tx = out;
+		r->rx_prod_p = &d->in_prod;
+		r->rx_cons_p = &d->in_cons;
+		r->rx_err_p = &d->in_error;
+		r->tx_prod_p = &d->out_prod;
+		r->tx_cons_p = &d->out_cons;
+		r->tx_err_p = &d->out_error;
+		r->my_waiting_p = &ext->a_waiting;
+		r->peer_waiting_p = &ext->b_waiting;
+		r->peer_alive_p = &ext->b_alive;
+		r->peer_closed_p = &ext->b_closed;
+		r->my_closed_p = &ext->a_closed;
+	} else {
+		r->rx = out;
+		r->tx = in;
+		r->rx_prod_p = &d->out_prod;
+		r->rx_cons_p = &d->out_cons;
+		r->rx_err_p = &d->out_error;
+		r->tx_prod_p = &d->in_prod;
+		r->tx_cons_p = &d->in_cons;
+		r->tx_err_p = &d->in_error;
+		r->my_waiting_p = &ext->b_waiting;
+		r->peer_waiting_p = &ext->a_waiting;
+		r->peer_alive_p = &ext->a_alive;
+		r->peer_closed_p = &ext->a_closed;
+		r->my_closed_p = &ext->b_closed;
+	}
+	/*
+	 * Both of our indexes start at 0 (xsr_format zeroed them and only we
+	 * ever store them); they are never read back from shared memory.
+	 */
+	r->kick = kick;
+	r->kick_ctx = kick_ctx;
+	if (XS_READ_ONCE(ext->magic) != XSOCK_INTF_MAGIC) {
+		/* Report on the first operation: -EPROTO, then -ECONNRESET. */
+		xs_log(XS_LOG_WARN, "ring: attach to a page with a bad magic");
+		r->broken = -EPROTO;
+	}
+	return 0;
+}
+
+/* ---- index refresh and validation ------------------------------------------------- */
+
+/* Peer-side end-of-stream state, loaded once per refresh. */
+struct rx_state {
+	int32_t err;		/* the peer's producer error field */
+	bool eof_ok;		/* no more data will come after what is there */
+};
+
+/*
+ * Re-read the peer's producer index and its end-of-stream state.
+ * Returns the number of unconsumed bytes (0..size) or a negative errno
+ * (-EPROTO on corruption, -ECONNRESET when the peer reported an error).
+ */
+static ssize_t rx_refresh(struct xsr *r, struct rx_state *st)
+{
+	uint32_t prod, avail, seen;
+	uint8_t alive, closed;
+
+	st->err = XS_READ_ONCE(*r->rx_err_p);
+	alive = XS_READ_ONCE(*r->peer_alive_p);
+	closed = XS_READ_ONCE(*r->peer_closed_p);
+	/*
+	 * Read barrier: orders the loads of the error/alive/closed fields
+	 * before the load of prod. The peer stores its error (ENOTCONN) after
+	 * a release barrier that follows its last prod store, so once we saw
+	 * the error the prod we load next covers every byte it sent.
+	 */
+	xs_rmb();
+	prod = XS_READ_ONCE(*r->rx_prod_p);
+	avail = prod - r->rx_cons;
+	seen = r->rx_prod_seen - r->rx_cons;
+	/* Unsigned: catches prod beyond the ring, behind cons, or moving back. */
+	if (avail > r->size || avail < seen)
+		return ring_corrupt(r, "rx prod", prod, r->rx_cons);
+	r->rx_prod_seen = prod;
+	/*
+	 * Read barrier: orders the load of prod before the loads of the data
+	 * it covers (pairs with the peer's write barrier between its data
+	 * stores and its prod store).
+	 */
+	xs_rmb();
+	if (st->err != 0 && st->err != ENOTCONN) {
+		xs_log(XS_LOG_INFO, "ring: peer reported error %d", st->err);
+		broken_set(r, -ECONNRESET);
+		return -ECONNRESET;
+	}
+	st->eof_ok = st->err == ENOTCONN || !alive || closed || peer_gone_get(r);
+	return avail;
+}
+
+/* True when writes must fail with -EPIPE (us shut down, peer closed/dead). */
+static bool tx_hup(struct xsr *r)
+{
+	return tx_shut_get(r) || peer_gone_get(r) || !XS_READ_ONCE(*r->peer_alive_p) ||
+	       XS_READ_ONCE(*r->peer_closed_p);
+}
+
+/*
+ * Free space for writing, re-reading the peer's consumer index only when
+ * the cached one leaves less than @need bytes. Returns 0..size or a
+ * negative errno.
+ */
+static ssize_t tx_refresh(struct xsr *r, uint32_t need)
+{
+	uint32_t cons, used, fresh;
+	int32_t err;
+
+	if (tx_hup(r))
+		return -EPIPE;
+	/* The peer's error for its own direction: a reset ends ours too. */
+	err = XS_READ_ONCE(*r->rx_err_p);
+	if (err != 0 && err != ENOTCONN) {
+		broken_set(r, -ECONNRESET);
+		return -ECONNRESET;
+	}
+	used = r->tx_prod - r->tx_cons_seen;
+	if (r->size - used >= need)
+		return r->size - used;
+	cons = XS_READ_ONCE(*r->tx_cons_p);
+	/* cons must lie in [cons_seen, tx_prod]: not beyond prod, not backwards. */
+	fresh = cons - r->tx_cons_seen;
+	if (fresh > used)
+		return ring_corrupt(r, "tx cons", cons, r->tx_prod);
+	r->tx_cons_seen = cons;
+	/*
+	 * Read barrier (acquire): orders the load of cons before our stores
+	 * into the data area, so we never overwrite bytes the consumer has not
+	 * finished reading (pairs with its barrier before its cons store).
+	 */
+	xs_rmb();
+	return r->size - (r->tx_prod - cons);
+}
+
+/* ---- data copies: every access is masked into [0, size) of one half ---------------- */
+
+static void ring_put(struct xsr *r, uint32_t idx, const uint8_t *src, size_t n)
+{
+	uint32_t off = idx & (r->size - 1);
+	size_t first = XS_MIN(n, (size_t)(r->size - off));
+
+	memcpy(r->tx + off, src, first);
+	if (n > first)
+		memcpy(r->tx, src + first, n - first);
+}
+
+static void ring_get(struct xsr *r, uint32_t idx, uint8_t *dst, size_t n)
+{
+	uint32_t off = idx & (r->size - 1);
+	size_t first = XS_MIN(n, (size_t)(r->size - off));
+
+	memcpy(dst, r->rx + off, first);
+	if (n > first)
+		memcpy(dst + first, r->rx, n - first);
+}
+
+/* Total of an iovec array, saturated at UINT32_MAX; -EINVAL if malformed. */
+static ssize_t iov_total(const struct iovec *iov, int iovcnt, uint32_t *total)
+{
+	uint64_t t = 0;
+	int i;
+
+	if (iovcnt < 0 || (iovcnt > 0 && !iov))
+		return -EINVAL;
+	for (i = 0; i < iovcnt; i++) {
+		t += iov[i].iov_len;
+		if (t >= UINT32_MAX || iov[i].iov_len >= UINT32_MAX) {
+			t = UINT32_MAX;
+			break;
+		}
+	}
+	*total = (uint32_t)t;
+	return 0;
+}
+
+/* ---- write ------------------------------------------------------------------------ */
+
+static ssize_t do_writev(struct xsr *r, const struct iovec *iov, int iovcnt, uint32_t total)
+{
+	ssize_t space;
+	uint32_t n, idx, left;
+	int i;
+
+	if (broken_get(r))
+		return broken_report(r);
+	if (tx_shut_get(r))
+		return -EPIPE;
+	if (total == 0)
+		return 0;
+	space = tx_refresh(r, XS_MIN(total, r->size));
+	if (space < 0)
+		return space;
+	if (space == 0)
+		return -EAGAIN;
+	n = XS_MIN(total, (uint32_t)space);
+	idx = r->tx_prod;
+	left = n;
+	for (i = 0; i < iovcnt && left; i++) {
+		uint32_t c = (uint32_t)XS_MIN((size_t)left, iov[i].iov_len);
+
+		ring_put(r, idx, iov[i].iov_base, c);
+		idx += c;
+		left -= c;
+	}
+	/*
+	 * Write barrier (release): orders our data stores before the prod
+	 * store, so the consumer never sees prod cover bytes not yet written.
+	 */
+	xs_wmb();
+	r->tx_prod += n;
+	XS_WRITE_ONCE(*r->tx_prod_p, r->tx_prod);
+	r->bytes_tx += n;
+	notify_peer(r, XSR_WAIT_RD);
+	return n;
 }
 
 ssize_t xsr_write(struct xsr *r, const void *buf, size_t len)
 {
-	return -ENOSYS;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	return do_writev(r, &iov, 1, len >= UINT32_MAX ? UINT32_MAX : (uint32_t)len);
 }
 
 ssize_t xsr_writev(struct xsr *r, const struct iovec *iov, int iovcnt)
 {
-	return -ENOSYS;
+	uint32_t total;
+	ssize_t rc = iov_total(iov, iovcnt, &total);
+
+	if (rc < 0)
+		return rc;
+	return do_writev(r, iov, iovcnt, total);
+}
+
+/* ---- read ------------------------------------------------------------------------- */
+
+static ssize_t do_readv(struct xsr *r, const struct iovec *iov, int iovcnt, uint32_t total,
+			unsigned int flags)
+{
+	struct rx_state st;
+	uint32_t avail, n, idx, left;
+	ssize_t rc;
+	int i;
+
+	if (broken_get(r))
+		return broken_report(r);
+	if (total == 0)
+		return 0;
+	avail = r->rx_prod_seen - r->rx_cons;
+	if (avail < total) {
+		/* Fast path missed: look at the shared prod (and EOF state). */
+		rc = rx_refresh(r, &st);
+		if (rc < 0)
+			return rc;
+		avail = (uint32_t)rc;
+		if (avail == 0)
+			return st.eof_ok ? 0 : -EAGAIN;
+	}
+	n = XS_MIN(total, avail);
+	idx = r->rx_cons;
+	left = n;
+	for (i = 0; i < iovcnt && left; i++) {
+		uint32_t c = (uint32_t)XS_MIN((size_t)left, iov[i].iov_len);
+
+		ring_get(r, idx, iov[i].iov_base, c);
+		idx += c;
+		left -= c;
+	}
+	if (flags & XSR_PEEK)
+		return n;
+	/*
+	 * Write barrier (release): orders our loads of the data before the
+	 * cons store, so the producer cannot overwrite bytes we still copy.
+	 */
+	xs_wmb();
+	r->rx_cons += n;
+	XS_WRITE_ONCE(*r->rx_cons_p, r->rx_cons);
+	r->bytes_rx += n;
+	notify_peer(r, XSR_WAIT_WR);
+	return n;
 }
 
 ssize_t xsr_read(struct xsr *r, void *buf, size_t len, unsigned int flags)
 {
-	return -ENOSYS;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+	return do_readv(r, &iov, 1, len >= UINT32_MAX ? UINT32_MAX : (uint32_t)len, flags);
 }
 
-ssize_t xsr_readv(struct xsr *r, const struct iovec *iov, int iovcnt,
-		  unsigned int flags)
+ssize_t xsr_readv(struct xsr *r, const struct iovec *iov, int iovcnt, unsigned int flags)
 {
-	return -ENOSYS;
+	uint32_t total;
+	ssize_t rc = iov_total(iov, iovcnt, &total);
+
+	if (rc < 0)
+		return rc;
+	return do_readv(r, iov, iovcnt, total, flags);
 }
+
+/* ---- state -------------------------------------------------------------------------- */
 
 ssize_t xsr_rx_ready(struct xsr *r)
 {
-	return -ENOSYS;
+	struct rx_state st;
+
+	if (broken_get(r))
+		return broken_report(r);
+	return rx_refresh(r, &st);
 }
 
 ssize_t xsr_tx_space(struct xsr *r)
 {
-	return -ENOSYS;
+	if (broken_get(r))
+		return broken_report(r);
+	return tx_refresh(r, r->size + 1);	/* always re-read the shared cons */
 }
 
 unsigned int xsr_poll(struct xsr *r)
 {
-	return -ENOSYS;
+	const unsigned int err_bits = XSR_READABLE | XSR_WRITABLE | XSR_ERR;
+	struct rx_state st;
+	unsigned int bits = 0;
+	ssize_t rc;
+
+	if (broken_get(r))
+		return err_bits;
+	rc = rx_refresh(r, &st);
+	if (rc < 0) {
+		/* Leave the report to the next read/write: -EPROTO first. */
+		if (rc == -EPROTO)
+			broken_set(r, -EPROTO);
+		return err_bits;
+	}
+	if (rc > 0)
+		bits |= XSR_READABLE;
+	if (st.eof_ok)
+		bits |= XSR_READABLE | XSR_RDHUP;
+	if (peer_gone_get(r) || !XS_READ_ONCE(*r->peer_alive_p) ||
+	    XS_READ_ONCE(*r->peer_closed_p))
+		bits |= XSR_HUP;
+	rc = tx_refresh(r, r->size + 1);
+	if (rc < 0) {
+		if (rc == -EPROTO) {
+			broken_set(r, -EPROTO);
+			return err_bits;
+		}
+		if (rc == -ECONNRESET)
+			return err_bits;
+		bits |= XSR_WRITABLE;	/* -EPIPE to report */
+	} else if (rc > 0) {
+		bits |= XSR_WRITABLE;
+	}
+	return bits;
+}
+
+/* ---- shutdown ------------------------------------------------------------------------ */
+
+static bool shutdown_tx_quiet(struct xsr *r)
+{
+	if (__atomic_exchange_n(&r->tx_shut, true, __ATOMIC_RELAXED))
+		return false;
+	/*
+	 * Write barrier (release): orders our last data and prod stores before
+	 * the error store, so a peer that sees ENOTCONN (and then re-reads
+	 * prod behind its read barrier) drains every byte we wrote.
+	 */
+	xs_wmb();
+	XS_WRITE_ONCE(*r->tx_err_p, ENOTCONN);
+	return true;
 }
 
 int xsr_shutdown_tx(struct xsr *r)
 {
-	return -ENOSYS;
+	if (shutdown_tx_quiet(r)) {
+		/* Full barrier: orders the error store before the kick (event). */
+		xs_mb();
+		do_kick(r);
+	}
+	return 0;
 }
 
 void xsr_close(struct xsr *r)
 {
+	shutdown_tx_quiet(r);
+	/*
+	 * Write barrier (release): orders the error store (and everything
+	 * before it) before the closed byte, so a peer seeing closed also
+	 * sees our end of stream.
+	 */
+	xs_wmb();
+	XS_WRITE_ONCE(*r->my_closed_p, 1);
+	/* Full barrier: orders the closed-byte store before the kick. */
+	xs_mb();
+	do_kick(r);
 }
 
 void xsr_peer_gone(struct xsr *r)
 {
+	__atomic_store_n(&r->peer_gone, true, __ATOMIC_RELAXED);
 }
+
+/* ---- sleep protocol -------------------------------------------------------------------- */
+
+/*
+ * The reader thread and the writer thread of one endpoint may sleep at the
+ * same time (ring.h allows one of each), and they share one waiting word:
+ * each sets only its own bits (atomic OR) and clears only those (atomic
+ * AND), remembered per thread. A thread sleeps on one endpoint at a time.
+ */
+static __thread struct xsr *tls_wait_r;
+static __thread uint32_t tls_wait_bits;
 
 bool xsr_prepare_wait(struct xsr *r, unsigned int what)
 {
-	return false;
+	uint32_t bits = 0;
+	unsigned int state;
+
+	if (what & XSR_READABLE)
+		bits |= XSR_WAIT_RD;
+	if (what & XSR_WRITABLE)
+		bits |= XSR_WAIT_WR;
+	if (!bits)
+		bits = XSR_WAIT_RD | XSR_WAIT_WR;
+	tls_wait_r = r;
+	tls_wait_bits = bits;
+	__atomic_fetch_or(r->my_waiting_p, XSR_WAIT_BASE | bits, __ATOMIC_RELAXED);
+	/*
+	 * Full barrier: orders the store of our waiting flag before the loads
+	 * of the peer's indexes in xsr_poll() below. Pairs with the full
+	 * barrier in notify_peer() between the peer's index store and its load
+	 * of our flag (Dekker): either we see its new index here and do not
+	 * sleep, or it sees our flag and kicks us.
+	 */
+	xs_mb();
+	state = xsr_poll(r);
+	return (state & what) || (state & (XSR_ERR | XSR_HUP));
 }
 
 void xsr_end_wait(struct xsr *r)
 {
+	uint32_t bits = XSR_WAIT_BASE | XSR_WAIT_RD | XSR_WAIT_WR, old, left;
+
+	if (tls_wait_r == r)
+		bits = tls_wait_bits;
+	tls_wait_r = NULL;
+	old = __atomic_fetch_and(r->my_waiting_p, ~bits, __ATOMIC_RELAXED);
+	left = old & ~bits;
+	/* Nobody else of ours waits: clear the word (one try; if another
+	 * thread set bits meanwhile, they stay). */
+	if (!(left & (XSR_WAIT_RD | XSR_WAIT_WR)) && left)
+		__atomic_compare_exchange_n(r->my_waiting_p, &left, 0, false,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
