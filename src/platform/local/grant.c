@@ -31,8 +31,9 @@
  *  - Revocation is deferred as on Xen: unlinking the page files does not
  *    affect existing mappings; the memory lives until the last unmap.
  *  - Stale grants (every holder of the share record died, e.g. SIGKILL)
- *    are collected lazily by share and map calls, at most once a second
- *    per process (and always before a share would fail with -ENOSPC).
+ *    are collected lazily: by every share (before the budget is counted,
+ *    costing one open+flock per live share on the host) and by map calls
+ *    at most once a second per process.
  *    A peer that still maps such a page keeps its mapping; only the names
  *    go away, so a later map of that ref fails with -ENOENT.
  *  - Budget: at most XSOCK_GRANT_LIMIT (default 1024, gntalloc's default
@@ -345,7 +346,6 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 	unsigned int i, made = 0, limit = grant_limit();
 	int lockfd, gfd = -1, rc;
 	void *base = MAP_FAILED;
-	bool gc_done = false;
 	char *rec = NULL;
 	size_t reclen = 0;
 
@@ -360,17 +360,10 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 		rc = lockfd;
 		goto free_priv;
 	}
-	if (grant_gc_due()) {
-		grant_gc(lp);
-		gc_done = true;
-	}
+	grant_gc(lp);
 	if (grant_count(lp, p->self) + npages > limit) {
-		if (!gc_done)
-			grant_gc(lp);
-		if (grant_count(lp, p->self) + npages > limit) {
-			rc = -ENOSPC;
-			goto unlock;
-		}
+		rc = -ENOSPC;
+		goto unlock;
 	}
 
 	snprintf(gdir, sizeof(gdir), "grant/%u", (unsigned int)peer);
