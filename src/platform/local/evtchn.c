@@ -1,30 +1,459 @@
 /* SPDX-License-Identifier: MIT */
-/* STUB: to be implemented. */
+/*
+ * Local backend: event channels as pairs of FIFOs.
+ *
+ * Layout below XSOCK_LOCAL_DIR:
+ *
+ *   evtchn/.lock          flock: serialises allocation and GC
+ *   evtchn/<port>.a2b     FIFO, allocator -> binder
+ *   evtchn/<port>.b2a     FIFO, binder -> allocator
+ *   evtchn/<port>.meta    "<U|B> <allocator domid> <remote domid> <pid>\n";
+ *                         the first byte turns to 'B' when bound
+ *
+ * Every handle is one endpoint with its own pollable fd: the read end of
+ * its incoming FIFO. An event is one byte; events are not counted.
+ *
+ * Allocation (port from the host-wide counter "evtchn-port"): create and
+ * flock(LOCK_SH) the meta file, make both FIFOs, open
+ *   - a2b O_RDONLY (a placeholder reader, see below), then a2b O_WRONLY:
+ *     notifies before the peer binds are buffered in the pipe;
+ *   - b2a O_RDONLY|O_NONBLOCK: the endpoint's fd. Linux reports POLLHUP on
+ *     a FIFO reader only once a writer has come and gone since it was
+ *     opened, so the allocator's fd stays quiet until the binder binds and
+ *     reports hang-up once every holder of the binder's write end is gone.
+ * Binding: under an OFD lock on the meta file, check that the port was
+ * allocated by @peer for this domain (-ENOENT / -EPERM), not bound yet
+ * (-EBUSY), open a2b O_RDONLY, then b2a O_WRONLY|O_NONBLOCK (ENXIO: no
+ * reader left, the allocator is gone: -ECONNREFUSED), mark the meta bound
+ * and unlink both FIFOs (the open fds keep the pipes). The meta file stays
+ * until the allocator's last holder closes: it answers -EBUSY to a second
+ * binder and its flock tells GC whether the allocator still lives. The
+ * binder gets a fresh local port from the same counter (as on Xen).
+ *
+ * The allocator's placeholder reader keeps notifies before the bind from
+ * failing with EPIPE. Once a notify sees the 'B' mark, it closes the
+ * placeholder, so from then on a notify after the binder's death fails
+ * with -EPIPE. (A forked child that inherited the placeholder and has not
+ * notified since the bind keeps that reader open; the parent then learns
+ * of the death from xsp_evtchn_ack() only.)
+ *
+ * Peer death: when every process holding the peer's write end is gone
+ * (exit, SIGKILL, close), our fd polls POLLHUP for good, read() returns 0
+ * and xsp_evtchn_ack() returns -EPIPE after any pending events. A notify
+ * into a pipe without reader fails with EPIPE; SIGPIPE is blocked around
+ * the write and a SIGPIPE we caused is consumed, so the process is never
+ * killed. A full pipe (EAGAIN) means events are pending: success.
+ *
+ * fork(): the fds are inherited, so an endpoint lives while any process
+ * holding it lives, the "last holder" rule of gntalloc the upper layer
+ * relies on. The fds are O_CLOEXEC: exec drops the endpoint.
+ *
+ * Close: close the fds; an allocator then probes the meta file with a
+ * fresh LOCK_EX|LOCK_NB and, if no other process holds the endpoint,
+ * unlinks what is left of the channel. Channels whose every holder died
+ * are removed lazily by the next alloc (at most once a second per
+ * process).
+ */
 #include "config.h"
+
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
 #include "platform/local/local.h"
+
+#define EVTCHN_GC_INTERVAL_NS 1000000000LL
+
+struct evtchn_priv {
+	int wfd;		/* our outgoing FIFO, write end */
+	int rd_tmp;		/* allocator: placeholder reader of a2b, -1 once bound */
+	int meta_fd;		/* allocator: meta file, LOCK_SH held; else -1 */
+	bool allocator;
+};
+
+static long long last_gc_ns;
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void close_if(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+static void unlink_channel(int dirfd, unsigned long port)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "evtchn/%lu.a2b", port);
+	unlinkat(dirfd, name, 0);
+	snprintf(name, sizeof(name), "evtchn/%lu.b2a", port);
+	unlinkat(dirfd, name, 0);
+	snprintf(name, sizeof(name), "evtchn/%lu.meta", port);
+	unlinkat(dirfd, name, 0);
+}
+
+/* Remove channels no process holds any more (evtchn/.lock held). */
+static void evtchn_gc(struct local_priv *lp)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	last_gc_ns = now_ns();
+	fd = openat(lp->dirfd, "evtchn", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		unsigned long port;
+		char *end, name[64];
+		int mfd;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		port = strtoul(de->d_name, &end, 10);
+		if (strcmp(end, ".meta") != 0) {
+			struct stat st;
+
+			/* A FIFO without its meta is a leftover of a GC or close. */
+			snprintf(name, sizeof(name), "%lu.meta", port);
+			if (fstatat(fd, name, &st, 0) < 0 && errno == ENOENT)
+				unlinkat(fd, de->d_name, 0);
+			continue;
+		}
+		mfd = openat(fd, de->d_name, O_RDONLY | O_CLOEXEC);
+		if (mfd < 0)
+			continue;
+		if (flock(mfd, LOCK_EX | LOCK_NB) == 0) {
+			xs_log(XS_LOG_DEBUG, "evtchn gc: stale port %lu", port);
+			unlink_channel(lp->dirfd, port);
+		}
+		close(mfd);
+	}
+	closedir(d);
+}
 
 int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 {
-	return -ENOSYS;
+	struct local_priv *lp = local_priv(p);
+	struct evtchn_priv *ep;
+	char name[64], meta[64];
+	uint32_t port;
+	int lockfd, rc, n;
+
+	ep = calloc(1, sizeof(*ep));
+	if (!ep)
+		return -ENOMEM;
+	ep->wfd = ep->rd_tmp = ep->meta_fd = -1;
+	ep->allocator = true;
+
+	if (mkdirat(lp->dirfd, "evtchn", 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		goto free_priv;
+	}
+	lockfd = openat(lp->dirfd, "evtchn/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0) {
+		rc = -errno;
+		goto free_priv;
+	}
+	while (flock(lockfd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			rc = -errno;
+			goto unlock;
+		}
+	}
+	if (last_gc_ns == 0 || now_ns() - last_gc_ns >= EVTCHN_GC_INTERVAL_NS)
+		evtchn_gc(lp);
+
+	rc = local_counter_next(p, "evtchn-port", &port);
+	if (rc < 0)
+		goto unlock;
+	snprintf(meta, sizeof(meta), "evtchn/%u.meta", port);
+	ep->meta_fd = openat(lp->dirfd, meta, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (ep->meta_fd < 0) {
+		rc = errno == EEXIST ? -ENOSPC : -errno;
+		goto unlock;
+	}
+	if (flock(ep->meta_fd, LOCK_SH) < 0) {
+		rc = -errno;
+		goto remove_files;
+	}
+	n = snprintf(name, sizeof(name), "U %u %u %ld\n", (unsigned int)p->self,
+		     (unsigned int)peer, (long)getpid());
+	if (pwrite(ep->meta_fd, name, (size_t)n, 0) != n) {
+		rc = -EIO;
+		goto remove_files;
+	}
+	snprintf(name, sizeof(name), "evtchn/%u.a2b", port);
+	if (mkfifoat(lp->dirfd, name, 0600) < 0) {
+		rc = -errno;
+		goto remove_files;
+	}
+	/* Reader first, so that opening the writer non-blocking cannot fail. */
+	ep->rd_tmp = openat(lp->dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (ep->rd_tmp < 0) {
+		rc = -errno;
+		goto remove_files;
+	}
+	ep->wfd = openat(lp->dirfd, name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (ep->wfd < 0) {
+		rc = -errno;
+		goto remove_files;
+	}
+	snprintf(name, sizeof(name), "evtchn/%u.b2a", port);
+	if (mkfifoat(lp->dirfd, name, 0600) < 0) {
+		rc = -errno;
+		goto remove_files;
+	}
+	e->fd = openat(lp->dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (e->fd < 0) {
+		rc = -errno;
+		goto remove_files;
+	}
+	close(lockfd);
+	e->port = port;
+	e->priv = ep;
+	xs_log(XS_LOG_DEBUG, "evtchn: allocated port %u for dom%u", port, (unsigned int)peer);
+	return 0;
+
+remove_files:
+	unlink_channel(lp->dirfd, port);
+	close_if(e->fd);
+	e->fd = -1;
+	close_if(ep->wfd);
+	close_if(ep->rd_tmp);
+	close_if(ep->meta_fd);
+unlock:
+	close(lockfd);
+free_priv:
+	free(ep);
+	return rc;
 }
 
 int local_evtchn_bind(struct xsp *p, xsp_domid_t peer, xsp_port_t remote_port,
 		      struct xsp_evtchn *e)
 {
-	return -ENOSYS;
+	struct local_priv *lp = local_priv(p);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	unsigned int adom, rdom;
+	struct evtchn_priv *ep;
+	char name[64], buf[64], state;
+	uint32_t port;
+	int mfd, rfd = -1, wfd = -1, rc;
+	ssize_t n;
+
+	if (remote_port == 0 || remote_port > 0x7FFFFFFF)
+		return -ENOENT;
+	ep = calloc(1, sizeof(*ep));
+	if (!ep)
+		return -ENOMEM;
+	ep->wfd = ep->rd_tmp = ep->meta_fd = -1;
+
+	snprintf(name, sizeof(name), "evtchn/%u.meta", remote_port);
+	mfd = openat(lp->dirfd, name, O_RDWR | O_CLOEXEC);
+	if (mfd < 0) {
+		rc = errno == ENOENT ? -ENOENT : -errno;
+		goto free_priv;
+	}
+	/* An OFD lock: independent of the allocator's flock, serialises binders. */
+	while (fcntl(mfd, F_OFD_SETLKW, &fl) < 0) {
+		if (errno != EINTR) {
+			rc = -errno;
+			goto close_meta;
+		}
+	}
+	n = pread(mfd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0) {
+		rc = -ENOENT;	/* not yet written or gone */
+		goto close_meta;
+	}
+	buf[n] = '\0';
+	if (sscanf(buf, "%c %u %u", &state, &adom, &rdom) != 3) {
+		rc = -ENOENT;
+		goto close_meta;
+	}
+	if (rdom != p->self) {
+		rc = -EPERM;
+		goto close_meta;
+	}
+	if (adom != peer) {
+		rc = -ENOENT;	/* no such port at that domain */
+		goto close_meta;
+	}
+	if (state != 'U') {
+		rc = -EBUSY;
+		goto close_meta;
+	}
+	rc = local_counter_next(p, "evtchn-port", &port);
+	if (rc < 0)
+		goto close_meta;
+
+	snprintf(name, sizeof(name), "evtchn/%u.a2b", remote_port);
+	rfd = openat(lp->dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (rfd < 0) {
+		rc = errno == ENOENT ? -ECONNREFUSED : -errno;
+		goto close_meta;
+	}
+	/* Last: once we are a writer, closing again would hang up the allocator. */
+	snprintf(name, sizeof(name), "evtchn/%u.b2a", remote_port);
+	wfd = openat(lp->dirfd, name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (wfd < 0) {
+		rc = errno == ENXIO || errno == ENOENT ? -ECONNREFUSED : -errno;
+		goto close_read;
+	}
+	if (pwrite(mfd, "B", 1, 0) != 1)
+		xs_log(XS_LOG_WARN, "evtchn: cannot mark port %u bound", remote_port);
+	unlinkat(lp->dirfd, name, 0);
+	snprintf(name, sizeof(name), "evtchn/%u.a2b", remote_port);
+	unlinkat(lp->dirfd, name, 0);
+	close(mfd);	/* drops the OFD lock */
+
+	ep->wfd = wfd;
+	e->fd = rfd;
+	e->port = port;
+	e->priv = ep;
+	xs_log(XS_LOG_DEBUG, "evtchn: port %u bound to dom%u:%u", port, (unsigned int)peer,
+	       remote_port);
+	return 0;
+
+close_read:
+	close(rfd);
+close_meta:
+	close(mfd);
+free_priv:
+	free(ep);
+	return rc;
+}
+
+/* Allocator: once the peer has bound, drop the placeholder reader. */
+static void check_bound(struct evtchn_priv *ep)
+{
+	char c;
+	int fd;
+
+	if (pread(ep->meta_fd, &c, 1, 0) != 1 || c != 'B')
+		return;
+	fd = __atomic_exchange_n(&ep->rd_tmp, -1, __ATOMIC_ACQ_REL);
+	if (fd >= 0)
+		close(fd);
 }
 
 int local_evtchn_notify(struct xsp_evtchn *e)
 {
-	return -ENOSYS;
+	struct evtchn_priv *ep = e->priv;
+	sigset_t pipe_set, old;
+	const char one = 1;
+	ssize_t n;
+	int err;
+
+	if (ep->allocator && __atomic_load_n(&ep->rd_tmp, __ATOMIC_ACQUIRE) >= 0)
+		check_bound(ep);
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	do {
+		n = write(ep->wfd, &one, 1);
+	} while (n < 0 && errno == EINTR);
+	err = n < 0 ? errno : 0;
+	if (err == EPIPE && !sigismember(&old, SIGPIPE)) {
+		/* Consume the SIGPIPE our write raised before unblocking it. */
+		struct timespec zero = { 0, 0 };
+
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	if (err == 0 || err == EAGAIN)	/* full pipe: events already pending */
+		return 0;
+	if (err == EPIPE)
+		return -EPIPE;
+	return -EIO;
 }
 
 int local_evtchn_ack(struct xsp_evtchn *e)
 {
-	return -ENOSYS;
+	char buf[256];
+	bool got = false;
+	ssize_t n;
+
+	for (;;) {
+		n = read(e->fd, buf, sizeof(buf));
+		if (n > 0) {
+			got = true;
+			if ((size_t)n < sizeof(buf))
+				return 1;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		break;
+	}
+	if (got)
+		return 1;
+	if (n == 0) {
+		/*
+		 * No writer. Before the peer bound (allocator) that is not a
+		 * hang-up and poll() reports none; afterwards it is for good.
+		 */
+		struct pollfd pfd = { .fd = e->fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP))
+			return -EPIPE;
+		return 0;
+	}
+	if (errno == EAGAIN)
+		return 0;
+	return -EIO;
 }
 
 void local_evtchn_close(struct xsp_evtchn *e)
 {
+	struct local_priv *lp = local_priv(e->p);
+	struct evtchn_priv *ep = e->priv;
+	char name[64];
+	int probe;
+
+	if (!ep)
+		return;
+	close_if(e->fd);
+	e->fd = -1;
+	close_if(ep->wfd);
+	close_if(ep->rd_tmp);
+	if (ep->allocator) {
+		/* A forked child holding the endpoint keeps the lock's description. */
+		close_if(ep->meta_fd);
+		snprintf(name, sizeof(name), "evtchn/%u.meta", e->port);
+		probe = openat(lp->dirfd, name, O_RDONLY | O_CLOEXEC);
+		if (probe >= 0) {
+			if (flock(probe, LOCK_EX | LOCK_NB) == 0)
+				unlink_channel(lp->dirfd, e->port);
+			close(probe);
+		}
+	}
+	e->priv = NULL;
+	free(ep);
 }

@@ -1,26 +1,638 @@
 /* SPDX-License-Identifier: MIT */
-/* STUB: to be implemented. */
+/*
+ * Local backend: grants as shared-memory files.
+ *
+ * Layout below XSOCK_LOCAL_DIR:
+ *
+ *   grant/.lock                          flock: serialises share, unshare, GC
+ *   grant/<grantee>/<ref>.<sharer>       one page (4096 bytes, zeroed)
+ *   grant/<grantee>/<ref0>.<sharer>.share  the share record: the refs of
+ *                                        one xsp_share, one per line
+ *
+ * Grant references come from the host-wide counter "grant-ref", so a ref
+ * names one grant on the whole host. The page file carries the sharer's
+ * domid in its name: a map must name the right (peer, ref) pair as on Xen,
+ * and the budget counts a domain's pages by name alone.
+ *
+ * Choices (Xen semantics kept):
+ *  - Only files in grant/<self>/ may be mapped: a ref that exists for
+ *    another grantee is -EPERM, a ref that exists nowhere (or from another
+ *    sharer) is -ENOENT.
+ *  - The sharer maps its pages MAP_SHARED: inherited by fork(), as with
+ *    gntalloc. A mapper's region gets MADV_DONTFORK: a forked child has
+ *    nothing at that address, as with gntdev in a PV domain.
+ *  - Lifetime ("last holder"): the sharer keeps an fd of the share record
+ *    open with a shared flock. A forked child inherits that open file
+ *    description, so the lock stays held while any process holding the
+ *    share lives. xsp_unshare() drops its fd and then probes with a fresh
+ *    open + LOCK_EX|LOCK_NB: only the last holder clears the notify byte,
+ *    signals and unlinks the files; earlier holders just unmap. The probe
+ *    runs under grant/.lock so that a concurrent GC cannot hide a holder.
+ *  - Revocation is deferred as on Xen: unlinking the page files does not
+ *    affect existing mappings; the memory lives until the last unmap.
+ *  - Stale grants (every holder of the share record died, e.g. SIGKILL)
+ *    are collected lazily: by every share (before the budget is counted,
+ *    costing one open+flock per live share on the host) and by map calls
+ *    at most once a second per process.
+ *    A peer that still maps such a page keeps its mapping; only the names
+ *    go away, so a later map of that ref fails with -ENOENT.
+ *  - Budget: at most XSOCK_GRANT_LIMIT (default 1024, gntalloc's default
+ *    limit) live pages per sharing domain, host-wide: -ENOSPC beyond.
+ *  - Unmap notification: on an orderly unshare (by the last holder) or
+ *    unmap the byte at the offset in page 0 is cleared before the pages go
+ *    and the event channel, if any, is notified. Nothing can run in a
+ *    process that dies: the peer learns of a death from its event channel
+ *    (hang-up, xsp_evtchn_ack() == -EPIPE), see platform.h.
+ *
+ * Trust: the files belong to one Unix user; the library enforces the
+ * rules, the kernel does not (local.h).
+ */
 #include "config.h"
+
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
 #include "platform/local/local.h"
+
+#define GRANT_DEFAULT_LIMIT 1024u
+#define GRANT_GC_INTERVAL_NS 1000000000LL
+
+struct grant_notify {
+	bool armed;
+	size_t offset;
+	struct xsp_evtchn *ev;
+};
+
+struct share_priv {
+	int lockfd;			/* share record, LOCK_SH held */
+	char rec[80];			/* "grant/<peer>/<ref0>.<self>.share" */
+	struct grant_notify notify;
+};
+
+struct map_priv {
+	struct grant_notify notify;
+};
+
+/* Last GC of this process (CLOCK_MONOTONIC ns); 0: never. */
+static long long last_gc_ns;
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static unsigned int grant_limit(void)
+{
+	const char *s = getenv("XSOCK_GRANT_LIMIT");
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s)
+		return GRANT_DEFAULT_LIMIT;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v == 0 || v > 1u << 20)
+		return GRANT_DEFAULT_LIMIT;
+	return (unsigned int)v;
+}
+
+static int ensure_dir(int dirfd, const char *path)
+{
+	if (mkdirat(dirfd, path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Take grant/.lock exclusively. Returns the fd (close to unlock) or -errno. */
+static int grant_lock(struct local_priv *lp)
+{
+	int fd, rc;
+
+	rc = ensure_dir(lp->dirfd, "grant");
+	if (rc < 0)
+		return rc;
+	fd = openat(lp->dirfd, "grant/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+	}
+	return fd;
+}
+
+static void grant_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* drops the flock */
+}
+
+/* Parse "<u32>.<u16>" (page) or "<u32>.<u16>.share" (record). */
+static int parse_name(const char *name, uint32_t *ref, unsigned int *sharer, bool *is_share)
+{
+	unsigned long r, d;
+	char *end;
+
+	if (name[0] < '0' || name[0] > '9')
+		return -EINVAL;
+	r = strtoul(name, &end, 10);
+	if (*end != '.' || r == 0 || r > 0xFFFFFFFFul)
+		return -EINVAL;
+	if (end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	d = strtoul(end + 1, &end, 10);
+	if (d > 0xFFFF)
+		return -EINVAL;
+	if (*end == '\0')
+		*is_share = false;
+	else if (strcmp(end, ".share") == 0)
+		*is_share = true;
+	else
+		return -EINVAL;
+	*ref = (uint32_t)r;
+	*sharer = (unsigned int)d;
+	return 0;
+}
+
+/* Unlink the pages listed in an open share record, then the record. */
+static void remove_share(int gfd, int recfd, const char *recname, unsigned int sharer)
+{
+	char buf[16384], name[48];
+	ssize_t n;
+	char *line, *save = NULL;
+
+	n = pread(recfd, buf, sizeof(buf) - 1, 0);
+	if (n > 0) {
+		buf[n] = '\0';
+		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			unsigned long ref = strtoul(line, NULL, 10);
+
+			if (ref == 0)
+				continue;
+			snprintf(name, sizeof(name), "%lu.%u", ref, sharer);
+			unlinkat(gfd, name, 0);
+		}
+	}
+	unlinkat(gfd, recname, 0);
+}
+
+/*
+ * Collect the shares no process holds any more (grant/.lock held by the
+ * caller). Returns the number of shares removed.
+ */
+static int grant_gc(struct local_priv *lp)
+{
+	DIR *top, *sub;
+	struct dirent *de, *se;
+	int topfd, gfd, recfd, removed = 0;
+
+	last_gc_ns = now_ns();
+	topfd = openat(lp->dirfd, "grant", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (topfd < 0)
+		return 0;
+	top = fdopendir(topfd);
+	if (!top) {
+		close(topfd);
+		return 0;
+	}
+	while ((de = readdir(top)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		gfd = openat(topfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (gfd < 0)
+			continue;
+		sub = fdopendir(gfd);
+		if (!sub) {
+			close(gfd);
+			continue;
+		}
+		while ((se = readdir(sub)) != NULL) {
+			uint32_t ref;
+			unsigned int sharer;
+			bool is_share;
+
+			if (parse_name(se->d_name, &ref, &sharer, &is_share) < 0 || !is_share)
+				continue;
+			recfd = openat(gfd, se->d_name, O_RDONLY | O_CLOEXEC);
+			if (recfd < 0)
+				continue;
+			if (flock(recfd, LOCK_EX | LOCK_NB) == 0) {
+				xs_log(XS_LOG_DEBUG, "grant gc: stale share %s/%s",
+				       de->d_name, se->d_name);
+				remove_share(gfd, recfd, se->d_name, sharer);
+				removed++;
+			}
+			close(recfd);
+		}
+		closedir(sub);	/* closes gfd */
+	}
+	closedir(top);		/* closes topfd */
+	return removed;
+}
+
+static bool grant_gc_due(void)
+{
+	return last_gc_ns == 0 || now_ns() - last_gc_ns >= GRANT_GC_INTERVAL_NS;
+}
+
+/* Pages currently shared by domain @sharer, host-wide (lock held). */
+static unsigned int grant_count(struct local_priv *lp, xsp_domid_t sharer)
+{
+	DIR *top, *sub;
+	struct dirent *de, *se;
+	int topfd, gfd;
+	unsigned int count = 0;
+
+	topfd = openat(lp->dirfd, "grant", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (topfd < 0)
+		return 0;
+	top = fdopendir(topfd);
+	if (!top) {
+		close(topfd);
+		return 0;
+	}
+	while ((de = readdir(top)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		gfd = openat(topfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (gfd < 0)
+			continue;
+		sub = fdopendir(gfd);
+		if (!sub) {
+			close(gfd);
+			continue;
+		}
+		while ((se = readdir(sub)) != NULL) {
+			uint32_t ref;
+			unsigned int d;
+			bool is_share;
+
+			if (parse_name(se->d_name, &ref, &d, &is_share) == 0 && !is_share &&
+			    d == sharer)
+				count++;
+		}
+		closedir(sub);
+	}
+	closedir(top);
+	return count;
+}
+
+/* Reserve @npages of address space (PROT_NONE). Returns MAP_FAILED on error. */
+static void *reserve(unsigned int npages)
+{
+	return mmap(NULL, (size_t)npages * XSP_PAGE_SIZE, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+
+static int map_page_fd(void *base, unsigned int i, int fd)
+{
+	void *want = (char *)base + (size_t)i * XSP_PAGE_SIZE;
+	void *got = mmap(want, XSP_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, fd, 0);
+
+	if (got == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+static void notify_fire(void *page0, const struct grant_notify *n)
+{
+	if (!n->armed)
+		return;
+	/*
+	 * Release store: every earlier store of ours to the shared page is
+	 * visible before the peer can observe the cleared byte.
+	 */
+	__atomic_store_n((unsigned char *)page0 + n->offset, 0, __ATOMIC_RELEASE);
+}
+
+static void notify_signal(const struct grant_notify *n)
+{
+	if (n->armed && n->ev)
+		xsp_evtchn_notify(n->ev);
+}
+
+static void notify_set(struct grant_notify *dst, const struct xsp_unmap_notify *src)
+{
+	dst->armed = src != NULL;
+	if (src) {
+		dst->offset = src->offset;
+		dst->ev = src->ev;
+	}
+}
 
 int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 		const struct xsp_unmap_notify *notify, struct xsp_share *s)
 {
-	return -ENOSYS;
+	struct local_priv *lp = local_priv(p);
+	struct share_priv *sp;
+	char gdir[16], name[48];
+	unsigned int i, made = 0, limit = grant_limit();
+	int lockfd, gfd = -1, rc;
+	void *base = MAP_FAILED;
+	char *rec = NULL;
+	size_t reclen = 0;
+
+	sp = calloc(1, sizeof(*sp));
+	if (!sp)
+		return -ENOMEM;
+	sp->lockfd = -1;
+	notify_set(&sp->notify, notify);
+
+	lockfd = grant_lock(lp);
+	if (lockfd < 0) {
+		rc = lockfd;
+		goto free_priv;
+	}
+	grant_gc(lp);
+	if (grant_count(lp, p->self) + npages > limit) {
+		rc = -ENOSPC;
+		goto unlock;
+	}
+
+	snprintf(gdir, sizeof(gdir), "grant/%u", (unsigned int)peer);
+	rc = ensure_dir(lp->dirfd, gdir);
+	if (rc < 0)
+		goto unlock;
+	gfd = openat(lp->dirfd, gdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (gfd < 0) {
+		rc = -errno;
+		goto unlock;
+	}
+	for (i = 0; i < npages; i++) {
+		rc = local_counter_next(p, "grant-ref", &s->refs[i]);
+		if (rc < 0)
+			goto close_gdir;
+	}
+
+	/* The record first, locked and listing every ref: GC can undo a crash. */
+	snprintf(name, sizeof(name), "%u.%u.share", s->refs[0], (unsigned int)p->self);
+	snprintf(sp->rec, sizeof(sp->rec), "%s/%s", gdir, name);
+	sp->lockfd = openat(gfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (sp->lockfd < 0) {
+		rc = -errno;
+		goto close_gdir;
+	}
+	if (flock(sp->lockfd, LOCK_SH) < 0) {
+		rc = -errno;
+		goto remove_files;
+	}
+	rec = malloc((size_t)npages * 12 + 1);
+	if (!rec) {
+		rc = -ENOMEM;
+		goto remove_files;
+	}
+	for (i = 0; i < npages; i++)
+		reclen += (size_t)sprintf(rec + reclen, "%u\n", s->refs[i]);
+	if (pwrite(sp->lockfd, rec, reclen, 0) != (ssize_t)reclen) {
+		rc = -EIO;
+		goto remove_files;
+	}
+
+	base = reserve(npages);
+	if (base == MAP_FAILED) {
+		rc = -ENOMEM;
+		goto remove_files;
+	}
+	for (i = 0; i < npages; i++) {
+		int fd;
+
+		snprintf(name, sizeof(name), "%u.%u", s->refs[i], (unsigned int)p->self);
+		fd = openat(gfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			rc = -errno;
+			goto remove_files;
+		}
+		made++;
+		if (ftruncate(fd, XSP_PAGE_SIZE) < 0) {
+			rc = -errno;
+			close(fd);
+			goto remove_files;
+		}
+		rc = map_page_fd(base, i, fd);
+		close(fd);
+		if (rc < 0)
+			goto remove_files;
+	}
+	free(rec);
+	close(gfd);
+	grant_unlock(lockfd);
+	s->addr = base;
+	s->priv = sp;
+	xs_log(XS_LOG_DEBUG, "shared %u page(s) with dom%u, ref0 %u", npages,
+	       (unsigned int)peer, s->refs[0]);
+	return 0;
+
+remove_files:
+	for (i = 0; i < made; i++) {
+		snprintf(name, sizeof(name), "%u.%u", s->refs[i], (unsigned int)p->self);
+		unlinkat(gfd, name, 0);
+	}
+	if (sp->lockfd >= 0) {
+		snprintf(name, sizeof(name), "%u.%u.share", s->refs[0], (unsigned int)p->self);
+		unlinkat(gfd, name, 0);
+		close(sp->lockfd);
+	}
+	if (base != MAP_FAILED)
+		munmap(base, (size_t)npages * XSP_PAGE_SIZE);
+	free(rec);
+close_gdir:
+	close(gfd);
+unlock:
+	grant_unlock(lockfd);
+free_priv:
+	free(sp);
+	return rc;
 }
 
 void local_unshare(struct xsp_share *s)
 {
+	struct local_priv *lp = local_priv(s->p);
+	struct share_priv *sp = s->priv;
+	bool last = false;
+	int lockfd, probe;
+
+	if (!sp)
+		return;
+	lockfd = grant_lock(lp);
+	/* Drop our hold; a forked child sharing the description keeps it. */
+	close(sp->lockfd);
+	probe = openat(lp->dirfd, sp->rec, O_RDONLY | O_CLOEXEC);
+	if (probe < 0) {
+		last = true;	/* already collected: nobody else holds it */
+	} else if (flock(probe, LOCK_EX | LOCK_NB) == 0) {
+		const char *slash = strrchr(sp->rec, '/');
+		char gdir[32];
+		int gfd;
+
+		last = true;
+		snprintf(gdir, sizeof(gdir), "%.*s", (int)(slash - sp->rec), sp->rec);
+		gfd = openat(lp->dirfd, gdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (gfd >= 0) {
+			remove_share(gfd, probe, slash + 1, s->p->self);
+			close(gfd);
+		}
+	}
+	if (probe >= 0)
+		close(probe);
+	grant_unlock(lockfd);
+
+	if (last)
+		notify_fire(s->addr, &sp->notify);
+	munmap(s->addr, (size_t)s->npages * XSP_PAGE_SIZE);
+	if (last)
+		notify_signal(&sp->notify);
+	s->addr = NULL;
+	s->priv = NULL;
+	free(sp);
+}
+
+/* Does page <ref> exist for a grantee other than @self? */
+static bool ref_elsewhere(struct local_priv *lp, xsp_domid_t self, uint32_t ref)
+{
+	DIR *top, *sub;
+	struct dirent *de, *se;
+	int topfd, gfd;
+	bool found = false;
+
+	topfd = openat(lp->dirfd, "grant", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (topfd < 0)
+		return false;
+	top = fdopendir(topfd);
+	if (!top) {
+		close(topfd);
+		return false;
+	}
+	while (!found && (de = readdir(top)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' ||
+		    strtoul(de->d_name, NULL, 10) == self)
+			continue;
+		gfd = openat(topfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (gfd < 0)
+			continue;
+		sub = fdopendir(gfd);
+		if (!sub) {
+			close(gfd);
+			continue;
+		}
+		while ((se = readdir(sub)) != NULL) {
+			uint32_t r;
+			unsigned int d;
+			bool is_share;
+
+			if (parse_name(se->d_name, &r, &d, &is_share) == 0 && !is_share &&
+			    r == ref) {
+				found = true;
+				break;
+			}
+		}
+		closedir(sub);
+	}
+	closedir(top);
+	return found;
 }
 
 int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 	      const xsp_gref_t *refs, const struct xsp_unmap_notify *notify,
 	      struct xsp_map *m)
 {
-	return -ENOSYS;
+	struct local_priv *lp = local_priv(p);
+	struct map_priv *mp;
+	char gdir[32], name[48];
+	unsigned int i;
+	int gfd, rc;
+	void *base;
+
+	mp = calloc(1, sizeof(*mp));
+	if (!mp)
+		return -ENOMEM;
+	notify_set(&mp->notify, notify);
+
+	if (grant_gc_due()) {
+		int lockfd = grant_lock(lp);
+
+		if (lockfd >= 0) {
+			grant_gc(lp);
+			grant_unlock(lockfd);
+		}
+	}
+
+	snprintf(gdir, sizeof(gdir), "grant/%u", (unsigned int)p->self);
+	gfd = openat(lp->dirfd, gdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	base = reserve(n);
+	if (base == MAP_FAILED) {
+		rc = -ENOMEM;
+		goto close_gdir;
+	}
+	for (i = 0; i < n; i++) {
+		struct stat st;
+		int fd = -1;
+
+		if (gfd >= 0) {
+			snprintf(name, sizeof(name), "%u.%u", refs[i], (unsigned int)peer);
+			fd = openat(gfd, name, O_RDWR | O_CLOEXEC);
+		}
+		if (fd < 0) {
+			rc = gfd < 0 || errno == ENOENT ? -ENOENT : -errno;
+			if (rc == -ENOENT && ref_elsewhere(lp, p->self, refs[i]))
+				rc = -EPERM;
+			goto unmap;
+		}
+		if (fstat(fd, &st) < 0 || st.st_size != XSP_PAGE_SIZE) {
+			close(fd);
+			rc = -ENOENT;	/* not a complete page: being created or corrupt */
+			goto unmap;
+		}
+		rc = map_page_fd(base, i, fd);
+		close(fd);
+		if (rc < 0)
+			goto unmap;
+	}
+	if (madvise(base, (size_t)n * XSP_PAGE_SIZE, MADV_DONTFORK) < 0) {
+		rc = -errno;
+		goto unmap;
+	}
+	if (gfd >= 0)
+		close(gfd);
+	m->addr = base;
+	m->priv = mp;
+	return 0;
+
+unmap:
+	munmap(base, (size_t)n * XSP_PAGE_SIZE);
+close_gdir:
+	if (gfd >= 0)
+		close(gfd);
+	free(mp);
+	return rc;
 }
 
 void local_unmap(struct xsp_map *m)
 {
+	struct map_priv *mp = m->priv;
+
+	if (!mp)
+		return;
+	notify_fire(m->addr, &mp->notify);
+	munmap(m->addr, (size_t)m->npages * XSP_PAGE_SIZE);
+	notify_signal(&mp->notify);
+	m->addr = NULL;
+	m->priv = NULL;
+	free(mp);
 }
