@@ -716,12 +716,14 @@ START_TEST(exec_drops_endpoint)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		/* exec: the O_CLOEXEC fds go, the endpoint with them */
-		execl("/bin/sh", "sh", "-c", "sleep 0.3", (char *)NULL);
+		execl("/bin/sh", "sh", "-c", "sleep 5", (char *)NULL);
 		_exit(127);
 	}
 	xsp_evtchn_close(b);		/* only the exec'ed child could hold it */
-	ck_assert_int_eq(poll_ms(xsp_evtchn_fd(e), 200, NULL), 1);
+	ck_assert_int_eq(poll_ms(xsp_evtchn_fd(e), 2000, NULL), 1);
 	ck_assert_int_eq(xsp_evtchn_ack(e), -EPIPE);
+	ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);	/* still running */
+	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	xsp_evtchn_close(e);
 	xsp_close(p2);
