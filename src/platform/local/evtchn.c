@@ -4,7 +4,7 @@
  *
  * Layout below XSOCK_LOCAL_DIR:
  *
- *   evtchn/.lock          flock: serialises allocation and GC
+ *   evtchn.lock           flock: serialises allocation and GC
  *   evtchn/<port>.a2b     FIFO, allocator -> binder
  *   evtchn/<port>.b2a     FIFO, binder -> allocator
  *   evtchn/<port>.meta    "<U|B> <allocator domid> <remote domid> <pid>\n";
@@ -51,8 +51,8 @@
  * Close: close the fds; an allocator then probes the meta file with a
  * fresh LOCK_EX|LOCK_NB and, if no other process holds the endpoint,
  * unlinks what is left of the channel. Channels whose every holder died
- * are removed lazily by the next alloc (at most once a second per
- * process).
+ * are removed lazily by the next alloc on the host (a scan of evtchn/:
+ * one open+flock per channel there).
  */
 #include "config.h"
 
@@ -67,13 +67,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "platform/local/local.h"
-
-#define EVTCHN_GC_INTERVAL_NS 1000000000LL
 
 struct evtchn_priv {
 	int wfd;		/* our outgoing FIFO, write end */
@@ -81,16 +78,6 @@ struct evtchn_priv {
 	int meta_fd;		/* allocator: meta file, LOCK_SH held; else -1 */
 	bool allocator;
 };
-
-static long long last_gc_ns;
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void close_if(int fd)
 {
@@ -110,14 +97,13 @@ static void unlink_channel(int dirfd, unsigned long port)
 	unlinkat(dirfd, name, 0);
 }
 
-/* Remove channels no process holds any more (evtchn/.lock held). */
+/* Remove channels no process holds any more (evtchn.lock held). */
 static void evtchn_gc(struct local_priv *lp)
 {
 	struct dirent *de;
 	DIR *d;
 	int fd;
 
-	last_gc_ns = now_ns();
 	fd = openat(lp->dirfd, "evtchn", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -173,7 +159,7 @@ int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 		rc = -errno;
 		goto free_priv;
 	}
-	lockfd = openat(lp->dirfd, "evtchn/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	lockfd = openat(lp->dirfd, "evtchn.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lockfd < 0) {
 		rc = -errno;
 		goto free_priv;
@@ -184,8 +170,7 @@ int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 			goto unlock;
 		}
 	}
-	if (last_gc_ns == 0 || now_ns() - last_gc_ns >= EVTCHN_GC_INTERVAL_NS)
-		evtchn_gc(lp);
+	evtchn_gc(lp);
 
 	rc = local_counter_next(p, "evtchn-port", &port);
 	if (rc < 0)

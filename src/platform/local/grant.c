@@ -4,7 +4,7 @@
  *
  * Layout below XSOCK_LOCAL_DIR:
  *
- *   grant/.lock                          flock: serialises share, unshare, GC
+ *   grant.lock                          flock: serialises share, unshare, GC
  *   grant/<grantee>/<ref>.<sharer>       one page (4096 bytes, zeroed)
  *   grant/<grantee>/<ref0>.<sharer>.share  the share record: the refs of
  *                                        one xsp_share, one per line
@@ -27,7 +27,7 @@
  *    share lives. xsp_unshare() drops its fd and then probes with a fresh
  *    open + LOCK_EX|LOCK_NB: only the last holder clears the notify byte,
  *    signals and unlinks the files; earlier holders just unmap. The probe
- *    runs under grant/.lock so that a concurrent GC cannot hide a holder.
+ *    runs under grant.lock so that a concurrent GC cannot hide a holder.
  *  - Revocation is deferred as on Xen: unlinking the page files does not
  *    affect existing mappings; the memory lives until the last unmap.
  *  - Stale grants (every holder of the share record died, e.g. SIGKILL)
@@ -116,7 +116,7 @@ static int ensure_dir(int dirfd, const char *path)
 	return 0;
 }
 
-/* Take grant/.lock exclusively. Returns the fd (close to unlock) or -errno. */
+/* Take grant.lock exclusively. Returns the fd (close to unlock) or -errno. */
 static int grant_lock(struct local_priv *lp)
 {
 	int fd, rc;
@@ -124,7 +124,7 @@ static int grant_lock(struct local_priv *lp)
 	rc = ensure_dir(lp->dirfd, "grant");
 	if (rc < 0)
 		return rc;
-	fd = openat(lp->dirfd, "grant/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = openat(lp->dirfd, "grant.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	while (flock(fd, LOCK_EX) < 0) {
@@ -193,7 +193,7 @@ static void remove_share(int gfd, int recfd, const char *recname, unsigned int s
 }
 
 /*
- * Collect the shares no process holds any more (grant/.lock held by the
+ * Collect the shares no process holds any more (grant.lock held by the
  * caller). Returns the number of shares removed.
  */
 static int grant_gc(struct local_priv *lp)
