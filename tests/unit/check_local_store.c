@@ -1017,6 +1017,56 @@ START_TEST(test_watch_other_process_latency)
 }
 END_TEST
 
+static int child_netns_txn(struct xsp_store *st, void *arg)
+{
+	xsp_txn_t t;
+
+	(void)arg;
+	if (xsp_txn_start(st, &t) < 0 || wr(st, t, "/local/domain/7/data/hello", "ns") < 0)
+		return 1;
+	return xsp_txn_end(st, t, false) == 0 ? 0 : 2;
+}
+
+/* A writer in another network namespace (same filesystem) reaches us. */
+START_TEST(test_watch_across_netns)
+{
+	struct xsp_store *a, *c;
+	struct xsp *pa, *pc;
+	char path[64], tok[64];
+	int status;
+	pid_t pid;
+
+	a = must_open(0, &pa);
+	ck_assert_int_eq(xsp_watch_add(a, "/local/domain/7", "ns"), 0);
+	ck_assert_int_eq(drain(a), 1);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNET) < 0)
+			_exit(77);
+		c = open_dom(7, &pc);
+		if (!c)
+			_exit(100);
+		status = child_netns_txn(c, NULL);
+		close_dom(c, pc);
+		_exit(status);
+	}
+	status = wait_status(pid);
+	if (status == 77) {
+		printf("store: no network namespaces here, netns test skipped\n");
+		close_dom(a, pa);
+		return;
+	}
+	ck_assert_int_eq(status, 0);
+	ck_assert_int_eq(poll_in(xsp_watch_fd(a), 1000), 1);
+	ck_assert_int_eq(take(a, path, sizeof(path), tok, sizeof(tok)), 0);
+	ck_assert_str_eq(tok, "ns");
+	ck_assert_int_eq(strncmp(path, "/local/domain/7", 15), 0);
+	ck_assert_int_eq(rd_eq(a, 0, "/local/domain/7/data/hello", "ns"), 0);
+	close_dom(a, pa);
+}
+END_TEST
+
 START_TEST(test_watch_unreadable_filtered)
 {
 	struct xsp_store *s1, *s2;
@@ -1355,6 +1405,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_concurrent_counter);
 	tcase_add_test(tc, test_watch_initial_and_token);
 	tcase_add_test(tc, test_watch_other_process_latency);
+	tcase_add_test(tc, test_watch_across_netns);
 	tcase_add_test(tc, test_watch_unreadable_filtered);
 	tcase_add_test(tc, test_watch_rm_stops_events);
 	tcase_add_test(tc, test_watch_special_paths);
