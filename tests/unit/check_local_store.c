@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -587,6 +588,53 @@ START_TEST(test_txn_commit_atomic)
 }
 END_TEST
 
+#define NATOMIC 20
+
+static int child_watch_listing(struct xsp_store *st, void *arg)
+{
+	unsigned int n, seen_full = 0, i;
+	char **names;
+	int rc;
+
+	(void)arg;
+	for (i = 0; i < 20000 && !seen_full; i++) {
+		rc = xsp_store_list(st, 0, "/at", &names, &n);
+		if (rc == -ENOENT)
+			continue;
+		if (rc < 0)
+			return 1;
+		free(names);
+		if (n != 0 && n != NATOMIC)
+			return 2;	/* saw a half-applied commit */
+		seen_full = n == NATOMIC;
+	}
+	return seen_full ? 0 : 3;
+}
+
+START_TEST(test_txn_atomic_for_other_process)
+{
+	struct xsp_store *a;
+	struct xsp *pa;
+	char path[32];
+	xsp_txn_t t;
+	pid_t pid;
+	int i;
+
+	a = must_open(0, &pa);
+	ck_assert_int_eq(wr(a, 0, "/at", ""), 0);
+	pid = spawn(0, child_watch_listing, NULL);
+	usleep(20 * 1000);
+	ck_assert_int_eq(xsp_txn_start(a, &t), 0);
+	for (i = 0; i < NATOMIC; i++) {
+		snprintf(path, sizeof(path), "/at/n%d", i);
+		ck_assert_int_eq(wr(a, t, path, "1"), 0);
+	}
+	ck_assert_int_eq(xsp_txn_end(a, t, false), 0);
+	ck_assert_int_eq(wait_status(pid), 0);
+	close_dom(a, pa);
+}
+END_TEST
+
 START_TEST(test_txn_sees_own_writes)
 {
 	struct xsp_store *a;
@@ -763,6 +811,15 @@ START_TEST(test_txn_limit_across_processes)
 	for (i = 0; i < 10; i++)
 		ck_assert_int_eq(xsp_txn_end(i % 2 ? a : b, t[i], false), 0);
 	/* another domain has its own budget */
+	{
+		struct xsp_store *sc;
+		struct xsp *pc;
+
+		sc = must_open(5, &pc);
+		ck_assert_int_eq(xsp_txn_start(sc, &x), 0);
+		ck_assert_int_eq(xsp_txn_end(sc, x, false), 0);
+		close_dom(sc, pc);
+	}
 	/* across processes: a child holds 6, we get 4 */
 	pid = spawn(4, child_hold_txns, fds);
 	ck_assert_int_eq(read(fds[0], &c, 1), 1);
@@ -795,11 +852,14 @@ END_TEST
 
 static int child_increment(struct xsp_store *st, void *arg)
 {
-	char buf[32];
+	int *go = arg;
+	char buf[32], path[64];
 	int i, rc, retries = 0;
 	long v;
 
-	(void)arg;
+	close(go[1]);
+	if (read(go[0], buf, 1) != 0)	/* all start when the parent closes it */
+		return 5;
 	for (i = 0; i < NINCR; i++) {
 		for (;;) {
 			xsp_txn_t t;
@@ -810,6 +870,7 @@ static int child_increment(struct xsp_store *st, void *arg)
 			if (rc < 0)
 				return 2;
 			snprintf(buf, sizeof(buf), "%ld", v + 1);
+			sched_yield();	/* widen the race window */
 			if (wr(st, t, "/counter", buf) < 0)
 				return 3;
 			rc = xsp_txn_end(st, t, false);
@@ -820,7 +881,9 @@ static int child_increment(struct xsp_store *st, void *arg)
 			retries++;
 		}
 	}
-	return 0;
+	snprintf(path, sizeof(path), "/retries/%d", (int)getpid());
+	snprintf(buf, sizeof(buf), "%d", retries);
+	return wr(st, 0, path, buf) == 0 ? 0 : 6;
 }
 
 START_TEST(test_concurrent_counter)
@@ -829,16 +892,35 @@ START_TEST(test_concurrent_counter)
 	struct xsp *pa;
 	pid_t pids[NCOUNTERS];
 	double t0;
-	int i, rc;
+	int i, rc, go[2];
+	long retries = 0;
 
 	a = must_open(0, &pa);
 	ck_assert_int_eq(wr(a, 0, "/counter", "0"), 0);
-	t0 = now_ms();
+	ck_assert_int_eq(pipe(go), 0);
 	for (i = 0; i < NCOUNTERS; i++)
-		pids[i] = spawn(0, child_increment, NULL);
+		pids[i] = spawn(0, child_increment, go);
+	close(go[1]);
+	t0 = now_ms();
 	for (i = 0; i < NCOUNTERS; i++)
 		ck_assert_int_eq(wait_status(pids[i]), 0);
 	ck_assert_int_eq(read_long(a, 0, "/counter", &rc), NCOUNTERS * NINCR);
+	{
+		char **names;
+		unsigned int n;
+
+		ck_assert_int_eq(xsp_store_list(a, 0, "/retries", &names, &n), 0);
+		ck_assert_uint_eq(n, NCOUNTERS);
+		for (i = 0; i < (int)n; i++) {
+			char path[64];
+
+			snprintf(path, sizeof(path), "/retries/%s", names[i]);
+			retries += read_long(a, 0, path, &rc);
+			ck_assert_int_eq(rc, 0);
+		}
+		free(names);
+		printf("store: counter: %ld EAGAIN retries\n", retries);
+	}
 	printf("store: %d processes x %d txn increments: %.0f ms (%.0f commits/s)\n",
 	       NCOUNTERS, NINCR, now_ms() - t0, NCOUNTERS * NINCR / ((now_ms() - t0) / 1e3));
 	ck_assert_int_eq(count_sub("store-txn/0"), 0);
@@ -932,6 +1014,56 @@ START_TEST(test_watch_other_process_latency)
 	ck_assert_int_eq(wait_status(pid), 0);
 	close_dom(s1, p1);
 	close_dom(s2, p2);
+}
+END_TEST
+
+static int child_netns_txn(struct xsp_store *st, void *arg)
+{
+	xsp_txn_t t;
+
+	(void)arg;
+	if (xsp_txn_start(st, &t) < 0 || wr(st, t, "/local/domain/7/data/hello", "ns") < 0)
+		return 1;
+	return xsp_txn_end(st, t, false) == 0 ? 0 : 2;
+}
+
+/* A writer in another network namespace (same filesystem) reaches us. */
+START_TEST(test_watch_across_netns)
+{
+	struct xsp_store *a, *c;
+	struct xsp *pa, *pc;
+	char path[64], tok[64];
+	int status;
+	pid_t pid;
+
+	a = must_open(0, &pa);
+	ck_assert_int_eq(xsp_watch_add(a, "/local/domain/7", "ns"), 0);
+	ck_assert_int_eq(drain(a), 1);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNET) < 0)
+			_exit(77);
+		c = open_dom(7, &pc);
+		if (!c)
+			_exit(100);
+		status = child_netns_txn(c, NULL);
+		close_dom(c, pc);
+		_exit(status);
+	}
+	status = wait_status(pid);
+	if (status == 77) {
+		printf("store: no network namespaces here, netns test skipped\n");
+		close_dom(a, pa);
+		return;
+	}
+	ck_assert_int_eq(status, 0);
+	ck_assert_int_eq(poll_in(xsp_watch_fd(a), 1000), 1);
+	ck_assert_int_eq(take(a, path, sizeof(path), tok, sizeof(tok)), 0);
+	ck_assert_str_eq(tok, "ns");
+	ck_assert_int_eq(strncmp(path, "/local/domain/7", 15), 0);
+	ck_assert_int_eq(rd_eq(a, 0, "/local/domain/7/data/hello", "ns"), 0);
+	close_dom(a, pa);
 }
 END_TEST
 
@@ -1264,6 +1396,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_perms_inheritance);
 	tcase_add_test(tc, test_malformed_files);
 	tcase_add_test(tc, test_txn_commit_atomic);
+	tcase_add_test(tc, test_txn_atomic_for_other_process);
 	tcase_add_test(tc, test_txn_sees_own_writes);
 	tcase_add_test(tc, test_txn_abort);
 	tcase_add_test(tc, test_txn_conflict);
@@ -1272,6 +1405,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_concurrent_counter);
 	tcase_add_test(tc, test_watch_initial_and_token);
 	tcase_add_test(tc, test_watch_other_process_latency);
+	tcase_add_test(tc, test_watch_across_netns);
 	tcase_add_test(tc, test_watch_unreadable_filtered);
 	tcase_add_test(tc, test_watch_rm_stops_events);
 	tcase_add_test(tc, test_watch_special_paths);

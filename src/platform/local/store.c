@@ -85,7 +85,16 @@
  * then the FIFO is full (readable). The handle keeps a write end of its own
  * FIFO open, so the read end never reports HUP.
  * "@releaseDomain" / "@introduceDomain" (any path starting with '@') are
- * accepted, get their initial event, and never fire afterwards.
+ * accepted, get their initial event, and never fire afterwards. Tokens are
+ * at most TOKEN_MAX (1000) bytes (-EINVAL); a duplicate (path, token) is
+ * -EEXIST. xsp_watch_rm() drops the watch's events still waiting in
+ * memory, not those already in the FIFO.
+ *
+ * fork(): a child that keeps using its parent's handle gets its own lock
+ * (the lock fd is reopened when the pid changes), but shares the watch
+ * FIFO and the list of open transactions with the parent; only one of them
+ * should use those. A forked child holding a transaction record's fd keeps
+ * that record alive until it exits or execs (the fds are O_CLOEXEC).
  */
 #include "config.h"
 
