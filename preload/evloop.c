@@ -331,6 +331,14 @@ static void *evloop_main(void *arg)
 	return NULL;
 }
 
+void evloop_flush(void)
+{
+	pthread_mutex_lock(&ev_lock);
+	doorbells_drop(NULL);
+	free_zombies();
+	pthread_mutex_unlock(&ev_lock);
+}
+
 /* Under ev_lock. */
 static int evloop_start(void)
 {

@@ -48,10 +48,7 @@ static void update_wait_flag(struct shim_sock *s)
 {
 	unsigned int what = (s->want_read ? XSR_READABLE : 0) | (s->want_write ? XSR_WRITABLE : 0);
 
-	if (what)
-		xsr_prepare_wait(&s->conn->ring, what);
-	else
-		xsr_end_wait(&s->conn->ring);
+	xsr_set_wait(&s->conn->ring, what);
 }
 
 static void drain_own(int fd)

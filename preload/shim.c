@@ -113,6 +113,7 @@ bool shim_fallback_allowed(void)
 
 struct shim_sock **shim_tab;
 int shim_tab_size;
+int shim_tab_hi;		/* highest fd ever installed + 1 */
 static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*
@@ -186,6 +187,8 @@ int shim_install(int fd, struct shim_sock *s)
 	if (rc == 0) {
 		s->fd = fd;
 		s->refs++;
+		if (fd + 1 > shim_tab_hi)
+			shim_tab_hi = fd + 1;
 		__atomic_store_n(&shim_tab[fd], s, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&tab_lock);

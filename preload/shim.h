@@ -143,6 +143,7 @@ static inline bool shim_maybe_ours(int fd);
 
 extern struct shim_sock **shim_tab;
 extern int shim_tab_size;
+extern int shim_tab_hi;
 
 static inline bool shim_maybe_ours(int fd)
 {
@@ -175,6 +176,8 @@ struct shim_sock *evloop_doorbell_claim(struct shim_sock *l, const struct sockad
 					socklen_t salen, int *afd);
 /* Drop a listener's pending doorbells (listener closing). */
 void evloop_listener_gone(struct shim_sock *l);
+/* Free what evloop_del() left for the event thread, now (process exit). */
+void evloop_flush(void);
 
 /* ---- ring I/O (io.c) -------------------------------------------------------------- */
 

@@ -453,3 +453,23 @@ XS_EXPORT int fcntl64(int fd, int cmd, ...)
 
 	return do_fcntl(&real, "fcntl64", fd, cmd, arg);
 }
+
+/*
+ * At exit, end every ring connection and listener in an orderly way: the
+ * peer reads end-of-stream, grants and channels are released, and no
+ * stale listener advertisement is left behind. (A process killed by a
+ * signal cannot do this; the unmap notification tells the peer then.)
+ */
+__attribute__((destructor)) static void shim_release_all(void)
+{
+	int fd, hi = __atomic_load_n(&shim_tab_hi, __ATOMIC_ACQUIRE);
+
+	if (!shim_tab || shim_guard)
+		return;
+	for (fd = 0; fd < hi; fd++)
+		if (shim_maybe_ours(fd))
+			release_fd(fd);
+	SHIM_ENTER();
+	evloop_flush();
+	SHIM_LEAVE();
+}

@@ -400,7 +400,8 @@ static ssize_t do_writev(struct xsr *r, const struct iovec *iov, int iovcnt, uin
 	 * store, so the consumer never sees prod cover bytes not yet written.
 	 */
 	xs_wmb();
-	r->tx_prod += n;
+	/* Atomic: observers on other threads read it (xsr_poll()). */
+	__atomic_store_n(&r->tx_prod, r->tx_prod + n, __ATOMIC_RELAXED);
 	XS_WRITE_ONCE(*r->tx_prod_p, r->tx_prod);
 	r->bytes_tx += n;
 	notify_peer(r, XSR_WAIT_RD);
@@ -465,7 +466,8 @@ static ssize_t do_readv(struct xsr *r, const struct iovec *iov, int iovcnt, uint
 	 * cons store, so the producer cannot overwrite bytes we still copy.
 	 */
 	xs_wmb();
-	r->rx_cons += n;
+	/* Atomic: observers on other threads read it (xsr_poll()). */
+	__atomic_store_n(&r->rx_cons, r->rx_cons + n, __ATOMIC_RELAXED);
 	XS_WRITE_ONCE(*r->rx_cons_p, r->rx_cons);
 	r->bytes_rx += n;
 	notify_peer(r, XSR_WAIT_WR);
@@ -491,57 +493,114 @@ ssize_t xsr_readv(struct xsr *r, const struct iovec *iov, int iovcnt, unsigned i
 
 /* ---- state -------------------------------------------------------------------------- */
 
+/*
+ * Observers. xsr_rx_ready(), xsr_tx_space() and xsr_poll() may run on any
+ * thread while the reader and the writer work: they never write the
+ * cached indexes, and they load the index that trails before the one that
+ * leads (our cons before the peer's prod; the peer's cons before our
+ * prod), so a concurrent reader or writer can only make the window they
+ * see smaller, never invalid. What is left invalid is the peer's doing.
+ */
+/* Corruption seen by an observer: the next read/write reports -EPROTO. */
+static int observe_corrupt(struct xsr *r, const char *what, uint32_t a, uint32_t b)
+{
+	xs_log(XS_LOG_WARN, "ring: peer corrupted the ring (%s: %u vs %u)", what, a, b);
+	broken_set(r, -EPROTO);
+	return -EPROTO;
+}
+
+static ssize_t rx_observe(struct xsr *r, bool *eof)
+{
+	uint32_t cons, prod, avail;
+	int32_t err;
+	uint8_t alive, closed;
+
+	cons = __atomic_load_n(&r->rx_cons, __ATOMIC_ACQUIRE);
+	err = XS_READ_ONCE(*r->rx_err_p);
+	alive = XS_READ_ONCE(*r->peer_alive_p);
+	closed = XS_READ_ONCE(*r->peer_closed_p);
+	/* Read barrier: orders the loads above before the load of prod (see
+	 * rx_refresh(): an error seen implies the final prod is seen). */
+	xs_rmb();
+	prod = XS_READ_ONCE(*r->rx_prod_p);
+	avail = prod - cons;
+	if (avail > r->size)
+		return observe_corrupt(r, "rx prod", prod, cons);
+	if (err != 0 && err != ENOTCONN) {
+		broken_set(r, -ECONNRESET);
+		return -ECONNRESET;
+	}
+	*eof = err == ENOTCONN || !alive || closed || peer_gone_get(r);
+	return avail;
+}
+
+static ssize_t tx_observe(struct xsr *r)
+{
+	uint32_t cons, prod, used;
+	int32_t err;
+
+	if (tx_hup(r))
+		return -EPIPE;
+	err = XS_READ_ONCE(*r->rx_err_p);
+	if (err != 0 && err != ENOTCONN) {
+		broken_set(r, -ECONNRESET);
+		return -ECONNRESET;
+	}
+	cons = XS_READ_ONCE(*r->tx_cons_p);
+	/* Read barrier: the peer's cons before our own prod (see above). */
+	xs_rmb();
+	prod = __atomic_load_n(&r->tx_prod, __ATOMIC_RELAXED);
+	used = prod - cons;
+	if (used > r->size)
+		return observe_corrupt(r, "tx cons", cons, prod);
+	return r->size - used;
+}
+
 ssize_t xsr_rx_ready(struct xsr *r)
 {
-	struct rx_state st;
+	bool eof;
+	ssize_t rc;
 
 	if (broken_get(r))
 		return broken_report(r);
-	return rx_refresh(r, &st);
+	rc = rx_observe(r, &eof);
+	return rc == -EPROTO ? broken_report(r) : rc;
 }
 
 ssize_t xsr_tx_space(struct xsr *r)
 {
+	ssize_t rc;
+
 	if (broken_get(r))
 		return broken_report(r);
-	return tx_refresh(r, r->size + 1);	/* always re-read the shared cons */
+	rc = tx_observe(r);
+	return rc == -EPROTO ? broken_report(r) : rc;
 }
 
 unsigned int xsr_poll(struct xsr *r)
 {
 	const unsigned int err_bits = XSR_READABLE | XSR_WRITABLE | XSR_ERR;
-	struct rx_state st;
 	unsigned int bits = 0;
+	bool eof = false;
 	ssize_t rc;
 
 	if (broken_get(r))
 		return err_bits;
-	rc = rx_refresh(r, &st);
-	if (rc < 0) {
-		/* Leave the report to the next read/write: -EPROTO first. */
-		if (rc == -EPROTO)
-			broken_set(r, -EPROTO);
-		return err_bits;
-	}
+	rc = rx_observe(r, &eof);
+	if (rc < 0)
+		return err_bits;	/* -EPROTO is reported by the next read/write */
 	if (rc > 0)
 		bits |= XSR_READABLE;
-	if (st.eof_ok)
+	if (eof)
 		bits |= XSR_READABLE | XSR_RDHUP;
 	if (peer_gone_get(r) || !XS_READ_ONCE(*r->peer_alive_p) ||
 	    XS_READ_ONCE(*r->peer_closed_p))
 		bits |= XSR_HUP;
-	rc = tx_refresh(r, r->size + 1);
-	if (rc < 0) {
-		if (rc == -EPROTO) {
-			broken_set(r, -EPROTO);
-			return err_bits;
-		}
-		if (rc == -ECONNRESET)
-			return err_bits;
-		bits |= XSR_WRITABLE;	/* -EPIPE to report */
-	} else if (rc > 0) {
-		bits |= XSR_WRITABLE;
-	}
+	rc = tx_observe(r);
+	if (rc == -EPROTO || rc == -ECONNRESET)
+		return err_bits;
+	if (rc != 0)
+		bits |= XSR_WRITABLE;	/* space, or -EPIPE to report */
 	return bits;
 }
 
@@ -642,4 +701,26 @@ void xsr_end_wait(struct xsr *r)
 	if (!(left & (XSR_WAIT_RD | XSR_WAIT_WR)) && left)
 		__atomic_compare_exchange_n(r->my_waiting_p, &left, 0, false,
 					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+bool xsr_set_wait(struct xsr *r, unsigned int what)
+{
+	uint32_t bits = 0;
+	unsigned int state;
+
+	if (what & XSR_READABLE)
+		bits |= XSR_WAIT_RD;
+	if (what & XSR_WRITABLE)
+		bits |= XSR_WAIT_WR;
+	__atomic_store_n(r->my_waiting_p, bits ? XSR_WAIT_BASE | bits : 0, __ATOMIC_RELAXED);
+	if (!bits)
+		return false;
+	/*
+	 * Full barrier: orders the store of our waiting word before the loads
+	 * of the peer's indexes in xsr_poll() (the same Dekker pairing with
+	 * notify_peer() as in xsr_prepare_wait()).
+	 */
+	xs_mb();
+	state = xsr_poll(r);
+	return (state & what) || (state & (XSR_ERR | XSR_HUP));
 }

@@ -139,6 +139,17 @@ void xsr_peer_gone(struct xsr *r);
  * do not sleep. Either way call xsr_end_wait() after waking.
  */
 bool xsr_prepare_wait(struct xsr *r, unsigned int what);
+/* Must run on the thread that called xsr_prepare_wait(): each thread
+ * clears only the bits it set, so a reader and a writer may sleep on one
+ * endpoint at the same time. */
 void xsr_end_wait(struct xsr *r);
+
+/*
+ * For a caller that tracks its waiters itself (the shim does, under its
+ * own lock): set our waiting word to exactly @what (0 clears it), then
+ * re-check as xsr_prepare_wait() does. Do not mix with
+ * xsr_prepare_wait()/xsr_end_wait() on the same endpoint.
+ */
+bool xsr_set_wait(struct xsr *r, unsigned int what);
 
 #endif /* XSOCK_RING_H */

@@ -800,9 +800,14 @@ START_TEST(test_hostile_cons_backwards)
 	ck_assert_int_eq(xsr_write(&p.a, buf, p.size), p.size);
 	ck_assert_int_eq(xsr_read(&p.b, buf, 100, 0), 100);
 	ck_assert_int_eq(xsr_tx_space(&p.a), 100);
+	/* The writer takes note of cons = 100 ... */
+	ck_assert_int_eq(xsr_write(&p.a, buf, 10), 10);
 	XS_WRITE_ONCE(I(&p)->out_cons, 50);
-	ck_assert_int_eq(xsr_tx_space(&p.a), -EPROTO);
+	/* ... so when it next looks, the step back to 50 is corruption. (The
+	 * observers only see a window, not a history.) */
+	ck_assert_int_eq(xsr_write(&p.a, buf, 200), -EPROTO);
 	ck_assert_int_eq(xsr_write(&p.a, buf, 1), -ECONNRESET);
+	ck_assert_int_eq(xsr_tx_space(&p.a), -ECONNRESET);
 	free(buf);
 	pair_fini(&p);
 }
