@@ -459,6 +459,8 @@ close_store:
 		goto free_conn;
 	}
 	c->state = XS_CONN_CONNECTED;
+	xs_log(XS_LOG_DEBUG, "ring %s to dom%u port %u connected (evtchn %u)", c->id, peer, port,
+	       xsp_evtchn_port(c->ev));
 	*out = c;
 	return 0;
 
@@ -784,6 +786,7 @@ static int offer(struct xs_listener *l, xsp_domid_t dom, const char *id, const c
 	if (rc < 0)
 		goto free_conn;
 	c->state = XS_CONN_OFFERED;
+	xs_log(XS_LOG_DEBUG, "offered ring %s to dom%u (evtchn %u)", id, dom, xsp_evtchn_port(c->ev));
 	c->deadline_ms = xs_now_ms() + ctx->accept_timeout_ms;
 	c->next = l->pending;
 	l->pending = c;
@@ -878,6 +881,16 @@ int xs_listener_take(struct xs_listener *l, struct xs_conn **out, int64_t *next_
 	while ((c = *pp) != NULL) {
 		int rc = xsp_evtchn_ack(c->ev);
 
+		/*
+		 * -EPIPE: the channel hung up after the client bound it, so the
+		 * client attached and is already gone again (it may have sent
+		 * data and closed, as a TCP client may before accept()). Hand
+		 * it over: the application reads what was sent, then EOF.
+		 */
+		if (rc == -EPIPE) {
+			xsr_peer_gone(&c->ring);
+			rc = 1;
+		}
 		if (rc == 1) {
 			/* The client attached: the negotiation nodes are done. */
 			*pp = c->next;

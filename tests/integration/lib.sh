@@ -39,7 +39,7 @@ NSES=()
 PIDS=()
 cleanup() {
 	local p n
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do pkill -9 -P "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	for n in "${NSES[@]}"; do ip netns del "$n" 2>/dev/null; done
 	[ -n "${XSOCK_LOCAL_DIR:-}" ] && case "$XSOCK_LOCAL_DIR" in

@@ -52,7 +52,8 @@ echo "$out" | grep -q "Connection refused" || fail "unregistered domain: expecte
 say "unregistered domain 3: ECONNREFUSED, nothing delivered"
 
 # 4. a listener that never answers (stopped): ETIMEDOUT.
-srv=${PIDS[2]}
+srv=$(pgrep -f "socat -u TCP-LISTEN:7103" | head -1)
+[ -n "$srv" ] || fail "listener on 7103 is gone"
 kill -STOP "$srv"
 t=$(date +%s.%N)
 out=$(timeout 20 ip netns exec "xsit$$-1" env XSOCK_FALLBACK=0 XSOCK_CONNECT_TIMEOUT_MS=1000 \
