@@ -313,6 +313,14 @@ static void *evloop_main(void *arg)
 			if (s->kind == SHIM_RING) {
 				xs_conn_event(s->conn);
 				ring_sync_tokens(s);
+				/*
+				 * A channel whose peer is gone polls hang-up
+				 * forever: stop watching it, or we would spin.
+				 * The ring's state is final and A reflects it.
+				 */
+				if (__atomic_load_n(&s->conn->ring.peer_gone, __ATOMIC_RELAXED))
+					epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev),
+						  NULL);
 			}
 		}
 		/* Listeners: cheap to look at all of them (they are few), and
