@@ -158,7 +158,8 @@ static int ring_doorbell(struct shim_sock *l, struct xs_conn *c)
 	}
 	d->next = doorbells;
 	doorbells = d;
-	ring_sync_tokens(s);
+	/* Ask the client to notify us from its first byte on. */
+	ring_arm_read(s);
 	return 0;
 
 close_dfd:

@@ -20,6 +20,7 @@
 
 #include "common/compiler.h"
 #include "common/log.h"
+#include "conn/status.h"
 #include "preload/shim.h"
 
 /* Busy-poll the ring this many times before sleeping (XSOCK_SPIN). */
@@ -312,6 +313,7 @@ static ssize_t do_recv(struct shim_sock *s, const struct iovec *iov, int iovcnt,
 
 	SHIM_ENTER();
 	rc = ring_recv(s, iov, iovcnt, flags);
+	xs_status_update(s->conn, rc == -ECONNRESET || rc == -EPROTO ? (int)-rc : 0);
 	SHIM_LEAVE();
 	shim_put(s);
 	return rc < 0 ? shim_fail((int)rc) : rc;
@@ -323,6 +325,7 @@ static ssize_t do_send(struct shim_sock *s, const struct iovec *iov, int iovcnt,
 
 	SHIM_ENTER();
 	rc = ring_send(s, iov, iovcnt, flags);
+	xs_status_update(s->conn, rc == -ECONNRESET || rc == -EPROTO ? (int)-rc : 0);
 	SHIM_LEAVE();
 	shim_put(s);
 	return rc < 0 ? shim_fail((int)rc) : rc;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "conn/status.h"
 #include "preload/shim.h"
 
 struct shim_libc shim_real;
@@ -244,6 +245,7 @@ int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int 
 	pthread_mutex_init(&s->wlock, NULL);
 	pthread_mutex_init(&s->tlock, NULL);
 	s->refs = 1;
+	xs_status_attach(conn->ctx, conn);
 	*out = s;
 	*afd = sv[0];
 	return 0;

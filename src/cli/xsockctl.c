@@ -50,19 +50,6 @@ static const char usage_text[] =
 	"Environment: XSOCK_BACKEND (xen|local), XSOCK_DOMID and XSOCK_LOCAL_DIR (local\n"
 	"backend), XSOCK_DEBUG, XSOCK_LOG. Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
-/*
- * Default status report, used until the connection layer provides the real
- * xs_status_print() (a strong definition replaces this one at link time).
- */
-__attribute__((weak)) int xs_status_print(FILE *out, bool json)
-{
-	if (json)
-		fputs("{\"connections\":[],"
-		      "\"note\":\"status reporting arrives with the shim\"}\n", out);
-	else
-		fputs("no live connections (status reporting arrives with the shim)\n", out);
-	return ferror(out) ? -EIO : 0;
-}
 
 /*
  * Copy @s for an error message: at most 64 characters, anything not

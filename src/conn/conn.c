@@ -20,6 +20,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "conn/conn.h"
+#include "conn/status.h"
 
 #define BASE_FMT "/local/domain/%u/data/xsock"
 
@@ -261,6 +262,7 @@ int xs_conn_event(struct xs_conn *c)
 
 static void conn_release(struct xs_conn *c, bool tell_peer)
 {
+	xs_status_detach(c);
 	if (tell_peer && c->state == XS_CONN_CONNECTED)
 		xsr_close(&c->ring);
 	/* Unmapping fires the unmap notification (the peer's alive byte). */

@@ -32,6 +32,8 @@
 #include "platform/platform.h"
 #include "ring/ring.h"
 
+struct xs_status_rec;
+
 #define XS_DEFAULT_RING_ORDER 5		/* 32 pages: 64 KiB each way */
 #define XS_DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define XS_DEFAULT_ACCEPT_TIMEOUT_MS 5000
@@ -78,6 +80,7 @@ struct xs_conn {
 	socklen_t laddr_len, paddr_len;
 	int64_t deadline_ms;		/* server: give up on an offer then */
 	struct xs_conn *next;		/* listener's pending list */
+	struct xs_status_rec *status;	/* our line in `xsockctl status` */
 };
 
 /*

@@ -2,23 +2,60 @@
 /*
  * Live connection status, as printed by `xsockctl status`.
  *
- * xs_status_print() writes a human-readable table (or, with @json, one JSON
- * object followed by a newline) describing this domain's live xsock
- * connections to @out. Returns 0, or a negative errno (from the store or
- * from writing @out) with possibly partial output written.
+ * Every process with ring connections keeps a small shared-memory table of
+ * them in a per-domain status directory (the local backend:
+ * $XSOCK_LOCAL_DIR/status/<domid>/<pid>; Xen: /dev/shm/xsock-status/<domid>/
+ * <pid>, inside the domain). The shim updates a record with plain stores
+ * as bytes move; xsockctl reads the tables of live processes.
  *
- * xsockctl carries a weak default that reports no connections; the real
- * implementation (a strong definition) replaces it. Because the core
- * library is a static convenience archive, the object defining the strong
- * symbol must be pulled into the link (e.g. listed in xsockctl_SOURCES or
- * defining another symbol xsockctl references).
+ * Error contract: 0 or a negative errno. Status keeping is best effort:
+ * a failure to keep it never affects a connection.
  */
 #ifndef XSOCK_CONN_STATUS_H
 #define XSOCK_CONN_STATUS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
+#include "conn/conn.h"
+
+#define XS_STATUS_SLOTS 1024
+
+struct xs_status_rec {
+	uint32_t in_use;		/* 1 while the connection lives */
+	uint16_t peer_dom;
+	uint16_t lport, pport;
+	uint8_t side;			/* 'A' accepted (server), 'B' connected (client) */
+	uint8_t order;			/* ring order: 2^order pages */
+	int32_t err;			/* 0, or why the connection broke (errno) */
+	uint32_t pad;
+	uint64_t tx, rx;		/* bytes each way */
+	char paddr[48];			/* the peer's address as the application sees it */
+};
+
+/* Give @c a record (sets c->status). Best effort: on failure c->status
+ * stays NULL. */
+void xs_status_attach(struct xs_ctx *ctx, struct xs_conn *c);
+/* Copy the byte counters and error into the record. */
+static inline void xs_status_update(struct xs_conn *c, int err)
+{
+	struct xs_status_rec *r = c->status;
+
+	if (!r)
+		return;
+	r->tx = c->ring.bytes_tx;
+	r->rx = c->ring.bytes_rx;
+	if (err && !r->err)
+		r->err = err;
+}
+void xs_status_detach(struct xs_conn *c);
+
+/*
+ * Print this domain's live connections: a table, or with @json one JSON
+ * object and a newline. Errors: -ENOMEM, -EIO writing @out, errors of
+ * xs_ctx_open().
+ */
 int xs_status_print(FILE *out, bool json);
 
 #endif /* XSOCK_CONN_STATUS_H */
