@@ -5,10 +5,12 @@
  * the same XSOCK_DOMID; all shared state lives below XSOCK_LOCAL_DIR
  * (default /dev/shm/xsock), which every domain of a host must share:
  *
- *   grant/<grantee-domid>/<ref>   one page of shared memory per grant ref
- *   evtchn/<port>.*               the FIFOs and owner record of a channel
- *   store/                        the store tree
- *   counters                      next grant ref / port (under flock)
+ *   grant/<grantee>/<ref>.<sharer>  one page of shared memory per grant ref
+ *   grant/<grantee>/<ref0>.<sharer>.share  a share's record (its lock = alive)
+ *   evtchn/<port>.a2b, .b2a, .meta  a channel's FIFOs and owner record
+ *   grant.lock, evtchn.lock         serialise allocation and collection
+ *   store/, store.lock, store-*     the store tree (store.c)
+ *   grant-ref, evtchn-port          counters (under flock)
  *
  * The backend enforces Xen's rules in the library (a domain maps only the
  * grants in its own grant/<domid>/ directory, binds only ports allocated
