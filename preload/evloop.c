@@ -16,7 +16,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "common/compiler.h"
@@ -43,6 +45,37 @@ static struct doorbell *doorbells;
 
 /* Marker for the wake pipe in epoll data. */
 static char wake_marker;
+
+/*
+ * A ring socket is in the epoll set twice: its event channel (data.ptr =
+ * the socket) and its end B (the pointer with bit 0 set), which hangs up
+ * when the last process holding the application's end A closed it.
+ */
+#define B_TAG 1u
+
+static void *tag_b(struct shim_sock *s)
+{
+	return (void *)((uintptr_t)s | B_TAG);
+}
+
+static int watch_b(struct shim_sock *s)
+{
+	struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = tag_b(s) };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, s->bfd, &ev) < 0 ? -errno : 0;
+}
+
+/* Under ev_lock: stop watching a ring socket; it is freed after the batch. */
+static void ring_retire(struct shim_sock *s)
+{
+	if (s->dead)
+		return;
+	epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev), NULL);
+	epoll_ctl(epfd, EPOLL_CTL_DEL, s->bfd, NULL);
+	s->dead = true;
+	s->ev_next = zombies;
+	zombies = s;
+}
 
 static void child_after_fork(void)
 {
@@ -72,6 +105,22 @@ static void drain_fd(int fd)
 	while (n > 0);
 }
 
+/* Bytes B sent that A has not read: a token is waiting in A. */
+bool ring_token_present(const struct shim_sock *s)
+{
+	int n = 0;
+
+	return ioctl(s->bfd, SIOCOUTQ, &n) == 0 && n > 0;
+}
+
+/* Bytes A sent to B (plug filler) not yet drained: A is plugged. */
+bool ring_plugged(const struct shim_sock *s)
+{
+	int n = 0;
+
+	return ioctl(s->bfd, SIOCINQ, &n) == 0 && n > 0;
+}
+
 void ring_sync_tokens(struct shim_sock *s)
 {
 	struct xsr *r = &s->conn->ring;
@@ -82,19 +131,16 @@ void ring_sync_tokens(struct shim_sock *s)
 	m = xsr_poll(r);
 	if (s->rd_shut)
 		m |= XSR_READABLE;
-	if ((m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR)) && !s->token && !s->hup_done) {
-		if (send(s->bfd, "r", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
-			s->token = true;
-	}
+	if ((m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR)) && !s->hup_done &&
+	    !ring_token_present(s))
+		send(s->bfd, "r", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if ((m & (XSR_RDHUP | XSR_HUP | XSR_ERR)) && !s->hup_done) {
 		/* A now reads end-of-file forever: readable, and EPOLLRDHUP. */
 		shutdown(s->bfd, SHUT_WR);
 		s->hup_done = true;
 	}
-	if (s->plugged && (m & (XSR_WRITABLE | XSR_HUP | XSR_ERR))) {
+	if ((m & (XSR_WRITABLE | XSR_HUP | XSR_ERR)) && ring_plugged(s))
 		drain_fd(s->bfd);
-		s->plugged = false;
-	}
 	pthread_mutex_unlock(&s->tlock);
 	SHIM_LEAVE();
 }
@@ -156,6 +202,7 @@ static int ring_doorbell(struct shim_sock *l, struct xs_conn *c)
 
 		epoll_ctl(epfd, EPOLL_CTL_MOD, xsp_evtchn_fd(c->ev), &ev);
 	}
+	watch_b(s);
 	d->next = doorbells;
 	doorbells = d;
 	/* Ask the client to notify us from its first byte on. */
@@ -306,7 +353,18 @@ static void *evloop_main(void *arg)
 			struct shim_sock *s = evs[i].data.ptr;
 
 			if ((void *)s == (void *)&wake_marker) {
-				drain_fd(wake_pipe[0]);
+				char buf[64];
+
+				/* A pipe: read(), not recv(). */
+				while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
+					;
+				continue;
+			}
+			if ((uintptr_t)s & B_TAG) {
+				/* Nobody holds the application's end any more:
+				 * the connection is closed for good. */
+				s = (struct shim_sock *)((uintptr_t)s & ~(uintptr_t)B_TAG);
+				ring_retire(s);
 				continue;
 			}
 			if (s->dead)
@@ -412,6 +470,13 @@ int evloop_add(struct shim_sock *s)
 		rc = -errno;
 		goto unlock;
 	}
+	if (s->kind == SHIM_RING) {
+		rc = watch_b(s);
+		if (rc < 0) {
+			epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+			goto unlock;
+		}
+	}
 	s->watched = true;
 	s->refs++;
 	if (s->kind == SHIM_LISTENER) {
@@ -429,31 +494,33 @@ unlock:
 
 void evloop_del(struct shim_sock *s)
 {
+	struct shim_sock **pp;
+	struct xs_conn *c;
+
 	SHIM_ENTER();
 	pthread_mutex_lock(&ev_lock);
-	if (s->watched && !s->dead) {
-		if (s->kind == SHIM_RING) {
-			epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev), NULL);
-		} else {
-			struct shim_sock **pp;
-			struct xs_conn *c;
-
-			epoll_ctl(epfd, EPOLL_CTL_DEL, xs_listener_fd(s->lst), NULL);
-			for (c = s->lst->pending; c; c = c->next)
-				epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(c->ev), NULL);
-			for (pp = &listeners; *pp; pp = &(*pp)->ev_next) {
-				if (*pp == s) {
-					*pp = s->ev_next;
-					break;
-				}
-			}
-			doorbells_drop(s);
-		}
-		s->dead = true;
-		s->ev_next = zombies;
-		zombies = s;
-		wake_thread();
+	if (!s->watched || s->dead)
+		goto unlock;
+	if (s->kind == SHIM_RING) {
+		ring_retire(s);
+		goto wake;
 	}
+	epoll_ctl(epfd, EPOLL_CTL_DEL, xs_listener_fd(s->lst), NULL);
+	for (c = s->lst->pending; c; c = c->next)
+		epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(c->ev), NULL);
+	for (pp = &listeners; *pp; pp = &(*pp)->ev_next) {
+		if (*pp == s) {
+			*pp = s->ev_next;
+			break;
+		}
+	}
+	doorbells_drop(s);
+	s->dead = true;
+	s->ev_next = zombies;
+	zombies = s;
+wake:
+	wake_thread();
+unlock:
 	pthread_mutex_unlock(&ev_lock);
 	SHIM_LEAVE();
 }

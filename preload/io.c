@@ -67,10 +67,8 @@ void ring_arm_read(struct shim_sock *s)
 	/* The flag store is ordered before the re-check below by the full
 	 * barrier inside xsr_prepare_wait(). */
 	update_wait_flag(s);
-	if (s->token && !s->hup_done) {
+	if (!s->hup_done && ring_token_present(s))
 		drain_own(s->fd);
-		s->token = false;
-	}
 	pthread_mutex_unlock(&s->tlock);
 	/* Data that raced with the flag gets its token back here. */
 	ring_sync_tokens(s);
@@ -83,14 +81,13 @@ static void arm_write(struct shim_sock *s)
 	pthread_mutex_lock(&s->tlock);
 	s->want_write = true;
 	update_wait_flag(s);
-	if (!s->plugged) {
+	if (!ring_plugged(s)) {
 		int i;
 
 		/* Fill A's (tiny) send buffer: A stops polling writable. */
 		for (i = 0; i < 64; i++)
 			if (send(s->fd, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL) <= 0)
 				break;
-		s->plugged = true;
 	}
 	pthread_mutex_unlock(&s->tlock);
 	ring_sync_tokens(s);
@@ -103,10 +100,8 @@ static void disarm(struct shim_sock *s, bool read_side)
 		s->want_read = false;
 	} else {
 		s->want_write = false;
-		if (s->plugged) {
+		if (ring_plugged(s))
 			drain_own(s->bfd);
-			s->plugged = false;
-		}
 	}
 	update_wait_flag(s);
 	pthread_mutex_unlock(&s->tlock);
@@ -276,8 +271,13 @@ ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 		return (ssize_t)sent;
 	if (want == 0)
 		return 0;
-	if (rc == -EPIPE && !(flags & MSG_NOSIGNAL))
-		raise(SIGPIPE);
+	if (rc == -EPIPE) {
+		xs_log(XS_LOG_DEBUG, "fd %d: write on a closed ring (shut %d, peer gone %d, "
+		       "alive %u, closed %u)", s->fd, r->tx_shut, r->peer_gone,
+		       *r->peer_alive_p, *r->peer_closed_p);
+		if (!(flags & MSG_NOSIGNAL))
+			raise(SIGPIPE);
+	}
 	return rc;
 }
 

@@ -158,10 +158,17 @@ struct shim_sock *shim_get(int fd)
 
 static void sock_free(struct shim_sock *s)
 {
-	if (s->kind == SHIM_RING)
+	if (s->kind == SHIM_RING) {
 		shim_ring_free(s);
-	else
-		free(s);
+		return;
+	}
+	/* A forked child's copy of a listener is not its to close. */
+	if (s->owner == getpid()) {
+		SHIM_ENTER();
+		xs_listener_close(s->lst);
+		SHIM_LEAVE();
+	}
+	free(s);
 }
 
 void shim_put(struct shim_sock *s)
@@ -245,6 +252,7 @@ int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int 
 	pthread_mutex_init(&s->wlock, NULL);
 	pthread_mutex_init(&s->tlock, NULL);
 	s->refs = 1;
+	s->owner = getpid();
 	xs_status_attach(conn->ctx, conn);
 	*out = s;
 	*afd = sv[0];
@@ -254,7 +262,10 @@ int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int 
 void shim_ring_free(struct shim_sock *s)
 {
 	SHIM_ENTER();
-	xs_conn_close(s->conn);
+	/* Only the process that made it ends the connection; a forked child
+	 * just lets go of its copies. */
+	if (s->owner == getpid())
+		xs_conn_close(s->conn);
 	if (s->bfd >= 0)
 		shim_real.close(s->bfd);
 	pthread_mutex_destroy(&s->rlock);

@@ -109,12 +109,17 @@ struct shim_sock {
 	int bfd;			/* our end of the socketpair */
 	pthread_mutex_t rlock;		/* one reader at a time */
 	pthread_mutex_t wlock;		/* one writer at a time */
-	pthread_mutex_t tlock;		/* tokens, plug, wait flags */
-	bool token;			/* a readiness byte sits in A */
-	bool plugged;			/* A's send buffer is filled on purpose */
-	bool want_read, want_write;	/* someone waits for the ring */
+	/*
+	 * Whether a token sits in A and whether A is plugged is read from
+	 * the kernel (SIOCOUTQ/SIOCINQ on B), not remembered: after fork()
+	 * the parent's event thread and the child that uses the connection
+	 * must agree on it.
+	 */
+	pthread_mutex_t tlock;		/* token/plug changes, wait flags */
+	bool want_read, want_write;	/* someone here waits for the ring */
 	bool rd_shut;			/* shutdown(SHUT_RD) */
 	bool hup_done;			/* B already shut down for EOF */
+	pid_t owner;			/* the process that created it */
 	int family;
 	struct shim_opt opts[16];
 	unsigned int nopts;
@@ -164,6 +169,9 @@ int evloop_add(struct shim_sock *s);
 void evloop_del(struct shim_sock *s);
 /* Re-evaluate a ring's readiness tokens (after reads/writes). */
 void ring_sync_tokens(struct shim_sock *s);
+/* Kernel-side readiness state of a ring socket (see struct shim_sock). */
+bool ring_token_present(const struct shim_sock *s);
+bool ring_plugged(const struct shim_sock *s);
 /* The ring was seen empty: ask the peer to notify, drop our token, and
  * re-check (io.c). */
 void ring_arm_read(struct shim_sock *s);

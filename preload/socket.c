@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,7 @@ XS_EXPORT int listen(int fd, int backlog)
 		goto out;
 	s->kind = SHIM_LISTENER;
 	s->refs = 1;
+	s->owner = getpid();
 	rc = xs_listener_open(ctx, (struct sockaddr *)&ss, len, port, &s->lst);
 	if (rc < 0) {
 		xs_log(XS_LOG_WARN, "port %u: ring listener not advertised: %s", port,
@@ -291,17 +293,22 @@ XS_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int fla
 	return do_accept(fd, addr, addrlen, flags, true);
 }
 
-/* Drop @fd's table entry; the last fd of a socket ends it. */
+/*
+ * Drop @fd's table entry. A listener ends with its last fd in this
+ * process. A ring ends when the last process holding the application's
+ * end closes it: the event thread sees its own end hang up (so a child
+ * that got the connection by fork() keeps it when the parent closes its
+ * copy, as with TCP).
+ */
 static void release_fd(int fd)
 {
 	struct shim_sock *s = shim_remove(fd);
-	bool last;
 
 	if (!s)
 		return;
 	SHIM_ENTER();
-	last = __atomic_sub_fetch(&s->nfds, 1, __ATOMIC_ACQ_REL) == 0;
-	if (last)
+	if (s->kind == SHIM_LISTENER &&
+	    __atomic_sub_fetch(&s->nfds, 1, __ATOMIC_ACQ_REL) == 0 && s->owner == getpid())
 		evloop_del(s);
 	shim_put(s);
 	SHIM_LEAVE();
@@ -457,8 +464,10 @@ XS_EXPORT int fcntl64(int fd, int cmd, ...)
 /*
  * At exit, end every ring connection and listener in an orderly way: the
  * peer reads end-of-stream, grants and channels are released, and no
- * stale listener advertisement is left behind. (A process killed by a
- * signal cannot do this; the unmap notification tells the peer then.)
+ * stale listener advertisement is left behind. The event thread dies with
+ * the process, so this is done here, for the connections no other process
+ * still holds. (A process killed by a signal cannot do this; the unmap
+ * notification tells the peer then.)
  */
 __attribute__((destructor)) static void shim_release_all(void)
 {
@@ -466,10 +475,24 @@ __attribute__((destructor)) static void shim_release_all(void)
 
 	if (!shim_tab || shim_guard)
 		return;
-	for (fd = 0; fd < hi; fd++)
-		if (shim_maybe_ours(fd))
-			release_fd(fd);
 	SHIM_ENTER();
+	for (fd = 0; fd < hi; fd++) {
+		struct shim_sock *s = shim_get(fd);
+		struct pollfd pfd;
+
+		if (!s)
+			continue;
+		release_fd(fd);
+		if (s->kind == SHIM_RING && s->owner == getpid()) {
+			shim_real.close(fd);
+			pfd.fd = s->bfd;
+			pfd.events = POLLRDHUP;
+			pfd.revents = 0;
+			if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLRDHUP)))
+				evloop_del(s);
+		}
+		shim_put(s);
+	}
 	evloop_flush();
 	SHIM_LEAVE();
 }

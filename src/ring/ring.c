@@ -495,8 +495,9 @@ ssize_t xsr_readv(struct xsr *r, const struct iovec *iov, int iovcnt, unsigned i
 
 /*
  * Observers. xsr_rx_ready(), xsr_tx_space() and xsr_poll() may run on any
- * thread while the reader and the writer work: they never write the
- * cached indexes, and they load the index that trails before the one that
+ * thread (or, after fork(), in another process) while the reader and the
+ * writer work: they never write the cached indexes, they use our own
+ * indexes as published in the shared page, and they load the index that trails before the one that
  * leads (our cons before the peer's prod; the peer's cons before our
  * prod), so a concurrent reader or writer can only make the window they
  * see smaller, never invalid. What is left invalid is the peer's doing.
@@ -515,7 +516,11 @@ static ssize_t rx_observe(struct xsr *r, bool *eof)
 	int32_t err;
 	uint8_t alive, closed;
 
-	cons = __atomic_load_n(&r->rx_cons, __ATOMIC_ACQUIRE);
+	/* Our cons as published: after fork() the process reading may be
+	 * another one than this observer. (The peer can scribble on it too;
+	 * then it misleads readiness only, and the reader's own checks catch
+	 * the corruption.) */
+	cons = XS_READ_ONCE(*r->rx_cons_p);
 	err = XS_READ_ONCE(*r->rx_err_p);
 	alive = XS_READ_ONCE(*r->peer_alive_p);
 	closed = XS_READ_ONCE(*r->peer_closed_p);
@@ -549,7 +554,7 @@ static ssize_t tx_observe(struct xsr *r)
 	cons = XS_READ_ONCE(*r->tx_cons_p);
 	/* Read barrier: the peer's cons before our own prod (see above). */
 	xs_rmb();
-	prod = __atomic_load_n(&r->tx_prod, __ATOMIC_RELAXED);
+	prod = XS_READ_ONCE(*r->tx_prod_p);	/* as published, see rx_observe() */
 	used = prod - cons;
 	if (used > r->size)
 		return observe_corrupt(r, "tx cons", cons, prod);
