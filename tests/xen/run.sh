@@ -63,6 +63,8 @@ log "images built in $(echo "$(date +%s.%N) $t_img" | awk '{ printf "%.1f", $1 -
 # -cpu max the PV dom0 faults right after Xen hands over (notes).
 CONSOLE=$WORK/console.log
 : > "$CONSOLE"
+rm -f "$WORK/serial.raw"
+: > "$WORK/serial.raw"	# before tail starts: never read a previous run's console
 t0=$EPOCHREALTIME
 qemu-system-x86_64 -accel tcg,thread=multi -cpu Haswell-noTSX -m 2048 -smp 2 \
 	-nographic -no-reboot -monitor none -serial stdio \
@@ -74,7 +76,7 @@ qpid=$!
 # Timestamp each console line (host seconds since QEMU start) into CONSOLE.
 tail -n +1 -F --pid="$qpid" "$WORK/serial.raw" 2>/dev/null |
 while IFS= read -r line; do
-	line=${line%$'\r'}
+	while [[ $line == *$'\r' ]]; do line=${line%$'\r'}; done	# Xen + hvc: \r\r\n
 	el=$(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { printf "%7.1f", a - b }')
 	printf '[%s] %s\n' "$el" "$line" >> "$CONSOLE"
 	if [ "${XSOCK_XEN_VERBOSE:-0}" = 1 ]; then
@@ -91,8 +93,8 @@ pipe_pid=$!
 result=
 deadline=$(( $(date +%s) + TIMEOUT ))
 while :; do
-	if grep -q 'XEN-HARNESS: PASS$' "$CONSOLE"; then result=PASS; fi
-	if grep -q 'XEN-HARNESS: FAIL$' "$CONSOLE"; then result=FAIL; fi
+	if grep -aq 'XEN-HARNESS: PASS' "$CONSOLE"; then result=PASS; fi
+	if grep -aq 'XEN-HARNESS: FAIL' "$CONSOLE"; then result=FAIL; fi
 	if [ -n "$result" ] || ! kill -0 "$qpid" 2>/dev/null; then
 		break
 	fi
@@ -111,13 +113,13 @@ kill "$qpid" 2>/dev/null
 wait "$qpid" 2>/dev/null
 wait "$pipe_pid" 2>/dev/null
 sleep 0.5
-[ -z "$result" ] && grep -q 'XEN-HARNESS: PASS$' "$CONSOLE" && result=PASS
-[ -z "$result" ] && grep -q 'XEN-HARNESS: FAIL$' "$CONSOLE" && result=FAIL
+[ -z "$result" ] && grep -aq 'XEN-HARNESS: PASS' "$CONSOLE" && result=PASS
+[ -z "$result" ] && grep -aq 'XEN-HARNESS: FAIL' "$CONSOLE" && result=FAIL
 
 # ---- report --------------------------------------------------------------------------------
-t_dom0=$(grep -m1 'XEN-HARNESS: dom0 userspace up' "$CONSOLE" | sed 's/^\[ *\([0-9.]*\)\].*/\1/')
+t_dom0=$(grep -a -m1 'XEN-HARNESS: dom0 userspace up' "$CONSOLE" | sed 's/^\[ *\([0-9.]*\)\].*/\1/')
 log "timing (host wall clock from QEMU start): dom0 userspace at ${t_dom0:-?}s"
-grep -E 'XEN-HARNESS: (domU .* ready|domUs up|.*scenarios)' "$CONSOLE" | sed 's/^/run.sh:   /'
+grep -aE 'XEN-HARNESS: (domU .* ready|domUs up|.*scenarios)' "$CONSOLE" | sed 's/^/run.sh:   /'
 case $result in
 PASS) log "PASS (console: $CONSOLE)"; exit 0 ;;
 FAIL) log "FAIL (console: $CONSOLE)"; exit 1 ;;
