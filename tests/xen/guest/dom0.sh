@@ -100,6 +100,7 @@ dom0_run() {
 
 boot_domu() {
 	name=$1
+	say "xl create $name"	# the host timestamps this line: boot time measurement
 	t0=$(up)
 	if ! $XL create /xsock-harness/domU.cfg "name=\"$name\"" > /tmp/xl-$name.log 2>&1; then
 		cat /tmp/xl-$name.log
@@ -122,7 +123,7 @@ wait_domu() {
 	done
 	t1=$(up)
 	say > /dev/console "domU $name is dom$id, agent ready $(echo "$t1 $(cat /tmp/created.$name)" |
-		awk '{ printf "%.1f", $1 - $2 }')s after xl create"
+		awk '{ printf "%.1f", $1 - $2 }')s (guest clock) after xl create"
 	echo "$id"
 }
 
