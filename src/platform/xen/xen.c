@@ -587,9 +587,10 @@ static int xen_store_open(struct xsp *p, struct xsp_store *st)
 	if (!xst)
 		return -ENOMEM;
 	errno = 0;
-	/* XS_UNWATCH_FILTER: after xs_unwatch no queued event of that watch
-	 * is handed out any more. */
-	h = xs_open(XS_UNWATCH_FILTER);
+	/* Not XS_UNWATCH_FILTER: watch_read filters with our own list (in
+	 * domUs, libxenstore's filter leaked the events it dropped under
+	 * LeakSanitizer). */
+	h = xs_open(0);
 	if (!h) {
 		e = err_or(ENOENT);
 		free(xst);
@@ -792,19 +793,45 @@ static int xen_watch_rm(struct xsp_store *st, const char *path, const char *toke
 	return 0;
 }
 
+/*
+ * Whether an event for @path with @token belongs to a watch still
+ * registered: same token, and @path is the watched node or below it
+ * (special "@..." watches match exactly).
+ */
+static bool watch_registered(struct xsp_store *st, const char *path, const char *token)
+{
+	struct xen_watch *w;
+	size_t l;
+
+	for (w = ((struct xen_store *)st->priv)->watches; w; w = w->next) {
+		if (strcmp(w->token, token) != 0)
+			continue;
+		l = strlen(w->path);
+		if (strncmp(w->path, path, l) == 0 && (path[l] == '\0' || path[l] == '/' ||
+							 (l == 1 && w->path[0] == '/')))
+			return true;
+	}
+	return false;
+}
+
 static int xen_watch_read(struct xsp_store *st, char **path, char **token)
 {
 	char **ev;
 	size_t lp, lt;
 	char *blk;
 
-	errno = 0;
-	/* Non-blocking; xs_read_watch() would block. */
-	ev = xs_check_watch(xsh(st));
-	if (!ev) {
-		if (errno == EAGAIN || errno == 0)
-			return -EAGAIN;
-		return map_store_errno(errno);
+	for (;;) {
+		errno = 0;
+		/* Non-blocking; xs_read_watch() would block. */
+		ev = xs_check_watch(xsh(st));
+		if (!ev) {
+			if (errno == EAGAIN || errno == 0)
+				return -EAGAIN;
+			return map_store_errno(errno);
+		}
+		if (watch_registered(st, ev[XS_WATCH_PATH], ev[XS_WATCH_TOKEN]))
+			break;
+		free(ev);	/* queued before xsp_watch_rm(): drop */
 	}
 	/* Our contract: free(*path) frees both strings, so *path must be
 	 * the start of the block; libxenstore's block starts with the
