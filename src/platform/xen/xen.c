@@ -80,6 +80,22 @@ struct xen_evtchn {
 	xenevtchn_handle *h;
 };
 
+/*
+ * The watches registered on one store connection. Linux's xenbus device
+ * (the domU path of libxenstore) answers every XS_UNWATCH with OK, so
+ * xsp_watch_rm() keeps its own list to report -ENOENT as platform.h says.
+ */
+struct xen_watch {
+	struct xen_watch *next;
+	char *token;			/* points into the same block */
+	char path[];
+};
+
+struct xen_store {
+	struct xs_handle *h;
+	struct xen_watch *watches;
+};
+
 /* ---- logging ------------------------------------------------------------- */
 
 static void xen_log_vmessage(struct xentoollog_logger *logger, xentoollog_level level,
@@ -548,20 +564,36 @@ static void xen_evtchn_close(struct xsp_evtchn *e)
 
 static struct xs_handle *xsh(const struct xsp_store *st)
 {
-	return (struct xs_handle *)st->priv;
+	return ((struct xen_store *)st->priv)->h;
+}
+
+/* The link pointing at the watch (@path, @token), or at the list's end. */
+static struct xen_watch **find_watch(struct xsp_store *st, const char *path, const char *token)
+{
+	struct xen_watch **w = &((struct xen_store *)st->priv)->watches;
+
+	while (*w && (strcmp((*w)->path, path) != 0 || strcmp((*w)->token, token) != 0))
+		w = &(*w)->next;
+	return w;
 }
 
 static int xen_store_open(struct xsp *p, struct xsp_store *st)
 {
+	struct xen_store *xst;
 	struct xs_handle *h;
 	int fd, e;
 
+	xst = calloc(1, sizeof(*xst));
+	if (!xst)
+		return -ENOMEM;
 	errno = 0;
-	/* XS_UNWATCH_FILTER: after xs_unwatch no queued event of that watch
-	 * is handed out any more. */
-	h = xs_open(XS_UNWATCH_FILTER);
+	/* Not XS_UNWATCH_FILTER: watch_read filters with our own list (in
+	 * domUs, libxenstore's filter leaked the events it dropped under
+	 * LeakSanitizer). */
+	h = xs_open(0);
 	if (!h) {
 		e = err_or(ENOENT);
+		free(xst);
 		if (e == EACCES || e == EPERM)
 			return -EACCES;
 		if (e == ENOMEM)
@@ -572,16 +604,26 @@ static int xen_store_open(struct xsp *p, struct xsp_store *st)
 	if (fd < 0) {
 		e = err_or(ENOMEM);
 		xs_close(h);
+		free(xst);
 		return e == EMFILE || e == ENFILE ? -EMFILE : -ENOMEM;
 	}
+	xst->h = h;
 	st->watch_fd = fd;
-	st->priv = h;
+	st->priv = xst;
 	return 0;
 }
 
 static void xen_store_close(struct xsp_store *st)
 {
-	xs_close(xsh(st));
+	struct xen_store *xst = st->priv;
+	struct xen_watch *w, *next;
+
+	xs_close(xst->h);	/* drops its watches in xenstored too */
+	for (w = xst->watches; w; w = next) {
+		next = w->next;
+		free(w);
+	}
+	free(xst);
 	st->priv = NULL;
 	st->watch_fd = -1;
 }
@@ -611,8 +653,22 @@ static int xen_store_write(struct xsp_store *st, xsp_txn_t t, const char *path,
 	return 0;
 }
 
+/*
+ * xenstored acknowledges removing a missing node whose parent exists, so
+ * -ENOENT comes from a read first (a node we may not read goes straight to
+ * the removal, which then decides).
+ */
 static int xen_store_rm(struct xsp_store *st, xsp_txn_t t, const char *path)
 {
+	unsigned int len;
+	char *v;
+
+	errno = 0;
+	v = xs_read(xsh(st), t, path, &len);
+	if (v)
+		free(v);
+	else if (errno == ENOENT)
+		return -ENOENT;
 	errno = 0;
 	if (!xs_rm(xsh(st), t, path))
 		return map_store_errno(err_or(EIO));
@@ -699,18 +755,63 @@ static int xen_txn_end(struct xsp_store *st, xsp_txn_t t, bool abort)
 
 static int xen_watch_add(struct xsp_store *st, const char *path, const char *token)
 {
+	struct xen_store *xst = st->priv;
+	size_t lp = strlen(path), lt = strlen(token);
+	struct xen_watch *w;
+
+	if (*find_watch(st, path, token))
+		return -EEXIST;		/* what xenstored says for a duplicate */
+	w = malloc(sizeof(*w) + lp + lt + 2);
+	if (!w)
+		return -ENOMEM;
+	memcpy(w->path, path, lp + 1);
+	w->token = w->path + lp + 1;
+	memcpy(w->token, token, lt + 1);
 	errno = 0;
-	if (!xs_watch(xsh(st), path, token))
-		return map_store_errno(err_or(EIO));
+	if (!xs_watch(xst->h, path, token)) {
+		int e = err_or(EIO);
+
+		free(w);
+		return map_store_errno(e);
+	}
+	w->next = xst->watches;
+	xst->watches = w;
 	return 0;
 }
 
 static int xen_watch_rm(struct xsp_store *st, const char *path, const char *token)
 {
+	struct xen_watch **link = find_watch(st, path, token), *w = *link;
+
+	if (!w)
+		return -ENOENT;
+	*link = w->next;
+	free(w);
 	errno = 0;
 	if (!xs_unwatch(xsh(st), path, token))
 		return map_store_errno(err_or(ENOENT));
 	return 0;
+}
+
+/*
+ * Whether an event for @path with @token belongs to a watch still
+ * registered: same token, and @path is the watched node or below it
+ * (special "@..." watches match exactly).
+ */
+static bool watch_registered(struct xsp_store *st, const char *path, const char *token)
+{
+	struct xen_watch *w;
+	size_t l;
+
+	for (w = ((struct xen_store *)st->priv)->watches; w; w = w->next) {
+		if (strcmp(w->token, token) != 0)
+			continue;
+		l = strlen(w->path);
+		if (strncmp(w->path, path, l) == 0 && (path[l] == '\0' || path[l] == '/' ||
+							 (l == 1 && w->path[0] == '/')))
+			return true;
+	}
+	return false;
 }
 
 static int xen_watch_read(struct xsp_store *st, char **path, char **token)
@@ -719,13 +820,18 @@ static int xen_watch_read(struct xsp_store *st, char **path, char **token)
 	size_t lp, lt;
 	char *blk;
 
-	errno = 0;
-	/* Non-blocking; xs_read_watch() would block. */
-	ev = xs_check_watch(xsh(st));
-	if (!ev) {
-		if (errno == EAGAIN || errno == 0)
-			return -EAGAIN;
-		return map_store_errno(errno);
+	for (;;) {
+		errno = 0;
+		/* Non-blocking; xs_read_watch() would block. */
+		ev = xs_check_watch(xsh(st));
+		if (!ev) {
+			if (errno == EAGAIN || errno == 0)
+				return -EAGAIN;
+			return map_store_errno(errno);
+		}
+		if (watch_registered(st, ev[XS_WATCH_PATH], ev[XS_WATCH_TOKEN]))
+			break;
+		free(ev);	/* queued before xsp_watch_rm(): drop */
 	}
 	/* Our contract: free(*path) frees both strings, so *path must be
 	 * the start of the block; libxenstore's block starts with the
