@@ -139,7 +139,7 @@ void ring_sync_tokens(struct shim_sock *s)
 		shutdown(s->bfd, SHUT_WR);
 		s->hup_done = true;
 	}
-	if ((m & (XSR_WRITABLE | XSR_HUP | XSR_ERR)) && ring_plugged(s))
+	if ((m & (XSR_HUP | XSR_ERR) || ring_room(r)) && ring_plugged(s))
 		drain_fd(s->bfd);
 	pthread_mutex_unlock(&s->tlock);
 	SHIM_LEAVE();

@@ -147,7 +147,7 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 	else
 		arm_write(s);
 	if (xsr_poll(r) & want)
-		return 0;
+		return 0;	/* some room (or news): the caller writes what fits */
 	if (nonblock)
 		return -EAGAIN;
 	pfd.fd = s->fd;
@@ -227,10 +227,15 @@ ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 	pthread_mutex_unlock(&s->rlock);
 	if (got > 0) {
 		/* Emptied it? Then the app's fd must stop polling readable. */
-		if (xsr_rx_ready(r) == 0 && !(xsr_poll(r) & (XSR_RDHUP | XSR_HUP | XSR_ERR)))
+		if (xsr_rx_ready(r) == 0 && !(xsr_poll(r) & (XSR_RDHUP | XSR_HUP | XSR_ERR))) {
 			ring_arm_read(s);
-		else if (s->want_read)
-			disarm(s, true);
+		} else {
+			/* Data left: no wake-ups needed, but the fd must poll
+			 * readable (the data may not have come with a token). */
+			if (s->want_read)
+				disarm(s, true);
+			ring_sync_tokens(s);
+		}
 		return (ssize_t)got;
 	}
 	return rc;
@@ -265,7 +270,9 @@ ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 			break;
 	}
 	pthread_mutex_unlock(&s->wlock);
-	if (s->want_write)
+	if (!ring_room(r))
+		arm_write(s);		/* poll() must not say "writable" now */
+	else if (s->want_write)
 		disarm(s, false);
 	if (sent > 0)
 		return (ssize_t)sent;

@@ -172,6 +172,20 @@ void ring_sync_tokens(struct shim_sock *s);
 /* Kernel-side readiness state of a ring socket (see struct shim_sock). */
 bool ring_token_present(const struct shim_sock *s);
 bool ring_plugged(const struct shim_sock *s);
+
+/*
+ * A ring socket polls writable (A unplugged) only while at least half the
+ * ring is free, as TCP polls writable only with room to spare: a program
+ * that writes after select() said "writable" must not block in the middle
+ * of its write while it still has data to read (socat, for one, would
+ * deadlock against a peer doing the same).
+ */
+static inline bool ring_room(struct xsr *r)
+{
+	ssize_t space = xsr_tx_space(r);
+
+	return space < 0 || (size_t)space >= r->size / 2;
+}
 /* The ring was seen empty: ask the peer to notify, drop our token, and
  * re-check (io.c). */
 void ring_arm_read(struct shim_sock *s);
