@@ -84,7 +84,24 @@ static void child_after_fork(void)
 	 * instance is shared with the parent: forget both. Connections the
 	 * child inherited are not served by this child (docs/protocol.md).
 	 */
+	struct doorbell *d;
+
+	/*
+	 * Doorbells waiting for the parent's accept() are not ours: keep no
+	 * copy of their fds, or the connection behind one would outlive the
+	 * process that finally serves and closes it.
+	 */
+	for (d = doorbells; d; d = d->next) {
+		close(d->dfd);
+		close(d->afd);
+	}
 	pthread_mutex_init(&ev_lock, NULL);
+	if (epfd >= 0)
+		close(epfd);
+	if (wake_pipe[0] >= 0) {
+		close(wake_pipe[0]);
+		close(wake_pipe[1]);
+	}
 	epfd = -1;
 	wake_pipe[0] = wake_pipe[1] = -1;
 	running = false;
