@@ -220,6 +220,8 @@ static int ring_doorbell(struct shim_sock *l, struct xs_conn *c)
 		epoll_ctl(epfd, EPOLL_CTL_MOD, xsp_evtchn_fd(c->ev), &ev);
 	}
 	watch_b(s);
+	xs_log(XS_LOG_DEBUG, "ring %s from dom%u: doorbell port %u rung", c->id, c->peer,
+	       ntohs(((struct sockaddr_in *)&d->local)->sin_port));
 	d->next = doorbells;
 	doorbells = d;
 	/* Ask the client to notify us from its first byte on. */
@@ -266,6 +268,8 @@ struct shim_sock *evloop_doorbell_claim(struct shim_sock *l, const struct sockad
 		if (d->l != l || !sa_equal(&d->local, sa))
 			continue;
 		*pp = d->next;
+		xs_log(XS_LOG_DEBUG, "ring %s: doorbell port %u answered by accept()",
+		       d->ring->conn->id, ntohs(((struct sockaddr_in *)&d->local)->sin_port));
 		s = d->ring;	/* the doorbell's reference goes to the caller */
 		*afd = d->afd;
 		close(d->dfd);

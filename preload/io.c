@@ -216,10 +216,10 @@ ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 			iov_advance(&iov, &iovcnt, (size_t)rc);
 			continue;
 		}
-		if (rc == 0 || got > 0)
-			break;	/* end of stream, or a short read to report */
-		if (rc != -EAGAIN)
-			break;
+		if (rc == 0)
+			break;	/* end of stream */
+		if (rc != -EAGAIN || (got > 0 && (!waitall || nonblock)))
+			break;	/* an error, or a short read to report */
 		rc = ring_wait(s, true, nonblock);
 		if (rc < 0)
 			break;

@@ -790,8 +790,16 @@ static int offer(struct xs_listener *l, xsp_domid_t dom, const char *id, const c
 	c->state = XS_CONN_OFFERED;
 	xs_log(XS_LOG_DEBUG, "offered ring %s to dom%u (evtchn %u)", id, dom, xsp_evtchn_port(c->ev));
 	c->deadline_ms = xs_now_ms() + ctx->accept_timeout_ms;
-	c->next = l->pending;
-	l->pending = c;
+	/* Oldest first: accept() hands out connections in the order their
+	 * clients arrived, as TCP's accept queue does. */
+	{
+		struct xs_conn **pp = &l->pending;
+
+		while (*pp)
+			pp = &(*pp)->next;
+		c->next = NULL;
+		*pp = c;
+	}
 	return 0;
 
 free_conn:

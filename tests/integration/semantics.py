@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+# Stream semantics through the shim, as an unmodified Python program sees
+# them. Run as "server PORT" in one domain and "client ADDR PORT" in the
+# other; each step prints "ok <what>" or raises (exit 1).
+import errno, hashlib, os, signal, socket, struct, sys, time
+
+def ok(what):
+    print("ok", what, flush=True)
+
+def server(port):
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(8)
+    # 1. half-close: the client sends, shuts down its side, reads our reply
+    c, peer = ls.accept()
+    assert peer[0] == "10.77.0.1", peer
+    ok("accept reports the registered peer address %s" % peer[0])
+    data = b""
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        data += b
+    ok("read %d bytes then EOF after the peer's shutdown(SHUT_WR)" % len(data))
+    c.sendall(hashlib.sha256(data).hexdigest().encode())
+    c.close()
+    # 2. peek, waitall, partial reads
+    c, _ = ls.accept()
+    b = c.recv(5, socket.MSG_PEEK)
+    assert b == b"hello", b
+    b2 = c.recv(5)
+    assert b2 == b"hello", b2
+    ok("MSG_PEEK then the same bytes again")
+    b = c.recv(100000, socket.MSG_WAITALL)
+    assert len(b) == 100000 and b == bytes(range(256)) * 390 + bytes(range(160)), len(b)
+    ok("MSG_WAITALL gathered 100000 bytes")
+    c.close()
+    # 3. the peer closes while we write: EPIPE (Python ignores SIGPIPE)
+    c, _ = ls.accept()
+    got = c.recv(1)
+    assert got == b"x", got
+    time.sleep(0.5)  # the client closes meanwhile
+    try:
+        for i in range(1000):
+            c.send(b"y" * 65536)
+        raise AssertionError("writes to a closed peer kept succeeding")
+    except (BrokenPipeError, ConnectionResetError) as e:
+        ok("write to a closed peer: %s" % errno.errorcode[e.errno])
+    c.close()
+    # 4. non-blocking: EAGAIN on empty, readable via select
+    import select
+    c, _ = ls.accept()
+    c.setblocking(False)
+    try:
+        got = c.recv(10)
+        raise AssertionError("recv on an empty ring did not fail: %r" % got)
+    except BlockingIOError:
+        ok("non-blocking recv on an empty ring: EAGAIN")
+    r, _, _ = select.select([c], [], [], 5)
+    assert r == [c], "select did not report the socket readable"
+    assert c.recv(10) == b"ping"
+    ok("select() woke on data")
+    c.close()
+    ls.close()
+
+def client(addr, port):
+    def conn():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.connect((addr, port))
+        return s
+    s = conn()
+    assert s.getpeername() == (addr, port), s.getpeername()
+    ok("getpeername %s:%d" % s.getpeername())
+    assert s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) == socket.SOCK_STREAM
+    assert s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    assert s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    ok("SO_TYPE, SO_ERROR, TCP_NODELAY as TCP")
+    payload = os.urandom(3 * 1024 * 1024 + 17)
+    s.sendall(payload)
+    s.shutdown(socket.SHUT_WR)
+    reply = b""
+    while True:
+        b = s.recv(100)
+        if not b:
+            break
+        reply += b
+    assert reply.decode() == hashlib.sha256(payload).hexdigest(), reply
+    ok("half-close: the server's checksum of 3 MiB matches")
+    s.close()
+    s = conn()
+    s.sendall(b"hello")
+    time.sleep(0.2)
+    s.sendall(bytes(range(256)) * 390 + bytes(range(160)))
+    s.close()
+    s = conn()
+    s.send(b"x")
+    s.close()
+    ok("closed while the server writes")
+    s = conn()
+    time.sleep(2)  # well after the server (which sleeps 0.5 s in step 3) looks
+    s.send(b"ping")
+    time.sleep(0.5)
+    s.close()
+    # a closed fd is an ordinary EBADF again
+    try:
+        os.read(s.fileno() if s.fileno() >= 0 else 999, 1)
+    except OSError as e:
+        assert e.errno == errno.EBADF
+    ok("done")
+
+if __name__ == "__main__":
+    if sys.argv[1] == "server":
+        server(int(sys.argv[2]))
+    else:
+        client(sys.argv[2], int(sys.argv[3]))
