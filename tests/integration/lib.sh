@@ -40,14 +40,14 @@ PIDS=()
 cleanup() {
 	local p n
 	for p in "${PIDS[@]}"; do pkill -9 -P "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
+	wait 2>/dev/null 3>&-
 	for n in "${NSES[@]}"; do ip netns del "$n" 2>/dev/null; done
 	[ -n "${XSOCK_LOCAL_DIR:-}" ] && case "$XSOCK_LOCAL_DIR" in
 		/dev/shm/xsock-it-*) rm -rf "$XSOCK_LOCAL_DIR" ;;
 	esac
 	[ -n "${WORK:-}" ] && rm -rf "$WORK"
 }
-trap cleanup EXIT
+trap 'cleanup 2>/dev/null' EXIT
 
 # setup_domains N: domains 1..N as namespaces xsit<pid>-<i>, lo up.
 setup_domains() {
