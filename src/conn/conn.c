@@ -441,8 +441,13 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 		goto unwatch;
 
 	rc = wait_answer(c, st, apath, &a);
-	if (rc == 0 && a.refused)
-		rc = -a.err;
+	if (rc == 0 && a.refused) {
+		/* A server out of grants, channels or memory: no ring now, but
+		 * the caller may still use TCP. */
+		rc = (a.err == ENOSPC || a.err == ENOMEM || a.err == EMFILE) ? -ENOENT : -a.err;
+		xs_log(XS_LOG_INFO, "dom%u port %u refused the ring: %s", peer, port,
+		       strerror(a.err));
+	}
 	if (rc == 0)
 		rc = client_attach(c, &a);
 	if (rc == 0) {
@@ -849,7 +854,11 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 		rc = offer(l, dom, names[i], val);
 		if (rc < 0 && rc != -EALREADY) {
 			xs_log(XS_LOG_WARN, "offer to dom%u: %s", dom, strerror(-rc));
-			refuse(l, dom, names[i], rc == -EPROTO ? EPROTO : ECONNREFUSED);
+			/* Resource exhaustion is passed on: the client falls
+			 * back to TCP (if allowed) instead of failing. */
+			refuse(l, dom, names[i],
+			       (rc == -ENOSPC || rc == -ENOMEM || rc == -EMFILE) ? -rc :
+			       rc == -EPROTO ? EPROTO : ECONNREFUSED);
 		}
 		free(val);
 	}

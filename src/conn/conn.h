@@ -88,7 +88,8 @@ struct xs_conn {
  * the registry places in domain @peer. @sport is the local port to
  * announce. Blocks up to ctx->connect_timeout_ms.
  * Errors: -ENOENT no ring listener is advertised for that port (or we
- * may not see it): the caller may fall back to TCP; -ECONNREFUSED the
+ * may not see it), or the server is out of grants, channels or memory:
+ * the caller may fall back to TCP; -ECONNREFUSED the
  * server refused; -ETIMEDOUT no answer; -EPROTO malformed answer or ring;
  * grant/event-channel errors (-ENOSPC, -EPERM, ...).
  */

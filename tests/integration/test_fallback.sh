@@ -62,4 +62,25 @@ out=$(timeout 20 ip netns exec "xsit$$-1" env XSOCK_FALLBACK=0 XSOCK_CONNECT_TIM
 kill -CONT "$srv"
 echo "$out" | grep -q "timed out" || fail "stopped listener: expected ETIMEDOUT, got: $out"
 say "listener never answers: ETIMEDOUT after $(elapsed "$t")s"
+
+# 5. a server out of grants (XSOCK_GRANT_LIMIT=40: one ring of order 5
+#    takes 33) refuses the second ring; that client falls back to TCP.
+XSOCK_GRANT_LIMIT=40 shim 2 ncat -l -k 7105 --recv-only >"$WORK/out5" &
+PIDS+=($!)
+wait_listen 2 7105
+(echo first; sleep 3) | ip netns exec "xsit$$-1" env -u XSOCK_FALLBACK XSOCK_DOMID=1 \
+	LD_PRELOAD="$PRELOAD" socat -u STDIN TCP:10.77.0.2:7105 &
+PIDS+=($!)
+sleep 0.5
+ctl 1 status | grep -q "client 2 .* 7105 " || fail "first client is not on a ring: $(ctl 1 status)"
+echo second | timeout 20 ip netns exec "xsit$$-1" env -u XSOCK_FALLBACK XSOCK_DOMID=1 \
+	XSOCK_DEBUG=3 XSOCK_LOG="$WORK/log5" LD_PRELOAD="$PRELOAD" socat -u STDIN TCP:10.77.0.2:7105 ||
+	fail "second client failed instead of falling back"
+grep -q "refused the ring: No space left on device" "$WORK/log5" || fail "no log line for the refusal"
+[ "$(ctl 1 status | grep -c " 7105 ")" = 1 ] || fail "second client got a ring after all"
+n=0
+until grep -q second "$WORK/out5" && grep -q first "$WORK/out5"; do
+	n=$((n + 1)); [ $n -gt 50 ] && fail "server did not get both: $(cat "$WORK/out5")"; sleep 0.1
+done
+say "grants exhausted: the next client fell back to TCP (logged), both delivered"
 say "PASS"

@@ -36,8 +36,9 @@
  *    at most once a second per process.
  *    A peer that still maps such a page keeps its mapping; only the names
  *    go away, so a later map of that ref fails with -ENOENT.
- *  - Budget: at most XSOCK_GRANT_LIMIT (default 1024, gntalloc's default
- *    limit) live pages per sharing domain, host-wide: -ENOSPC beyond.
+ *  - Budget: at most XSOCK_GRANT_LIMIT (default 65536; 1024 mimics
+ *    gntalloc's default limit in a Xen domain) live pages per sharing
+ *    domain, host-wide: -ENOSPC beyond.
  *  - Unmap notification: on an orderly unshare (by the last holder) or
  *    unmap the byte at the offset in page 0 is cleared before the pages go
  *    and the event channel, if any, is notified. Nothing can run in a
@@ -64,7 +65,7 @@
 #include "common/log.h"
 #include "platform/local/local.h"
 
-#define GRANT_DEFAULT_LIMIT 1024u
+#define GRANT_DEFAULT_LIMIT 65536u	/* XSOCK_GRANT_LIMIT=1024 mimics gntalloc */
 #define GRANT_GC_INTERVAL_NS 1000000000LL
 
 struct grant_notify {
