@@ -56,7 +56,8 @@ static void drain_own(int fd)
 {
 	char buf[64];
 
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+	/* A short read means the queue is empty now: no second call. */
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == (ssize_t)sizeof(buf))
 		;
 }
 
@@ -67,8 +68,8 @@ void ring_arm_read(struct shim_sock *s)
 	/* The flag store is ordered before the re-check below by the full
 	 * barrier inside xsr_prepare_wait(). */
 	update_wait_flag(s);
-	if (!s->hup_done && ring_token_present(s))
-		drain_own(s->fd);
+	if (!s->hup_done)
+		drain_own(s->fd);	/* one recv() when there is no token */
 	pthread_mutex_unlock(&s->tlock);
 	/* Data that raced with the flag gets its token back here. */
 	ring_sync_tokens(s);
@@ -190,7 +191,8 @@ static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
 ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
 {
 	struct xsr *r = &s->conn->ring;
-	bool nonblock = (flags & MSG_DONTWAIT) || fd_nonblocking(s->fd);
+	/* O_NONBLOCK is looked up only when the call would block. */
+	int nonblock = (flags & MSG_DONTWAIT) ? 1 : -1;
 	bool waitall = (flags & MSG_WAITALL) && !(flags & MSG_PEEK);
 	struct iovec local[IOV_MAX_LOCAL], *iov = local;
 	size_t want, got = 0;
@@ -218,8 +220,12 @@ ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 		}
 		if (rc == 0)
 			break;	/* end of stream */
-		if (rc != -EAGAIN || (got > 0 && (!waitall || nonblock)))
-			break;	/* an error, or a short read to report */
+		if (rc != -EAGAIN)
+			break;	/* an error */
+		if (nonblock < 0)
+			nonblock = fd_nonblocking(s->fd);
+		if (got > 0 && (!waitall || nonblock))
+			break;	/* a short read to report */
 		rc = ring_wait(s, true, nonblock);
 		if (rc < 0)
 			break;
@@ -244,7 +250,7 @@ ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
 {
 	struct xsr *r = &s->conn->ring;
-	bool nonblock = (flags & MSG_DONTWAIT) || fd_nonblocking(s->fd);
+	int nonblock = (flags & MSG_DONTWAIT) ? 1 : -1;	/* looked up when needed */
 	struct iovec local[IOV_MAX_LOCAL], *iov = local;
 	size_t want, sent = 0;
 	ssize_t rc = 0;
@@ -263,7 +269,11 @@ ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 		}
 		if (rc == 0)
 			rc = -EAGAIN;
-		if (rc != -EAGAIN || (nonblock && sent > 0))
+		if (rc != -EAGAIN)
+			break;
+		if (nonblock < 0)
+			nonblock = fd_nonblocking(s->fd);
+		if (nonblock && sent > 0)
 			break;
 		rc = ring_wait(s, false, nonblock);
 		if (rc < 0)
