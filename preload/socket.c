@@ -156,6 +156,13 @@ static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 			shim_put(shim_remove(fd));
 	}
 	shim_put(s);
+	/*
+	 * The ring is set up before we return, in about a store round trip.
+	 * A non-blocking socket still gets what TCP gives it: EINPROGRESS,
+	 * then writability (at once) and SO_ERROR 0.
+	 */
+	if (rc == 0 && fl >= 0 && (fl & O_NONBLOCK))
+		return -EINPROGRESS;
 	return rc;
 }
 

@@ -63,6 +63,12 @@ def server(port):
     assert c.recv(10) == b"ping"
     ok("select() woke on data")
     c.close()
+    # 5. a non-blocking connect: EINPROGRESS, then writable, SO_ERROR 0
+    c, _ = ls.accept()
+    c.settimeout(10)
+    assert c.recv(2) == b"nb"
+    ok("data from a non-blocking connect")
+    c.close()
     ls.close()
 
 def client(addr, port):
@@ -104,6 +110,18 @@ def client(addr, port):
     s.send(b"ping")
     time.sleep(0.5)
     s.close()
+    import select
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    e = s.connect_ex((addr, port))
+    assert e == errno.EINPROGRESS, errno.errorcode.get(e, e)
+    _, w, _ = select.select([], [s], [], 10)
+    assert w == [s], "non-blocking connect never became writable"
+    assert s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+    s.setblocking(True)
+    s.sendall(b"nb")
+    s.close()
+    ok("non-blocking connect: EINPROGRESS, writable, SO_ERROR 0")
     # a closed fd is an ordinary EBADF again
     try:
         os.read(s.fileno() if s.fileno() >= 0 else 999, 1)
