@@ -69,6 +69,31 @@ def server(port):
     assert c.recv(2) == b"nb"
     ok("data from a non-blocking connect")
     c.close()
+    # 6. epoll, edge-triggered, with EPOLLRDHUP; then back-pressure on the
+    #    client: we do not read until it reports EPOLLOUT stopped.
+    c, _ = ls.accept()
+    ep = select.epoll()
+    ep.register(c.fileno(), select.EPOLLIN | select.EPOLLET | select.EPOLLRDHUP)
+    ev = ep.poll(10)
+    assert ev and ev[0][1] & select.EPOLLIN, ev
+    assert ep.poll(0.3) == [], "edge-triggered epoll fired twice for one arrival"
+    ok("epoll EPOLLET: one event per arrival")
+    assert c.recv(1) == b"a"
+    c.send(b"k")  # tell the client to send more
+    ev = ep.poll(10)
+    assert ev and ev[0][1] & select.EPOLLIN, ev
+    assert c.recv(1) == b"b"
+    ok("epoll EPOLLET: a new arrival fires again")
+    time.sleep(1.5)  # the client fills the ring meanwhile and checks EPOLLOUT
+    total = 0
+    c.setblocking(True)
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        total += len(b)
+    ok("drained %d bytes after back-pressure" % total)
+    c.close()
     ls.close()
 
 def client(addr, port):
@@ -122,6 +147,26 @@ def client(addr, port):
     s.sendall(b"nb")
     s.close()
     ok("non-blocking connect: EINPROGRESS, writable, SO_ERROR 0")
+    s = conn()
+    s.send(b"a")
+    assert s.recv(1) == b"k"
+    s.send(b"b")
+    s.setblocking(False)
+    sent = 0
+    try:
+        while True:
+            sent += s.send(b"z" * 4096)
+    except BlockingIOError:
+        pass
+    ep = select.epoll()
+    ep.register(s.fileno(), select.EPOLLOUT)
+    assert ep.poll(0.3) == [], "EPOLLOUT with a full ring (an event loop would spin)"
+    ok("back-pressure: EAGAIN after %d bytes and no EPOLLOUT while full" % sent)
+    ev = ep.poll(10)
+    assert ev and ev[0][1] & select.EPOLLOUT, ev
+    ok("EPOLLOUT once the reader made room")
+    s.shutdown(socket.SHUT_WR)
+    s.close()
     # a closed fd is an ordinary EBADF again
     try:
         os.read(s.fileno() if s.fileno() >= 0 else 999, 1)

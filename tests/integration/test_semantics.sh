@@ -20,5 +20,5 @@ shim 1 timeout 60 /usr/bin/python3 "$PY" client 10.77.0.2 7401 >"$WORK/cli.out" 
 wait "${PIDS[0]}" || { cat "$WORK/srv.out"; fail "server failed"; }
 sed 's/^/  server: /' "$WORK/srv.out"
 sed 's/^/  client: /' "$WORK/cli.out"
-[ "$(grep -c '^ok' "$WORK/srv.out")" = 8 ] || fail "server did not finish all steps"
+[ "$(grep -c '^ok' "$WORK/srv.out")" = 11 ] || fail "server did not finish all steps"
 say "PASS"
