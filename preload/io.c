@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -186,7 +187,7 @@ static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
 	}
 }
 
-#define IOV_MAX_LOCAL 64
+#define IOV_MAX_LOCAL IOV_MAX	/* 1024: what the kernel accepts */
 
 ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
 {
@@ -199,7 +200,7 @@ ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 	ssize_t rc = 0;
 
 	if (iovcnt < 0 || iovcnt > IOV_MAX_LOCAL)
-		return iovcnt < 0 ? -EINVAL : -EMSGSIZE;
+		return -EINVAL;		/* as readv/writev say */
 	if (flags & MSG_OOB)
 		return -EINVAL;	/* TCP without urgent data says the same */
 	memcpy(local, iov0, (size_t)iovcnt * sizeof(*iov0));
@@ -256,7 +257,7 @@ ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 	ssize_t rc = 0;
 
 	if (iovcnt < 0 || iovcnt > IOV_MAX_LOCAL)
-		return iovcnt < 0 ? -EINVAL : -EMSGSIZE;
+		return -EINVAL;		/* as readv/writev say */
 	memcpy(local, iov0, (size_t)iovcnt * sizeof(*iov0));
 	want = iov_total(iov0, iovcnt);
 	pthread_mutex_lock(&s->wlock);

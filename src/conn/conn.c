@@ -491,7 +491,7 @@ static int listener_advertise(struct xs_listener *l)
 	struct xs_ctx *ctx = l->ctx;
 	struct xsp_perm perms[65];
 	unsigned int n = 0, i, j;
-	char path[128], val[32];
+	char path[128], val[64];
 	int rc;
 
 	perms[n].dom = ctx->self;
@@ -506,7 +506,7 @@ static int listener_advertise(struct xs_listener *l)
 		}
 	}
 	snprintf(path, sizeof(path), BASE_FMT "/listen/%u", ctx->self, l->port);
-	snprintf(val, sizeof(val), "pid=%d", (int)getpid());
+	snprintf(val, sizeof(val), "pid=%d id=%s", (int)getpid(), l->id);
 	rc = xsp_store_write(l->st, XSP_TXN_NONE, path, val, strlen(val));
 	if (rc < 0)
 		return rc;
@@ -582,6 +582,7 @@ int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t 
 		return -ENOMEM;
 	l->ctx = ctx;
 	l->port = port;
+	random_id(l->id, sizeof(l->id));
 	memcpy(&l->addr, addr, XS_MIN((size_t)addrlen, sizeof(l->addr)));
 	l->addrlen = addrlen;
 	rc = xsp_store_open(ctx->plat, &l->st);
@@ -612,6 +613,32 @@ static void rm_answer(struct xs_listener *l, struct xs_conn *c)
 	xsp_store_rm(l->st, XSP_TXN_NONE, path);
 }
 
+/*
+ * Remove our advertisement -- only if it is still ours: the same program
+ * may already listen on the port again (iperf3 does between tests), and
+ * a close that is finished late must not take the new one away.
+ */
+static void listener_unadvertise(struct xs_listener *l, const char *path)
+{
+	int tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		char id[24] = "", *val = NULL;
+		xsp_txn_t t;
+		int rc = xsp_txn_start(l->st, &t);
+
+		if (rc < 0)
+			return;
+		rc = xsp_store_read(l->st, t, path, &val, NULL);
+		if (rc == 0 && kv_get(val, "id", id, sizeof(id)) == 0 && strcmp(id, l->id) == 0)
+			xsp_store_rm(l->st, t, path);
+		free(val);
+		rc = xsp_txn_end(l->st, t, false);
+		if (rc != -EAGAIN)
+			return;
+	}
+}
+
 void xs_listener_close(struct xs_listener *l)
 {
 	struct xs_conn *c, *next;
@@ -621,7 +648,7 @@ void xs_listener_close(struct xs_listener *l)
 	if (!l)
 		return;
 	snprintf(path, sizeof(path), BASE_FMT "/listen/%u", l->ctx->self, l->port);
-	xsp_store_rm(l->st, XSP_TXN_NONE, path);
+	listener_unadvertise(l, path);
 	for (c = l->pending; c; c = next) {
 		next = c->next;
 		rm_answer(l, c);

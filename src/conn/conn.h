@@ -5,7 +5,7 @@
  *
  * Store layout (docs/protocol.md has the full description):
  *   B(d) = /local/domain/<d>/data/xsock
- *   B(S)/listen/<port>       "pid=<pid>": a ring listener on <port>;
+ *   B(S)/listen/<port>       "pid=<pid> id=<hex>": a ring listener on <port>;
  *                            readable by S's registered peers only
  *   B(C)/req/<S>/<id>        client C asks server S for a connection:
  *                            "port=<p> sport=<p> daddr=<addr>"; readable by S
@@ -121,6 +121,7 @@ struct xs_listener {
 	struct xs_ctx *ctx;
 	struct xsp_store *st;		/* own handle: its watch fd is ours */
 	uint16_t port;
+	char id[24];			/* tells our advertisement from a successor's */
 	struct sockaddr_storage addr;	/* bound address (family, maybe any) */
 	socklen_t addrlen;
 	struct xs_peer *peers;		/* registry snapshot */
