@@ -133,7 +133,7 @@ set datafile missing "NaN"
 set multiplot layout 1,3 title "xsock (shim, domain 1 -> 2) vs TCP loopback vs UNIX socket -- see results.json for the machine and load"
 set logscale xy
 set grid
-set key top left
+set key bottom right
 set xlabel "message size (bytes)"
 set ylabel "round-trip time (us)"
 set title "sockperf ping-pong RTT"

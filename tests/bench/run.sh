@@ -245,7 +245,7 @@ client_sockperf_tp() {
 		return 1
 	fi
 	record "sp_tp_$SP_SIZE" "sockperf throughput ${SP_LABEL} msg rate" "$mode" \
-		"$(echo "scale=3; $rate / 1000000" | bc)" Mmsg/s higher ok "" sockperf_tp "$SP_SIZE"
+		"$(awk -v r="$rate" 'BEGIN {printf "%.3f", r / 1e6}')" Mmsg/s higher ok "" sockperf_tp "$SP_SIZE"
 }
 
 fail_rows() { # MODE ERR ROW LABEL UNIT BETTER FAMILY SIZE [ROW LABEL ...]
@@ -380,7 +380,7 @@ client_redis() {
 	for t in SET GET; do
 		v=$(awk -F'"' -v t="$t" '$2 == t {print $4}' "$log")
 		record "rb_${t}_P$RB_P" "redis-benchmark $t -P $RB_P (-c $REDIS_C)" "$mode" \
-			"$(echo "scale=1; $v / 1000" | bc)" kreq/s higher ok "" redis 0
+			"$(awk -v r="$v" 'BEGIN {printf "%.1f", r / 1000}')" kreq/s higher ok "" redis 0
 	done
 }
 
@@ -442,7 +442,7 @@ bench_ring() {
 		if timeout -k 3 $((T + 15)) "$RINGBENCH" -j -s "$s" -t "$T" >"$log" 2>&1 &&
 			j=$(grep '^{' "$log"); then
 			record "ring_st_$s" "ring floor stream $s B writes" ring \
-				"$(echo "scale=3; $(json_get "$j" mb_per_s) * 8 / 1000" | bc)" Gbit/s higher \
+				"$(awk -v r="$(json_get "$j" mb_per_s)" 'BEGIN {printf "%.3f", r * 8 / 1000}')" Gbit/s higher \
 				ok "" ring_stream "$s"
 		else
 			record "ring_st_$s" "ring floor stream $s B writes" ring "" Gbit/s higher FAIL \
