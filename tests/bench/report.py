@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Turn tests/bench/run.sh's results.tsv into the table (stdout and
+table.txt), results.json, and gnuplot data + script (plot.gp -> bench.png).
+
+usage: report.py RESULTS.TSV OUTDIR META_JSON
+"""
+import csv
+import json
+import os
+import sys
+
+MODES = ("xsock", "tcp", "unix")
+
+
+def load(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def cell(rec):
+    if rec is None:
+        return "-"
+    if rec["status"] == "ok":
+        return rec["value"]
+    return rec["status"]
+
+
+def build_rows(recs):
+    rows, order = {}, []
+    for r in recs:
+        key = (r["row"], r["label"])
+        if key not in rows:
+            rows[key] = {"row": r["row"], "label": r["label"], "unit": r["unit"],
+                         "better": r["better"], "family": r["family"],
+                         "size": int(r["size"] or 0), "modes": {}}
+            order.append(key)
+        mode = "xsock" if r["mode"] == "ring" else r["mode"]
+        rows[key]["modes"][mode] = r
+    return [rows[k] for k in order]
+
+
+def ratio(row):
+    x, t = row["modes"].get("xsock"), row["modes"].get("tcp")
+    if not x or not t or x["status"] != "ok" or t["status"] != "ok":
+        return None
+    try:
+        return float(x["value"]) / float(t["value"])
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def table(rows, meta):
+    out = []
+    hdr = ("test", "unit", "xsock", "tcp", "unix", "xsock/tcp")
+    lines = []
+    for r in rows:
+        rt = ratio(r)
+        unit = r["unit"] + (" (lower better)" if r["better"] == "lower" else "")
+        lines.append((r["label"], unit, cell(r["modes"].get("xsock")),
+                      cell(r["modes"].get("tcp")), cell(r["modes"].get("unix")),
+                      "%.2f" % rt if rt is not None else "-"))
+    w = [max(len(hdr[i]), *(len(l[i]) for l in lines)) if lines else len(hdr[i])
+         for i in range(len(hdr))]
+    fmt = "  ".join(("%%-%ds" if i == 0 else "%%%ds") % w[i] for i in range(len(hdr)))
+    out.append("xsock benchmark: %s CPUs (%s), kernel %s, load average %s at start, %s at end"
+               % (meta.get("cpus"), meta.get("cpu"), meta.get("kernel"),
+                  meta.get("load_start"), meta.get("load_end")))
+    out.append("xsock = domain 1 -> domain 2 through libxsock_preload.so (local backend, "
+               "XSOCK_FALLBACK=0); ring floor rows: xsock-ringbench, no shim")
+    out.append("")
+    out.append(fmt % hdr)
+    out.append(fmt % tuple("-" * x for x in w))
+    for l in lines:
+        out.append(fmt % l)
+    notes = []
+    for r in rows:
+        for m in MODES:
+            rec = r["modes"].get(m)
+            if rec and rec["status"] == "FAIL":
+                notes.append("FAIL %s [%s]: %s" % (r["label"], m, rec["error"]))
+    seen = set()
+    na = []
+    for r in rows:
+        for m in MODES:
+            rec = r["modes"].get(m)
+            if rec and rec["status"] == "n/a" and rec["error"] not in seen:
+                seen.add(rec["error"])
+                na.append("n/a: %s" % rec["error"])
+    if notes or na:
+        out.append("")
+        out.extend(notes)
+        out.extend(na)
+    return "\n".join(out) + "\n"
+
+
+def num(rec):
+    if rec and rec["status"] == "ok":
+        return rec["value"]
+    return "NaN"
+
+
+def write_plot(rows, outdir):
+    """Three panels: RTT p50/p99 vs message size, throughput vs write size,
+    redis requests/s for xsock/tcp/unix."""
+    fam = {}
+    for r in rows:
+        fam.setdefault(r["family"], []).append(r)
+
+    def series(family, fname, modes):
+        with open(os.path.join(outdir, fname), "w") as f:
+            f.write("# size " + " ".join(modes) + "\n")
+            for r in sorted(fam.get(family, []), key=lambda r: r["size"]):
+                f.write("%d %s\n" % (r["size"], " ".join(num(r["modes"].get(m))
+                                                         for m in modes)))
+
+    series("sockperf_pp_p50", "lat_p50.dat", ("xsock", "tcp"))
+    series("sockperf_pp_p99", "lat_p99.dat", ("xsock", "tcp"))
+    series("ring_pp_p50", "ring_p50.dat", ("xsock",))
+    series("iperf3_P1", "tput_P1.dat", ("xsock", "tcp"))
+    series("iperf3_P4", "tput_P4.dat", ("xsock", "tcp"))
+    series("ring_stream", "ring_stream.dat", ("xsock",))
+    with open(os.path.join(outdir, "redis.dat"), "w") as f:
+        f.write("# test xsock tcp unix\n")
+        for r in fam.get("redis", []):
+            if "-c 50" in r["label"]:
+                continue
+            name = r["label"].replace("redis-benchmark ", "").split(" (")[0]
+            f.write('"%s" %s\n' % (name, " ".join(num(r["modes"].get(m)) for m in MODES)))
+    gp = r'''set terminal pngcairo size 1500,480 font "sans,10"
+set output "bench.png"
+set datafile missing "NaN"
+set multiplot layout 1,3 title "xsock (shim, domain 1 -> 2) vs TCP loopback vs UNIX socket -- see results.json for the machine and load"
+set logscale xy
+set grid
+set key bottom right
+set xlabel "message size (bytes)"
+set ylabel "round-trip time (us)"
+set title "sockperf ping-pong RTT"
+set xtics ("64" 64, "1K" 1024, "16K" 16384, "64K" 65536)
+plot "lat_p50.dat" u 1:2 w lp lw 2 pt 7 lc rgb "#d62728" t "xsock p50", \
+     "lat_p50.dat" u 1:3 w lp lw 2 pt 5 lc rgb "#1f77b4" t "TCP p50", \
+     "lat_p99.dat" u 1:2 w lp dt 2 pt 6 lc rgb "#d62728" t "xsock p99", \
+     "lat_p99.dat" u 1:3 w lp dt 2 pt 4 lc rgb "#1f77b4" t "TCP p99", \
+     "ring_p50.dat" u 1:2 w lp lw 1 pt 9 lc rgb "#2ca02c" t "ring floor p50 (ringbench)"
+set ylabel "throughput (Gbit/s)"
+set xlabel "write size (bytes)"
+set title "iperf3 / ring stream throughput"
+set xtics ("64" 64, "4K" 4096, "64K" 65536, "128K" 131072)
+set key bottom right
+plot "tput_P1.dat" u 1:2 w lp lw 2 pt 7 lc rgb "#d62728" t "xsock iperf3 -P 1", \
+     "tput_P1.dat" u 1:3 w lp lw 2 pt 5 lc rgb "#1f77b4" t "TCP iperf3 -P 1", \
+     "tput_P4.dat" u 1:2 w lp dt 2 pt 6 lc rgb "#d62728" t "xsock iperf3 -P 4", \
+     "tput_P4.dat" u 1:3 w lp dt 2 pt 4 lc rgb "#1f77b4" t "TCP iperf3 -P 4", \
+     "ring_stream.dat" u 1:2 w lp lw 1 pt 9 lc rgb "#2ca02c" t "ring floor (ringbench)"
+unset logscale
+unset xtics
+set xtics rotate by -20
+set title "redis-benchmark"
+set ylabel "thousand requests/s"
+set xlabel ""
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set yrange [0:*]
+set key top left
+plot "redis.dat" u 2:xtic(1) lc rgb "#d62728" t "xsock", \
+     "" u 3 lc rgb "#1f77b4" t "TCP", \
+     "" u 4 lc rgb "#ff7f0e" t "UNIX"
+unset multiplot
+'''
+    with open(os.path.join(outdir, "plot.gp"), "w") as f:
+        f.write('cd "%s"\n' % outdir)
+        f.write(gp)
+
+
+def main():
+    tsv, outdir, meta = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    recs = load(tsv)
+    rows = build_rows(recs)
+    txt = table(rows, meta)
+    sys.stdout.write(txt)
+    with open(os.path.join(outdir, "table.txt"), "w") as f:
+        f.write(txt)
+    res = {"meta": meta, "results": []}
+    for r in rows:
+        ent = {"id": r["row"], "test": r["label"], "unit": r["unit"], "better": r["better"],
+               "family": r["family"], "size": r["size"], "xsock_over_tcp": ratio(r)}
+        for m in MODES:
+            rec = r["modes"].get(m)
+            if rec is None:
+                ent[m] = None
+            elif rec["status"] == "ok":
+                ent[m] = float(rec["value"])
+            else:
+                ent[m] = {"status": rec["status"], "error": rec["error"]}
+        res["results"].append(ent)
+    with open(os.path.join(outdir, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+        f.write("\n")
+    write_plot(rows, outdir)
+
+
+if __name__ == "__main__":
+    main()
