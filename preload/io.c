@@ -307,23 +307,6 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 
 /* ---- wrappers ------------------------------------------------------------------------ */
 
-/*
- * Fetch the ring socket behind @fd, or NULL when the call is not ours
- * (then the caller passes it to libc).
- */
-static struct shim_sock *ring_of(int fd)
-{
-	struct shim_sock *s;
-
-	if (shim_guard || !shim_maybe_ours(fd))
-		return NULL;
-	s = shim_get(fd);
-	if (s && s->kind != SHIM_RING) {
-		shim_put(s);
-		return NULL;
-	}
-	return s;
-}
 
 static ssize_t do_recv(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags)
 {
@@ -355,7 +338,7 @@ XS_EXPORT ssize_t read(int fd, void *buf, size_t len)
 	struct shim_sock *s;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.read(fd, buf, len);
 	return do_recv(s, &v, 1, 0);
@@ -367,7 +350,7 @@ XS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 	struct shim_sock *s;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.__read_chk(fd, buf, len, buflen);
 	if (len > buflen) {
@@ -383,7 +366,7 @@ XS_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	struct shim_sock *s;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.write(fd, buf, len);
 	return do_send(s, &v, 1, 0);
@@ -394,7 +377,7 @@ XS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 	struct shim_sock *s;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.readv(fd, iov, iovcnt);
 	return do_recv(s, iov, iovcnt, 0);
@@ -405,7 +388,7 @@ XS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	struct shim_sock *s;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.writev(fd, iov, iovcnt);
 	return do_send(s, iov, iovcnt, 0);
@@ -417,7 +400,7 @@ XS_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 	struct shim_sock *s;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.send(fd, buf, len, flags);
 	return do_send(s, &v, 1, flags);
@@ -430,7 +413,7 @@ XS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 	struct shim_sock *s;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.sendto(fd, buf, len, flags, to, tolen);
 	/* Like Linux TCP: the address of a connected stream is ignored. */
@@ -442,7 +425,7 @@ XS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	struct shim_sock *s;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.sendmsg(fd, msg, flags);
 	if (!msg) {
@@ -458,7 +441,7 @@ XS_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 	struct shim_sock *s;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.recv(fd, buf, len, flags);
 	return do_recv(s, &v, 1, flags);
@@ -470,7 +453,7 @@ XS_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int f
 	struct shim_sock *s;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s || len > buflen) {
 		shim_put(s);
 		return shim_real.__recv_chk(fd, buf, len, buflen, flags);
@@ -485,7 +468,7 @@ XS_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sock
 	struct shim_sock *s;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.recvfrom(fd, buf, len, flags, from, fromlen);
 	if (from && fromlen)
@@ -500,7 +483,7 @@ XS_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, i
 	struct shim_sock *s;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s || len > buflen) {
 		shim_put(s);
 		return shim_real.__recvfrom_chk(fd, buf, len, buflen, flags, from, fromlen);
@@ -515,7 +498,7 @@ XS_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	struct shim_sock *s;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.recvmsg(fd, msg, flags);
 	if (!msg) {
@@ -577,7 +560,7 @@ XS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 	if (!real)
 		*(void **)&real = dlsym(RTLD_NEXT, "sendfile");
 	shim_resolve();
-	s = ring_of(out_fd);
+	s = shim_ring_of(out_fd);
 	if (!s)
 		return real(out_fd, in_fd, offset, count);
 	SHIM_ENTER();

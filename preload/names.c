@@ -14,19 +14,6 @@
 #include "common/compiler.h"
 #include "preload/shim.h"
 
-static struct shim_sock *ring_of(int fd)
-{
-	struct shim_sock *s;
-
-	if (shim_guard || !shim_maybe_ours(fd))
-		return NULL;
-	s = shim_get(fd);
-	if (s && s->kind != SHIM_RING) {
-		shim_put(s);
-		return NULL;
-	}
-	return s;
-}
 
 static int put_addr(const struct sockaddr_storage *ss, socklen_t sslen, struct sockaddr *addr,
 		    socklen_t *addrlen)
@@ -44,7 +31,7 @@ XS_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	int rc;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.getsockname(fd, addr, addrlen);
 	rc = put_addr(&s->conn->laddr, s->conn->laddr_len, addr, addrlen);
@@ -58,7 +45,7 @@ XS_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	int rc;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.getpeername(fd, addr, addrlen);
 	rc = put_addr(&s->conn->paddr, s->conn->paddr_len, addr, addrlen);
@@ -196,7 +183,7 @@ XS_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	int rc;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.getsockopt(fd, level, name, val, len);
 	rc = ring_getsockopt(s, level, name, val, len);
@@ -210,7 +197,7 @@ XS_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 	int rc;
 
 	shim_resolve();
-	s = ring_of(fd);
+	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.setsockopt(fd, level, name, val, len);
 	rc = ring_setsockopt(s, level, name, val, len);

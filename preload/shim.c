@@ -203,6 +203,20 @@ int shim_install(int fd, struct shim_sock *s)
 	return rc;
 }
 
+struct shim_sock *shim_ring_of(int fd)
+{
+	struct shim_sock *s;
+
+	if (shim_guard || !shim_maybe_ours(fd))
+		return NULL;
+	s = shim_get(fd);
+	if (s && s->kind != SHIM_RING) {
+		shim_put(s);
+		return NULL;
+	}
+	return s;
+}
+
 struct shim_sock *shim_remove(int fd)
 {
 	struct shim_sock *s;

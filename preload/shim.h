@@ -144,6 +144,9 @@ void shim_put(struct shim_sock *s);
 int shim_install(int fd, struct shim_sock *s);
 /* Remove the entry for @fd and return it (the caller owns its reference). */
 struct shim_sock *shim_remove(int fd);
+/* The ring socket behind @fd with a reference, or NULL when the call is
+ * not ours (not a ring, or the shim itself is calling): pass it to libc. */
+struct shim_sock *shim_ring_of(int fd);
 static inline bool shim_maybe_ours(int fd);
 
 extern struct shim_sock **shim_tab;
