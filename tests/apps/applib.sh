@@ -59,16 +59,31 @@ wait_server() {
 	done
 }
 
-# stop PID...: end a server (TERM, then KILL after 5 s) and reap it.
+# stop PID...: end a server started as "$SRV prog ... &" (PID is the
+# subshell; the program is its child): TERM, KILL after 5 s, reaped.
 stop() {
-	local p n
+	local p c n
 	for p in "$@"; do
-		kill "$p" 2>/dev/null
+		c=$(pgrep -P "$p")
+		kill $c "$p" 2>/dev/null
 		n=0
-		while kill -0 "$p" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
-		kill -9 "$p" 2>/dev/null
+		while [ $n -lt 50 ]; do
+			kill -0 $c "$p" 2>/dev/null || break
+			sleep 0.1
+			n=$((n + 1))
+		done
+		kill -9 $c "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	return 0
+}
+
+# wait_gone PID: until the server exits by itself (10 s), reaped; 1 if not.
+wait_gone() {
+	local n=0
+	while [ -n "$(pgrep -P "$1")" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+	[ -z "$(pgrep -P "$1")" ] || { stop "$1"; return 1; }
+	wait "$1" 2>/dev/null
 	return 0
 }
 
