@@ -87,6 +87,10 @@ wait_gone() {
 	return 0
 }
 
+# Servers get TERM first at exit (nginx's master then ends its workers,
+# which a KILL would orphan), then lib.sh's cleanup.
+trap 'stop "${PIDS[@]}" 2>/dev/null; cleanup 2>/dev/null' EXIT
+
 # A results table, printed at the end: row NAME XSOCK TCP.
 ROWS=()
 row() { ROWS+=("$(printf '%-34s %22s %22s' "$1" "$2" "$3")"); }
