@@ -4,7 +4,9 @@
 # through sudo). Quiet when everything is already there.
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config libxen-dev check
-      iproute2 socat ncat bc procps psmisc python3 clang libclang-rt-14-dev"
+      iproute2 socat ncat bc procps psmisc python3 clang libclang-rt-14-dev
+      redis-server redis-tools curl iperf3 sockperf memcached libmemcached-tools
+      nginx-light wrk postgresql postgresql-client util-linux"
 missing=""
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

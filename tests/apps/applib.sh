@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: MIT
+# Shared setup for the application tests (tests/apps/test_*.sh): an
+# unmodified Debian server/client pair, run twice in the same test:
+#   xsock  server in domain 2, client in domain 1, each in its own
+#          loopback-only namespace, both under the shim, XSOCK_FALLBACK=0
+#          (the ring is the only path between them);
+#   tcp    both in domain 3, a third namespace, no shim: plain TCP over
+#          loopback, the baseline the figures are printed next to.
+# Builds on tests/integration/lib.sh (domains, shim, cleanup).
+. "$(dirname "$0")/../integration/lib.sh"
+
+# need_app PROGRAM PACKAGE: install PACKAGE when root, otherwise skip loudly.
+need_app() {
+	command -v "$1" >/dev/null 2>&1 && return 0
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		say "installing $2 (for $1)"
+		DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq "$2" \
+			>/dev/null 2>&1
+	fi
+	command -v "$1" >/dev/null 2>&1 || skip "$1 not installed (apt-get install $2)"
+}
+
+# Domains 1 and 2 tagged as peers of each other; domain 3 is untagged.
+setup_apps() {
+	need_root_netns
+	need_prog bc
+	setup_domains 3
+	tag_all 2
+	export XSOCK_FALLBACK=0
+}
+
+# use_mode xsock|tcp: sets SRV and CLI (command prefixes: a domain and
+# whether the shim is loaded), HOST (the server's address as the client
+# names it) and MODE.
+use_mode() {
+	MODE=$1
+	case $1 in
+	xsock) SRV="shim 2"; CLI="shim 1"; HOST=$(addr_of 2); SRVDOM=2 ;;
+	tcp) SRV="dom 3"; CLI="dom 3"; HOST=127.0.0.1; SRVDOM=3 ;;
+	*) fail "use_mode: $1" ;;
+	esac
+}
+
+# wait_server PORT [PID]: until the current mode's server listens on PORT
+# (a ring listener advertised in xsock mode, a TCP listener in tcp mode);
+# fails early if PID died.
+wait_server() {
+	local port=$1 pid=${2:-} n=0
+	while :; do
+		if [ "$MODE" = xsock ]; then
+			[ -d "$XSOCK_LOCAL_DIR/store/local/domain/2/data/xsock/listen/$port" ] && break
+		else
+			dom 3 ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && break
+		fi
+		[ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && fail "$MODE: server died before listening on port $port"
+		n=$((n + 1))
+		[ $n -gt 300 ] && fail "$MODE: no listener on port $port after 15 s"
+		sleep 0.05
+	done
+}
+
+# stop PID...: end a server started as "$SRV prog ... &" (PID is the
+# subshell; the program is its child): TERM, KILL after 5 s, reaped.
+stop() {
+	local p c n
+	for p in "$@"; do
+		c=$(pgrep -P "$p")
+		kill $c "$p" 2>/dev/null
+		n=0
+		while [ $n -lt 50 ]; do
+			kill -0 $c "$p" 2>/dev/null || break
+			sleep 0.1
+			n=$((n + 1))
+		done
+		kill -9 $c "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	return 0
+}
+
+# wait_gone PID: until the server exits by itself (10 s), reaped; 1 if not.
+wait_gone() {
+	local n=0
+	while [ -n "$(pgrep -P "$1")" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+	[ -z "$(pgrep -P "$1")" ] || { stop "$1"; return 1; }
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# Servers get TERM first at exit (nginx's master then ends its workers,
+# which a KILL would orphan), then lib.sh's cleanup.
+trap 'stop "${PIDS[@]}" 2>/dev/null; cleanup 2>/dev/null' EXIT
+
+# A results table, printed at the end: row NAME XSOCK TCP.
+ROWS=()
+row() { ROWS+=("$(printf '%-34s %22s %22s' "$1" "$2" "$3")"); }
+print_table() {
+	local r
+	say "$(printf '%-34s %22s %22s' "figure" "xsock (2 domains)" "tcp loopback")"
+	for r in "${ROWS[@]}"; do say "$r"; done
+}
+
+# A shim log for diagnosis: XSOCK_APPS_DEBUG=4 keeps one per test in $WORK
+# and prints its tail on failure.
+if [ -n "${XSOCK_APPS_DEBUG:-}" ]; then
+	export XSOCK_DEBUG=$XSOCK_APPS_DEBUG
+	export XSOCK_LOG=/tmp/xsock-apps-$(basename "$0" .sh).log
+	rm -f "$XSOCK_LOG"
+fi
