@@ -12,7 +12,9 @@ PRELOAD="$TOP_BUILD/.libs/libxsock_preload.so"
 XSOCKCTL="$TOP_BUILD/xsockctl"
 # A sanitizer build of the shim needs its runtimes loaded first.
 if [ -f "$PRELOAD" ]; then
-	for lib in $(ldd "$PRELOAD" 2>/dev/null | awk '/lib(asan|ubsan)/ {print $3}'); do
+	# libasan must come first of all.
+	for lib in $(ldd "$PRELOAD" 2>/dev/null | awk '/libubsan/ {print $3}') \
+		   $(ldd "$PRELOAD" 2>/dev/null | awk '/libasan/ {print $3}'); do
 		PRELOAD="$lib:$PRELOAD"
 	done
 	case "$PRELOAD" in
