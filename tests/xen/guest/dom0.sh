@@ -52,7 +52,7 @@ guest_start() {
 	shift
 	n=$(( $(cat /tmp/jobs.$dom 2>/dev/null || echo 0) + 1 ))
 	echo $n > /tmp/jobs.$dom
-	xenstore-write "/local/domain/$dom/data/cmd/$n" "$*"
+	xenstore-write -R "/local/domain/$dom/data/cmd/$n" "$*"
 	echo $n
 }
 
