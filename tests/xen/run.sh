@@ -53,6 +53,9 @@ fi
 
 # ---- images ------------------------------------------------------------------------------
 mkdir -p "$WORK"
+# One run per work directory: a second QEMU would share the console log.
+exec 9> "$WORK/.lock"
+flock -w 1800 9 || { echo "run.sh: another run holds $WORK/.lock" >&2; exit 1; }
 t_img=$(date +%s.%N)
 XSOCK_XEN_ONLY=${XSOCK_XEN_ONLY:-} "$HERE/mkimages.sh" "$BUILD_DIR" "$WORK" || exit 1
 zcat /boot/xen-4.17-amd64.gz > "$WORK/xen.elf" || exit 1
@@ -129,6 +132,7 @@ awk '
 	/XEN-HARNESS: .*scenarios, / { printf "run.sh: scenarios done %.1fs after QEMU start\n", ts($0) }
 ' "$CONSOLE"
 grep -a 'XEN-HARNESS: scenario .*: \(PASS\|FAIL\)' "$CONSOLE" | sed 's/^.*XEN-HARNESS: /run.sh:   /'
+grep -a 'XEN-HARNESS: RESULT ' "$CONSOLE" | sed 's/^.*XEN-HARNESS: RESULT /run.sh:   result: /'
 case $result in
 PASS) log "PASS (console: $CONSOLE)"; exit 0 ;;
 FAIL) log "FAIL (console: $CONSOLE)"; exit 1 ;;

@@ -140,6 +140,26 @@ count_evtchn_cmd='echo EVTCHN=$(grep -c evtchn: /proc/interrupts)'
 # field NAME TEXT: the value printed as "NAME=value" in TEXT.
 field() { echo "$2" | sed -n "s/^\[dom[0-9]*\] $1=//p" | tail -n 1; }
 
+# result TEXT: a figure for the report (run.sh echoes and summarises these).
+result() { echo "XEN-HARNESS: RESULT $*"; }
+
+# Realtime with microseconds, comparable across domains (guest/now).
+NOW=/xsock-harness/now
+
+# xen_counts: "GRANTS EVTCHNS" as Xen sees them: active grant entries of
+# every domain (debug key g) and unbound + interdomain event channels of
+# every domain (debug key e, each interdomain channel counted at both ends).
+xen_counts() {
+	xl dmesg -c > /dev/null 2>&1
+	xl debug-keys g > /dev/null 2>&1
+	xl debug-keys e > /dev/null 2>&1
+	sleep 0.5
+	xl dmesg -c 2> /dev/null | awk '
+		/\[0x[0-9a-f]+\]/ { g++ }
+		/: s=[23] / { e++ }
+		END { printf "%d %d\n", g, e }'
+}
+
 # Uptime in seconds (two decimals), the clock for intervals inside one domain.
 UP='cut -d" " -f1 /proc/uptime'
 
@@ -190,7 +210,7 @@ xfer() {
 		sleep 1; t0=\$($UP); socat -u OPEN:/tmp/in.$port TCP:127.0.0.1:$((port + 500)); t1=\$($UP);
 		wait; rm -f /tmp/in.$port
 		echo TCP=\$(echo \"\$t0 \$t1\" | awk '{ printf \"%.1f\", $MB * 8.388608 / (\$2 - \$1) }')")
-	echo "RESULT $tool dom$from -> dom$to: $MB MiB, sha256 ${want:-?} vs ${got:-?}," \
+	result "$tool dom$from -> dom$to: $MB MiB, sha256 ${want:-?} vs ${got:-?}," \
 		"$(field RATE "$out") Mbit/s over the ring ($(field SECS "$out") s)," \
 		"TCP loopback in dom$from $(field TCP "$tcp") Mbit/s"
 	[ $rc -eq 0 ] && [ $rs -eq 0 ] && [ -n "$want" ] && [ "$want" = "$got" ]
@@ -211,10 +231,10 @@ scenario_listener_serves_tcp_too() {
 	wait_listen "$U2" "$port" || return 1
 	echo_job='dd if=/dev/urandom of=/tmp/e.in bs=1048576 count=8 2> /dev/null
 		echo SUM=$(sha256sum < /tmp/e.in | cut -d" " -f1)
-		t0=$(cut -d" " -f1 /proc/uptime)
+		t0=$(/xsock-harness/now)
 		socat -t 60 OPEN:/tmp/e.in!!OPEN:/tmp/e.out,creat,trunc TCP:ADDR
 		echo RC=$?
-		echo T="$t0 $(cut -d" " -f1 /proc/uptime)"
+		echo T="$t0 $(/xsock-harness/now)"
 		echo BACK=$(sha256sum < /tmp/e.out | cut -d" " -f1)
 		rm -f /tmp/e.in /tmp/e.out'
 	jr=$(start_on "$U1" "$(echo "$echo_job" | sed "s|socat -t|$SHIM socat -t|; s|ADDR|$(addr_of $U2):$port|")")
@@ -225,8 +245,8 @@ scenario_listener_serves_tcp_too() {
 	echo "$tcp"
 	on "$U2" 'kill $(cat /tmp/srv.'$port')'
 	wait_on "$U2" "$js" 20
-	echo "RESULT ring client (dom$U1) ran [$(field T "$ring")], TCP client (dom$U2) ran" \
-		"[$(field T "$tcp")] (dom$U2's clock for both? no: each its own uptime)"
+	result "ring client dom$U1 -> listener dom$U2 ran [$(field T "$ring")]," \
+		"TCP client dom$U2 -> 127.0.0.1 ran [$(field T "$tcp")] (realtime)"
 	[ "$(field RC "$ring")" = 0 ] && [ "$(field RC "$tcp")" = 0 ] &&
 		[ -n "$(field SUM "$ring")" ] && [ "$(field SUM "$ring")" = "$(field BACK "$ring")" ] &&
 		[ -n "$(field SUM "$tcp")" ] && [ "$(field SUM "$tcp")" = "$(field BACK "$tcp")" ]
@@ -297,10 +317,11 @@ evtchn_all() {
 
 # kill_case VDOM VROLE SDOM PORT: a process in VDOM (the ring listener when
 # VROLE=server, else the client) streams zeros to its peer in SDOM and is
-# SIGKILLed; the survivor must end (EOF or ECONNRESET) within 2 s. The
-# survivor asks for the kill itself (node data/killreq, relayed by dom0 to
-# the victim's data/killnow), so the interval it measures on its own clock
-# includes both polling delays: an upper bound.
+# SIGKILLed; the survivor must end (EOF or ECONNRESET) within 2 s, measured
+# from just before the kill (victim's clock) to the survivor's end (its
+# clock; both are Xen's wallclock). The survivor asks for the kill (node
+# data/killreq, relayed by dom0 to the victim's data/killnow). While the
+# connection streams, Xen must show more grants and channels than before.
 kill_case() {
 	vdom=$1 vrole=$2 sdom=$3 port=$4
 	if [ "$vrole" = server ]; then
@@ -315,12 +336,12 @@ kill_case() {
 	xenstore-rm $V/killnow $S/killreq 2> /dev/null
 	victim="$vcmd & p=\$!
 		while ! xenstore-read $V/killnow > /dev/null 2>&1; do sleep 0.05; done
-		kill -9 \$p; echo KILLED_AT=\$($UP)"
+		echo KILL_AT=\$($NOW); kill -9 \$p"
 	survivor="( $scmd | wc -c > /tmp/bytes.$port ) & p=\$!
-		sleep 8; t0=\$($UP); xenstore-write $S/killreq 1
-		wait \$p; t1=\$($UP)
+		sleep 8; xenstore-write $S/killreq 1; t0=\$($NOW)
+		wait \$p; echo END_AT=\$($NOW)
 		echo BYTES=\$(cat /tmp/bytes.$port)
-		echo LAT=\$(echo \"\$t0 \$t1\" | awk '{ printf \"%.2f\", \$2 - \$1 }')"
+		echo REQ_AT=\$t0"
 	if [ "$vrole" = server ]; then
 		jv=$(start_on "$vdom" "$victim")
 		wait_listen "$vdom" "$port" || return 1
@@ -330,6 +351,8 @@ kill_case() {
 		wait_listen "$sdom" "$port" || return 1
 		jv=$(start_on "$vdom" "$victim")
 	fi
+	sleep 4
+	mid=$(xen_counts)
 	i=0
 	while ! xenstore-read $S/killreq > /dev/null 2>&1; do
 		i=$((i + 1))
@@ -342,12 +365,19 @@ kill_case() {
 	sout=$(wait_on "$sdom" "$js" 30)
 	echo "$sout"
 	xenstore-rm $V/killnow $S/killreq 2> /dev/null
-	lat=$(field LAT "$sout")
+	lat=$(echo "$(field KILL_AT "$vout") $(field END_AT "$sout")" |
+		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
+	bound=$(echo "$(field REQ_AT "$sout") $(field END_AT "$sout")" |
+		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
 	bytes=$(field BYTES "$sout")
-	echo "RESULT SIGKILL of the $vrole in dom$vdom: the survivor in dom$sdom ended" \
-		"${lat:-?} s after asking for the kill, after ${bytes:-?} bytes"
+	result "SIGKILL of the $vrole in dom$vdom: the survivor in dom$sdom ended" \
+		"${lat:-?} s after the kill (${bound:-?} s after asking for it, both relays" \
+		"included), after ${bytes:-?} bytes; Xen grants/channels while streaming: $mid"
+	set -- $mid
+	[ "$1" -gt "${base_g:-0}" ] && [ "$2" -gt "${base_e:-0}" ] ||
+		{ echo "the connection did not show in Xen's counts ($mid vs $base_g $base_e)"; return 1; }
 	[ -n "$lat" ] && [ "${bytes:-0}" -gt 0 ] &&
-		awk -v l="$lat" 'BEGIN { exit !(l < 2.0) }'
+		awk -v l="$lat" 'BEGIN { exit !(l >= 0 && l < 2.0) }'
 }
 
 scenario_sigkill_peer() {
@@ -355,6 +385,9 @@ scenario_sigkill_peer() {
 	sleep 1
 	n0=$(count_nodes)
 	e0=$(evtchn_all)
+	x0=$(xen_counts)
+	set -- $x0
+	base_g=$1 base_e=$2
 	kill_case "$U1" client 0 7030 || ok=1
 	kill_case 0 server "$U1" 7031 || ok=1
 	kill_case "$U2" server "$U1" 7032 || ok=1
@@ -362,10 +395,10 @@ scenario_sigkill_peer() {
 	sleep 1
 	n1=$(count_nodes)
 	e1=$(evtchn_all)
-	echo "RESULT store nodes under data/xsock $n0 -> $n1;" \
-		"user event channels (dom0 U1 U2) [$e0] -> [$e1]"
-	dom0_run sh -c "xenstore-ls -f /local/domain/$U1/data/xsock /local/domain/$U2/data/xsock /local/domain/0/data/xsock | grep -v /peers/"
-	[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ $ok -eq 0 ]
+	x1=$(xen_counts)
+	result "after 4 SIGKILLs: store nodes under data/xsock $n0 -> $n1;" \
+		"user event channels (dom0 U1 U2) [$e0] -> [$e1]; Xen grants/channels $x0 -> $x1"
+	[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ] && [ $ok -eq 0 ]
 }
 
 # 200 sequential connections U1 -> U2 (socat clients) against one ncat -l -k
@@ -380,6 +413,7 @@ scenario_cycles_200() {
 	sleep 1
 	n0=$(count_nodes)
 	e0=$(evtchn_all)
+	x0=$(xen_counts)
 	out=$(on "$U1" "t0=\$($UP); i=1; while [ \$i -le $N ]; do
 		echo line-\$i | $SHIM socat -u STDIN TCP:$(addr_of $U2):$port || { echo FAILED_AT=\$i; exit 1; }
 		i=\$((i + 1)); done; echo SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.1f\", \$2 - \$1 }')")
@@ -390,17 +424,13 @@ scenario_cycles_200() {
 	echo "$got"
 	n1=$(count_nodes)
 	e1=$(evtchn_all)
+	x1=$(xen_counts)
 	on "$U2" 'kill $(cat /tmp/srv.'$port')'
 	wait_on "$U2" "$js" 20 > /dev/null
-	echo "RESULT $N connections in $(field SECS "$out") s; lines received" \
+	result "$N connections in $(field SECS "$out") s; lines received" \
 		"$(echo "$got" | sed -n 's/.*LINES=\([0-9]*\).*/\1/p');" \
-		"store nodes $n0 -> $n1; user event channels (dom0 U1 U2) [$e0] -> [$e1]"
-	[ $rc -eq 0 ] && [ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] &&
+		"store nodes $n0 -> $n1; user event channels (dom0 U1 U2) [$e0] -> [$e1];" \
+		"Xen grants/channels $x0 -> $x1"
+	[ $rc -eq 0 ] && [ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ] &&
 		echo "$got" | grep -q "LINES=$N UNIQ=$N"
-}
-
-# What Xen itself says about grants and event channels (informational).
-scenario_xen_debug_keys() {
-	dom0_run sh -c "xl debug-keys g; xl debug-keys e; xl dmesg | tail -n 60"
-	return 0
 }

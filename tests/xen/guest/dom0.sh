@@ -33,6 +33,7 @@ say "dom0 userspace up at $(up)s"
 
 mkdir -p /var/run/xenstored /var/lib/xenstored /var/lib/xen /var/run/xen /var/log/xen/console \
 	/etc/xen
+: > /etc/xen/xl.conf	# xl complains on every call without one
 xenstored --pid-file /var/run/xenstored.pid || { say "xenstored failed"; finish FAIL; }
 xen-init-dom0 > /tmp/xen-init-dom0.log 2>&1 || { cat /tmp/xen-init-dom0.log; say "xen-init-dom0 failed"; }
 xenconsoled --pid-file=/var/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console \
