@@ -128,12 +128,16 @@ wait_listen() {
 	done
 }
 
-# Store nodes below every domain's data/xsock (dom0 sees them all).
+# Store nodes below every domain's data/xsock (dom0 sees them all) that
+# belong to a listener or a negotiation: listen/<port>, req/<S>/<id>,
+# conn/<C>/<id>. (The per-peer directories req/<S> and conn/<C> are created
+# by the first connection between two domains and stay, by design.)
 count_nodes() {
 	for d in 0 $U1 $U2; do
 		xenstore-ls -f "/local/domain/$d/data/xsock" 2>/dev/null
-	done | wc -l
+	done | grep -c '/data/xsock/\(listen/\|req/[0-9]*/\|conn/[0-9]*/\)'
 }
+
 # Interrupt lines of user-space event channels ("evtchn:<comm>") in DOM.
 count_evtchn_cmd='echo EVTCHN=$(grep -c evtchn: /proc/interrupts)'
 
@@ -353,6 +357,7 @@ kill_case() {
 	fi
 	sleep 4
 	mid=$(xen_counts)
+	midn=$(count_nodes)
 	i=0
 	while ! xenstore-read $S/killreq > /dev/null 2>&1; do
 		i=$((i + 1))
@@ -372,7 +377,9 @@ kill_case() {
 	bytes=$(field BYTES "$sout")
 	result "SIGKILL of the $vrole in dom$vdom: the survivor in dom$sdom ended" \
 		"${lat:-?} s after the kill (${bound:-?} s after asking for it, both relays" \
-		"included), after ${bytes:-?} bytes; Xen grants/channels while streaming: $mid"
+		"included), after ${bytes:-?} bytes; while streaming: Xen grants/channels $mid," \
+		"listener/negotiation nodes $midn"
+	[ "$midn" -gt "${n0:-0}" ] || { echo "no listen node seen while streaming"; return 1; }
 	set -- $mid
 	[ "$1" -gt "${base_g:-0}" ] && [ "$2" -gt "${base_e:-0}" ] ||
 		{ echo "the connection did not show in Xen's counts ($mid vs $base_g $base_e)"; return 1; }
