@@ -20,4 +20,10 @@ if [ "${XSOCK_SKIP_ASAN:-0}" != 1 ]; then
 		make -C "$top/build-asan" -s check ||
 		{ rc=1; cat "$top"/build-asan/tests/*/*.log 2>/dev/null | tail -200; }
 fi
+# Real Xen under QEMU (about 10 min): the product across real domains.
+# XSOCK_SKIP_XEN=1 skips it; exit 77 inside check-xen is reported as a skip.
+if [ "${XSOCK_SKIP_XEN:-0}" != 1 ]; then
+	echo "== make check-xen (build/, Xen 4.17 + dom0 + 2 domUs under QEMU)"
+	$SUDO make -C "$top/build" -s check-xen || rc=1
+fi
 exit $rc

@@ -146,12 +146,13 @@ done
 cp "$HERE/guest/init" "$B/init"
 chmod 755 "$B/init"
 cp "$HERE/guest/agent.sh" "$HERE/guest/dom0.sh" "$HERE/guest/domU.cfg" "$HERE/scenarios.sh" \
-	"$B/xsock-harness/"
+	"$HERE/guest/now" "$B/xsock-harness/"
+chmod 755 "$B/xsock-harness/now"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$B/etc/passwd"
 printf 'root:x:0:\n' > "$B/etc/group"
 printf '127.0.0.1 localhost\n::1 localhost\n' > "$B/etc/hosts"
 : > "$B/xsock-harness/harness.env"
-for v in XSOCK_XEN_ONLY XSOCK_DEBUG; do
+for v in XSOCK_XEN_ONLY XSOCK_XEN_MB XSOCK_XEN_CYCLES XSOCK_DEBUG XSOCK_LOG; do
 	[ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}" >> "$B/xsock-harness/harness.env"
 done
 

@@ -64,3 +64,379 @@ scenario_selftest_domU_to_domU() {
 	r2=$?
 	[ $r1 -eq 0 ] && [ $r2 -eq 0 ]
 }
+
+# ==== the product (shim + conn layer) across real domains ====================
+#
+# Every domain d gets 10.77.0.<d+1>/32 on its loopback and registers the
+# others' addresses (xsockctl peer add). There is no network between the
+# domains, and XSOCK_FALLBACK=0: only a ring can carry the data.
+
+SHIM="LD_PRELOAD=/opt/xsock/lib/libxsock_preload.so XSOCK_FALLBACK=0"
+MB=${XSOCK_XEN_MB:-16}
+
+addr_of() { echo "10.77.0.$(( $1 + 1 ))"; }
+
+# on DOM 'CMD': run a shell string in DOM (0 = dom0, output prefixed too).
+on() {
+	if [ "$1" = 0 ]; then
+		dom0_run sh -c "cd /tmp && $2"
+	else
+		guest_run "$1" "$2"
+	fi
+}
+
+# start_on DOM 'CMD' / wait_on DOM JOB [S]: background job in any domain.
+start_on() {
+	if [ "$1" = 0 ]; then
+		n=$(( $(cat /tmp/jobs.0 2>/dev/null || echo 0) + 1 ))
+		echo $n > /tmp/jobs.0
+		rm -f /tmp/d0job.$n.rc
+		( cd /tmp && sh -c "$2" > /tmp/d0job.$n.out 2>&1 < /dev/null
+		  echo $? > /tmp/d0job.$n.rc ) > /dev/null 2>&1 &
+		echo $n
+	else
+		guest_start "$1" "$2"
+	fi
+}
+wait_on() {
+	if [ "$1" != 0 ]; then
+		guest_wait "$@"
+		return
+	fi
+	end=$(( $(date +%s) + ${3:-300} ))
+	while ! [ -s /tmp/d0job.$2.rc ]; do
+		if [ "$(date +%s)" -ge "$end" ]; then
+			echo "[dom0] job $2: TIMEOUT after ${3:-300}s"
+			return 124
+		fi
+		sleep 0.2
+	done
+	sed 's/^/[dom0] /' /tmp/d0job.$2.out
+	return "$(cat /tmp/d0job.$2.rc)"
+}
+
+# wait_listen DOM PORT: until DOM's ring listener advertises PORT (dom0 reads all).
+wait_listen() {
+	i=0
+	while ! xenstore-read "/local/domain/$1/data/xsock/listen/$2" > /dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 300 ]; then
+			echo "[dom0] no ring listener on dom$1 port $2 after 60 s"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+# Store nodes below every domain's data/xsock (dom0 sees them all) that
+# belong to a listener or a negotiation: listen/<port>, req/<S>/<id>,
+# conn/<C>/<id>. (The per-peer directories req/<S> and conn/<C> are created
+# by the first connection between two domains and stay, by design.)
+count_nodes() {
+	for d in 0 $U1 $U2; do
+		xenstore-ls -f "/local/domain/$d/data/xsock" 2>/dev/null
+	done | grep -c '/data/xsock/\(listen/\|req/[0-9]*/\|conn/[0-9]*/\)'
+}
+
+# Interrupt lines of user-space event channels ("evtchn:<comm>") in DOM.
+count_evtchn_cmd='echo EVTCHN=$(grep -c evtchn: /proc/interrupts)'
+
+# field NAME TEXT: the value printed as "NAME=value" in TEXT.
+field() { echo "$2" | sed -n "s/^\[dom[0-9]*\] $1=//p" | tail -n 1; }
+
+# result TEXT: a figure for the report (run.sh echoes and summarises these).
+result() { echo "XEN-HARNESS: RESULT $*"; }
+
+# Realtime with microseconds, comparable across domains (guest/now).
+NOW=/xsock-harness/now
+
+# xen_counts: "GRANTS EVTCHNS" as Xen sees them: active grant entries of
+# every domain (debug key g) and unbound + interdomain event channels of
+# every domain (debug key e, each interdomain channel counted at both ends).
+xen_counts() {
+	xl dmesg -c > /dev/null 2>&1
+	xl debug-keys g > /dev/null 2>&1
+	xl debug-keys e > /dev/null 2>&1
+	sleep 0.5
+	xl dmesg -c 2> /dev/null | awk '
+		/\[0x[0-9a-f]+\]/ { g++ }
+		/: s=[23] / { e++ }
+		END { printf "%d %d\n", g, e }'
+}
+
+# Uptime in seconds (two decimals), the clock for intervals inside one domain.
+UP='cut -d" " -f1 /proc/uptime'
+
+# The registry: every domain tags every other one.
+scenario_product_setup() {
+	ok=0
+	for d in 0 $U1 $U2; do
+		cmd="ip link set lo up && ip addr add $(addr_of $d)/32 dev lo"
+		for p in 0 $U1 $U2; do
+			[ "$p" = "$d" ] || cmd="$cmd && xsockctl peer add $(addr_of $p) $p"
+		done
+		on "$d" "$cmd && xsockctl peer list && $count_evtchn_cmd" || ok=1
+	done
+	return $ok
+}
+
+# xfer TOOL FROM TO PORT: TO listens (receives), FROM connects and sends
+# $MB MiB of random data; both sides' SHA-256 must match. Prints the rate
+# and the same transfer over TCP inside FROM (no shim) for comparison.
+xfer() {
+	tool=$1 from=$2 to=$3 port=$4
+	case $tool in
+	socat)
+		srv="$SHIM socat -u TCP-LISTEN:$port,reuseaddr STDOUT | sha256sum | sed 's/^/SUM=/;s/ .*//'"
+		cli="$SHIM socat -u OPEN:/tmp/in.$port TCP:$(addr_of $to):$port" ;;
+	ncat)
+		srv="$SHIM ncat -l $port --recv-only | sha256sum | sed 's/^/SUM=/;s/ .*//'"
+		cli="$SHIM ncat --send-only $(addr_of $to) $port < /tmp/in.$port" ;;
+	esac
+	js=$(start_on "$to" "$srv")
+	wait_listen "$to" "$port" || return 1
+	out=$(on "$from" "dd if=/dev/urandom of=/tmp/in.$port bs=1048576 count=$MB 2> /dev/null &&
+		echo SUM=\$(sha256sum /tmp/in.$port | cut -d' ' -f1) &&
+		t0=\$($UP) && $cli && t1=\$($UP) &&
+		echo RATE=\$(echo \"\$t0 \$t1\" | awk '{ printf \"%.1f\", $MB * 8.388608 / (\$2 - \$1) }') &&
+		echo SECS=\$(echo \"\$t0 \$t1\" | awk '{ printf \"%.2f\", \$2 - \$1 }')")
+	rc=$?
+	echo "$out"
+	# A failed client leaves the listener waiting: do not wait long for it.
+	[ $rc -eq 0 ] && t=120 || t=3
+	srv_out=$(wait_on "$to" "$js" $t)
+	rs=$?
+	echo "$srv_out"
+	want=$(field SUM "$out")
+	got=$(field SUM "$srv_out")
+	# Plain TCP inside the sending domain, same amount, for scale.
+	tcp=$(on "$from" "socat -u TCP-LISTEN:$((port + 500)),reuseaddr,bind=127.0.0.1 OPEN:/dev/null &
+		sleep 1; t0=\$($UP); socat -u OPEN:/tmp/in.$port TCP:127.0.0.1:$((port + 500)); t1=\$($UP);
+		wait; rm -f /tmp/in.$port
+		echo TCP=\$(echo \"\$t0 \$t1\" | awk '{ printf \"%.1f\", $MB * 8.388608 / (\$2 - \$1) }')")
+	result "$tool dom$from -> dom$to: $MB MiB, sha256 ${want:-?} vs ${got:-?}," \
+		"$(field RATE "$out") Mbit/s over the ring ($(field SECS "$out") s)," \
+		"TCP loopback in dom$from $(field TCP "$tcp") Mbit/s"
+	[ $rc -eq 0 ] && [ $rs -eq 0 ] && [ -n "$want" ] && [ "$want" = "$got" ]
+}
+
+scenario_socat_domU_to_dom0() { xfer socat "$U1" 0 7001; }
+scenario_socat_dom0_to_domU() { xfer socat 0 "$U1" 7002; }
+scenario_socat_domU_to_domU() { xfer socat "$U1" "$U2" 7003; }
+scenario_ncat_domU_to_domU() { xfer ncat "$U2" "$U1" 7004; }
+scenario_ncat_dom0_to_domU() { xfer ncat 0 "$U2" 7005; }
+
+# A ring listener in U2 (socat, fork per connection, echo) serves a ring
+# client from U1 and a plain TCP client of its own domain (127.0.0.1, no
+# shim) at the same time; both get their 8 MiB back intact.
+scenario_listener_serves_tcp_too() {
+	port=7010
+	js=$(start_on "$U2" "$SHIM socat TCP-LISTEN:$port,fork,reuseaddr PIPE & echo \$! > /tmp/srv.$port; wait")
+	wait_listen "$U2" "$port" || return 1
+	echo_job='dd if=/dev/urandom of=/tmp/e.in bs=1048576 count=8 2> /dev/null
+		echo SUM=$(sha256sum < /tmp/e.in | cut -d" " -f1)
+		t0=$(/xsock-harness/now)
+		socat -t 60 OPEN:/tmp/e.in!!OPEN:/tmp/e.out,creat,trunc TCP:ADDR
+		echo RC=$?
+		echo T="$t0 $(/xsock-harness/now)"
+		echo BACK=$(sha256sum < /tmp/e.out | cut -d" " -f1)
+		rm -f /tmp/e.in /tmp/e.out'
+	jr=$(start_on "$U1" "$(echo "$echo_job" | sed "s|socat -t|$SHIM socat -t|; s|ADDR|$(addr_of $U2):$port|")")
+	jt=$(start_on "$U2" "$(echo "$echo_job" | sed "s|ADDR|127.0.0.1:$port|")")
+	ring=$(wait_on "$U1" "$jr" 240)
+	echo "$ring"
+	tcp=$(wait_on "$U2" "$jt" 240)
+	echo "$tcp"
+	on "$U2" 'kill $(cat /tmp/srv.'$port')'
+	wait_on "$U2" "$js" 20
+	result "ring client dom$U1 -> listener dom$U2 ran [$(field T "$ring")]," \
+		"TCP client dom$U2 -> 127.0.0.1 ran [$(field T "$tcp")] (realtime)"
+	[ "$(field RC "$ring")" = 0 ] && [ "$(field RC "$tcp")" = 0 ] &&
+		[ -n "$(field SUM "$ring")" ] && [ "$(field SUM "$ring")" = "$(field BACK "$ring")" ] &&
+		[ -n "$(field SUM "$tcp")" ] && [ "$(field SUM "$tcp")" = "$(field BACK "$tcp")" ]
+}
+
+# A domain the listener has not registered: U1 forgets U2 (U2 still maps
+# U1's address to U1). U2's connect is refused, U2 cannot read U1's listen
+# node, registry or negotiation directories; dom0 (registered) still gets
+# through. Then a third domain cannot map grants or bind a channel given
+# to another domain (xsp-selftest intrude, on the same xsp_share/xsp_evtchn
+# calls a ring uses).
+scenario_unregistered_domain_refused() {
+	port=7020
+	ok=0
+	on "$U1" "xsockctl peer del $(addr_of $U2)" || return 1
+	js=$(start_on "$U1" "$SHIM socat -u TCP-LISTEN:$port,reuseaddr STDOUT | wc -c | sed 's/^ */BYTES=/'")
+	wait_listen "$U1" "$port" || ok=1
+	on 0 "echo hello-from-dom0 | $SHIM socat -u STDIN TCP:$(addr_of $U1):$port" || ok=1
+	srv=$(wait_on "$U1" "$js" 60)
+	echo "$srv"
+	[ "$(field BYTES "$srv")" = 16 ] || { echo "dom0's 16 bytes did not arrive"; ok=1; }
+	js=$(start_on "$U1" "$SHIM socat -u TCP-LISTEN:$port,reuseaddr STDOUT | wc -c | sed 's/^ */BYTES=/'")
+	wait_listen "$U1" "$port" || ok=1
+	B=/local/domain/$U1/data/xsock
+	out=$(on "$U2" "echo intruder | $SHIM socat -u STDIN TCP:$(addr_of $U1):$port; echo CONNECT=\$?
+		xenstore-read $B/listen/$port; echo READ_LISTEN=\$?
+		xenstore-ls $B/listen; echo LS_LISTEN=\$?
+		xenstore-ls $B/peers; echo LS_PEERS=\$?
+		xenstore-ls $B/conn/0; echo LS_CONN0=\$?
+		xenstore-ls /local/domain/0/data/xsock/req/$U1; echo LS_REQ0=\$?
+		xenstore-ls $B; echo LS_HOME=\$?")
+	echo "$out"
+	echo "$out" | grep -q "Connection refused" || { echo "no ECONNREFUSED"; ok=1; }
+	for k in CONNECT READ_LISTEN LS_LISTEN LS_PEERS LS_CONN0 LS_REQ0; do
+		[ "$(field $k "$out")" != 0 ] || { echo "$k succeeded"; ok=1; }
+	done
+	# still serving: dom0 ends it
+	on 0 "echo hello-from-dom0 | $SHIM socat -u STDIN TCP:$(addr_of $U1):$port" || ok=1
+	srv=$(wait_on "$U1" "$js" 60)
+	echo "$srv"
+	[ "$(field BYTES "$srv")" = 16 ] || { echo "intruder's data arrived or dom0's did not"; ok=1; }
+	on "$U1" "xsockctl peer add $(addr_of $U2) $U2" || ok=1
+
+	# Grants and channels: U1 offers to dom0, U2 tries to use them.
+	jo=$(start_on "$U1" "xsp-selftest offer 0 intr")
+	P=/local/domain/$U1/data/xsp-intr
+	i=0
+	while [ "$(xenstore-read $P/state 2>/dev/null)" != ready ] && [ $i -lt 300 ]; do
+		sleep 0.2; i=$((i + 1))
+	done
+	nums="$(xenstore-read $P/ref1),$(xenstore-read $P/port)"
+	out=$(on "$U2" "xenstore-read $P/ref1; echo READ_REF=\$?; xsp-selftest intrude $U1 $nums")
+	rc=$?
+	echo "$out"
+	[ $rc -eq 0 ] && [ "$(field READ_REF "$out")" != 0 ] || ok=1
+	dom0_run xsp-selftest accept "$U1" intr > /dev/null || { echo "dom0 accept failed"; ok=1; }
+	wait_on "$U1" "$jo" 60 > /dev/null || { echo "U1 offer failed"; ok=1; }
+	xenstore-rm "$P" /local/domain/0/data/xsp-intr 2> /dev/null
+	return $ok
+}
+
+# Counts in every domain: user-space event channels, and store nodes.
+evtchn_all() {
+	for d in 0 $U1 $U2; do
+		on "$d" "$count_evtchn_cmd" | sed -n 's/.*EVTCHN=//p'
+	done | tr '\n' ' '
+}
+
+# kill_case VDOM VROLE SDOM PORT: a process in VDOM (the ring listener when
+# VROLE=server, else the client) streams zeros to its peer in SDOM and is
+# SIGKILLed; the survivor must end (EOF or ECONNRESET) within 2 s. The
+# survivor asks for the kill (node data/killreq, relayed by dom0 to the
+# victim's data/killnow, both by store watches) and measures on its own
+# clock until its end: an upper bound. The wall-clock interval from just
+# before the kill (victim's clock) is reported too, but the domains' clocks
+# differ by up to ~1.5 s under TCG. While the
+# connection streams, Xen must show more grants and channels than before.
+kill_case() {
+	vdom=$1 vrole=$2 sdom=$3 port=$4
+	if [ "$vrole" = server ]; then
+		vcmd="$SHIM socat -u OPEN:/dev/zero TCP-LISTEN:$port,reuseaddr"
+		scmd="$SHIM socat -u TCP:$(addr_of $vdom):$port STDOUT"
+	else
+		scmd="$SHIM socat -u TCP-LISTEN:$port,reuseaddr STDOUT"
+		vcmd="$SHIM socat -u OPEN:/dev/zero TCP:$(addr_of $sdom):$port"
+	fi
+	V=/local/domain/$vdom/data
+	S=/local/domain/$sdom/data
+	xenstore-rm $V/killnow $S/killreq 2> /dev/null
+	victim="$vcmd & p=\$!
+		xenstore-watch -n 2 $V/killnow > /dev/null
+		echo KILL_AT=\$($NOW); kill -9 \$p"
+	survivor="( $scmd | wc -c > /tmp/bytes.$port ) & p=\$!
+		sleep 8; xenstore-write $S/killreq 1; t0=\$($NOW)
+		wait \$p; echo END_AT=\$($NOW)
+		echo BYTES=\$(cat /tmp/bytes.$port)
+		echo REQ_AT=\$t0"
+	if [ "$vrole" = server ]; then
+		jv=$(start_on "$vdom" "$victim")
+		wait_listen "$vdom" "$port" || return 1
+		js=$(start_on "$sdom" "$survivor")
+	else
+		js=$(start_on "$sdom" "$survivor")
+		wait_listen "$sdom" "$port" || return 1
+		jv=$(start_on "$vdom" "$victim")
+	fi
+	sleep 4
+	mid=$(xen_counts)
+	midn=$(count_nodes)
+	timeout 60 xenstore-watch -n 2 $S/killreq > /dev/null ||
+		echo "no kill request after 60 s"
+	xenstore-write $V/killnow 1
+	vout=$(wait_on "$vdom" "$jv" 30)
+	echo "$vout"
+	sout=$(wait_on "$sdom" "$js" 30)
+	echo "$sout"
+	xenstore-rm $V/killnow $S/killreq 2> /dev/null
+	lat=$(echo "$(field KILL_AT "$vout") $(field END_AT "$sout")" |
+		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
+	bound=$(echo "$(field REQ_AT "$sout") $(field END_AT "$sout")" |
+		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
+	bytes=$(field BYTES "$sout")
+	result "SIGKILL of the $vrole in dom$vdom: the survivor in dom$sdom ended" \
+		"${lat:-?} s after the kill (${bound:-?} s after asking for it, both relays" \
+		"included), after ${bytes:-?} bytes; while streaming: Xen grants/channels $mid," \
+		"listener/negotiation nodes $midn"
+	set -- $mid
+	[ "$1" -gt "${base_g:-0}" ] && [ "$2" -gt "${base_e:-0}" ] ||
+		{ echo "the connection did not show in Xen's counts ($mid vs $base_g $base_e)"; return 1; }
+	# The domains' wall clocks differ by up to ~1.5 s under TCG: judge by the
+	# survivor's own clock (an upper bound: it includes both relays).
+	[ -n "$bound" ] && [ "${bytes:-0}" -gt 0 ] &&
+		awk -v l="$bound" 'BEGIN { exit !(l >= 0 && l < 2.0) }'
+}
+
+scenario_sigkill_peer() {
+	ok=0
+	sleep 1
+	n0=$(count_nodes)
+	e0=$(evtchn_all)
+	x0=$(xen_counts)
+	set -- $x0
+	base_g=$1 base_e=$2
+	kill_case "$U1" client 0 7030 || ok=1
+	kill_case 0 server "$U1" 7031 || ok=1
+	kill_case "$U2" server "$U1" 7032 || ok=1
+	kill_case "$U1" client "$U2" 7033 || ok=1
+	sleep 1
+	n1=$(count_nodes)
+	e1=$(evtchn_all)
+	x1=$(xen_counts)
+	result "after 4 SIGKILLs: store nodes under data/xsock $n0 -> $n1;" \
+		"user event channels (dom0 U1 U2) [$e0] -> [$e1]; Xen grants/channels $x0 -> $x1"
+	[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ] && [ $ok -eq 0 ]
+}
+
+# 200 sequential connections U1 -> U2 (socat clients) against one ncat -l -k
+# in U2: all data arrives, and the store nodes and event channels are back
+# to where they were after a warm-up connection.
+scenario_cycles_200() {
+	port=7040
+	N=${XSOCK_XEN_CYCLES:-200}
+	js=$(start_on "$U2" "$SHIM ncat -l -k $port --recv-only > /tmp/cyc.out & echo \$! > /tmp/srv.$port; wait")
+	wait_listen "$U2" "$port" || return 1
+	on "$U1" "echo warm-up | $SHIM socat -u STDIN TCP:$(addr_of $U2):$port" || return 1
+	sleep 1
+	n0=$(count_nodes)
+	e0=$(evtchn_all)
+	x0=$(xen_counts)
+	out=$(on "$U1" "t0=\$($UP); i=1; while [ \$i -le $N ]; do
+		echo line-\$i | $SHIM socat -u STDIN TCP:$(addr_of $U2):$port || { echo FAILED_AT=\$i; exit 1; }
+		i=\$((i + 1)); done; echo SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.1f\", \$2 - \$1 }')")
+	rc=$?
+	echo "$out" | tail -n 5
+	sleep 2
+	got=$(on "$U2" "echo LINES=\$(grep -c '^line-' /tmp/cyc.out) UNIQ=\$(sort -u /tmp/cyc.out | grep -c '^line-')")
+	echo "$got"
+	n1=$(count_nodes)
+	e1=$(evtchn_all)
+	x1=$(xen_counts)
+	on "$U2" 'kill $(cat /tmp/srv.'$port')'
+	wait_on "$U2" "$js" 20 > /dev/null
+	result "$N connections in $(field SECS "$out") s; lines received" \
+		"$(echo "$got" | sed -n 's/.*LINES=\([0-9]*\).*/\1/p');" \
+		"store nodes $n0 -> $n1; user event channels (dom0 U1 U2) [$e0] -> [$e1];" \
+		"Xen grants/channels $x0 -> $x1"
+	[ $rc -eq 0 ] && [ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ] &&
+		echo "$got" | grep -q "LINES=$N UNIQ=$N"
+}

@@ -15,6 +15,10 @@
  *       the numbers under /local/domain/<self>/data/xsp-TAG (readable by
  *       PEER only); the accepter maps, binds, writes back, notifies; then
  *       both directions of unmap notification are checked.
+ *   xsp-selftest intrude GRANTER REF,PORT
+ *       a third domain: REF and PORT were given by GRANTER to some other
+ *       domain (numbers the harness read as dom0); mapping REF and binding
+ *       PORT must both fail.
  *
  * Prints one "PASS name" or "FAIL name: detail" line per check and a
  * final "SELFTEST <role>: PASS (n checks)" or "SELFTEST <role>: FAIL (k of
@@ -738,6 +742,32 @@ out:
 	return 0;
 }
 
+/* A domain the grant and the channel were not meant for. */
+static void intrude(struct xsp *p, xsp_domid_t granter, const char *nums)
+{
+	struct xsp_map *m = NULL;
+	struct xsp_evtchn *e = NULL;
+	unsigned int ref, port;
+	xsp_gref_t g;
+	int rc;
+
+	if (sscanf(nums, "%u,%u", &ref, &port) != 2) {
+		check(0, "intrude.args", "want REF,PORT, got %s", nums);
+		return;
+	}
+	g = (xsp_gref_t)ref;
+	rc = xsp_map(p, granter, 1, &g, NULL, &m);
+	check(rc < 0, "intrude.map-refused", "rc %d (%s)", rc, rc < 0 ? strerror(-rc) : "mapped!");
+	printf("INFO map of dom%u's ref %u: %d (%s)\n", (unsigned int)granter, ref, rc,
+	       rc < 0 ? strerror(-rc) : "ok");
+	xsp_unmap(m);
+	rc = xsp_evtchn_bind(p, granter, (xsp_port_t)port, &e);
+	check(rc < 0, "intrude.bind-refused", "rc %d (%s)", rc, rc < 0 ? strerror(-rc) : "bound!");
+	printf("INFO bind of dom%u's port %u: %d (%s)\n", (unsigned int)granter, port, rc,
+	       rc < 0 ? strerror(-rc) : "ok");
+	xsp_evtchn_close(e);
+}
+
 int main(int argc, char **argv)
 {
 	struct xsp *p;
@@ -746,7 +776,8 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2 || (strcmp(argv[1], "local") != 0 && argc != 4)) {
-		fprintf(stderr, "usage: %s local | offer PEER TAG | accept PEER TAG\n", argv[0]);
+		fprintf(stderr, "usage: %s local | offer PEER TAG | accept PEER TAG |"
+			" intrude GRANTER REF,PORT\n", argv[0]);
 		return 2;
 	}
 	role = argv[1];
@@ -769,6 +800,8 @@ int main(int argc, char **argv)
 		offer(p, (xsp_domid_t)peer, argv[3]);
 	else if (strcmp(role, "accept") == 0)
 		accept_(p, (xsp_domid_t)peer, argv[3]);
+	else if (strcmp(role, "intrude") == 0)
+		intrude(p, (xsp_domid_t)peer, argv[3]);
 	else
 		check(0, "role", "unknown role %s", role);
 	xsp_close(p);

@@ -23,7 +23,7 @@ run_job() {
 	i=0
 	for f in /tmp/job.$n.part.*; do
 		[ -e "$f" ] || continue
-		xenstore-write "data/out/$n/$i" "|$(cat "$f")"
+		xenstore-write -R "data/out/$n/$i" "|$(cat "$f")"
 		i=$((i + 1))
 	done
 	xenstore-write "data/out/$n/count" "$i"
@@ -35,7 +35,7 @@ echo "agent: domU $self up at $(cut -d' ' -f1 /proc/uptime)s"
 xenstore-write data/uptime "$(cut -d' ' -f1 /proc/uptime)" data/agent ready
 n=1
 while :; do
-	if cmd=$(xenstore-read "data/cmd/$n" 2>/dev/null); then
+	if cmd=$(xenstore-read -R "data/cmd/$n" 2>/dev/null); then
 		run_job "$n" "$cmd" &
 		n=$((n + 1))
 	else

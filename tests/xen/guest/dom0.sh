@@ -33,6 +33,7 @@ say "dom0 userspace up at $(up)s"
 
 mkdir -p /var/run/xenstored /var/lib/xenstored /var/lib/xen /var/run/xen /var/log/xen/console \
 	/etc/xen
+: > /etc/xen/xl.conf	# xl complains on every call without one
 xenstored --pid-file /var/run/xenstored.pid || { say "xenstored failed"; finish FAIL; }
 xen-init-dom0 > /tmp/xen-init-dom0.log 2>&1 || { cat /tmp/xen-init-dom0.log; say "xen-init-dom0 failed"; }
 xenconsoled --pid-file=/var/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console \
@@ -52,7 +53,7 @@ guest_start() {
 	shift
 	n=$(( $(cat /tmp/jobs.$dom 2>/dev/null || echo 0) + 1 ))
 	echo $n > /tmp/jobs.$dom
-	xenstore-write "/local/domain/$dom/data/cmd/$n" "$*"
+	xenstore-write -R "/local/domain/$dom/data/cmd/$n" "$*"
 	echo $n
 }
 
