@@ -194,16 +194,19 @@ static void remove_share(int gfd, int recfd, const char *recname, unsigned int s
 }
 
 /*
- * Collect the shares no process holds any more (grant.lock held by the
- * caller). Returns the number of shares removed.
+ * Call @fn for every file below grant/<grantee>/ with its grantee
+ * directory fd and its parsed name; @fn returns the amount to add to the
+ * result. (grant.lock held by the caller.)
  */
-static int grant_gc(struct local_priv *lp)
+typedef int (*grant_visit_fn)(int gfd, const char *gname, const char *name, uint32_t ref,
+			      unsigned int sharer, bool is_share, void *arg);
+
+static int grant_walk(struct local_priv *lp, grant_visit_fn fn, void *arg)
 {
 	DIR *top, *sub;
 	struct dirent *de, *se;
-	int topfd, gfd, recfd, removed = 0;
+	int topfd, gfd, total = 0;
 
-	last_gc_ns = now_ns();
 	topfd = openat(lp->dirfd, "grant", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (topfd < 0)
 		return 0;
@@ -228,23 +231,43 @@ static int grant_gc(struct local_priv *lp)
 			unsigned int sharer;
 			bool is_share;
 
-			if (parse_name(se->d_name, &ref, &sharer, &is_share) < 0 || !is_share)
-				continue;
-			recfd = openat(gfd, se->d_name, O_RDONLY | O_CLOEXEC);
-			if (recfd < 0)
-				continue;
-			if (flock(recfd, LOCK_EX | LOCK_NB) == 0) {
-				xs_log(XS_LOG_DEBUG, "grant gc: stale share %s/%s",
-				       de->d_name, se->d_name);
-				remove_share(gfd, recfd, se->d_name, sharer);
-				removed++;
-			}
-			close(recfd);
+			if (parse_name(se->d_name, &ref, &sharer, &is_share) == 0)
+				total += fn(gfd, de->d_name, se->d_name, ref, sharer, is_share, arg);
 		}
 		closedir(sub);	/* closes gfd */
 	}
 	closedir(top);		/* closes topfd */
+	return total;
+}
+
+/* A share record whose lock nobody holds belongs to no live process. */
+static int gc_visit(int gfd, const char *gname, const char *name, uint32_t ref,
+		    unsigned int sharer, bool is_share, void *arg)
+{
+	int recfd, removed = 0;
+
+	if (!is_share)
+		return 0;
+	recfd = openat(gfd, name, O_RDONLY | O_CLOEXEC);
+	if (recfd < 0)
+		return 0;
+	if (flock(recfd, LOCK_EX | LOCK_NB) == 0) {
+		xs_log(XS_LOG_DEBUG, "grant gc: stale share %s/%s", gname, name);
+		remove_share(gfd, recfd, name, sharer);
+		removed = 1;
+	}
+	close(recfd);
 	return removed;
+}
+
+/*
+ * Collect the shares no process holds any more (grant.lock held by the
+ * caller). Returns the number of shares removed.
+ */
+static int grant_gc(struct local_priv *lp)
+{
+	last_gc_ns = now_ns();
+	return grant_walk(lp, gc_visit, NULL);
 }
 
 static bool grant_gc_due(void)
@@ -252,46 +275,16 @@ static bool grant_gc_due(void)
 	return last_gc_ns == 0 || now_ns() - last_gc_ns >= GRANT_GC_INTERVAL_NS;
 }
 
+static int count_visit(int gfd, const char *gname, const char *name, uint32_t ref,
+		       unsigned int sharer, bool is_share, void *arg)
+{
+	return !is_share && sharer == *(const xsp_domid_t *)arg;
+}
+
 /* Pages currently shared by domain @sharer, host-wide (lock held). */
 static unsigned int grant_count(struct local_priv *lp, xsp_domid_t sharer)
 {
-	DIR *top, *sub;
-	struct dirent *de, *se;
-	int topfd, gfd;
-	unsigned int count = 0;
-
-	topfd = openat(lp->dirfd, "grant", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (topfd < 0)
-		return 0;
-	top = fdopendir(topfd);
-	if (!top) {
-		close(topfd);
-		return 0;
-	}
-	while ((de = readdir(top)) != NULL) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		gfd = openat(topfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (gfd < 0)
-			continue;
-		sub = fdopendir(gfd);
-		if (!sub) {
-			close(gfd);
-			continue;
-		}
-		while ((se = readdir(sub)) != NULL) {
-			uint32_t ref;
-			unsigned int d;
-			bool is_share;
-
-			if (parse_name(se->d_name, &ref, &d, &is_share) == 0 && !is_share &&
-			    d == sharer)
-				count++;
-		}
-		closedir(sub);
-	}
-	closedir(top);
-	return count;
+	return (unsigned int)grant_walk(lp, count_visit, &sharer);
 }
 
 /* Reserve @npages of address space (PROT_NONE). Returns MAP_FAILED on error. */
