@@ -133,8 +133,9 @@ void xsp_unshare(struct xsp_share *s);
  * The mapping is not inherited by fork().
  * @notify as for xsp_share() (then @n must be 1).
  * Errors: -EINVAL (n 0 or > 1024, notify with n > 1), -EPERM the grant
- * was not given to this domain, -ENOENT no such grant (or it was
- * revoked), -ENOMEM.
+ * was not given to this domain (local backend; Xen reports every refused
+ * grant alike, so the xen backend says -ENOENT), -ENOENT no such grant (or
+ * it was revoked), -ENOMEM.
  */
 int xsp_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 	    const xsp_gref_t *refs, const struct xsp_unmap_notify *notify,
@@ -156,7 +157,10 @@ void xsp_unmap(struct xsp_map *m);
  * bind. Errors: -ENOSPC, -ENOMEM, -EMFILE.
  * xsp_evtchn_bind: bind to @peer's port @remote_port. Errors: -EPERM the
  * port was not allocated for this domain, -ENOENT no such port,
- * -ECONNREFUSED the allocating side is gone, -EBUSY already bound.
+ * -ECONNREFUSED the allocating side is gone, -EBUSY already bound. (Xen
+ * answers EINVAL to all of "no such port", "not for you" and "already
+ * bound": the xen backend returns -ENOENT for each.) On Xen a freshly
+ * bound port may see one spurious event: callers must tolerate it.
  */
 int xsp_evtchn_alloc(struct xsp *p, xsp_domid_t peer,
 		     struct xsp_evtchn **out);
