@@ -290,6 +290,25 @@ static bool tx_hup(struct xsr *r)
 }
 
 /*
+ * May we write at all? -EPIPE when we shut down or the peer closed or
+ * died; -ECONNRESET (and the ring breaks) when the peer reported an
+ * error for its own direction: a reset ends ours too.
+ */
+static int tx_check(struct xsr *r)
+{
+	int32_t err;
+
+	if (tx_hup(r))
+		return -EPIPE;
+	err = XS_READ_ONCE(*r->rx_err_p);
+	if (err != 0 && err != ENOTCONN) {
+		broken_set(r, -ECONNRESET);
+		return -ECONNRESET;
+	}
+	return 0;
+}
+
+/*
  * Free space for writing, re-reading the peer's consumer index only when
  * the cached one leaves less than @need bytes. Returns 0..size or a
  * negative errno.
@@ -297,16 +316,11 @@ static bool tx_hup(struct xsr *r)
 static ssize_t tx_refresh(struct xsr *r, uint32_t need)
 {
 	uint32_t cons, used, fresh;
-	int32_t err;
+	int rc;
 
-	if (tx_hup(r))
-		return -EPIPE;
-	/* The peer's error for its own direction: a reset ends ours too. */
-	err = XS_READ_ONCE(*r->rx_err_p);
-	if (err != 0 && err != ENOTCONN) {
-		broken_set(r, -ECONNRESET);
-		return -ECONNRESET;
-	}
+	rc = tx_check(r);
+	if (rc < 0)
+		return rc;
 	used = r->tx_prod - r->tx_cons_seen;
 	if (r->size - used >= need)
 		return r->size - used;
@@ -542,15 +556,10 @@ static ssize_t rx_observe(struct xsr *r, bool *eof)
 static ssize_t tx_observe(struct xsr *r)
 {
 	uint32_t cons, prod, used;
-	int32_t err;
+	int rc = tx_check(r);
 
-	if (tx_hup(r))
-		return -EPIPE;
-	err = XS_READ_ONCE(*r->rx_err_p);
-	if (err != 0 && err != ENOTCONN) {
-		broken_set(r, -ECONNRESET);
-		return -ECONNRESET;
-	}
+	if (rc < 0)
+		return rc;
 	cons = XS_READ_ONCE(*r->tx_cons_p);
 	/* Read barrier: the peer's cons before our own prod (see above). */
 	xs_rmb();

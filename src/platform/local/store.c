@@ -1939,6 +1939,26 @@ static int get_view(struct xsp_store *st, xsp_txn_t t, struct view *v)
 	return v->tx ? 0 : -ENOENT;
 }
 
+/*
+ * The start of every read: the view for @t, the read recorded in a
+ * transaction (@children: its child list too), the shared lock taken.
+ * On success the caller must store_unlock(v->sp).
+ */
+static int read_begin(struct xsp_store *st, xsp_txn_t t, const char *path, bool children,
+		      struct view *v)
+{
+	int rc = get_view(st, t, v);
+
+	if (rc < 0)
+		return rc;
+	if (v->tx) {
+		rc = acc_path(v->tx, path, children);
+		if (rc < 0)
+			return rc;
+	}
+	return store_lock(v->sp, LOCK_SH);
+}
+
 int local_store_read(struct xsp_store *st, xsp_txn_t t, const char *path,
 		     char **val, size_t *len)
 {
@@ -1946,15 +1966,7 @@ int local_store_read(struct xsp_store *st, xsp_txn_t t, const char *path,
 	size_t l = 0;
 	int rc;
 
-	rc = get_view(st, t, &v);
-	if (rc < 0)
-		return rc;
-	if (v.tx) {
-		rc = acc_path(v.tx, path, false);
-		if (rc < 0)
-			return rc;
-	}
-	rc = store_lock(v.sp, LOCK_SH);
+	rc = read_begin(st, t, path, false, &v);
 	if (rc < 0)
 		return rc;
 	rc = view_access(&v, path, XSP_PERM_READ, NULL, val, &l);
@@ -2050,15 +2062,7 @@ int local_store_list(struct xsp_store *st, xsp_txn_t t, const char *path,
 	struct view v;
 	int rc;
 
-	rc = get_view(st, t, &v);
-	if (rc < 0)
-		return rc;
-	if (v.tx) {
-		rc = acc_path(v.tx, path, true);
-		if (rc < 0)
-			return rc;
-	}
-	rc = store_lock(v.sp, LOCK_SH);
+	rc = read_begin(st, t, path, true, &v);
 	if (rc < 0)
 		return rc;
 	rc = view_access(&v, path, XSP_PERM_READ, NULL, NULL, NULL);
@@ -2150,15 +2154,7 @@ int local_store_get_perms(struct xsp_store *st, xsp_txn_t t, const char *path,
 	struct view v;
 	int rc;
 
-	rc = get_view(st, t, &v);
-	if (rc < 0)
-		return rc;
-	if (v.tx) {
-		rc = acc_path(v.tx, path, false);
-		if (rc < 0)
-			return rc;
-	}
-	rc = store_lock(v.sp, LOCK_SH);
+	rc = read_begin(st, t, path, false, &v);
 	if (rc < 0)
 		return rc;
 	rc = view_access(&v, path, XSP_PERM_READ, &pm, NULL, NULL);
