@@ -65,6 +65,11 @@ int xs_ctx_open(struct xs_ctx **out)
 	ctx->self = xsp_self_domid(ctx->plat);
 	ctx->ring_order = (unsigned int)env_long("XSOCK_RING_ORDER", XS_DEFAULT_RING_ORDER, 0,
 						 XSOCK_RING_MAX_ORDER);
+	ctx->small_order = (unsigned int)env_long("XSOCK_RING_ORDER_SMALL", XS_DEFAULT_SMALL_ORDER,
+						  0, XSOCK_RING_MAX_ORDER);
+	if (ctx->small_order > ctx->ring_order)
+		ctx->small_order = ctx->ring_order;
+	ctx->big_rings_max = (int)env_long("XSOCK_BIG_RINGS", XS_DEFAULT_BIG_RINGS, 0, 1000000);
 	ctx->connect_timeout_ms = (int)env_long("XSOCK_CONNECT_TIMEOUT_MS",
 						XS_DEFAULT_CONNECT_TIMEOUT_MS, 1, 3600000);
 	ctx->accept_timeout_ms = (int)env_long("XSOCK_ACCEPT_TIMEOUT_MS",
@@ -271,6 +276,8 @@ static void conn_release(struct xs_conn *c, bool tell_peer)
 	xsp_unshare(c->sh_data);
 	xsp_unshare(c->sh_intf);
 	xsp_evtchn_close(c->ev);
+	if (c->big)
+		__atomic_fetch_sub(&c->ctx->big_rings, 1, __ATOMIC_RELAXED);
 	c->state = XS_CONN_CLOSED;
 	free(c);
 }
@@ -775,7 +782,14 @@ static int offer(struct xs_listener *l, xsp_domid_t dom, const char *id, const c
 	c->ctx = ctx;
 	c->peer = dom;
 	c->side = XSR_SIDE_A;
-	c->order = ctx->ring_order;
+	/* A big ring while few are live, a small one beyond (conn.h). */
+	c->order = ctx->small_order;
+	if (__atomic_add_fetch(&ctx->big_rings, 1, __ATOMIC_RELAXED) <= ctx->big_rings_max) {
+		c->order = ctx->ring_order;
+		c->big = true;
+	} else {
+		__atomic_fetch_sub(&ctx->big_rings, 1, __ATOMIC_RELAXED);
+	}
 	c->lport = l->port;
 	c->pport = (uint16_t)sport;
 	snprintf(c->id, sizeof(c->id), "%s", id);
@@ -799,6 +813,13 @@ static int offer(struct xs_listener *l, xsp_domid_t dom, const char *id, const c
 	if (rc < 0)
 		goto free_conn;
 	rc = xsp_share(p, dom, 1u << c->order, NULL, &c->sh_data);
+	if ((rc == -ENOSPC || rc == -ENOMEM) && c->order > ctx->small_order) {
+		/* Short of grants or memory for a big ring: try a small one. */
+		__atomic_fetch_sub(&ctx->big_rings, 1, __ATOMIC_RELAXED);
+		c->big = false;
+		c->order = ctx->small_order;
+		rc = xsp_share(p, dom, 1u << c->order, NULL, &c->sh_data);
+	}
 	if (rc < 0)
 		goto free_conn;
 	rc = xsr_format(xsp_share_addr(c->sh_intf), c->order, xsp_share_refs(c->sh_data));

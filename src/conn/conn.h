@@ -34,7 +34,17 @@
 
 struct xs_status_rec;
 
-#define XS_DEFAULT_RING_ORDER 5		/* 32 pages: 64 KiB each way */
+/*
+ * Ring sizes. The first XS_DEFAULT_BIG_RINGS rings a process serves get
+ * 2^XS_DEFAULT_RING_ORDER pages (256 pages: 512 KiB each way), which is
+ * what bulk transfers need to keep both sides copying instead of waiting;
+ * beyond that, rings get 2^XS_DEFAULT_SMALL_ORDER pages (32 pages: 64 KiB
+ * each way) so that a thousand connections fit the grant budget (on Xen,
+ * 64 grant frames = 32768 grants by default). See docs/performance.md.
+ */
+#define XS_DEFAULT_RING_ORDER 8
+#define XS_DEFAULT_SMALL_ORDER 5
+#define XS_DEFAULT_BIG_RINGS 16
 #define XS_DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define XS_DEFAULT_ACCEPT_TIMEOUT_MS 5000
 
@@ -42,14 +52,18 @@ struct xs_status_rec;
 struct xs_ctx {
 	struct xsp *plat;
 	xsp_domid_t self;
-	unsigned int ring_order;
+	unsigned int ring_order;	/* XSOCK_RING_ORDER */
+	unsigned int small_order;	/* XSOCK_RING_ORDER_SMALL (<= ring_order) */
+	int big_rings_max;		/* XSOCK_BIG_RINGS */
+	int big_rings;			/* live rings of ring_order (atomic) */
 	int connect_timeout_ms;
 	int accept_timeout_ms;
 };
 
 /*
  * Open a context (platform backend per XSOCK_BACKEND, tunables from
- * XSOCK_RING_ORDER, XSOCK_CONNECT_TIMEOUT_MS, XSOCK_ACCEPT_TIMEOUT_MS).
+ * XSOCK_RING_ORDER, XSOCK_RING_ORDER_SMALL, XSOCK_BIG_RINGS,
+ * XSOCK_CONNECT_TIMEOUT_MS, XSOCK_ACCEPT_TIMEOUT_MS).
  * Errors: those of xsp_open().
  */
 int xs_ctx_open(struct xs_ctx **out);
@@ -74,6 +88,7 @@ struct xs_conn {
 	struct xsp_share *sh_intf, *sh_data;	/* side A */
 	struct xsp_map *mp_intf, *mp_data;	/* side B */
 	unsigned int order;
+	bool big;			/* counted in ctx->big_rings */
 	struct xsr ring;
 	uint16_t lport, pport;		/* ports as the application sees them */
 	struct sockaddr_storage laddr, paddr;	/* as the application sees them */
