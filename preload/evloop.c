@@ -42,6 +42,8 @@ static bool running;
 static struct shim_sock *listeners;	/* via ev_next */
 static struct shim_sock *zombies;	/* deregistered, freed after the batch */
 static struct doorbell *doorbells;
+static int sweep_wanted;	/* atomic: 1 once asked, until the sweep ran */
+static int64_t sweep_at = -1;	/* event thread: when to sweep (ms) */
 
 /* Marker for the wake pipe in epoll data. */
 static char wake_marker;
@@ -108,58 +110,56 @@ static void child_after_fork(void)
 	listeners = NULL;
 	zombies = NULL;
 	doorbells = NULL;
+	sweep_wanted = 0;
+	sweep_at = -1;
 }
 
-/* ---- ring readiness ------------------------------------------------------------------ */
+/* ---- the sweep (ready.c) ------------------------------------------------------------- */
 
-static void drain_fd(int fd)
+/*
+ * Rings nobody asks the peer about get asked about again after this long:
+ * a program waiting for one in a call we do not intercept is woken by its
+ * next byte at most this late (XSOCK_SWEEP_MS).
+ */
+static int sweep_ms(void)
 {
-	char buf[256];
-	ssize_t n;
+	static int v = -1;
 
-	do
-		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-	while (n > 0);
-}
+	if (v < 0) {
+		const char *e = getenv("XSOCK_SWEEP_MS");
+		long n = e && *e ? strtol(e, NULL, 10) : 20;
 
-/* Bytes B sent that A has not read: a token is waiting in A. */
-bool ring_token_present(const struct shim_sock *s)
-{
-	int n = 0;
-
-	return ioctl(s->bfd, SIOCOUTQ, &n) == 0 && n > 0;
-}
-
-/* Bytes A sent to B (plug filler) not yet drained: A is plugged. */
-bool ring_plugged(const struct shim_sock *s)
-{
-	int n = 0;
-
-	return ioctl(s->bfd, SIOCINQ, &n) == 0 && n > 0;
-}
-
-void ring_sync_tokens(struct shim_sock *s)
-{
-	struct xsr *r = &s->conn->ring;
-	unsigned int m;
-
-	SHIM_ENTER();
-	pthread_mutex_lock(&s->tlock);
-	m = xsr_poll(r);
-	if (s->rd_shut)
-		m |= XSR_READABLE;
-	if ((m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR)) && !s->hup_done &&
-	    !ring_token_present(s))
-		send(s->bfd, "r", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if ((m & (XSR_RDHUP | XSR_HUP | XSR_ERR)) && !s->hup_done) {
-		/* A now reads end-of-file forever: readable, and EPOLLRDHUP. */
-		shutdown(s->bfd, SHUT_WR);
-		s->hup_done = true;
+		v = (int)(n < 1 ? 1 : n > 60000 ? 60000 : n);
 	}
-	if ((m & (XSR_HUP | XSR_ERR) || ring_room(r)) && ring_plugged(s))
-		drain_fd(s->bfd);
-	pthread_mutex_unlock(&s->tlock);
-	SHIM_LEAVE();
+	return v;
+}
+
+
+static void wake_thread(void);
+
+void evloop_want_sweep(void)
+{
+	if (__atomic_load_n(&sweep_wanted, __ATOMIC_RELAXED) ||
+	    __atomic_exchange_n(&sweep_wanted, 1, __ATOMIC_ACQ_REL))
+		return;
+	wake_thread();	/* once per sweep period at most */
+}
+
+/* Event thread, under ev_lock: the sweep's deadline, -1 for none. */
+static int64_t sweep_run(int64_t now)
+{
+	if (!__atomic_load_n(&sweep_wanted, __ATOMIC_ACQUIRE)) {
+		sweep_at = -1;
+		return -1;
+	}
+	if (sweep_at < 0)
+		sweep_at = now + sweep_ms();
+	if (now < sweep_at)
+		return sweep_at;
+	sweep_at = -1;
+	__atomic_store_n(&sweep_wanted, 0, __ATOMIC_RELEASE);
+	shim_for_each_ring(ring_sweep);
+	return -1;
 }
 
 /* ---- doorbells ------------------------------------------------------------------------- */
@@ -224,8 +224,8 @@ static int ring_doorbell(struct shim_sock *l, struct xs_conn *c)
 	       ntohs(((struct sockaddr_in *)&d->local)->sin_port));
 	d->next = doorbells;
 	doorbells = d;
-	/* Ask the client to notify us from its first byte on. */
-	ring_arm_read(s);
+	/* The client's first byte must reach us (passive from creation). */
+	ring_sync(s, false, false);
 	return 0;
 
 close_dfd:
@@ -392,7 +392,7 @@ static void *evloop_main(void *arg)
 				continue;
 			if (s->kind == SHIM_RING) {
 				xs_conn_event(s->conn);
-				ring_sync_tokens(s);
+				ring_sync(s, false, false);
 				/*
 				 * A channel whose peer is gone polls hang-up
 				 * forever: stop watching it, or we would spin.
@@ -412,8 +412,14 @@ static void *evloop_main(void *arg)
 				next = d;
 		}
 		free_zombies();
-		pthread_mutex_unlock(&ev_lock);
 		now = xs_now_ms();
+		{
+			int64_t d = sweep_run(now);
+
+			if (d >= 0 && (next < 0 || d < next))
+				next = d;
+		}
+		pthread_mutex_unlock(&ev_lock);
 		timeout = next < 0 ? -1 : (int)XS_MAX(0, XS_MIN(next - now, 60000));
 	}
 	return NULL;
@@ -509,7 +515,7 @@ unlock:
 	pthread_mutex_unlock(&ev_lock);
 	SHIM_LEAVE();
 	if (s->kind == SHIM_RING && rc == 0)
-		ring_arm_read(s);
+		ring_sync(s, false, true);
 	return rc;
 }
 

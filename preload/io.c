@@ -24,91 +24,6 @@
 #include "conn/status.h"
 #include "preload/shim.h"
 
-/* Busy-poll the ring this many times before sleeping (XSOCK_SPIN). */
-static unsigned int spin_iters(void)
-{
-	static int v = -1;
-
-	if (v < 0) {
-		const char *e = getenv("XSOCK_SPIN");
-		long n = e && *e ? strtol(e, NULL, 10) : 2000;
-
-		v = (int)(n < 0 ? 0 : n > 10000000 ? 10000000 : n);
-	}
-	return (unsigned int)v;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-/* Under tlock: tell the ring whether anyone here waits for it. */
-static void update_wait_flag(struct shim_sock *s)
-{
-	unsigned int what = (s->want_read ? XSR_READABLE : 0) | (s->want_write ? XSR_WRITABLE : 0);
-
-	xsr_set_wait(&s->conn->ring, what);
-}
-
-static void drain_own(int fd)
-{
-	char buf[64];
-
-	/* A short read means the queue is empty now: no second call. */
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == (ssize_t)sizeof(buf))
-		;
-}
-
-void ring_arm_read(struct shim_sock *s)
-{
-	pthread_mutex_lock(&s->tlock);
-	s->want_read = true;
-	/* The flag store is ordered before the re-check below by the full
-	 * barrier inside xsr_prepare_wait(). */
-	update_wait_flag(s);
-	if (!s->hup_done)
-		drain_own(s->fd);	/* one recv() when there is no token */
-	pthread_mutex_unlock(&s->tlock);
-	/* Data that raced with the flag gets its token back here. */
-	ring_sync_tokens(s);
-}
-
-static void arm_write(struct shim_sock *s)
-{
-	static const char junk[512];
-
-	pthread_mutex_lock(&s->tlock);
-	s->want_write = true;
-	update_wait_flag(s);
-	if (!ring_plugged(s)) {
-		int i;
-
-		/* Fill A's (tiny) send buffer: A stops polling writable. */
-		for (i = 0; i < 64; i++)
-			if (send(s->fd, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL) <= 0)
-				break;
-	}
-	pthread_mutex_unlock(&s->tlock);
-	ring_sync_tokens(s);
-}
-
-static void disarm(struct shim_sock *s, bool read_side)
-{
-	pthread_mutex_lock(&s->tlock);
-	if (read_side) {
-		s->want_read = false;
-	} else {
-		s->want_write = false;
-		if (ring_plugged(s))
-			drain_own(s->bfd);
-	}
-	update_wait_flag(s);
-	pthread_mutex_unlock(&s->tlock);
-}
-
 static bool fd_nonblocking(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -129,35 +44,50 @@ static int sock_timeout_ms(struct shim_sock *s, int name)
 /*
  * Wait until the ring has something for us (@readable) or room; 0 when
  * worth retrying, -EAGAIN (non-blocking or timeout), -EINTR.
+ *
+ * A blocking call first spins on the ring for up to XSOCK_SPIN_US (the
+ * peer is not asked to notify meanwhile, so a quick answer costs neither
+ * side a system call), then asks for a notification and sleeps in the
+ * kernel on end A. A non-blocking call that must report EAGAIN asks for
+ * one passively: the program is about to wait for this fd somewhere.
  */
 static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 {
 	struct xsr *r = &s->conn->ring;
 	unsigned int want = readable ? (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR) :
 				       (XSR_WRITABLE | XSR_HUP | XSR_ERR);
-	unsigned int i, n = nonblock ? 0 : spin_iters();
 	struct pollfd pfd;
+	unsigned int i;
 	int rc;
 
-	for (i = 0; i < n; i++) {
-		if (xsr_poll(r) & want)
-			return 0;
-		cpu_relax();
+	if (nonblock) {
+		ring_passive(s, readable, true);
+		return (xsr_poll(r) & want) ? 0 : -EAGAIN;
 	}
-	if (readable)
-		ring_arm_read(s);
-	else
-		arm_write(s);
-	if (xsr_poll(r) & want)
+	if (shim_spin_ns()) {
+		uint64_t end = shim_now_ns() + shim_spin_ns();
+
+		for (i = 1;; i++) {
+			if (xsr_poll(r) & want)
+				return 0;
+			cpu_relax();
+			if (!(i & 63) && shim_now_ns() > end)
+				break;
+		}
+	}
+	if (ring_sleep_begin(s, readable, !readable)) {
+		ring_sleep_end(s, readable, !readable);
 		return 0;	/* some room (or news): the caller writes what fits */
-	if (nonblock)
-		return -EAGAIN;
+	}
 	pfd.fd = s->fd;
 	pfd.events = readable ? POLLIN : POLLOUT;
 	pfd.revents = 0;
 	rc = poll(&pfd, 1, sock_timeout_ms(s, readable ? SO_RCVTIMEO : SO_SNDTIMEO));
 	if (rc < 0)
-		return -errno;
+		rc = -errno;
+	ring_sleep_end(s, readable, !readable);
+	if (rc < 0)
+		return rc;
 	if (rc == 0)
 		return -EAGAIN;	/* SO_RCVTIMEO/SO_SNDTIMEO ran out */
 	return 0;
@@ -207,7 +137,7 @@ ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 	want = iov_total(iov0, iovcnt);
 	if (want == 0)
 		return 0;
-	if (s->rd_shut)
+	if (ring_rd_shut(s))
 		return 0;
 	pthread_mutex_lock(&s->rlock);
 	for (;;) {
@@ -233,16 +163,14 @@ ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 	}
 	pthread_mutex_unlock(&s->rlock);
 	if (got > 0) {
-		/* Emptied it? Then the app's fd must stop polling readable. */
-		if (xsr_rx_ready(r) == 0 && !(xsr_poll(r) & (XSR_RDHUP | XSR_HUP | XSR_ERR))) {
-			ring_arm_read(s);
-		} else {
-			/* Data left: no wake-ups needed, but the fd must poll
-			 * readable (the data may not have come with a token). */
-			if (s->want_read)
-				disarm(s, true);
-			ring_sync_tokens(s);
-		}
+		/* The program is reading: no notifications needed for now. */
+		if (__atomic_load_n(&s->rs->passive_rd, __ATOMIC_RELAXED))
+			ring_passive(s, true, false);
+		/* Emptied it? Then A must stop polling readable. (A token
+		 * for data that arrived meanwhile is the business of the
+		 * waits and the event thread: not worth a look here.) */
+		if (__atomic_load_n(&s->rs->tok, __ATOMIC_RELAXED))
+			ring_sync(s, false, true);
 		return (ssize_t)got;
 	}
 	return rc;
@@ -281,10 +209,14 @@ ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 			break;
 	}
 	pthread_mutex_unlock(&s->wlock);
-	if (!ring_room(r))
-		arm_write(s);		/* poll() must not say "writable" now */
-	else if (s->want_write)
-		disarm(s, false);
+	if (sent > 0) {
+		if (__atomic_load_n(&s->rs->passive_wr, __ATOMIC_RELAXED))
+			ring_passive(s, false, false);
+		/* Unplug A if the peer freed room meanwhile; a full ring plugs
+		 * it only when a call meets it (EAGAIN) or before a wait. */
+		if (__atomic_load_n(&s->rs->plug, __ATOMIC_RELAXED))
+			ring_sync(s, false, true);
+	}
 	if (sent > 0)
 		return (ssize_t)sent;
 	if (want == 0)

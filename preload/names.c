@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Intercepted naming and option calls: getsockname, getpeername,
- * getsockopt, setsockopt. A ring socket answers as the TCP socket the
+ * getsockopt, setsockopt, ioctl. A ring socket answers as the TCP socket the
  * application believes it has.
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
 #include <netinet/tcp.h>
 #include <string.h>
 
@@ -201,6 +206,53 @@ XS_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 	if (!s)
 		return shim_real.setsockopt(fd, level, name, val, len);
 	rc = ring_setsockopt(s, level, name, val, len);
+	shim_put(s);
+	return rc;
+}
+
+/*
+ * ioctl: the queue sizes a TCP socket answers come from the ring
+ * (FIONREAD/SIOCINQ: bytes ready to read; SIOCOUTQ: bytes written and not
+ * yet read by the peer; SIOCOUTQNSD: the same, nothing is "not sent";
+ * SIOCATMARK: never at an urgent mark). Everything else (FIONBIO, FIOCLEX,
+ * ...) goes to end A, which is what the application holds.
+ */
+XS_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	static int (*real)(int, unsigned long, ...);
+	struct shim_sock *s;
+	va_list ap;
+	void *arg;
+	int rc = 0;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "ioctl");
+	if (req != FIONREAD && req != SIOCOUTQ && req != SIOCOUTQNSD && req != SIOCATMARK)
+		return real(fd, req, arg);
+	shim_resolve();
+	s = shim_ring_of(fd);
+	if (!s)
+		return real(fd, req, arg);
+	if (!arg) {
+		shim_put(s);
+		return shim_fail(-EFAULT);
+	}
+	SHIM_ENTER();
+	if (req == FIONREAD) {
+		ssize_t n = xsr_rx_ready(&s->conn->ring);
+
+		*(int *)arg = n > 0 ? (int)XS_MIN(n, (ssize_t)INT_MAX) : 0;
+	} else if (req == SIOCATMARK) {
+		*(int *)arg = 0;
+	} else {
+		ssize_t space = xsr_tx_space(&s->conn->ring);
+
+		*(int *)arg = space >= 0 ? (int)(s->conn->ring.size - (size_t)space) : 0;
+	}
+	SHIM_LEAVE();
 	shim_put(s);
 	return rc;
 }

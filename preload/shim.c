@@ -142,6 +142,21 @@ static int tab_init(void)
 	return 0;
 }
 
+void shim_for_each_ring(void (*fn)(struct shim_sock *s))
+{
+	int fd;
+
+	pthread_mutex_lock(&tab_lock);
+	for (fd = 0; fd < shim_tab_hi; fd++) {
+		struct shim_sock *s = shim_tab[fd];
+
+		/* A dup'ed connection is visited once per fd: harmless. */
+		if (s && s->kind == SHIM_RING && s->rs)
+			fn(s);
+	}
+	pthread_mutex_unlock(&tab_lock);
+}
+
 struct shim_sock *shim_get(int fd)
 {
 	struct shim_sock *s;
@@ -182,6 +197,29 @@ void shim_put(struct shim_sock *s)
 	pthread_mutex_unlock(&tab_lock);
 	if (last)
 		sock_free(s);
+}
+
+void shim_ref_many(struct shim_sock **v, int n)
+{
+	int i;
+
+	pthread_mutex_lock(&tab_lock);
+	for (i = 0; i < n; i++)
+		v[i]->refs++;
+	pthread_mutex_unlock(&tab_lock);
+}
+
+void shim_put_many(struct shim_sock **v, int n)
+{
+	int i, last = 0;
+
+	pthread_mutex_lock(&tab_lock);
+	for (i = 0; i < n; i++)
+		if (--v[i]->refs == 0)
+			v[last++] = v[i];	/* @v is the caller's scratch */
+	pthread_mutex_unlock(&tab_lock);
+	for (i = 0; i < last; i++)
+		sock_free(v[i]);
 }
 
 int shim_install(int fd, struct shim_sock *s)
@@ -261,10 +299,15 @@ int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int 
 	s->conn = conn;
 	s->bfd = sv[1];
 	s->family = family;
-	s->want_read = true;
+	rc = ring_state_init(s);
+	if (rc < 0) {
+		shim_real.close(sv[0]);
+		shim_real.close(sv[1]);
+		free(s);
+		return rc;
+	}
 	pthread_mutex_init(&s->rlock, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
-	pthread_mutex_init(&s->tlock, NULL);
 	s->refs = 1;
 	s->owner = getpid();
 	xs_status_attach(conn->ctx, conn);
@@ -284,7 +327,7 @@ void shim_ring_free(struct shim_sock *s)
 		shim_real.close(s->bfd);
 	pthread_mutex_destroy(&s->rlock);
 	pthread_mutex_destroy(&s->wlock);
-	pthread_mutex_destroy(&s->tlock);
+	ring_state_free(s);
 	free(s);
 	SHIM_LEAVE();
 }

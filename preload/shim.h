@@ -98,6 +98,20 @@ struct shim_opt {
 	int level, name, value;
 };
 
+/*
+ * What end A shows and who asked the peer for notifications (ready.c).
+ * In a MAP_SHARED page so that a forked child and its parent agree.
+ */
+struct shim_rstate {
+	pthread_mutex_t lock;		/* process-shared, robust */
+	int tok;			/* a token byte sits in A */
+	int plug;			/* A's send buffer is full: unwritable */
+	int hup;			/* B shut down for writing: A reads EOF */
+	int rd_shut;			/* shutdown(SHUT_RD) */
+	int passive_rd, passive_wr;	/* notify us while nobody looks */
+	int sleep_rd, sleep_wr;		/* threads asleep waiting for the ring */
+};
+
 struct shim_sock {
 	enum shim_kind kind;
 	int fd;				/* the application's fd */
@@ -109,16 +123,7 @@ struct shim_sock {
 	int bfd;			/* our end of the socketpair */
 	pthread_mutex_t rlock;		/* one reader at a time */
 	pthread_mutex_t wlock;		/* one writer at a time */
-	/*
-	 * Whether a token sits in A and whether A is plugged is read from
-	 * the kernel (SIOCOUTQ/SIOCINQ on B), not remembered: after fork()
-	 * the parent's event thread and the child that uses the connection
-	 * must agree on it.
-	 */
-	pthread_mutex_t tlock;		/* token/plug changes, wait flags */
-	bool want_read, want_write;	/* someone here waits for the ring */
-	bool rd_shut;			/* shutdown(SHUT_RD) */
-	bool hup_done;			/* B already shut down for EOF */
+	struct shim_rstate *rs;		/* readiness, shared with forked children */
 	pid_t owner;			/* the process that created it */
 	int family;
 	struct shim_opt opts[16];
@@ -141,7 +146,12 @@ bool shim_fallback_allowed(void);
 /* fd table. shim_get() takes a reference; shim_put() drops it. */
 struct shim_sock *shim_get(int fd);
 void shim_put(struct shim_sock *s);
+/* References on / off many sockets at once (one table lock). */
+void shim_ref_many(struct shim_sock **v, int n);
+void shim_put_many(struct shim_sock **v, int n);
 int shim_install(int fd, struct shim_sock *s);
+/* Call @fn on every ring socket in the table (under the table lock). */
+void shim_for_each_ring(void (*fn)(struct shim_sock *s));
 /* Remove the entry for @fd and return it (the caller owns its reference). */
 struct shim_sock *shim_remove(int fd);
 /* The ring socket behind @fd with a reference, or NULL when the call is
@@ -170,11 +180,53 @@ void shim_ring_free(struct shim_sock *s);
 int evloop_add(struct shim_sock *s);
 /* Stop watching; after return the event thread no longer touches @s. */
 void evloop_del(struct shim_sock *s);
-/* Re-evaluate a ring's readiness tokens (after reads/writes). */
-void ring_sync_tokens(struct shim_sock *s);
-/* Kernel-side readiness state of a ring socket (see struct shim_sock). */
-bool ring_token_present(const struct shim_sock *s);
-bool ring_plugged(const struct shim_sock *s);
+/* Ask the event thread for a sweep soon (ready.c's passive arming). */
+void evloop_want_sweep(void);
+
+/* ---- readiness (ready.c) ---------------------------------------------------------- */
+
+int ring_state_init(struct shim_sock *s);
+void ring_state_free(struct shim_sock *s);
+/*
+ * Make A show the ring's state: a token while there is data or news; with
+ * @plug, plugged while short of room (unplugged whenever there is room).
+ * Only the application's own calls (@app) take a token back. No lock and
+ * no system call when nothing changes.
+ */
+void ring_sync(struct shim_sock *s, bool plug, bool app);
+/* Would ring_sync(s, plug, true) change anything? (No lock, no syscall.) */
+bool ring_stale(struct shim_sock *s, bool plug);
+/* Ask for (or stop asking for) notifications while nobody waits. */
+void ring_passive(struct shim_sock *s, bool rd, bool on);
+/*
+ * A thread is about to sleep in the kernel until the ring is readable
+ * (@rd) or has room (@wr): ask the peer to notify and bring A up to date.
+ * Returns true when that is already the case (the caller still calls
+ * ring_sleep_end()).
+ */
+bool ring_sleep_begin(struct shim_sock *s, bool rd, bool wr);
+void ring_sleep_end(struct shim_sock *s, bool rd, bool wr);
+/* Event thread: ask for notifications on a ring nobody asks about. */
+void ring_sweep(struct shim_sock *s);
+bool ring_rd_shut(const struct shim_sock *s);
+void ring_set_rd_shut(struct shim_sock *s);
+/* poll() bits for a ring socket, computed from the ring itself. */
+unsigned int ring_revents(struct shim_sock *s, unsigned int events);
+/* Spin bound before sleeping (XSOCK_SPIN_US, default 50 us), in ns. */
+unsigned int shim_spin_ns(void);
+uint64_t shim_now_ns(void);
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* ---- intercepted waits (wait.c) ------------------------------------------------- */
+
+/* @fd is being closed: forget it in the epoll sets we track (or the set). */
+void wait_fd_closed(int fd);
 
 /*
  * A ring socket polls writable (A unplugged) only while at least half the
@@ -189,9 +241,6 @@ static inline bool ring_room(struct xsr *r)
 
 	return space < 0 || (size_t)space >= r->size / 2;
 }
-/* The ring was seen empty: ask the peer to notify, drop our token, and
- * re-check (io.c). */
-void ring_arm_read(struct shim_sock *s);
 /*
  * Doorbells: is the peer @sa of a socket just accepted on listener @l one
  * of ours? Then return the ring socket waiting behind it (one reference,

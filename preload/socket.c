@@ -314,6 +314,7 @@ static void release_fd(int fd)
 	if (!s)
 		return;
 	SHIM_ENTER();
+	wait_fd_closed(fd);
 	if (s->kind == SHIM_LISTENER &&
 	    __atomic_sub_fetch(&s->nfds, 1, __ATOMIC_ACQ_REL) == 0 && s->owner == getpid())
 		evloop_del(s);
@@ -326,6 +327,8 @@ XS_EXPORT int close(int fd)
 	shim_resolve();
 	if (!shim_guard && shim_maybe_ours(fd))
 		release_fd(fd);
+	else if (!shim_guard)
+		wait_fd_closed(fd);	/* an epoll set we track? */
 	return shim_real.close(fd);
 }
 
@@ -350,13 +353,13 @@ XS_EXPORT int shutdown(int fd, int how)
 	}
 	SHIM_ENTER();
 	if (how == SHUT_RD || how == SHUT_RDWR)
-		s->rd_shut = true;
+		ring_set_rd_shut(s);
 	if (how == SHUT_WR || how == SHUT_RDWR) {
 		pthread_mutex_lock(&s->wlock);
 		rc = xsr_shutdown_tx(&s->conn->ring);
 		pthread_mutex_unlock(&s->wlock);
 	}
-	ring_sync_tokens(s);
+	ring_sync(s, false, true);
 	SHIM_LEAVE();
 	shim_put(s);
 	/* Shutting down a ring that is already gone is not an error. */

@@ -484,7 +484,15 @@ static ssize_t do_readv(struct xsr *r, const struct iovec *iov, int iovcnt, uint
 	__atomic_store_n(&r->rx_cons, r->rx_cons + n, __ATOMIC_RELAXED);
 	XS_WRITE_ONCE(*r->rx_cons_p, r->rx_cons);
 	r->bytes_rx += n;
-	notify_peer(r, XSR_WAIT_WR);
+	/*
+	 * A writer waiting for space is woken once at least half the ring is
+	 * free, not by every byte consumed (one notification per half ring,
+	 * as TCP wakes writers only with room to spare). Our view of prod
+	 * may be stale, so what we compute as still used is a lower bound:
+	 * the test below can only fire early, never late.
+	 */
+	if (r->rx_prod_seen - r->rx_cons <= r->size / 2)
+		notify_peer(r, XSR_WAIT_WR);
 	return n;
 }
 
@@ -511,10 +519,14 @@ ssize_t xsr_readv(struct xsr *r, const struct iovec *iov, int iovcnt, unsigned i
  * Observers. xsr_rx_ready(), xsr_tx_space() and xsr_poll() may run on any
  * thread (or, after fork(), in another process) while the reader and the
  * writer work: they never write the cached indexes, they use our own
- * indexes as published in the shared page, and they load the index that trails before the one that
- * leads (our cons before the peer's prod; the peer's cons before our
- * prod), so a concurrent reader or writer can only make the window they
- * see smaller, never invalid. What is left invalid is the peer's doing.
+ * indexes as published in the shared page. Their two loads are not one
+ * snapshot: between the load of a consumer index and that of the
+ * producer index, the consumer may move on and the producer fill the
+ * room it freed, so the window seen may exceed the ring. Such a window is
+ * only called corruption when the consumer index read again after the
+ * producer index is unchanged (then the producer really ran ahead);
+ * otherwise the observer looks again, and after a few busy tries reports
+ * the ring's size (clamped) rather than a false alarm.
  */
 /* Corruption seen by an observer: the next read/write reports -EPROTO. */
 static int observe_corrupt(struct xsr *r, const char *what, uint32_t a, uint32_t b)
@@ -534,17 +546,32 @@ static ssize_t rx_observe(struct xsr *r, bool *eof)
 	 * another one than this observer. (The peer can scribble on it too;
 	 * then it misleads readiness only, and the reader's own checks catch
 	 * the corruption.) */
-	cons = XS_READ_ONCE(*r->rx_cons_p);
-	err = XS_READ_ONCE(*r->rx_err_p);
-	alive = XS_READ_ONCE(*r->peer_alive_p);
-	closed = XS_READ_ONCE(*r->peer_closed_p);
-	/* Read barrier: orders the loads above before the load of prod (see
-	 * rx_refresh(): an error seen implies the final prod is seen). */
-	xs_rmb();
-	prod = XS_READ_ONCE(*r->rx_prod_p);
-	avail = prod - cons;
-	if (avail > r->size)
-		return observe_corrupt(r, "rx prod", prod, cons);
+	for (int tries = 0;; tries++) {
+		uint32_t again;
+
+		cons = XS_READ_ONCE(*r->rx_cons_p);
+		err = XS_READ_ONCE(*r->rx_err_p);
+		alive = XS_READ_ONCE(*r->peer_alive_p);
+		closed = XS_READ_ONCE(*r->peer_closed_p);
+		/* Read barrier: orders the loads above before the load of prod
+		 * (see rx_refresh(): an error seen implies the final prod is
+		 * seen). */
+		xs_rmb();
+		prod = XS_READ_ONCE(*r->rx_prod_p);
+		avail = prod - cons;
+		if (avail <= r->size)
+			break;
+		/* Read barrier: orders the load of prod before the re-load of
+		 * cons (is the window one moment's view?). */
+		xs_rmb();
+		again = XS_READ_ONCE(*r->rx_cons_p);
+		if (again == cons)
+			return observe_corrupt(r, "rx prod", prod, cons);
+		if (tries == 8) {
+			avail = r->size;	/* busy: a fair answer */
+			break;
+		}
+	}
 	if (err != 0 && err != ENOTCONN) {
 		broken_set(r, -ECONNRESET);
 		return -ECONNRESET;
@@ -560,13 +587,24 @@ static ssize_t tx_observe(struct xsr *r)
 
 	if (rc < 0)
 		return rc;
-	cons = XS_READ_ONCE(*r->tx_cons_p);
-	/* Read barrier: the peer's cons before our own prod (see above). */
-	xs_rmb();
-	prod = XS_READ_ONCE(*r->tx_prod_p);	/* as published, see rx_observe() */
-	used = prod - cons;
-	if (used > r->size)
-		return observe_corrupt(r, "tx cons", cons, prod);
+	for (int tries = 0;; tries++) {
+		uint32_t again;
+
+		cons = XS_READ_ONCE(*r->tx_cons_p);
+		/* Read barrier: the peer's cons before our own prod. */
+		xs_rmb();
+		prod = XS_READ_ONCE(*r->tx_prod_p);	/* as published, see rx_observe() */
+		used = prod - cons;
+		if (used <= r->size)
+			break;
+		/* Read barrier: our prod before the re-load of cons. */
+		xs_rmb();
+		again = XS_READ_ONCE(*r->tx_cons_p);
+		if (again == cons)
+			return observe_corrupt(r, "tx cons", cons, prod);
+		if (tries == 8)
+			return 0;	/* busy: no room worth reporting */
+	}
 	return r->size - used;
 }
 

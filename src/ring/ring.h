@@ -137,6 +137,9 @@ void xsr_peer_gone(struct xsr *r);
  * announces that we sleep, then re-checks the ring. It returns true when
  * the condition already holds (or an error/EOF is to be reported) -- then
  * do not sleep. Either way call xsr_end_wait() after waking.
+ * A reader sleeping for data is kicked by the peer's next write; a writer
+ * sleeping for space is kicked once the peer has consumed enough that at
+ * least half the ring is free (not by every byte consumed).
  */
 bool xsr_prepare_wait(struct xsr *r, unsigned int what);
 /* Must run on the thread that called xsr_prepare_wait(): each thread

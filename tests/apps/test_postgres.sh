@@ -43,6 +43,13 @@ run_mode() {
 	srv=$!
 	PIDS+=($srv)
 	wait_server $PORT $srv
+	# Listening is not ready: recovery at start-up refuses clients.
+	n=0
+	until grep -q 'ready to accept connections' "$WORK/server.$MODE.log"; do
+		n=$((n + 1))
+		[ $n -gt 300 ] && { cat "$WORK/server.$MODE.log"; fail "$MODE: postgres never got ready"; }
+		sleep 0.05
+	done
 	PGC=(-h "$HOST" -p $PORT -U postgres)
 
 	out=$WORK/init.$MODE

@@ -94,6 +94,56 @@ def server(port):
         total += len(b)
     ok("drained %d bytes after back-pressure" % total)
     c.close()
+    # 7. FIONREAD and SIOCOUTQ, EPOLLONESHOT, poll() over a ring and a
+    #    pipe, EPOLLRDHUP
+    import fcntl, termios
+    SIOCOUTQ = 0x5411
+    def ioctl_int(fd, req):
+        return struct.unpack("i", fcntl.ioctl(fd, req, b"\0\0\0\0"))[0]
+    c, _ = ls.accept()
+    deadline = time.time() + 5
+    while ioctl_int(c.fileno(), termios.FIONREAD) < 1000 and time.time() < deadline:
+        time.sleep(0.01)
+    n = ioctl_int(c.fileno(), termios.FIONREAD)
+    assert n == 1000, n
+    assert c.recv(2000) == b"f" * 1000
+    assert ioctl_int(c.fileno(), termios.FIONREAD) == 0
+    c.sendall(b"q" * 5000)
+    n = ioctl_int(c.fileno(), SIOCOUTQ)
+    assert n == 5000, n
+    while ioctl_int(c.fileno(), SIOCOUTQ) and time.time() < deadline + 5:
+        time.sleep(0.01)
+    ok("FIONREAD 1000 then 0, SIOCOUTQ %d then %d" % (n, ioctl_int(c.fileno(), SIOCOUTQ)))
+    ep = select.epoll()
+    ep.register(c.fileno(), select.EPOLLIN | select.EPOLLONESHOT)
+    ev = ep.poll(10)
+    assert ev and ev[0][1] & select.EPOLLIN, ev
+    assert ep.poll(0.3) == [], "EPOLLONESHOT fired twice"
+    ep.modify(c.fileno(), select.EPOLLIN | select.EPOLLONESHOT)
+    ev = ep.poll(10)
+    assert ev and ev[0][1] & select.EPOLLIN, "re-armed EPOLLONESHOT did not fire: %r" % ev
+    assert c.recv(1) == b"1"
+    ok("EPOLLONESHOT: once, then again after EPOLL_CTL_MOD")
+    pr, pw = os.pipe()
+    os.write(pw, b"p")
+    p = select.poll()
+    p.register(c.fileno(), select.POLLIN)
+    p.register(pr, select.POLLIN)
+    res = dict(p.poll(2000))
+    assert res == {pr: select.POLLIN}, res
+    os.read(pr, 1)
+    c.send(b"2")
+    res = dict(p.poll(5000))
+    assert res == {c.fileno(): select.POLLIN}, res
+    assert c.recv(1) == b"3"
+    ok("poll() over a ring and a pipe reports each when ready")
+    ep2 = select.epoll()
+    ep2.register(c.fileno(), select.EPOLLIN | select.EPOLLRDHUP)
+    ev = ep2.poll(10)
+    assert ev and ev[0][1] & select.EPOLLRDHUP, ev
+    assert c.recv(10) == b""
+    ok("EPOLLRDHUP and EOF after the peer's shutdown")
+    c.close()
     ls.close()
 
 def client(addr, port):
@@ -167,6 +217,21 @@ def client(addr, port):
     ok("EPOLLOUT once the reader made room")
     s.shutdown(socket.SHUT_WR)
     s.close()
+    s = conn()
+    s.sendall(b"f" * 1000)
+    time.sleep(1.5)
+    got = b""
+    while len(got) < 5000:
+        got += s.recv(5000 - len(got))
+    assert got == b"q" * 5000
+    time.sleep(0.5)
+    s.send(b"1")
+    assert s.recv(1) == b"2"
+    s.send(b"3")
+    s.shutdown(socket.SHUT_WR)
+    s.recv(1)
+    s.close()
+    ok("ioctl, oneshot, poll, rdhup: the peer's side")
     # a closed fd is an ordinary EBADF again
     try:
         os.read(s.fileno() if s.fileno() >= 0 else 999, 1)

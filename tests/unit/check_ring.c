@@ -612,6 +612,11 @@ START_TEST(test_kick_writer_waiting_for_space)
 	buf = calloc(1, p.size);
 	ck_assert_int_eq(xsr_write(&p.a, buf, p.size), p.size);
 	ck_assert(!xsr_prepare_wait(&p.a, XSR_WRITABLE));
+	/* One byte freed is not worth a wake-up; half the ring is. */
+	ck_assert_int_eq(xsr_read(&p.b, buf, 1, 0), 1);
+	ck_assert_uint_eq(p.b.kicks, 0);
+	ck_assert_int_eq(xsr_read(&p.b, buf, p.size / 2 - 2, 0), p.size / 2 - 2);
+	ck_assert_uint_eq(p.b.kicks, 0);
 	ck_assert_int_eq(xsr_read(&p.b, buf, 1, 0), 1);
 	ck_assert_uint_eq(p.b.kicks, 1);
 	ck_assert_int_eq(p.kicks_b, 1);
@@ -673,7 +678,9 @@ START_TEST(test_wait_reader_and_writer_threads)
 	ck_assert_int_eq(pthread_join(t, &ret), 0);
 	ck_assert_ptr_null(ret);			/* the reader thread "sleeps" */
 	ck_assert(!xsr_prepare_wait(&p.a, XSR_WRITABLE));	/* so does the writer */
-	ck_assert_int_eq(xsr_read(&p.b, buf, 10, 0), 10);	/* B frees space: kick */
+	ck_assert_int_eq(xsr_read(&p.b, buf, 10, 0), 10);	/* a little: no kick yet */
+	ck_assert_uint_eq(p.b.kicks, 0);
+	ck_assert_int_eq(xsr_read(&p.b, buf, p.size / 2, 0), p.size / 2); /* half: kick */
 	ck_assert_uint_eq(p.b.kicks, 1);
 	xsr_end_wait(&p.a);				/* the writer wakes */
 	ck_assert_uint_ne(E(&p)->a_waiting, 0);		/* the reader still waits */

@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Readiness of ring sockets: what end A shows the kernel (tokens, plugs,
+ * hang-up), who asked the peer for notifications, and the spin bound.
+ *
+ * The rules (docs/performance.md, "Waiting"):
+ *   - A carries a token byte while the ring has data or news (EOF, error),
+ *     is plugged (polls unwritable) while the ring is short of room, and
+ *     reads EOF for good once the peer hung up. The token and the plug are
+ *     brought up to date lazily: by the event thread when the peer
+ *     notifies, by the application's own reads and writes, and by the
+ *     intercepted poll/select/epoll calls just before they ask the kernel.
+ *   - The peer notifies us (an event channel kick, a system call on its
+ *     side and a wake-up of our event thread on ours) only while we ask
+ *     for it: while a thread of ours sleeps in the kernel waiting for the
+ *     ring ("active": counted in sleep_rd/sleep_wr), or "passively" while
+ *     nobody here is looking at the ring: from creation until the first
+ *     read, after a call returned EAGAIN, and after the event thread's
+ *     sweep found a ring nobody asked about (a program waiting in a call
+ *     we do not intercept is woken that way). A program reading or
+ *     spinning in an intercepted wait does not ask, so a stream of small
+ *     writes costs its writer no system call at all.
+ *
+ * The state lives in memory shared with forked children (MAP_SHARED):
+ * after fork() the parent's event thread and a child that uses the
+ * connection (the inetd and PostgreSQL pattern) must agree on what A
+ * holds. Its lock is process-shared and robust: a process killed while
+ * holding it does not wedge the others (the state is re-read from the
+ * kernel then).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <linux/sockios.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/compiler.h"
+#include "common/log.h"
+#include "preload/shim.h"
+
+/* ---- tunables ------------------------------------------------------------------- */
+
+unsigned int shim_spin_ns(void)
+{
+	static int v = -1;
+
+	if (v < 0) {
+		const char *e = getenv("XSOCK_SPIN_US");
+		long n = e && *e ? strtol(e, NULL, 10) : 50;
+
+		v = (int)(n < 0 ? 0 : n > 1000000 ? 1000000 : n) * 1000;
+	}
+	return (unsigned int)v;
+}
+
+uint64_t shim_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the shared state ---------------------------------------------------------- */
+
+int ring_state_init(struct shim_sock *s)
+{
+	pthread_mutexattr_t ma;
+	struct shim_rstate *rs;
+
+	rs = mmap(NULL, sizeof(*rs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rs == MAP_FAILED)
+		return -errno;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&rs->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	rs->passive_rd = 1;	/* the first byte must wake whatever waits */
+	s->rs = rs;
+	return 0;
+}
+
+void ring_state_free(struct shim_sock *s)
+{
+	if (!s->rs)
+		return;
+	/* Not destroyed: a forked child may still use it; unmapping is ours. */
+	munmap(s->rs, sizeof(*s->rs));
+	s->rs = NULL;
+}
+
+static void rs_lock(struct shim_sock *s)
+{
+	struct shim_rstate *rs = s->rs;
+	int n = 0;
+
+	if (pthread_mutex_lock(&rs->lock) != EOWNERDEAD)
+		return;
+	/* Its holder died mid-update: what A holds is in the kernel. */
+	rs->tok = ioctl(s->bfd, SIOCOUTQ, &n) == 0 && n > 0;
+	n = 0;
+	rs->plug = ioctl(s->bfd, SIOCINQ, &n) == 0 && n > 0;
+	pthread_mutex_consistent(&rs->lock);
+}
+
+static void rs_unlock(struct shim_sock *s)
+{
+	pthread_mutex_unlock(&s->rs->lock);
+}
+
+static void drain(int fd)
+{
+	char buf[512];
+
+	/* A short read means the queue is empty now: no second call. */
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == (ssize_t)sizeof(buf))
+		;
+}
+
+/*
+ * The application's fd for end A in this process, or -1: A's fd number is
+ * only ours to read from while the table still says so (after the
+ * application closed it, or in a parent that closed its copy after fork,
+ * the number may name somebody else's file).
+ */
+static int a_fd(struct shim_sock *s)
+{
+	int fd = s->fd;
+
+	if (fd >= 0 && fd < shim_tab_size && __atomic_load_n(&shim_tab[fd], __ATOMIC_ACQUIRE) == s)
+		return fd;
+	return -1;
+}
+
+/*
+ * Under the lock: make A match the ring; @plug: also plug when short of
+ * room. The token is taken back only by the application's own calls
+ * (@app): the event thread adds, never removes.
+ */
+static void sync_locked(struct shim_sock *s, unsigned int m, bool plug, bool app)
+{
+	static const char junk[512];
+	struct shim_rstate *rs = s->rs;
+	bool news = m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR);
+	bool room = (m & (XSR_HUP | XSR_ERR)) || ring_room(&s->conn->ring);
+
+	if (rs->rd_shut)
+		news = true;
+	if (!rs->hup) {
+		if (news && !rs->tok) {
+			send(s->bfd, "r", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+			rs->tok = 1;
+		} else if (!news && rs->tok && app) {
+			int fd = a_fd(s);
+
+			if (fd >= 0) {
+				drain(fd);
+				rs->tok = 0;
+			}
+		}
+		if (m & (XSR_RDHUP | XSR_HUP | XSR_ERR)) {
+			/* A now reads end-of-file forever: readable, and EPOLLRDHUP. */
+			shutdown(s->bfd, SHUT_WR);
+			rs->hup = 1;
+		}
+	}
+	if (room && rs->plug) {
+		drain(s->bfd);
+		rs->plug = 0;
+	} else if (!room && plug && !rs->plug && a_fd(s) >= 0) {
+		int i;
+
+		/* Fill A's (tiny) send buffer: A stops polling writable. */
+		for (i = 0; i < 64; i++)
+			if (send(s->fd, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL) <= 0)
+				break;
+		rs->plug = 1;
+	}
+}
+
+/* Under the lock: the waiting word the peer reads; re-syncs A if it raced. */
+static void flags_locked(struct shim_sock *s)
+{
+	struct shim_rstate *rs = s->rs;
+	unsigned int what = 0;
+
+	if (rs->passive_rd || rs->sleep_rd)
+		what |= XSR_READABLE;
+	if (rs->passive_wr || rs->sleep_wr)
+		what |= XSR_WRITABLE;
+	/*
+	 * xsr_set_wait() stores the word, then (full barrier) re-reads the
+	 * peer's indexes: whatever the peer published before it could see
+	 * the word is in @m, and is reflected in A below.
+	 */
+	xsr_set_wait(&s->conn->ring, what);
+}
+
+static bool needs_sync(struct shim_sock *s, unsigned int m, bool plug, bool app)
+{
+	struct shim_rstate *rs = s->rs;
+	bool news = (m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR)) || rs->rd_shut;
+	bool room;
+
+	if (!rs->hup && ((news && !rs->tok) || (!news && rs->tok && app) ||
+			 (m & (XSR_RDHUP | XSR_HUP | XSR_ERR))))
+		return true;
+	if (!rs->plug && !plug)
+		return false;
+	room = (m & (XSR_HUP | XSR_ERR)) || ring_room(&s->conn->ring);
+	return room ? rs->plug : (plug && !rs->plug);
+}
+
+bool ring_stale(struct shim_sock *s, bool plug)
+{
+	return needs_sync(s, xsr_poll(&s->conn->ring), plug, true);
+}
+
+void ring_sync(struct shim_sock *s, bool plug, bool app)
+{
+	unsigned int m = xsr_poll(&s->conn->ring);
+
+	/* Nothing to change (the common case): no lock, no system call. */
+	if (!needs_sync(s, m, plug, app))
+		return;
+	SHIM_ENTER();
+	rs_lock(s);
+	sync_locked(s, xsr_poll(&s->conn->ring), plug, app);
+	rs_unlock(s);
+	SHIM_LEAVE();
+}
+
+void ring_passive(struct shim_sock *s, bool rd, bool on)
+{
+	struct shim_rstate *rs = s->rs;
+	int *p = rd ? &rs->passive_rd : &rs->passive_wr;
+
+	if (__atomic_load_n(p, __ATOMIC_RELAXED) == (int)on)
+		return;
+	SHIM_ENTER();
+	rs_lock(s);
+	*p = on;
+	flags_locked(s);
+	sync_locked(s, xsr_poll(&s->conn->ring), !rd && on, true);
+	rs_unlock(s);
+	SHIM_LEAVE();
+	if (!on)
+		evloop_want_sweep();
+}
+
+bool ring_sleep_begin(struct shim_sock *s, bool rd, bool wr)
+{
+	struct shim_rstate *rs = s->rs;
+	unsigned int m;
+
+	SHIM_ENTER();
+	rs_lock(s);
+	if (rd)
+		rs->sleep_rd++;
+	if (wr)
+		rs->sleep_wr++;
+	flags_locked(s);
+	m = xsr_poll(&s->conn->ring);
+	sync_locked(s, m, wr, true);
+	rs_unlock(s);
+	SHIM_LEAVE();
+	if (rs->rd_shut && rd)
+		return true;
+	return (rd && (m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR))) ||
+	       (wr && ((m & (XSR_HUP | XSR_ERR)) || ring_room(&s->conn->ring)));
+}
+
+void ring_sleep_end(struct shim_sock *s, bool rd, bool wr)
+{
+	struct shim_rstate *rs = s->rs;
+
+	SHIM_ENTER();
+	rs_lock(s);
+	if (rd && rs->sleep_rd > 0)
+		rs->sleep_rd--;
+	if (wr && rs->sleep_wr > 0)
+		rs->sleep_wr--;
+	flags_locked(s);
+	sync_locked(s, xsr_poll(&s->conn->ring), false, true);
+	rs_unlock(s);
+	SHIM_LEAVE();
+	evloop_want_sweep();
+}
+
+/* The event thread's sweep: ask for notifications where nobody does. */
+void ring_sweep(struct shim_sock *s)
+{
+	struct shim_rstate *rs = s->rs;
+
+	if (__atomic_load_n(&rs->passive_rd, __ATOMIC_RELAXED) &&
+	    __atomic_load_n(&rs->passive_wr, __ATOMIC_RELAXED))
+		return;
+	rs_lock(s);
+	if (!rs->sleep_rd && !rs->sleep_wr) {
+		rs->passive_rd = 1;
+		/* Writers are asked about only after they met a full ring. */
+		rs->passive_wr = rs->plug;
+		flags_locked(s);
+		sync_locked(s, xsr_poll(&s->conn->ring), false, false);
+	}
+	rs_unlock(s);
+}
+
+bool ring_rd_shut(const struct shim_sock *s)
+{
+	return __atomic_load_n(&s->rs->rd_shut, __ATOMIC_RELAXED);
+}
+
+void ring_set_rd_shut(struct shim_sock *s)
+{
+	__atomic_store_n(&s->rs->rd_shut, 1, __ATOMIC_RELAXED);
+	ring_sync(s, false, true);
+}
+
+unsigned int ring_revents(struct shim_sock *s, unsigned int events)
+{
+	struct xsr *r = &s->conn->ring;
+	unsigned int m = xsr_poll(r), rev = 0;
+
+	if (ring_rd_shut(s))
+		m |= XSR_READABLE | XSR_RDHUP;
+	if (m & XSR_READABLE)
+		rev |= events & (POLLIN | POLLRDNORM);
+	if ((m & XSR_RDHUP))
+		rev |= events & POLLRDHUP;
+	if (m & XSR_ERR)
+		rev |= POLLERR;
+	if ((m & XSR_HUP) && (m & XSR_RDHUP))
+		rev |= POLLHUP;
+	if ((m & (XSR_HUP | XSR_ERR)) || ((m & XSR_WRITABLE) && ring_room(r)))
+		rev |= events & (POLLOUT | POLLWRNORM);
+	return rev;
+}
