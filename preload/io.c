@@ -64,17 +64,20 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 		ring_passive(s, readable, true);
 		return (xsr_poll(r) & want) ? 0 : -EAGAIN;
 	}
-	if (shim_spin_ns()) {
-		uint64_t end = shim_now_ns() + shim_spin_ns();
+	if (shim_spin_budget()) {
+		uint64_t end = shim_now_ns() + shim_spin_budget();
 
 		for (i = 1;; i++) {
-			if (xsr_poll(r) & want)
+			if (xsr_poll(r) & want) {
+				shim_spin_result(true);
 				return 0;
+			}
 			cpu_relax();
 			if (!(i & 63) && shim_now_ns() > end)
 				break;
 		}
 	}
+	shim_spin_result(false);
 	if (ring_sleep_begin(s, readable, !readable)) {
 		ring_sleep_end(s, readable, !readable);
 		return 0;	/* some room (or news): the caller writes what fits */

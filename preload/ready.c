@@ -58,6 +58,34 @@ unsigned int shim_spin_ns(void)
 	return (unsigned int)v;
 }
 
+/*
+ * Adaptive spin, per thread: a spin that ends in sleep anyway halves the
+ * next one, a spin that pays off doubles it (up to XSOCK_SPIN_US). A
+ * thread whose peers answer quickly keeps spinning; one that waits for
+ * slow or idle peers soon goes straight to sleep, and leaves the CPU to
+ * the others (our machines have two cores).
+ */
+static __thread int spin_cur = -1;
+
+unsigned int shim_spin_budget(void)
+{
+	if (spin_cur < 0)
+		spin_cur = (int)shim_spin_ns();
+	return (unsigned int)spin_cur;
+}
+
+void shim_spin_result(bool paid_off)
+{
+	unsigned int max = shim_spin_ns();
+
+	if (spin_cur < 0)
+		spin_cur = (int)max;
+	if (paid_off)
+		spin_cur = (int)XS_MIN((unsigned int)spin_cur * 2 + 1000, max);
+	else
+		spin_cur /= 2;
+}
+
 uint64_t shim_now_ns(void)
 {
 	struct timespec ts;

@@ -214,6 +214,10 @@ void ring_set_rd_shut(struct shim_sock *s);
 unsigned int ring_revents(struct shim_sock *s, unsigned int events);
 /* Spin bound before sleeping (XSOCK_SPIN_US, default 50 us), in ns. */
 unsigned int shim_spin_ns(void);
+/* This thread's spin for its next wait (ns, <= shim_spin_ns()), and how
+ * the last one went. */
+unsigned int shim_spin_budget(void);
+void shim_spin_result(bool paid_off);
 uint64_t shim_now_ns(void);
 
 static inline void cpu_relax(void)

@@ -279,16 +279,20 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 			goto out;
 		ready = poll_merge(fds, nfds, w, n);
 		if (ready || timeout == 0) {
+			if (!first && ready)
+				shim_spin_result(true);	/* found by spinning */
 			rc = ready;
 			goto out;
 		}
 		if (first) {
 			rings_unpassive(w, n);
 			deadline = deadline_of(timeout);
-			spin_end = (int64_t)shim_now_ns() + shim_spin_ns();
+			spin_end = (int64_t)shim_now_ns() + shim_spin_budget();
 		}
-		if ((int64_t)shim_now_ns() >= spin_end)
+		if ((int64_t)shim_now_ns() >= spin_end) {
+			shim_spin_result(false);
 			break;
+		}
 		rings_spin(w, n, true);
 	}
 	for (;;) {
@@ -725,16 +729,23 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 	if (n == 0)
 		return real.epoll_pwait(epfd, evs, max, timeout, mask);
 	deadline = deadline_of(timeout);
-	spin_end = (int64_t)shim_now_ns() + shim_spin_ns();
+	spin_end = 0;
 	for (bool first = true;; first = false) {
 		rings_sync(w, n);
 		rc = real.epoll_pwait(epfd, evs, max, 0, mask);
-		if (rc != 0 || timeout == 0)
+		if (rc != 0 || timeout == 0) {
+			if (!first && rc > 0)
+				shim_spin_result(true);	/* found by spinning */
 			goto out;
-		if (first)
+		}
+		if (first) {
 			rings_unpassive(w, n);
-		if ((int64_t)shim_now_ns() >= spin_end)
+			spin_end = (int64_t)shim_now_ns() + shim_spin_budget();
+		}
+		if ((int64_t)shim_now_ns() >= spin_end) {
+			shim_spin_result(false);
 			break;
+		}
 		rings_spin(w, n, false);
 	}
 	for (;;) {

@@ -4,7 +4,8 @@
 # isolated domains: redis-benchmark with 50 clients, SET and GET, without
 # and with pipelining (-P 16), must finish every request with no error
 # (and the server must have counted them all); redis-cli stores values of
-# up to 1 MiB and reads them back byte for byte. The same run over plain
+# up to 1 MiB and reads them back byte for byte; an idle connected client
+# costs neither side any CPU. The same run over plain
 # TCP loopback gives the figures to compare with.
 . "$(dirname "$0")/applib.sh"
 setup_apps
@@ -31,6 +32,40 @@ bench() {
 		[ -n "$rps" ] || { cat "$out" "$out.err"; fail "$MODE: no $t result from redis-benchmark $label"; }
 		eval "R_${MODE}_${label}_$t='${rps%.*} req/s, avg ${lat} ms'"
 	done
+}
+
+# CPU time (clock ticks, all threads) a process has used.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
+
+# An idle connected client must cost the server (and itself) nothing:
+# both sleep in the kernel, the spin before sleeping is bounded.
+idle_check() {
+	local rpid cpid ppid s0 c0 s1 c1 hz
+	hz=$(getconf CLK_TCK)
+	$CLI timeout 20 python3 -c "
+import socket, sys, time
+s = socket.create_connection(('$HOST', $PORT))
+s.sendall(b'PING\r\n')
+assert s.recv(16).startswith(b'+PONG'), 'no PONG'
+time.sleep(5)
+s.sendall(b'PING\r\n')
+assert s.recv(16).startswith(b'+PONG'), 'no PONG after idling'
+" >"$WORK/idle.$MODE" 2>&1 &
+	cpid=$!
+	sleep 1
+	rpid=$(pgrep -n -x redis-server)
+	[ -n "$rpid" ] || fail "$MODE: redis-server pid not found"
+	ppid=$(pgrep -n -x python3)
+	[ -n "$ppid" ] || fail "$MODE: idle client pid not found"
+	s0=$(ticks "$rpid"); c0=$(ticks "$ppid")
+	sleep 3
+	s1=$(ticks "$rpid"); c1=$(ticks "$ppid")
+	wait "$cpid" || { cat "$WORK/idle.$MODE"; fail "$MODE: the idle client failed"; }
+	say "$MODE: idle connection for 3 s: redis-server used $((s1 - s0)) ticks, client $((c1 - c0)) ticks (of $((3 * hz)))"
+	# redis's own housekeeping (hz 10) stays well under 2%.
+	[ $((s1 - s0)) -le $((3 * hz / 50)) ] || fail "$MODE: redis-server burns CPU with an idle client"
+	[ $((c1 - c0)) -le $((3 * hz / 50)) ] || fail "$MODE: an idle client burns CPU"
+	eval "IDLE_$MODE='server $((s1 - s0)) ticks, client $((c1 - c0)) ticks in 3 s'"
 }
 
 run_mode() {
@@ -66,6 +101,7 @@ run_mode() {
 			fail "$MODE: STRLEN k$sz wrong"
 	done
 	say "$MODE: redis-cli: 5 values (1 B .. 1 MiB) stored and read back intact"
+	idle_check
 	stop $srv
 	grep -qi 'error' "$WORK/server.$MODE.log" && { cat "$WORK/server.$MODE.log"; fail "$MODE: redis-server logged errors"; }
 	return 0
@@ -80,5 +116,6 @@ for l in plain pipe16; do
 		row "redis-benchmark -c 50$opt $t" "${!x}" "${!c}"
 	done
 done
+row "CPU of an idle connection (3 s)" "$IDLE_xsock" "$IDLE_tcp"
 print_table
 say "PASS"
