@@ -40,7 +40,7 @@ if [ "$(id -u)" != 0 ]; then
 	say "SKIPPED: needs root (network namespaces)"
 	exit 77
 fi
-for f in "$PRELOAD" "$XSOCKCTL" "$RINGBENCH"; do
+for f in "$PRELOAD" "$XSOCKCTL" "$RINGBENCH" "$build/tools/xsock-connbench"; do
 	[ -x "$f" ] || [ -f "$f" ] || { say "missing $f (build first)"; exit 2; }
 done
 
@@ -316,6 +316,17 @@ print(json.load(open(sys.argv[1])).get("error", ""))' "$log" 2>/dev/null || errl
 	fi
 	record "ip_${IP_LEN}_P$IP_PAR" "iperf3 -l $IP_LEN -P $IP_PAR" "$mode" "$gbps" Gbit/s \
 		higher ok "" "iperf3_P$IP_PAR" "$(size_bytes "$IP_LEN")"
+	# CPU seconds (sender + receiver, as iperf3 measures them) per GB moved.
+	local cpu
+	cpu=$(python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))["end"]
+c = d["cpu_utilization_percent"]
+secs = d["sum_received"]["seconds"]
+gb = d["sum_received"]["bytes"] / 1e9
+print("%.3f" % ((c["host_total"] + c["remote_total"]) / 100 * secs / gb))' "$log" 2>/dev/null)
+	[ -n "$cpu" ] && record "ipcpu_${IP_LEN}_P$IP_PAR" "iperf3 -l $IP_LEN -P $IP_PAR CPU per GB" \
+		"$mode" "$cpu" "CPU s/GB" lower ok "" "iperf3cpu_P$IP_PAR" "$(size_bytes "$IP_LEN")"
+	return 0
 }
 
 size_bytes() {
@@ -417,6 +428,37 @@ bench_redis() {
 	REDIS_C=$save
 }
 
+# ---- connection set-up ----------------------------------------------------------------
+CONNBENCH="$build/tools/xsock-connbench"
+start_connbench() {
+	start_server "$1" "$3" "$CONNBENCH" server "$2"
+	wait_ready "$1" "$2"
+}
+
+client_connbench() {
+	local mode=$1 port=$2 log=$3 rc rate
+	run_client "$mode" "$log" $((T + 20)) "$CONNBENCH" client "$(host_of "$mode")" "$port" "$T"
+	rc=$?
+	rate=$(sed -n 's/.*: \([0-9]*\) per second.*/\1/p' "$log")
+	if [ $rc != 0 ] || [ -z "$rate" ]; then
+		CASE_ERR="rc=$rc: $(errline "$log")"
+		return 1
+	fi
+	record conn_rate "connect + 16 B request + close" "$mode" "$rate" conn/s higher ok "" \
+		conn_rate 16
+}
+
+bench_connect() {
+	local mode
+	for mode in xsock tcp; do
+		case_run "connbench" "$mode" start_connbench client_connbench ||
+			fail_rows "$mode" "$CASE_ERR" conn_rate "connect + 16 B request + close" conn/s \
+				higher conn_rate 16
+	done
+	record conn_rate "connect + 16 B request + close" unix "" conn/s higher n/a \
+		"not measured over UNIX sockets" conn_rate 16
+}
+
 # ---- ring floor ------------------------------------------------------------------------
 bench_ring() {
 	local s j log
@@ -466,6 +508,8 @@ say "iperf3"
 bench_iperf3
 say "redis-benchmark"
 bench_redis
+say "connection set-up (xsock-connbench)"
+bench_connect
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 T_END=$(date +%s)
 say "done in $((T_END - T_START)) s, load average now $LOAD_END"
