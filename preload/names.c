@@ -223,7 +223,7 @@ XS_EXPORT int ioctl(int fd, unsigned long req, ...)
 	struct shim_sock *s;
 	va_list ap;
 	void *arg;
-	int rc = 0;
+	int rc = 0, v;
 
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
@@ -244,14 +244,16 @@ XS_EXPORT int ioctl(int fd, unsigned long req, ...)
 	if (req == FIONREAD) {
 		ssize_t n = xsr_rx_ready(&s->conn->ring);
 
-		*(int *)arg = n > 0 ? (int)XS_MIN(n, (ssize_t)INT_MAX) : 0;
+		v = n > 0 ? (int)XS_MIN(n, (ssize_t)INT_MAX) : 0;
 	} else if (req == SIOCATMARK) {
-		*(int *)arg = 0;
+		v = 0;
 	} else {
 		ssize_t space = xsr_tx_space(&s->conn->ring);
 
-		*(int *)arg = space >= 0 ? (int)(s->conn->ring.size - (size_t)space) : 0;
+		v = space >= 0 ? (int)(s->conn->ring.size - (size_t)space) : 0;
 	}
+	/* The caller's int need not be aligned (Python passes a bytes buffer). */
+	memcpy(arg, &v, sizeof(v));
 	SHIM_LEAVE();
 	shim_put(s);
 	return rc;
