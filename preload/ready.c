@@ -96,6 +96,15 @@ uint64_t shim_now_ns(void)
 
 /* ---- the shared state ---------------------------------------------------------- */
 
+/*
+ * Fields change under the lock but are also read without it (the fast
+ * paths look before they lock): relaxed atomics, so that such a look is a
+ * defined (if possibly stale) value. Staleness is harmless: every change
+ * is re-decided under the lock.
+ */
+#define RS_GET(rs, f) __atomic_load_n(&(rs)->f, __ATOMIC_RELAXED)
+#define RS_SET(rs, f, v) __atomic_store_n(&(rs)->f, (v), __ATOMIC_RELAXED)
+
 int ring_state_init(struct shim_sock *s)
 {
 	pthread_mutexattr_t ma;
@@ -109,7 +118,7 @@ int ring_state_init(struct shim_sock *s)
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&rs->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
-	rs->passive_rd = 1;	/* the first byte must wake whatever waits */
+	RS_SET(rs, passive_rd, 1);	/* the first byte must wake whatever waits */
 	s->rs = rs;
 	return 0;
 }
@@ -131,9 +140,9 @@ static void rs_lock(struct shim_sock *s)
 	if (pthread_mutex_lock(&rs->lock) != EOWNERDEAD)
 		return;
 	/* Its holder died mid-update: what A holds is in the kernel. */
-	rs->tok = ioctl(s->bfd, SIOCOUTQ, &n) == 0 && n > 0;
+	RS_SET(rs, tok, ioctl(s->bfd, SIOCOUTQ, &n) == 0 && n > 0);
 	n = 0;
-	rs->plug = ioctl(s->bfd, SIOCINQ, &n) == 0 && n > 0;
+	RS_SET(rs, plug, ioctl(s->bfd, SIOCINQ, &n) == 0 && n > 0);
 	pthread_mutex_consistent(&rs->lock);
 }
 
@@ -178,37 +187,37 @@ static void sync_locked(struct shim_sock *s, unsigned int m, bool plug, bool app
 	bool news = m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR);
 	bool room = (m & (XSR_HUP | XSR_ERR)) || ring_room(&s->conn->ring);
 
-	if (rs->rd_shut)
+	if (RS_GET(rs, rd_shut))
 		news = true;
-	if (!rs->hup) {
-		if (news && !rs->tok) {
+	if (!RS_GET(rs, hup)) {
+		if (news && !RS_GET(rs, tok)) {
 			send(s->bfd, "r", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-			rs->tok = 1;
-		} else if (!news && rs->tok && app) {
+			RS_SET(rs, tok, 1);
+		} else if (!news && RS_GET(rs, tok) && app) {
 			int fd = a_fd(s);
 
 			if (fd >= 0) {
 				drain(fd);
-				rs->tok = 0;
+				RS_SET(rs, tok, 0);
 			}
 		}
 		if (m & (XSR_RDHUP | XSR_HUP | XSR_ERR)) {
 			/* A now reads end-of-file forever: readable, and EPOLLRDHUP. */
 			shutdown(s->bfd, SHUT_WR);
-			rs->hup = 1;
+			RS_SET(rs, hup, 1);
 		}
 	}
-	if (room && rs->plug) {
+	if (room && RS_GET(rs, plug)) {
 		drain(s->bfd);
-		rs->plug = 0;
-	} else if (!room && plug && !rs->plug && a_fd(s) >= 0) {
+		RS_SET(rs, plug, 0);
+	} else if (!room && plug && !RS_GET(rs, plug) && a_fd(s) >= 0) {
 		int i;
 
 		/* Fill A's (tiny) send buffer: A stops polling writable. */
 		for (i = 0; i < 64; i++)
 			if (send(s->fd, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL) <= 0)
 				break;
-		rs->plug = 1;
+		RS_SET(rs, plug, 1);
 	}
 }
 
@@ -218,9 +227,9 @@ static void flags_locked(struct shim_sock *s)
 	struct shim_rstate *rs = s->rs;
 	unsigned int what = 0;
 
-	if (rs->passive_rd || rs->sleep_rd)
+	if (RS_GET(rs, passive_rd) || RS_GET(rs, sleep_rd))
 		what |= XSR_READABLE;
-	if (rs->passive_wr || rs->sleep_wr)
+	if (RS_GET(rs, passive_wr) || RS_GET(rs, sleep_wr))
 		what |= XSR_WRITABLE;
 	/*
 	 * xsr_set_wait() stores the word, then (full barrier) re-reads the
@@ -233,16 +242,16 @@ static void flags_locked(struct shim_sock *s)
 static bool needs_sync(struct shim_sock *s, unsigned int m, bool plug, bool app)
 {
 	struct shim_rstate *rs = s->rs;
-	bool news = (m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR)) || rs->rd_shut;
+	bool news = (m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR)) || RS_GET(rs, rd_shut);
 	bool room;
 
-	if (!rs->hup && ((news && !rs->tok) || (!news && rs->tok && app) ||
+	if (!RS_GET(rs, hup) && ((news && !RS_GET(rs, tok)) || (!news && RS_GET(rs, tok) && app) ||
 			 (m & (XSR_RDHUP | XSR_HUP | XSR_ERR))))
 		return true;
-	if (!rs->plug && !plug)
+	if (!RS_GET(rs, plug) && !plug)
 		return false;
 	room = (m & (XSR_HUP | XSR_ERR)) || ring_room(&s->conn->ring);
-	return room ? rs->plug : (plug && !rs->plug);
+	return room ? RS_GET(rs, plug) : (plug && !RS_GET(rs, plug));
 }
 
 bool ring_stale(struct shim_sock *s, bool plug)
@@ -273,7 +282,7 @@ void ring_passive(struct shim_sock *s, bool rd, bool on)
 		return;
 	SHIM_ENTER();
 	rs_lock(s);
-	*p = on;
+	__atomic_store_n(p, (int)on, __ATOMIC_RELAXED);
 	flags_locked(s);
 	sync_locked(s, xsr_poll(&s->conn->ring), !rd && on, true);
 	rs_unlock(s);
@@ -290,15 +299,15 @@ bool ring_sleep_begin(struct shim_sock *s, bool rd, bool wr)
 	SHIM_ENTER();
 	rs_lock(s);
 	if (rd)
-		rs->sleep_rd++;
+		__atomic_add_fetch(&rs->sleep_rd, 1, __ATOMIC_RELAXED);
 	if (wr)
-		rs->sleep_wr++;
+		__atomic_add_fetch(&rs->sleep_wr, 1, __ATOMIC_RELAXED);
 	flags_locked(s);
 	m = xsr_poll(&s->conn->ring);
 	sync_locked(s, m, wr, true);
 	rs_unlock(s);
 	SHIM_LEAVE();
-	if (rs->rd_shut && rd)
+	if (RS_GET(rs, rd_shut) && rd)
 		return true;
 	return (rd && (m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR))) ||
 	       (wr && ((m & (XSR_HUP | XSR_ERR)) || ring_room(&s->conn->ring)));
@@ -310,10 +319,10 @@ void ring_sleep_end(struct shim_sock *s, bool rd, bool wr)
 
 	SHIM_ENTER();
 	rs_lock(s);
-	if (rd && rs->sleep_rd > 0)
-		rs->sleep_rd--;
-	if (wr && rs->sleep_wr > 0)
-		rs->sleep_wr--;
+	if (rd && RS_GET(rs, sleep_rd) > 0)
+		__atomic_sub_fetch(&rs->sleep_rd, 1, __ATOMIC_RELAXED);
+	if (wr && RS_GET(rs, sleep_wr) > 0)
+		__atomic_sub_fetch(&rs->sleep_wr, 1, __ATOMIC_RELAXED);
 	flags_locked(s);
 	sync_locked(s, xsr_poll(&s->conn->ring), false, true);
 	rs_unlock(s);
@@ -330,10 +339,10 @@ void ring_sweep(struct shim_sock *s)
 	    __atomic_load_n(&rs->passive_wr, __ATOMIC_RELAXED))
 		return;
 	rs_lock(s);
-	if (!rs->sleep_rd && !rs->sleep_wr) {
-		rs->passive_rd = 1;
+	if (!RS_GET(rs, sleep_rd) && !RS_GET(rs, sleep_wr)) {
+		RS_SET(rs, passive_rd, 1);
 		/* Writers are asked about only after they met a full ring. */
-		rs->passive_wr = rs->plug;
+		RS_SET(rs, passive_wr, RS_GET(rs, plug));
 		flags_locked(s);
 		sync_locked(s, xsr_poll(&s->conn->ring), false, false);
 	}
