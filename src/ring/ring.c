@@ -510,12 +510,49 @@ ssize_t xsr_readv(struct xsr *r, const struct iovec *iov, int iovcnt, unsigned i
 /*
  * Observers. xsr_rx_ready(), xsr_tx_space() and xsr_poll() may run on any
  * thread (or, after fork(), in another process) while the reader and the
- * writer work: they never write the cached indexes, they use our own
- * indexes as published in the shared page, and they load the index that trails before the one that
- * leads (our cons before the peer's prod; the peer's cons before our
- * prod), so a concurrent reader or writer can only make the window they
- * see smaller, never invalid. What is left invalid is the peer's doing.
+ * writer work: they never write the cached indexes and they use our own
+ * indexes as published in the shared page. Both indexes of a half move
+ * while we look (ours by our reader or writer, the peer's by the peer),
+ * so two loads never give one instant's window: a trailing index loaded
+ * first can lag by more than a ring's worth behind a leading index loaded
+ * later (a false "corrupt"), and the leading index loaded first can be
+ * passed by a trailing index loaded later (a negative window). So the
+ * leading index is loaded before and again after the trailing one: the
+ * leading index at the instant the trailing one was loaded lies between
+ * the two, and with either the window is valid unless the peer broke it.
+ * A window invalid with both loads is retried a few times (a thread
+ * preempted between the loads) before it counts as the peer's doing.
  */
+#define OBSERVE_TRIES 8
+
+/*
+ * The window lead - trail for the observers: 0..size, or -1 when the
+ * indexes stay inconsistent. @lead is re-loaded as described above.
+ */
+static int64_t observe_window(const struct xsr *r, const uint32_t *lead_p,
+			      const uint32_t *trail_p, uint32_t *lead_out, uint32_t *trail_out)
+{
+	uint32_t lead1, lead2, trail;
+	int i;
+
+	for (i = 0; i < OBSERVE_TRIES; i++) {
+		lead1 = XS_READ_ONCE(*lead_p);
+		/* Read barrier: the first lead load before the trail load. */
+		xs_rmb();
+		trail = XS_READ_ONCE(*trail_p);
+		/* Read barrier: the trail load before the second lead load. */
+		xs_rmb();
+		lead2 = XS_READ_ONCE(*lead_p);
+		*lead_out = lead2;
+		*trail_out = trail;
+		if (lead1 - trail <= r->size)
+			return lead1 - trail;
+		if (lead2 - trail <= r->size)
+			return lead2 - trail;
+	}
+	return -1;
+}
+
 /* Corruption seen by an observer: the next read/write reports -EPROTO. */
 static int observe_corrupt(struct xsr *r, const char *what, uint32_t a, uint32_t b)
 {
@@ -526,48 +563,45 @@ static int observe_corrupt(struct xsr *r, const char *what, uint32_t a, uint32_t
 
 static ssize_t rx_observe(struct xsr *r, bool *eof)
 {
-	uint32_t cons, prod, avail;
+	uint32_t cons, prod;
+	int64_t avail;
 	int32_t err;
 	uint8_t alive, closed;
 
-	/* Our cons as published: after fork() the process reading may be
-	 * another one than this observer. (The peer can scribble on it too;
-	 * then it misleads readiness only, and the reader's own checks catch
-	 * the corruption.) */
-	cons = XS_READ_ONCE(*r->rx_cons_p);
 	err = XS_READ_ONCE(*r->rx_err_p);
 	alive = XS_READ_ONCE(*r->peer_alive_p);
 	closed = XS_READ_ONCE(*r->peer_closed_p);
-	/* Read barrier: orders the loads above before the load of prod (see
+	/* Read barrier: orders the loads above before the loads of prod (see
 	 * rx_refresh(): an error seen implies the final prod is seen). */
 	xs_rmb();
-	prod = XS_READ_ONCE(*r->rx_prod_p);
-	avail = prod - cons;
-	if (avail > r->size)
+	/* The peer's prod leads our cons as published: after fork() the
+	 * process reading may be another one than this observer. (The peer
+	 * can scribble on our cons too; then it misleads readiness only, and
+	 * the reader's own checks catch the corruption.) */
+	avail = observe_window(r, r->rx_prod_p, r->rx_cons_p, &prod, &cons);
+	if (avail < 0)
 		return observe_corrupt(r, "rx prod", prod, cons);
 	if (err != 0 && err != ENOTCONN) {
 		broken_set(r, -ECONNRESET);
 		return -ECONNRESET;
 	}
 	*eof = err == ENOTCONN || !alive || closed || peer_gone_get(r);
-	return avail;
+	return (ssize_t)avail;
 }
 
 static ssize_t tx_observe(struct xsr *r)
 {
-	uint32_t cons, prod, used;
+	uint32_t cons, prod;
+	int64_t used;
 	int rc = tx_check(r);
 
 	if (rc < 0)
 		return rc;
-	cons = XS_READ_ONCE(*r->tx_cons_p);
-	/* Read barrier: the peer's cons before our own prod (see above). */
-	xs_rmb();
-	prod = XS_READ_ONCE(*r->tx_prod_p);	/* as published, see rx_observe() */
-	used = prod - cons;
-	if (used > r->size)
+	/* Our prod as published (see rx_observe()) leads the peer's cons. */
+	used = observe_window(r, r->tx_prod_p, r->tx_cons_p, &prod, &cons);
+	if (used < 0)
 		return observe_corrupt(r, "tx cons", cons, prod);
-	return r->size - used;
+	return r->size - (uint32_t)used;
 }
 
 ssize_t xsr_rx_ready(struct xsr *r)
