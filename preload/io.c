@@ -137,7 +137,7 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 				       (XSR_WRITABLE | XSR_HUP | XSR_ERR);
 	unsigned int i, n = nonblock ? 0 : spin_iters();
 	struct pollfd pfd;
-	int rc;
+	int rc, timeout;
 
 	for (i = 0; i < n; i++) {
 		if (xsr_poll(r) & want)
@@ -152,10 +152,34 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 		return 0;	/* some room (or news): the caller writes what fits */
 	if (nonblock)
 		return -EAGAIN;
+	timeout = sock_timeout_ms(s, readable ? SO_RCVTIMEO : SO_SNDTIMEO);
+	if (timeout < 0) {
+		/*
+		 * No timeout: block in a call on A itself, not in poll(), which
+		 * a signal always interrupts: the kernel restarts it after a
+		 * handler with SA_RESTART and fails it with EINTR after one
+		 * without, as TCP does (with a timeout TCP never restarts, nor
+		 * does poll() below). Readable: a token (or EOF) in A to peek
+		 * at. Writable: A unplugged; the one filler byte this sends to
+		 * B is drained at once (only this writer plugs, under wlock).
+		 */
+		char c = 0;
+		ssize_t got = readable ? recv(s->fd, &c, 1, MSG_PEEK) :
+					 send(s->fd, &c, 1, MSG_NOSIGNAL);
+
+		if (got < 0)
+			return -errno;	/* EINTR; EAGAIN if made non-blocking meanwhile */
+		if (!readable) {
+			pthread_mutex_lock(&s->tlock);
+			drain_own(s->bfd);
+			pthread_mutex_unlock(&s->tlock);
+		}
+		return 0;
+	}
 	pfd.fd = s->fd;
 	pfd.events = readable ? POLLIN : POLLOUT;
 	pfd.revents = 0;
-	rc = poll(&pfd, 1, sock_timeout_ms(s, readable ? SO_RCVTIMEO : SO_SNDTIMEO));
+	rc = poll(&pfd, 1, timeout);
 	if (rc < 0)
 		return -errno;
 	if (rc == 0)
