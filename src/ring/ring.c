@@ -417,7 +417,8 @@ static ssize_t do_writev(struct xsr *r, const struct iovec *iov, int iovcnt, uin
 	/* Atomic: observers on other threads read it (xsr_poll()). */
 	__atomic_store_n(&r->tx_prod, r->tx_prod + n, __ATOMIC_RELAXED);
 	XS_WRITE_ONCE(*r->tx_prod_p, r->tx_prod);
-	r->bytes_tx += n;
+	/* Atomic: the status record copies it from the reader's thread. */
+	__atomic_store_n(&r->bytes_tx, r->bytes_tx + n, __ATOMIC_RELAXED);
 	notify_peer(r, XSR_WAIT_RD);
 	return n;
 }
@@ -483,7 +484,8 @@ static ssize_t do_readv(struct xsr *r, const struct iovec *iov, int iovcnt, uint
 	/* Atomic: observers on other threads read it (xsr_poll()). */
 	__atomic_store_n(&r->rx_cons, r->rx_cons + n, __ATOMIC_RELAXED);
 	XS_WRITE_ONCE(*r->rx_cons_p, r->rx_cons);
-	r->bytes_rx += n;
+	/* Atomic: the status record copies it from the writer's thread. */
+	__atomic_store_n(&r->bytes_rx, r->bytes_rx + n, __ATOMIC_RELAXED);
 	notify_peer(r, XSR_WAIT_WR);
 	return n;
 }
