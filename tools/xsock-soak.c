@@ -518,7 +518,9 @@ static int phase_poll(struct side *sd, uint64_t txl, uint64_t rxl)
 			int k = (int)rng_range(&sd->rxr, 1, 4);
 
 			while (k-- && sd->rx_done < rxl) {
-				if (do_read(sd, rxl, (rng_next(&sd->rxr) & 1) ? MSG_DONTWAIT : 0) >= 0)
+				int fl = (rng_next(&sd->rxr) & 1) ? MSG_DONTWAIT : 0;
+
+				if (do_read(sd, rxl, fl) >= 0)
 					continue;
 				if (errno == EAGAIN)
 					break;
@@ -860,7 +862,8 @@ static void *serve_one(void *arg)
 
 	rc = read_full(fd, &h, sizeof(h));
 	if (rc || h.magic != MAGIC) {
-		fprintf(stderr, "xsock-soak server: bad header (%s)\n", rc ? strerror(-rc) : "magic");
+		fprintf(stderr, "xsock-soak server: bad header (%s)\n",
+			rc ? strerror(-rc) : "magic");
 		close(fd);
 		pthread_mutex_lock(&srv_lock);
 		srv_bad++;
@@ -1097,7 +1100,9 @@ static int client_many(const struct copts *o)
 			uint64_t c2s = rng_range(&r, 0, o->maxbytes);
 			uint64_t s2c = rng_range(&r, 0, o->maxbytes);
 
-			if (cconn_open(o, &open_[nopen], c2s, s2c, fl, o->seed * 1000003 + opened)) {
+			uint64_t seed = o->seed * 1000003 + opened;
+
+			if (cconn_open(o, &open_[nopen], c2s, s2c, fl, seed)) {
 				bad++;
 				break;
 			}

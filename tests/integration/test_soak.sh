@@ -44,11 +44,11 @@ shim 1 timeout $TMO "$SOAK" client 10.77.0.2 $PORT -b "$BYTES" -c $CONNS -s 7 \
 sed 's/^/  /' "$WORK/bulk.out"
 grep -q ' 0 mismatches, hashes equal' "$WORK/bulk.out" || fail "bulk: no clean summary"
 if [ "${XSOCK_SOAK_LONG:-0}" != 1 ]; then
-	shim 1 timeout 300 "$SOAK" client 10.77.0.2 $PORT -b 32M -t -s 11 \
-		>"$WORK/thr.out" 2>&1 || { cat "$WORK/thr.out" "$WORK/srv.out"; fail "threaded soak failed"; }
+	shim 1 timeout 300 "$SOAK" client 10.77.0.2 $PORT -b 32M -t -s 11 >"$WORK/thr.out" 2>&1 ||
+		{ cat "$WORK/thr.out" "$WORK/srv.out"; fail "threaded soak failed"; }
 	sed 's/^/  /' "$WORK/thr.out"
-	shim 1 timeout 300 "$SOAK" client 10.77.0.2 $PORT -m 200 -s 13 \
-		>"$WORK/many.out" 2>&1 || { cat "$WORK/many.out" "$WORK/srv.out"; fail "200-connection soak failed"; }
+	shim 1 timeout 300 "$SOAK" client 10.77.0.2 $PORT -m 200 -s 13 >"$WORK/many.out" 2>&1 ||
+		{ cat "$WORK/many.out" "$WORK/srv.out"; fail "200-connection soak failed"; }
 	sed 's/^/  /' "$WORK/many.out"
 	grep -q '200 connections.* 0 mismatches, hashes equal' "$WORK/many.out" ||
 		fail "many: no clean summary"
@@ -68,7 +68,8 @@ say "after:  server fds $fds1, grants $grants1, event channels $ev1, store nodes
 [ "$ev1" = "$ev0" ] || fail "leaked $((ev1 - ev0)) event channels"
 [ "$nodes1" = "$nodes0" ] || fail "leaked $((nodes1 - nodes0)) store nodes"
 
-shim 1 timeout 30 "$SOAK" quit 10.77.0.2 $PORT || { cat "$WORK/srv.out"; fail "server reports failures"; }
+shim 1 timeout 30 "$SOAK" quit 10.77.0.2 $PORT ||
+	{ cat "$WORK/srv.out"; fail "server reports failures"; }
 wait "$srv" || { cat "$WORK/srv.out"; fail "server exited with failure"; }
 sed 's/^/  /' "$WORK/srv.out"
 grep -q 'mismatches=0$' "$WORK/srv.out" || fail "server: no clean summary"

@@ -15,7 +15,8 @@ SOAK="$TOP_BUILD/tools/xsock-soak"
 [ -x "$SOAK" ] || fail "no $SOAK"
 MB=${XSOCK_THREADS_MB:-32}
 if ldd "${PRELOAD##*:}" 2>/dev/null | grep -q libtsan; then
-	export TSAN_OPTIONS="log_path=$WORK/tsan exitcode=66 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+	TSAN_OPTIONS="log_path=$WORK/tsan exitcode=66 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+	export TSAN_OPTIONS
 	MB=${XSOCK_THREADS_MB:-8}
 	say "ThreadSanitizer build: reports go to $WORK/tsan.*"
 fi
@@ -37,7 +38,8 @@ grep -q 'poller wake-ups [1-9]' "$WORK/thr.out" || fail "the poller thread never
 shim 1 timeout 300 "$SOAK" client 10.77.0.2 7611 -b $((MB / 2))M -c 2 -s 22 >"$WORK/ph.out" 2>&1 ||
 	{ cat "$WORK/ph.out"; tsan_reports; fail "phase-mode connections failed"; }
 sed 's/^/  /' "$WORK/ph.out"
-shim 1 timeout 60 "$SOAK" quit 10.77.0.2 7611 || { cat "$WORK/srv.out"; fail "server reports failures"; }
+shim 1 timeout 60 "$SOAK" quit 10.77.0.2 7611 ||
+	{ cat "$WORK/srv.out"; fail "server reports failures"; }
 wait "$srv" || { cat "$WORK/srv.out"; tsan_reports; fail "server exited with failure"; }
 sed 's/^/  /' "$WORK/srv.out"
 tsan_reports && fail "ThreadSanitizer reported races (above)"
