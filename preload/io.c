@@ -58,7 +58,7 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 				       (XSR_WRITABLE | XSR_HUP | XSR_ERR);
 	struct pollfd pfd;
 	unsigned int i;
-	int rc;
+	int rc, timeout;
 
 	if (nonblock) {
 		ring_passive(s, readable, true);
@@ -82,10 +82,31 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 		ring_sleep_end(s, readable, !readable);
 		return 0;	/* some room (or news): the caller writes what fits */
 	}
+	timeout = sock_timeout_ms(s, readable ? SO_RCVTIMEO : SO_SNDTIMEO);
+	if (timeout < 0) {
+		/*
+		 * No timeout: block in a call on A itself, not in poll(), which
+		 * a signal always interrupts: the kernel restarts it after a
+		 * handler with SA_RESTART and fails it with EINTR after one
+		 * without, as TCP does (with a timeout TCP never restarts, nor
+		 * does poll() below). Readable: a token (or EOF) in A to peek
+		 * at. Writable: A unplugged; the one filler byte this sends to
+		 * B is taken back at once (ring_drain_filler()).
+		 */
+		char c = 0;
+		ssize_t got = readable ? recv(s->fd, &c, 1, MSG_PEEK) :
+					 send(s->fd, &c, 1, MSG_NOSIGNAL);
+
+		rc = got < 0 ? -errno : 0;	/* EINTR; EAGAIN if made non-blocking meanwhile */
+		if (!readable && got > 0)
+			ring_drain_filler(s);
+		ring_sleep_end(s, readable, !readable);
+		return rc;
+	}
 	pfd.fd = s->fd;
 	pfd.events = readable ? POLLIN : POLLOUT;
 	pfd.revents = 0;
-	rc = poll(&pfd, 1, sock_timeout_ms(s, readable ? SO_RCVTIMEO : SO_SNDTIMEO));
+	rc = poll(&pfd, 1, timeout);
 	if (rc < 0)
 		rc = -errno;
 	ring_sleep_end(s, readable, !readable);

@@ -330,6 +330,17 @@ void ring_sleep_end(struct shim_sock *s, bool rd, bool wr)
 	evloop_want_sweep();
 }
 
+void ring_drain_filler(struct shim_sock *s)
+{
+	SHIM_ENTER();
+	rs_lock(s);
+	/* While plugged, what B holds is the plug: not ours to take. */
+	if (!RS_GET(s->rs, plug))
+		drain(s->bfd);
+	rs_unlock(s);
+	SHIM_LEAVE();
+}
+
 /* The event thread's sweep: ask for notifications where nobody does. */
 void ring_sweep(struct shim_sock *s)
 {

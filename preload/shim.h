@@ -206,6 +206,8 @@ void ring_passive(struct shim_sock *s, bool rd, bool on);
  */
 bool ring_sleep_begin(struct shim_sock *s, bool rd, bool wr);
 void ring_sleep_end(struct shim_sock *s, bool rd, bool wr);
+/* A blocked writer's one byte sent through unplugged A: take it back. */
+void ring_drain_filler(struct shim_sock *s);
 /* Event thread: ask for notifications on a ring nobody asks about. */
 void ring_sweep(struct shim_sock *s);
 bool ring_rd_shut(const struct shim_sock *s);

@@ -20,6 +20,17 @@ if [ "${XSOCK_SKIP_ASAN:-0}" != 1 ]; then
 		make -C "$top/build-asan" -s check ||
 		{ rc=1; cat "$top"/build-asan/tests/*/*.log 2>/dev/null | tail -200; }
 fi
+# ThreadSanitizer over the threaded tests only (the shim in uninstrumented
+# programs is not what TSan can judge): the ring across processes and
+# threads, and a sender, a receiver and a poller thread on one ring
+# socket. XSOCK_SKIP_TSAN=1 skips it.
+if [ "${XSOCK_SKIP_TSAN:-0}" != 1 ]; then
+	"$top/scripts/build.sh" "$top/build-tsan" --enable-sanitizers=thread
+	echo "== threaded tests under ThreadSanitizer (build-tsan/)"
+	$SUDO make -C "$top/build-tsan" -s check \
+		TESTS="tests/unit/check_ring_xproc tests/integration/test_threads.sh" ||
+		{ rc=1; cat "$top"/build-tsan/tests/*/*.log 2>/dev/null | tail -200; }
+fi
 # Real Xen under QEMU (about 10 min): the product across real domains.
 # XSOCK_SKIP_XEN=1 skips it; exit 77 inside check-xen is reported as a skip.
 if [ "${XSOCK_SKIP_XEN:-0}" != 1 ]; then

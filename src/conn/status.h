@@ -44,10 +44,19 @@ static inline void xs_status_update(struct xs_conn *c, int err)
 
 	if (!r)
 		return;
-	r->tx = c->ring.bytes_tx;
-	r->rx = c->ring.bytes_rx;
-	if (err && !r->err)
-		r->err = err;
+	/* A sender and a receiver thread may both update one record:
+	 * relaxed atomics (counters only; a racing older value is overwritten
+	 * by the next update), the first error wins. */
+	__atomic_store_n(&r->tx, __atomic_load_n(&c->ring.bytes_tx, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&r->rx, __atomic_load_n(&c->ring.bytes_rx, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
+	if (err) {
+		int32_t none = 0;
+
+		__atomic_compare_exchange_n(&r->err, &none, err, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+	}
 }
 void xs_status_detach(struct xs_conn *c);
 

@@ -417,7 +417,8 @@ static ssize_t do_writev(struct xsr *r, const struct iovec *iov, int iovcnt, uin
 	/* Atomic: observers on other threads read it (xsr_poll()). */
 	__atomic_store_n(&r->tx_prod, r->tx_prod + n, __ATOMIC_RELAXED);
 	XS_WRITE_ONCE(*r->tx_prod_p, r->tx_prod);
-	r->bytes_tx += n;
+	/* Atomic: the status record copies it from the reader's thread. */
+	__atomic_store_n(&r->bytes_tx, r->bytes_tx + n, __ATOMIC_RELAXED);
 	notify_peer(r, XSR_WAIT_RD);
 	return n;
 }
@@ -483,7 +484,8 @@ static ssize_t do_readv(struct xsr *r, const struct iovec *iov, int iovcnt, uint
 	/* Atomic: observers on other threads read it (xsr_poll()). */
 	__atomic_store_n(&r->rx_cons, r->rx_cons + n, __ATOMIC_RELAXED);
 	XS_WRITE_ONCE(*r->rx_cons_p, r->rx_cons);
-	r->bytes_rx += n;
+	/* Atomic: the status record copies it from the writer's thread. */
+	__atomic_store_n(&r->bytes_rx, r->bytes_rx + n, __ATOMIC_RELAXED);
 	/*
 	 * A writer waiting for space is woken once at least half the ring is
 	 * free, not by every byte consumed (one notification per half ring,
@@ -518,16 +520,49 @@ ssize_t xsr_readv(struct xsr *r, const struct iovec *iov, int iovcnt, unsigned i
 /*
  * Observers. xsr_rx_ready(), xsr_tx_space() and xsr_poll() may run on any
  * thread (or, after fork(), in another process) while the reader and the
- * writer work: they never write the cached indexes, they use our own
- * indexes as published in the shared page. Their two loads are not one
- * snapshot: between the load of a consumer index and that of the
- * producer index, the consumer may move on and the producer fill the
- * room it freed, so the window seen may exceed the ring. Such a window is
- * only called corruption when the consumer index read again after the
- * producer index is unchanged (then the producer really ran ahead);
- * otherwise the observer looks again, and after a few busy tries reports
- * the ring's size (clamped) rather than a false alarm.
+ * writer work: they never write the cached indexes and they use our own
+ * indexes as published in the shared page. Both indexes of a half move
+ * while we look (ours by our reader or writer, the peer's by the peer),
+ * so two loads never give one instant's window: a trailing index loaded
+ * first can lag by more than a ring's worth behind a leading index loaded
+ * later (a false "corrupt"), and the leading index loaded first can be
+ * passed by a trailing index loaded later (a negative window). So the
+ * leading index is loaded before and again after the trailing one: the
+ * leading index at the instant the trailing one was loaded lies between
+ * the two, and with either the window is valid unless the peer broke it.
+ * A window invalid with both loads is retried a few times (a thread
+ * preempted between the loads) before it counts as the peer's doing.
  */
+#define OBSERVE_TRIES 8
+
+/*
+ * The window lead - trail for the observers: 0..size, or -1 when the
+ * indexes stay inconsistent. @lead is re-loaded as described above.
+ */
+static int64_t observe_window(const struct xsr *r, const uint32_t *lead_p,
+			      const uint32_t *trail_p, uint32_t *lead_out, uint32_t *trail_out)
+{
+	uint32_t lead1, lead2, trail;
+	int i;
+
+	for (i = 0; i < OBSERVE_TRIES; i++) {
+		lead1 = XS_READ_ONCE(*lead_p);
+		/* Read barrier: the first lead load before the trail load. */
+		xs_rmb();
+		trail = XS_READ_ONCE(*trail_p);
+		/* Read barrier: the trail load before the second lead load. */
+		xs_rmb();
+		lead2 = XS_READ_ONCE(*lead_p);
+		*lead_out = lead2;
+		*trail_out = trail;
+		if (lead1 - trail <= r->size)
+			return lead1 - trail;
+		if (lead2 - trail <= r->size)
+			return lead2 - trail;
+	}
+	return -1;
+}
+
 /* Corruption seen by an observer: the next read/write reports -EPROTO. */
 static int observe_corrupt(struct xsr *r, const char *what, uint32_t a, uint32_t b)
 {
@@ -538,74 +573,45 @@ static int observe_corrupt(struct xsr *r, const char *what, uint32_t a, uint32_t
 
 static ssize_t rx_observe(struct xsr *r, bool *eof)
 {
-	uint32_t cons, prod, avail;
+	uint32_t cons, prod;
+	int64_t avail;
 	int32_t err;
 	uint8_t alive, closed;
 
-	/* Our cons as published: after fork() the process reading may be
-	 * another one than this observer. (The peer can scribble on it too;
-	 * then it misleads readiness only, and the reader's own checks catch
-	 * the corruption.) */
-	for (int tries = 0;; tries++) {
-		uint32_t again;
-
-		cons = XS_READ_ONCE(*r->rx_cons_p);
-		err = XS_READ_ONCE(*r->rx_err_p);
-		alive = XS_READ_ONCE(*r->peer_alive_p);
-		closed = XS_READ_ONCE(*r->peer_closed_p);
-		/* Read barrier: orders the loads above before the load of prod
-		 * (see rx_refresh(): an error seen implies the final prod is
-		 * seen). */
-		xs_rmb();
-		prod = XS_READ_ONCE(*r->rx_prod_p);
-		avail = prod - cons;
-		if (avail <= r->size)
-			break;
-		/* Read barrier: orders the load of prod before the re-load of
-		 * cons (is the window one moment's view?). */
-		xs_rmb();
-		again = XS_READ_ONCE(*r->rx_cons_p);
-		if (again == cons)
-			return observe_corrupt(r, "rx prod", prod, cons);
-		if (tries == 8) {
-			avail = r->size;	/* busy: a fair answer */
-			break;
-		}
-	}
+	err = XS_READ_ONCE(*r->rx_err_p);
+	alive = XS_READ_ONCE(*r->peer_alive_p);
+	closed = XS_READ_ONCE(*r->peer_closed_p);
+	/* Read barrier: orders the loads above before the loads of prod (see
+	 * rx_refresh(): an error seen implies the final prod is seen). */
+	xs_rmb();
+	/* The peer's prod leads our cons as published: after fork() the
+	 * process reading may be another one than this observer. (The peer
+	 * can scribble on our cons too; then it misleads readiness only, and
+	 * the reader's own checks catch the corruption.) */
+	avail = observe_window(r, r->rx_prod_p, r->rx_cons_p, &prod, &cons);
+	if (avail < 0)
+		return observe_corrupt(r, "rx prod", prod, cons);
 	if (err != 0 && err != ENOTCONN) {
 		broken_set(r, -ECONNRESET);
 		return -ECONNRESET;
 	}
 	*eof = err == ENOTCONN || !alive || closed || peer_gone_get(r);
-	return avail;
+	return (ssize_t)avail;
 }
 
 static ssize_t tx_observe(struct xsr *r)
 {
-	uint32_t cons, prod, used;
+	uint32_t cons, prod;
+	int64_t used;
 	int rc = tx_check(r);
 
 	if (rc < 0)
 		return rc;
-	for (int tries = 0;; tries++) {
-		uint32_t again;
-
-		cons = XS_READ_ONCE(*r->tx_cons_p);
-		/* Read barrier: the peer's cons before our own prod. */
-		xs_rmb();
-		prod = XS_READ_ONCE(*r->tx_prod_p);	/* as published, see rx_observe() */
-		used = prod - cons;
-		if (used <= r->size)
-			break;
-		/* Read barrier: our prod before the re-load of cons. */
-		xs_rmb();
-		again = XS_READ_ONCE(*r->tx_cons_p);
-		if (again == cons)
-			return observe_corrupt(r, "tx cons", cons, prod);
-		if (tries == 8)
-			return 0;	/* busy: no room worth reporting */
-	}
-	return r->size - used;
+	/* Our prod as published (see rx_observe()) leads the peer's cons. */
+	used = observe_window(r, r->tx_prod_p, r->tx_cons_p, &prod, &cons);
+	if (used < 0)
+		return observe_corrupt(r, "tx cons", cons, prod);
+	return r->size - (uint32_t)used;
 }
 
 ssize_t xsr_rx_ready(struct xsr *r)
