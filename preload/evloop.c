@@ -123,13 +123,15 @@ static void child_after_fork(void)
  */
 static int sweep_ms(void)
 {
-	static int v = -1;
+	static int cached = -1;	/* any thread may compute it: same value */
+	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
 
 	if (v < 0) {
 		const char *e = getenv("XSOCK_SWEEP_MS");
 		long n = e && *e ? strtol(e, NULL, 10) : 20;
 
 		v = (int)(n < 1 ? 1 : n > 60000 ? 60000 : n);
+		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
 	}
 	return v;
 }
@@ -142,7 +144,10 @@ void evloop_want_sweep(void)
 	if (__atomic_load_n(&sweep_wanted, __ATOMIC_RELAXED) ||
 	    __atomic_exchange_n(&sweep_wanted, 1, __ATOMIC_ACQ_REL))
 		return;
-	wake_thread();	/* once per sweep period at most */
+	/* Once per sweep period at most; ev_lock guards the wake pipe. */
+	pthread_mutex_lock(&ev_lock);
+	wake_thread();
+	pthread_mutex_unlock(&ev_lock);
 }
 
 /* Event thread, under ev_lock: the sweep's deadline, -1 for none. */

@@ -47,13 +47,15 @@
 
 unsigned int shim_spin_ns(void)
 {
-	static int v = -1;
+	static int cached = -1;	/* any thread may compute it: same value */
+	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
 
 	if (v < 0) {
 		const char *e = getenv("XSOCK_SPIN_US");
 		long n = e && *e ? strtol(e, NULL, 10) : 50;
 
 		v = (int)(n < 0 ? 0 : n > 1000000 ? 1000000 : n) * 1000;
+		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
 	}
 	return (unsigned int)v;
 }

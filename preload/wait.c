@@ -53,22 +53,23 @@ static struct {
 			    const sigset_t *);
 } real;
 
-static void resolve(void)
+static void resolve_once(void)
 {
-	if (__atomic_load_n(&real.epoll_pwait, __ATOMIC_ACQUIRE))
-		return;
 	*(void **)&real.poll = dlsym(RTLD_NEXT, "poll");
 	*(void **)&real.ppoll = dlsym(RTLD_NEXT, "ppoll");
 	*(void **)&real.select = dlsym(RTLD_NEXT, "select");
 	*(void **)&real.pselect = dlsym(RTLD_NEXT, "pselect");
 	*(void **)&real.epoll_ctl = dlsym(RTLD_NEXT, "epoll_ctl");
 	*(void **)&real.epoll_wait = dlsym(RTLD_NEXT, "epoll_wait");
+	*(void **)&real.epoll_pwait = dlsym(RTLD_NEXT, "epoll_pwait");
 	*(void **)&real.epoll_pwait2 = dlsym(RTLD_NEXT, "epoll_pwait2");
-	{
-		void *p = dlsym(RTLD_NEXT, "epoll_pwait");
+}
 
-		__atomic_store_n((void **)&real.epoll_pwait, p, __ATOMIC_RELEASE);
-	}
+static void resolve(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, resolve_once);
 	shim_resolve();
 }
 
