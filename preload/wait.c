@@ -719,6 +719,9 @@ static void rings_sync(struct wring *w, int n)
 		ring_sync(w[i].s, w[i].wr, true);
 }
 
+/* Sets with more rings than this sleep without spinning (see do_epoll()). */
+#define EP_SPIN_MAX 32
+
 static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		    const sigset_t *mask)
 {
@@ -729,6 +732,24 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 	n = ep_rings(epfd, local, (int)XS_ARRAY_SIZE(local), &w);
 	if (n == 0)
 		return real.epoll_pwait(epfd, evs, max, timeout, mask);
+	if (n > EP_SPIN_MAX) {
+		/*
+		 * A big set (a server with many clients): spinning over every
+		 * ring, and asking for and then dropping notifications on each
+		 * around every sleep, would cost more than the notifications.
+		 * Its rings ask passively instead (kept on; a ring reading
+		 * data turns it off, and it is turned back on here), so that
+		 * the event thread keeps end A's tokens right and the kernel
+		 * does the rest.
+		 */
+		int i;
+
+		for (i = 0; i < n; i++)
+			if (w[i].rd && !__atomic_load_n(&w[i].s->rs->passive_rd, __ATOMIC_RELAXED))
+				ring_passive(w[i].s, true, true);
+		rc = real.epoll_pwait(epfd, evs, max, timeout, mask);
+		goto out;
+	}
 	deadline = deadline_of(timeout);
 	spin_end = 0;
 	for (bool first = true;; first = false) {
