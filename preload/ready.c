@@ -122,6 +122,8 @@ int ring_state_init(struct shim_sock *s)
 	pthread_mutexattr_destroy(&ma);
 	RS_SET(rs, passive_rd, 1);	/* the first byte must wake whatever waits */
 	s->rs = rs;
+	/* Invariant: the waiting word says what passive_* and sleep_* ask. */
+	xsr_set_wait(&s->conn->ring, XSR_READABLE);
 	return 0;
 }
 
