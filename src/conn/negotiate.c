@@ -79,7 +79,7 @@ int xs_kv_get(const char *v, size_t len, const char *key, char *buf, size_t bufl
 int xs_kv_get_uint(const char *v, size_t len, const char *key, unsigned long max,
 		   unsigned long *out)
 {
-	char buf[24];
+	char buf[21];		/* at most 20 digits: ULONG_MAX has 20 */
 	unsigned long n = 0;
 	const char *p;
 	int rc = xs_kv_get(v, len, key, buf, sizeof(buf));
