@@ -10,8 +10,11 @@
  *   B(C)/req/<S>/<id>        client C asks server S for a connection:
  *                            "port=<p> sport=<p> daddr=<addr>"; readable by S
  *   B(S)/conn/<C>/<id>       S answers: "state=offer ref=<gref> evtchn=<port>
- *                            order=<n>" or "state=refused err=<errno>";
+ *                            order=<n>" or "state=refused err=<errno>", or
+ *                            acknowledges "state=wait id=<listener id>";
  *                            readable by C
+ * A listener that neither answers nor acknowledges within
+ * XSOCK_LISTENER_ACK_MS is presumed dead (docs/protocol.md, "Liveness").
  * The server (side A) shares the ring and allocates the event channel; the
  * client (side B) maps and binds, then signals the channel once: that first
  * event is the server's "connected". Both sides remove their negotiation
