@@ -536,6 +536,58 @@ START_TEST(test_live_listener)
 }
 END_TEST
 
+/*
+ * Two requests waiting at once: the listener acknowledges the second
+ * ("state=wait") before building the first offer, then replaces its own
+ * acknowledgement with the offer. Both clients must connect.
+ */
+START_TEST(test_batched_requests)
+{
+	const char *dir = tu_fresh_local_dir();
+	struct xs_conn *got[2] = { NULL, NULL };
+	struct xs_ctx *s;
+	struct xs_listener *l;
+	pid_t kids[2];
+	int64_t end;
+	int i, n = 0, st;
+
+	setenv("XSOCK_LISTENER_ACK_MS", "3000", 1);
+	s = ctx_as("2");
+	l = listen_in_2(s);
+	for (i = 0; i < 2; i++) {
+		kids[i] = fork();
+		ck_assert_int_ge(kids[i], 0);
+		if (kids[i] == 0) {
+			struct xs_ctx *c = ctx_as("1");
+			struct xs_conn *conn;
+
+			_exit(connect_1_to_2(c, &conn) == 0 ? 0 : 1);
+		}
+	}
+	/* Serve only once both requests are there: one batch. */
+	end = now_ms() + 5000;
+	while (count_subnodes(dir, BASE(1) "/req/2") < 2 && now_ms() < end)
+		usleep(2000);
+	ck_assert_int_eq(count_subnodes(dir, BASE(1) "/req/2"), 2);
+	while (n < 2 && now_ms() < end) {
+		xs_listener_process(l);
+		while (n < 2 && xs_listener_take(l, &got[n], NULL) == 1)
+			n++;
+		usleep(2000);
+	}
+	ck_assert_int_eq(n, 2);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(waitpid(kids[i], &st, 0), kids[i]);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "client %d failed", i);
+		xs_conn_close(got[i]);
+	}
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1"), 0);
+	xs_listener_close(l);
+	xs_ctx_close(s);
+	tu_rm_rf(dir);
+}
+END_TEST
+
 START_TEST(test_sweep)
 {
 	const char *dir = tu_fresh_local_dir();
@@ -598,6 +650,7 @@ static Suite *negotiate_suite(void)
 	tcase_add_test(tl, test_unacknowledged_listener);
 	tcase_add_test(tl, test_acknowledged_listener);
 	tcase_add_test(tl, test_live_listener);
+	tcase_add_test(tl, test_batched_requests);
 	tcase_add_test(tl, test_sweep);
 	suite_add_tcase(s, tl);
 	return s;
