@@ -55,7 +55,8 @@ say "unregistered domain 3: ECONNREFUSED, nothing delivered"
 #    does not acknowledge either, which by default reads as a dead one and is
 #    refused after XSOCK_LISTENER_ACK_MS, see test_listener_death.sh; with the
 #    bound above the connect timeout, the timeout is what remains.)
-srv=$(pgrep -f "socat -u TCP-LISTEN:7103" | head -1)
+# (Match our own $WORK: other test runs on this host listen on 7103 too.)
+srv=$(pgrep -f "socat -u TCP-LISTEN:7103,reuseaddr OPEN:$WORK/out3" | head -1)
 [ -n "$srv" ] || fail "listener on 7103 is gone"
 kill -STOP "$srv"
 t=$(date +%s.%N)
