@@ -6,7 +6,8 @@
 # the machine can run it, and a bounded run of every libFuzzer target.
 # Needs root for network namespaces (uses sudo).
 #
-# Switches: XSOCK_SKIP_ASAN=1, XSOCK_SKIP_XEN=1, XSOCK_SKIP_FUZZ=1 skip those
+# Switches: XSOCK_SKIP_ASAN=1, XSOCK_SKIP_TSAN=1, XSOCK_SKIP_XEN=1 and
+# XSOCK_SKIP_FUZZ=1 skip those
 # steps; XSOCK_FUZZ_SECONDS (default 60) is each fuzz target's budget.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
