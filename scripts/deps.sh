@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Install what building and testing xsock needs on Debian 12 (as root, or
-# through sudo). Quiet when everything is already there.
+# through sudo). Quiet when everything is already there. clang and
+# libclang-rt-14-dev (libFuzzer, ASan for clang) serve the fuzz step of
+# scripts/run-tests.sh.
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config libxen-dev check
       iproute2 socat ncat bc procps psmisc python3 clang libclang-rt-14-dev

@@ -3,7 +3,12 @@
 # The whole test suite: unit tests (Check), integration tests (unmodified
 # socat/ncat across two isolated domains), the same suite again under
 # AddressSanitizer+UndefinedBehaviorSanitizer, and the real-Xen suite when
-# the machine can run it. Needs root for network namespaces (uses sudo).
+# the machine can run it, and a bounded run of every libFuzzer target.
+# Needs root for network namespaces (uses sudo).
+#
+# Switches: XSOCK_SKIP_ASAN=1, XSOCK_SKIP_TSAN=1, XSOCK_SKIP_XEN=1 and
+# XSOCK_SKIP_FUZZ=1 skip those
+# steps; XSOCK_FUZZ_SECONDS (default 60) is each fuzz target's budget.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
@@ -30,6 +35,45 @@ if [ "${XSOCK_SKIP_TSAN:-0}" != 1 ]; then
 	$SUDO make -C "$top/build-tsan" -s check \
 		TESTS="tests/unit/check_ring_xproc tests/integration/test_threads.sh" ||
 		{ rc=1; cat "$top"/build-tsan/tests/*/*.log 2>/dev/null | tail -200; }
+fi
+# Bounded fuzzing: every tests/fuzz/fuzz_*.c target, built with clang and
+# libFuzzer in build-fuzz/, runs XSOCK_FUZZ_SECONDS from its seed corpus
+# (tests/fuzz/corpus/<name>, copied: new units stay out of the tree). A
+# crash, leak, timeout or failed invariant fails the run; the reproducer
+# is left in build-fuzz/<target>-crash-* next to build-fuzz/<target>.log.
+run_fuzz() {
+	local secs=${XSOCK_FUZZ_SECONDS:-60} src name bin seeds work log frc=0
+	echo "== fuzz targets, ${secs} s each (build-fuzz/, clang + libFuzzer)"
+	"$top/scripts/build.sh" "$top/build-fuzz" --enable-fuzz CC=clang || return 1
+	for src in "$top"/tests/fuzz/fuzz_*.c; do
+		name=$(basename "$src" .c)
+		bin="$top/build-fuzz/tests/fuzz/$name"
+		seeds="$top/tests/fuzz/corpus/${name#fuzz_}"
+		log="$top/build-fuzz/$name.log"
+		if [ ! -x "$bin" ]; then
+			echo "$name: FAILED: not built (missing from Makefile.am?)"
+			frc=1
+			continue
+		fi
+		work=$(mktemp -d /tmp/xsock-fuzz-XXXXXX)
+		[ -d "$seeds" ] && cp -r "$seeds"/. "$work"/
+		if "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix="$top/build-fuzz/$name-" \
+			"$work" >"$log" 2>&1; then
+			echo "$name: $(awk '/^stat::number_of_executed_units/ {print $2}' "$log")" \
+				"runs in ${secs} s, no crash"
+		else
+			echo "$name: FAILED (see build-fuzz/$name.log):"
+			grep -E '^(==[0-9]+==|SUMMARY|.*check failed|.*invariant failed)' "$log" |
+				head -20
+			frc=1
+		fi
+		rm -rf "$work"
+	done
+	return $frc
+}
+if [ "${XSOCK_SKIP_FUZZ:-0}" != 1 ]; then
+	run_fuzz || rc=1
 fi
 # Real Xen under QEMU (about 10 min): the product across real domains.
 # XSOCK_SKIP_XEN=1 skips it; exit 77 inside check-xen is reported as a skip.

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "conn/conn.h"
+#include "conn/negotiate.h"
 #include "conn/status.h"
 
 #define BASE_FMT "/local/domain/%u/data/xsock"
@@ -74,6 +76,8 @@ int xs_ctx_open(struct xs_ctx **out)
 						XS_DEFAULT_CONNECT_TIMEOUT_MS, 1, 3600000);
 	ctx->accept_timeout_ms = (int)env_long("XSOCK_ACCEPT_TIMEOUT_MS",
 					       XS_DEFAULT_ACCEPT_TIMEOUT_MS, 1, 3600000);
+	ctx->ack_timeout_ms = (int)env_long("XSOCK_LISTENER_ACK_MS", XS_DEFAULT_ACK_TIMEOUT_MS,
+					    1, 3600000);
 	*out = ctx;
 	return 0;
 }
@@ -103,56 +107,6 @@ int xs_ctx_peers(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n)
 
 /* ---- small helpers ---------------------------------------------------- */
 
-/* Find "key=" in a space-separated "k=v k=v" value; copy the value. */
-static int kv_get(const char *s, const char *key, char *buf, size_t len)
-{
-	size_t klen = strlen(key);
-	const char *p = s;
-
-	while (p && *p) {
-		while (*p == ' ')
-			p++;
-		if (strncmp(p, key, klen) == 0 && p[klen] == '=') {
-			const char *v = p + klen + 1;
-			size_t vlen = strcspn(v, " ");
-
-			if (vlen == 0 || vlen >= len)
-				return -EPROTO;
-			memcpy(buf, v, vlen);
-			buf[vlen] = '\0';
-			return 0;
-		}
-		p = strchr(p, ' ');
-	}
-	return -ENOENT;
-}
-
-/* A decimal number in [0, max], nothing else. */
-static int kv_get_uint(const char *s, const char *key, unsigned long max, unsigned long *out)
-{
-	char buf[24], *end;
-	unsigned long v;
-	int rc = kv_get(s, key, buf, sizeof(buf));
-
-	if (rc < 0)
-		return rc == -ENOENT ? -EPROTO : rc;
-	if (buf[0] < '0' || buf[0] > '9')
-		return -EPROTO;
-	errno = 0;
-	v = strtoul(buf, &end, 10);
-	if (errno || *end || v > max)
-		return -EPROTO;
-	*out = v;
-	return 0;
-}
-
-static int kv_get_str(const char *s, const char *key, char *buf, size_t len)
-{
-	int rc = kv_get(s, key, buf, len);
-
-	return rc == -ENOENT ? -EPROTO : rc;
-}
-
 static uint16_t sa_port(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
@@ -177,28 +131,6 @@ static int sa_to_text(const struct sockaddr *sa, char *buf, size_t len)
 		(const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
 
 	return inet_ntop(sa->sa_family, a, buf, (socklen_t)len) ? 0 : -EINVAL;
-}
-
-static int text_to_sa(const char *text, uint16_t port, struct sockaddr_storage *ss,
-		      socklen_t *len)
-{
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, text, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons(port);
-		*len = sizeof(*in4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, text, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		*len = sizeof(*in6);
-		return 0;
-	}
-	return -EPROTO;
 }
 
 /*
@@ -296,41 +228,8 @@ void xs_conn_abandon(struct xs_conn *c)
 
 /* ---- client ---------------------------------------------------------------- */
 
-struct answer {
-	bool refused;
-	int err;
-	unsigned long ref, evtchn, order;
-};
-
-static int parse_answer(const char *v, struct answer *a)
-{
-	char state[16];
-	int rc;
-
-	memset(a, 0, sizeof(*a));
-	rc = kv_get_str(v, "state", state, sizeof(state));
-	if (rc < 0)
-		return rc;
-	if (strcmp(state, "refused") == 0) {
-		unsigned long err = ECONNREFUSED;
-
-		a->refused = true;
-		if (kv_get_uint(v, "err", 4095, &err) < 0 || err == 0)
-			err = ECONNREFUSED;
-		a->err = (int)err;
-		return 0;
-	}
-	if (strcmp(state, "offer") != 0)
-		return -EPROTO;
-	if ((rc = kv_get_uint(v, "ref", UINT32_MAX, &a->ref)) < 0 ||
-	    (rc = kv_get_uint(v, "evtchn", UINT32_MAX, &a->evtchn)) < 0 ||
-	    (rc = kv_get_uint(v, "order", XSOCK_RING_MAX_ORDER, &a->order)) < 0)
-		return rc;
-	return 0;
-}
-
 /* Map and bind what the server offered; attach side B. */
-static int client_attach(struct xs_conn *c, const struct answer *a)
+static int client_attach(struct xs_conn *c, const struct xs_neg_answer *a)
 {
 	struct xsp *p = c->ctx->plat;
 	struct xsp_unmap_notify notify;
@@ -361,31 +260,76 @@ static int client_attach(struct xs_conn *c, const struct answer *a)
 			  xsp_map_addr(c->mp_data), order, xs_conn_kick, c);
 }
 
-static int wait_answer(struct xs_conn *c, struct xsp_store *st, const char *apath,
-		       struct answer *a)
+/*
+ * Read the answer node once. 1 and *a filled: a final answer (offer or
+ * refusal); 0: none yet, or "state=wait" (then *acked is set); <0 error.
+ */
+static int read_answer(struct xsp_store *st, const char *apath, struct xs_neg_answer *a,
+		       bool *acked)
 {
-	int64_t deadline = xs_now_ms() + c->ctx->connect_timeout_ms;
+	size_t len = 0;
+	char *val;
+	int rc = xsp_store_read(st, XSP_TXN_NONE, apath, &val, &len);
+
+	if (rc == -ENOENT || rc == -EACCES)
+		return 0;
+	if (rc < 0)
+		return rc;
+	rc = xs_neg_parse_answer(val, len, a);
+	free(val);
+	if (rc < 0)
+		return rc;
+	if (a->state == XS_NEG_WAIT) {
+		*acked = true;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Wait for the answer to our request @rpath. A live listener's event
+ * thread answers (or acknowledges with "state=wait") within a few
+ * milliseconds of the request appearing. If nothing at all comes within
+ * ctx->ack_timeout_ms, the advertisement is taken to be a dead process's
+ * leftover: withdraw the request and report -EHOSTDOWN (we cannot look
+ * at the server's pids from another domain). After an acknowledgement,
+ * wait up to ctx->connect_timeout_ms in all, then -ETIMEDOUT.
+ */
+static int wait_answer(struct xs_conn *c, struct xsp_store *st, const char *apath,
+		       const char *rpath, struct xs_neg_answer *a)
+{
+	int64_t start = xs_now_ms();
+	int64_t deadline = start + c->ctx->connect_timeout_ms;
+	int64_t ack_deadline = start + c->ctx->ack_timeout_ms;
+	bool acked = ack_deadline >= deadline;	/* no separate bound then */
 	int rc;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = xsp_watch_fd(st), .events = POLLIN };
-		char *path, *token, *val;
-		int64_t left = deadline - xs_now_ms();
+		char *path, *token;
+		int64_t now, wait;
 
 		/* Drain the watch queue, then look at the node itself. */
 		while (xsp_watch_read(st, &path, &token) == 0)
 			free(path);
-		rc = xsp_store_read(st, XSP_TXN_NONE, apath, &val, NULL);
-		if (rc == 0) {
-			rc = parse_answer(val, a);
-			free(val);
-			return rc;
+		rc = read_answer(st, apath, a, &acked);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+		now = xs_now_ms();
+		if (!acked && now >= ack_deadline) {
+			/* Withdraw first, then look once more: an answer
+			 * written in between is still good. */
+			xsp_store_rm(st, XSP_TXN_NONE, rpath);
+			rc = read_answer(st, apath, a, &acked);
+			if (rc != 0)
+				return rc < 0 ? rc : 0;
+			if (!acked)
+				return -EHOSTDOWN;
 		}
-		if (rc != -ENOENT && rc != -EACCES)
-			return rc;
-		if (left <= 0)
+		if (now >= deadline)
 			return -ETIMEDOUT;
-		rc = poll(&pfd, 1, (int)XS_MIN(left, 1000));
+		wait = (acked ? deadline : ack_deadline) - now;
+		rc = poll(&pfd, 1, (int)XS_MIN(wait, 1000));
 		if (rc < 0 && errno != EINTR)
 			return -errno;
 	}
@@ -398,7 +342,7 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	uint16_t port = sa_port(dst);
 	struct xsp_store *st;
 	struct xs_conn *c;
-	struct answer a;
+	struct xs_neg_answer a;
 	char *val;
 	int rc;
 
@@ -447,8 +391,14 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	if (rc < 0)
 		goto unwatch;
 
-	rc = wait_answer(c, st, apath, &a);
-	if (rc == 0 && a.refused) {
+	rc = wait_answer(c, st, apath, rpath, &a);
+	if (rc == -EHOSTDOWN) {
+		/* A dead listener's advertisement: as if nothing listened. */
+		xs_log(XS_LOG_INFO, "dom%u port %u: no acknowledgement within %d ms, "
+		       "listener presumed gone", peer, port, ctx->ack_timeout_ms);
+		rc = -ENOENT;
+	}
+	if (rc == 0 && a.state == XS_NEG_REFUSED) {
 		/* A server out of grants, channels or memory: no ring now, but
 		 * the caller may still use TCP. */
 		rc = (a.err == ENOSPC || a.err == ENOMEM || a.err == EMFILE) ? -ENOENT : -a.err;
@@ -576,6 +526,89 @@ static int listener_refresh(struct xs_listener *l)
 	return listener_advertise(l);
 }
 
+/*
+ * Remove @path if its value still is @val (a transaction, so that a
+ * listener advertising the port at the same moment is never removed).
+ */
+static void rm_if_unchanged(struct xsp_store *st, const char *path, const char *val)
+{
+	int tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		char *cur = NULL;
+		xsp_txn_t t;
+		int rc = xsp_txn_start(st, &t);
+
+		if (rc < 0)
+			return;
+		rc = xsp_store_read(st, t, path, &cur, NULL);
+		if (rc == 0 && strcmp(cur, val) == 0)
+			xsp_store_rm(st, t, path);
+		free(cur);
+		rc = xsp_txn_end(st, t, false);
+		if (rc != -EAGAIN)
+			return;
+	}
+}
+
+/*
+ * Same-domain cleanup of SIGKILLed listeners: their listen/<port> nodes
+ * name a pid that no longer exists. (Clients in other domains cannot see
+ * our pids; they rely on the acknowledgement bound instead, see
+ * wait_answer().) A pid that was reused keeps its node until the next
+ * sweep after that process is gone too; clients are safe meanwhile.
+ */
+static int sweep_listen(struct xsp_store *st, xsp_domid_t self, unsigned int *removed)
+{
+	char dir[96], path[160];
+	char **names = NULL;
+	unsigned int n = 0, i, gone = 0;
+	int rc;
+
+	snprintf(dir, sizeof(dir), BASE_FMT "/listen", self);
+	rc = xsp_store_list(st, XSP_TXN_NONE, dir, &names, &n);
+	if (rc < 0)
+		return rc == -ENOENT ? 0 : rc;
+	for (i = 0; i < n; i++) {
+		struct xs_neg_listen adv;
+		size_t len = 0;
+		char *val;
+
+		if (strlen(names[i]) > 5)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (xsp_store_read(st, XSP_TXN_NONE, path, &val, &len) < 0)
+			continue;
+		if (xs_neg_parse_listen(val, len, &adv) == 0 && adv.pid != getpid() &&
+		    kill(adv.pid, 0) < 0 && errno == ESRCH) {
+			xs_log(XS_LOG_INFO, "removing stale advertisement %s (pid %d is gone)",
+			       path, (int)adv.pid);
+			rm_if_unchanged(st, path, val);
+			gone++;
+		}
+		free(val);
+	}
+	free(names);
+	if (removed)
+		*removed = gone;
+	return 0;
+}
+
+int xs_ctx_sweep_listeners(struct xs_ctx *ctx, unsigned int *removed)
+{
+	struct xsp_store *st;
+	int rc;
+
+	if (removed)
+		*removed = 0;
+	rc = xsp_store_open(ctx->plat, &st);
+	if (rc < 0)
+		return rc;
+	rc = sweep_listen(st, ctx->self, removed);
+	xsp_store_close(st);
+	return rc;
+}
+
 int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t addrlen,
 		     uint16_t port, struct xs_listener **out)
 {
@@ -595,6 +628,8 @@ int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t 
 	rc = xsp_store_open(ctx->plat, &l->st);
 	if (rc < 0)
 		goto free_listener;
+	/* Best effort: a failed sweep must not stop us from listening. */
+	sweep_listen(l->st, ctx->self, NULL);
 	snprintf(path, sizeof(path), BASE_FMT "/peers", ctx->self);
 	rc = xsp_watch_add(l->st, path, "peers");
 	if (rc < 0)
@@ -630,14 +665,17 @@ static void listener_unadvertise(struct xs_listener *l, const char *path)
 	int tries;
 
 	for (tries = 0; tries < 16; tries++) {
-		char id[24] = "", *val = NULL;
+		struct xs_neg_listen adv;
+		char *val = NULL;
+		size_t len = 0;
 		xsp_txn_t t;
 		int rc = xsp_txn_start(l->st, &t);
 
 		if (rc < 0)
 			return;
-		rc = xsp_store_read(l->st, t, path, &val, NULL);
-		if (rc == 0 && kv_get(val, "id", id, sizeof(id)) == 0 && strcmp(id, l->id) == 0)
+		rc = xsp_store_read(l->st, t, path, &val, &len);
+		if (rc == 0 && xs_neg_parse_listen(val, len, &adv) == 0 &&
+		    strcmp(adv.id, l->id) == 0)
 			xsp_store_rm(l->st, t, path);
 		free(val);
 		rc = xsp_txn_end(l->st, t, false);
@@ -721,7 +759,11 @@ static void seen_prune(struct xs_listener *l, xsp_domid_t dom, char **names, uns
 	}
 }
 
-/* Publish an answer unless another process of ours already claimed it. */
+/*
+ * Publish an answer unless another process of ours already claimed the
+ * request: an existing answer is replaced only if it is our own
+ * acknowledgement ("state=wait id=<our id>"). -EALREADY otherwise.
+ */
 static int publish_answer(struct xs_listener *l, const char *apath, const char *val)
 {
 	int tries;
@@ -729,15 +771,22 @@ static int publish_answer(struct xs_listener *l, const char *apath, const char *
 	for (tries = 0; tries < 16; tries++) {
 		xsp_txn_t t;
 		char *old;
+		size_t len = 0;
 		int rc = xsp_txn_start(l->st, &t);
 
 		if (rc < 0)
 			return rc;
-		rc = xsp_store_read(l->st, t, apath, &old, NULL);
+		rc = xsp_store_read(l->st, t, apath, &old, &len);
 		if (rc == 0) {
+			struct xs_neg_answer prev;
+			bool ours = xs_neg_parse_answer(old, len, &prev) == 0 &&
+				    prev.state == XS_NEG_WAIT && strcmp(prev.id, l->id) == 0;
+
 			free(old);
-			xsp_txn_end(l->st, t, true);
-			return -EALREADY;
+			if (!ours) {
+				xsp_txn_end(l->st, t, true);
+				return -EALREADY;
+			}
 		}
 		rc = xsp_store_write(l->st, t, apath, val, strlen(val));
 		if (rc < 0) {
@@ -760,22 +809,36 @@ static int refuse(struct xs_listener *l, xsp_domid_t dom, const char *id, int er
 	return publish_answer(l, apath, val);
 }
 
+/*
+ * Acknowledge a request whose offer will take a moment: it tells the
+ * client that a live listener has it (docs/protocol.md, "Liveness").
+ * -EALREADY: another process of ours answered it already.
+ */
+static int acknowledge(struct xs_listener *l, xsp_domid_t dom, const char *id)
+{
+	char adir[128], apath[160], val[48];
+	int rc;
+
+	snprintf(adir, sizeof(adir), BASE_FMT "/conn/%u", l->ctx->self, dom);
+	rc = ensure_dir_for(l->st, l->ctx->self, adir, dom);
+	if (rc < 0)
+		return rc;
+	snprintf(apath, sizeof(apath), "%s/%s", adir, id);
+	snprintf(val, sizeof(val), "state=wait id=%s", l->id);
+	return publish_answer(l, apath, val);
+}
+
 /* Build side A of a ring for @dom and publish the offer. */
-static int offer(struct xs_listener *l, xsp_domid_t dom, const char *id, const char *reqval)
+static int offer(struct xs_listener *l, xsp_domid_t dom, const char *id,
+		 const struct xs_neg_request *req)
 {
 	struct xs_ctx *ctx = l->ctx;
 	struct xsp *p = ctx->plat;
-	char adir[128], apath[160], val[128], daddr[INET6_ADDRSTRLEN];
-	unsigned long sport;
+	char adir[128], apath[160], val[128];
 	struct xsp_unmap_notify notify;
 	struct xs_conn *c;
 	int rc;
 
-	rc = kv_get_uint(reqval, "sport", 65535, &sport);
-	if (rc == 0)
-		rc = kv_get_str(reqval, "daddr", daddr, sizeof(daddr));
-	if (rc < 0)
-		return rc;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -791,10 +854,10 @@ static int offer(struct xs_listener *l, xsp_domid_t dom, const char *id, const c
 		__atomic_fetch_sub(&ctx->big_rings, 1, __ATOMIC_RELAXED);
 	}
 	c->lport = l->port;
-	c->pport = (uint16_t)sport;
+	c->pport = req->sport;
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	/* What accept() and getsockname() report. */
-	if (text_to_sa(daddr, l->port, &c->laddr, &c->laddr_len) < 0) {
+	if (xs_neg_text_to_sa(req->daddr, l->port, &c->laddr, &c->laddr_len) < 0) {
 		memcpy(&c->laddr, &l->addr, sizeof(c->laddr));
 		c->laddr_len = l->addrlen;
 	}
@@ -860,12 +923,20 @@ free_conn:
 	return rc;
 }
 
+/* A new request for our port, read in the first pass. */
+struct new_req {
+	char *name;			/* into the listing */
+	struct xs_neg_request req;
+	bool skip;			/* another process of ours has it */
+};
+
 static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 {
 	struct xs_ctx *ctx = l->ctx;
 	char dir[128], path[192], key[48];
+	struct new_req *todo = NULL;
 	char **names = NULL;
-	unsigned int n = 0, i;
+	unsigned int n = 0, i, ntodo = 0;
 	int rc;
 
 	snprintf(dir, sizeof(dir), BASE_FMT "/req/%u", dom, ctx->self);
@@ -873,8 +944,12 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 	if (rc < 0)
 		return;
 	seen_prune(l, dom, names, n);
-	for (i = 0; i < n; i++) {
+	if (n)
+		todo = calloc(n, sizeof(*todo));
+	for (i = 0; todo && i < n; i++) {
+		struct xs_neg_request req;
 		unsigned long port;
+		size_t len = 0;
 		char *val;
 
 		if (strlen(names[i]) > 20)
@@ -883,33 +958,53 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 		if (seen_has(l, key))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		rc = xsp_store_read(l->st, XSP_TXN_NONE, path, &val, NULL);
+		rc = xsp_store_read(l->st, XSP_TXN_NONE, path, &val, &len);
 		if (rc < 0)
 			continue;
-		rc = kv_get_uint(val, "port", 65535, &port);
-		if (rc < 0 || port != l->port) {
-			/* Another listener's, or garbage: not ours to judge
-			 * unless malformed. */
-			if (rc < 0) {
-				xs_log(XS_LOG_WARN, "malformed request %s", path);
-				seen_add(l, key);
-				refuse(l, dom, names[i], EPROTO);
-			}
-			free(val);
+		rc = xs_kv_get_uint(val, len, "port", 65535, &port);
+		if (rc == 0 && port != l->port) {
+			free(val);	/* another listener's */
 			continue;
 		}
 		seen_add(l, key);
-		rc = offer(l, dom, names[i], val);
+		if (rc == 0)
+			rc = xs_neg_parse_request(val, len, &req);
+		free(val);
+		if (rc < 0) {
+			xs_log(XS_LOG_WARN, "malformed request %s", path);
+			refuse(l, dom, names[i], EPROTO);
+			continue;
+		}
+		todo[ntodo].name = names[i];
+		todo[ntodo++].req = req;
+	}
+	/*
+	 * Building an offer takes a few milliseconds. With several clients
+	 * waiting, acknowledge the later ones first so none of them takes
+	 * our turn-around for a dead listener. A lone request (the usual
+	 * case) is answered by its offer alone: no extra store write.
+	 */
+	for (i = 1; i < ntodo; i++) {
+		rc = acknowledge(l, dom, todo[i].name);
+		if (rc == -EALREADY)
+			todo[i].skip = true;
+		else if (rc < 0)
+			xs_log(XS_LOG_WARN, "acknowledge dom%u: %s", dom, strerror(-rc));
+	}
+	for (i = 0; i < ntodo; i++) {
+		if (todo[i].skip)
+			continue;
+		rc = offer(l, dom, todo[i].name, &todo[i].req);
 		if (rc < 0 && rc != -EALREADY) {
 			xs_log(XS_LOG_WARN, "offer to dom%u: %s", dom, strerror(-rc));
 			/* Resource exhaustion is passed on: the client falls
 			 * back to TCP (if allowed) instead of failing. */
-			refuse(l, dom, names[i],
+			refuse(l, dom, todo[i].name,
 			       (rc == -ENOSPC || rc == -ENOMEM || rc == -EMFILE) ? -rc :
 			       rc == -EPROTO ? EPROTO : ECONNREFUSED);
 		}
-		free(val);
 	}
+	free(todo);
 	free(names);
 }
 

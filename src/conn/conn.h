@@ -10,8 +10,11 @@
  *   B(C)/req/<S>/<id>        client C asks server S for a connection:
  *                            "port=<p> sport=<p> daddr=<addr>"; readable by S
  *   B(S)/conn/<C>/<id>       S answers: "state=offer ref=<gref> evtchn=<port>
- *                            order=<n>" or "state=refused err=<errno>";
+ *                            order=<n>" or "state=refused err=<errno>", or
+ *                            acknowledges "state=wait id=<listener id>";
  *                            readable by C
+ * A listener that neither answers nor acknowledges within
+ * XSOCK_LISTENER_ACK_MS is presumed dead (docs/protocol.md, "Liveness").
  * The server (side A) shares the ring and allocates the event channel; the
  * client (side B) maps and binds, then signals the channel once: that first
  * event is the server's "connected". Both sides remove their negotiation
@@ -47,6 +50,7 @@ struct xs_status_rec;
 #define XS_DEFAULT_BIG_RINGS 16
 #define XS_DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define XS_DEFAULT_ACCEPT_TIMEOUT_MS 5000
+#define XS_DEFAULT_ACK_TIMEOUT_MS 500	/* a live listener answers within this */
 
 /* Process-wide context: the platform backend and our domain id. */
 struct xs_ctx {
@@ -58,12 +62,13 @@ struct xs_ctx {
 	int big_rings;			/* live rings of ring_order (atomic) */
 	int connect_timeout_ms;
 	int accept_timeout_ms;
+	int ack_timeout_ms;		/* no answer nor "wait" by then: listener dead */
 };
 
 /*
  * Open a context (platform backend per XSOCK_BACKEND, tunables from
  * XSOCK_RING_ORDER, XSOCK_RING_ORDER_SMALL, XSOCK_BIG_RINGS,
- * XSOCK_CONNECT_TIMEOUT_MS, XSOCK_ACCEPT_TIMEOUT_MS).
+ * XSOCK_CONNECT_TIMEOUT_MS, XSOCK_ACCEPT_TIMEOUT_MS, XSOCK_LISTENER_ACK_MS).
  * Errors: those of xsp_open().
  */
 int xs_ctx_open(struct xs_ctx **out);
@@ -101,9 +106,12 @@ struct xs_conn {
 /*
  * Client side: connect to @dst (the address the application passed) which
  * the registry places in domain @peer. @sport is the local port to
- * announce. Blocks up to ctx->connect_timeout_ms.
+ * announce. Blocks up to ctx->connect_timeout_ms; up to
+ * ctx->ack_timeout_ms if the listener does not react at all.
  * Errors: -ENOENT no ring listener is advertised for that port (or we
- * may not see it), or the server is out of grants, channels or memory:
+ * may not see it), or the advertised listener did not acknowledge the
+ * request within ctx->ack_timeout_ms (its process is gone, or stopped),
+ * or the server is out of grants, channels or memory:
  * the caller may fall back to TCP; -ECONNREFUSED the
  * server refused; -ETIMEDOUT no answer; -EPROTO malformed answer or ring;
  * grant/event-channel errors (-ENOSPC, -EPERM, ...).
@@ -156,6 +164,15 @@ struct xs_listener {
 int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr,
 		     socklen_t addrlen, uint16_t port, struct xs_listener **out);
 void xs_listener_close(struct xs_listener *l);
+
+/*
+ * Remove this domain's listen/<port> advertisements whose pid is dead
+ * (kill(pid, 0) fails with ESRCH): leftovers of SIGKILLed listeners.
+ * Only meaningful in the listener's own domain (pids are per kernel).
+ * xs_listener_open() does this itself. *removed (may be NULL) gets the
+ * count. Errors: store errors (-ENOENT: nothing advertised is not one).
+ */
+int xs_ctx_sweep_listeners(struct xs_ctx *ctx, unsigned int *removed);
 
 /* Readable when requests (or registry changes) may be waiting. */
 int xs_listener_fd(const struct xs_listener *l);

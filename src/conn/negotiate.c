@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parsing negotiation values (see negotiate.h for the grammar and the
+ * error contract). Pure functions over (pointer, length): nothing here
+ * assumes a NUL terminator inside the peer's value.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "conn/negotiate.h"
+#include "ring/wire.h"
+
+int xs_neg_check(const char *v, size_t len)
+{
+	size_t i;
+
+	if (!v || len > XS_NEG_VALUE_MAX)
+		return -EPROTO;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)v[i];
+
+		if (ch != ' ' && (ch < 0x21 || ch > 0x7e))
+			return -EPROTO;
+	}
+	return 0;
+}
+
+static int key_ok(const char *key)
+{
+	if (!key || !*key || strchr(key, ' ') || strchr(key, '='))
+		return -EINVAL;
+	return 0;
+}
+
+int xs_kv_get(const char *v, size_t len, const char *key, char *buf, size_t buflen)
+{
+	const char *val = NULL;
+	size_t klen, vlen = 0, i = 0;
+	unsigned int hits = 0;
+	int rc;
+
+	rc = key_ok(key);
+	if (rc < 0 || !buf || buflen == 0)
+		return -EINVAL;
+	rc = xs_neg_check(v, len);
+	if (rc < 0)
+		return rc;
+	klen = strlen(key);
+	while (i < len) {
+		size_t start, end;
+
+		while (i < len && v[i] == ' ')
+			i++;
+		start = i;
+		while (i < len && v[i] != ' ')
+			i++;
+		end = i;
+		if (end - start > klen && memcmp(v + start, key, klen) == 0 &&
+		    v[start + klen] == '=') {
+			hits++;
+			val = v + start + klen + 1;
+			vlen = end - (start + klen + 1);
+		}
+	}
+	if (hits == 0)
+		return -ENOENT;
+	if (hits > 1 || vlen == 0 || vlen >= buflen)
+		return -EPROTO;
+	memcpy(buf, val, vlen);
+	buf[vlen] = '\0';
+	return 0;
+}
+
+int xs_kv_get_uint(const char *v, size_t len, const char *key, unsigned long max,
+		   unsigned long *out)
+{
+	char buf[21];		/* at most 20 digits: ULONG_MAX has 20 */
+	unsigned long n = 0;
+	const char *p;
+	int rc = xs_kv_get(v, len, key, buf, sizeof(buf));
+
+	if (rc < 0)
+		return rc;
+	for (p = buf; *p; p++) {
+		unsigned long d;
+
+		if (*p < '0' || *p > '9')
+			return -EPROTO;
+		d = (unsigned long)(*p - '0');
+		/* n * 10 + d > max, without overflowing. */
+		if (d > max || n > (max - d) / 10)
+			return -EPROTO;
+		n = n * 10 + d;
+	}
+	*out = n;
+	return 0;
+}
+
+int xs_kv_get_id(const char *v, size_t len, const char *key, char id[XS_NEG_ID_LEN])
+{
+	char buf[XS_NEG_ID_LEN];
+	const char *p;
+	int rc = xs_kv_get(v, len, key, buf, sizeof(buf));
+
+	if (rc < 0)
+		return rc == -EINVAL ? rc : -EPROTO;
+	if (strlen(buf) > 16)
+		return -EPROTO;
+	for (p = buf; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return -EPROTO;
+	memcpy(id, buf, sizeof(buf));
+	return 0;
+}
+
+/* A required number: a missing word is as malformed as a bad one. */
+static int req_uint(const char *v, size_t len, const char *key, unsigned long max,
+		    unsigned long *out)
+{
+	int rc = xs_kv_get_uint(v, len, key, max, out);
+
+	return rc == -ENOENT ? -EPROTO : rc;
+}
+
+int xs_neg_parse_request(const char *v, size_t len, struct xs_neg_request *r)
+{
+	struct xs_neg_request tmp;
+	unsigned long port, sport;
+	int rc;
+
+	if ((rc = req_uint(v, len, "port", 65535, &port)) < 0 ||
+	    (rc = req_uint(v, len, "sport", 65535, &sport)) < 0)
+		return rc;
+	rc = xs_kv_get(v, len, "daddr", tmp.daddr, sizeof(tmp.daddr));
+	if (rc < 0)
+		return rc == -ENOENT ? -EPROTO : rc;
+	tmp.port = (uint16_t)port;
+	tmp.sport = (uint16_t)sport;
+	*r = tmp;
+	return 0;
+}
+
+int xs_neg_parse_answer(const char *v, size_t len, struct xs_neg_answer *a)
+{
+	struct xs_neg_answer tmp;
+	unsigned long ref, evtchn, order, err;
+	char state[16];
+	int rc;
+
+	memset(&tmp, 0, sizeof(tmp));
+	rc = xs_kv_get(v, len, "state", state, sizeof(state));
+	if (rc < 0)
+		return rc == -ENOENT ? -EPROTO : rc;
+	if (strcmp(state, "refused") == 0) {
+		tmp.state = XS_NEG_REFUSED;
+		/* The errno is advice; a refusal stays a refusal without it. */
+		if (xs_kv_get_uint(v, len, "err", 4095, &err) < 0 || err == 0)
+			err = ECONNREFUSED;
+		tmp.err = (int)err;
+	} else if (strcmp(state, "wait") == 0) {
+		tmp.state = XS_NEG_WAIT;
+		rc = xs_kv_get_id(v, len, "id", tmp.id);
+		if (rc < 0)
+			return rc;
+	} else if (strcmp(state, "offer") == 0) {
+		tmp.state = XS_NEG_OFFER;
+		if ((rc = req_uint(v, len, "ref", UINT32_MAX, &ref)) < 0 ||
+		    (rc = req_uint(v, len, "evtchn", UINT32_MAX, &evtchn)) < 0 ||
+		    (rc = req_uint(v, len, "order", XSOCK_RING_MAX_ORDER, &order)) < 0)
+			return rc;
+		tmp.ref = (uint32_t)ref;
+		tmp.evtchn = (uint32_t)evtchn;
+		tmp.order = (unsigned int)order;
+	} else {
+		return -EPROTO;
+	}
+	*a = tmp;
+	return 0;
+}
+
+int xs_neg_parse_listen(const char *v, size_t len, struct xs_neg_listen *l)
+{
+	struct xs_neg_listen tmp;
+	unsigned long pid;
+	int rc;
+
+	if ((rc = req_uint(v, len, "pid", INT32_MAX, &pid)) < 0)
+		return rc;
+	if (pid == 0)
+		return -EPROTO;
+	rc = xs_kv_get_id(v, len, "id", tmp.id);
+	if (rc < 0)
+		return rc;
+	tmp.pid = (pid_t)pid;
+	*l = tmp;
+	return 0;
+}
+
+int xs_neg_text_to_sa(const char *text, uint16_t port, struct sockaddr_storage *ss,
+		      socklen_t *salen)
+{
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+
+	memset(&in4, 0, sizeof(in4));
+	memset(&in6, 0, sizeof(in6));
+	if (inet_pton(AF_INET, text, &in4.sin_addr) == 1) {
+		in4.sin_family = AF_INET;
+		in4.sin_port = htons(port);
+		memset(ss, 0, sizeof(*ss));
+		memcpy(ss, &in4, sizeof(in4));
+		*salen = sizeof(in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, text, &in6.sin6_addr) == 1) {
+		in6.sin6_family = AF_INET6;
+		in6.sin6_port = htons(port);
+		memset(ss, 0, sizeof(*ss));
+		memcpy(ss, &in6, sizeof(in6));
+		*salen = sizeof(in6);
+		return 0;
+	}
+	return -EPROTO;
+}

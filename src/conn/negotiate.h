@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parsing the negotiation values a peer writes into the store
+ * (docs/protocol.md, section 2). Internal to the core library.
+ *
+ * Every value is untrusted: it comes from another domain, as a byte string
+ * with a length (it may contain NUL bytes, may be huge, may repeat or omit
+ * words). The functions here are pure (no store, no globals), never read
+ * past @len, and write their outputs only on success.
+ *
+ * A well-formed value is at most XS_NEG_VALUE_MAX bytes of printable ASCII
+ * (0x21..0x7e) words separated by one or more spaces; a word is
+ * "key=value". Unknown words are ignored; a word that appears twice makes
+ * the whole value invalid (a parser cannot tell which one the peer meant).
+ *
+ * Error contract (all functions): 0 on success, or
+ *   -EPROTO  the value is malformed: not well formed as above, a required
+ *            word is missing, empty, repeated, too long, or out of range;
+ *   -ENOENT  (xs_kv_get(), xs_kv_get_uint() only) no word with that key;
+ *   -EINVAL  a caller bug: empty key or a key containing ' ' or '=',
+ *            zero-sized output buffer.
+ */
+#ifndef XSOCK_CONN_NEGOTIATE_H
+#define XSOCK_CONN_NEGOTIATE_H
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* The longest negotiation value accepted (ours are under 100 bytes). */
+#define XS_NEG_VALUE_MAX 512u
+/* Buffer size for an id ("id=" words: 1..16 hex digits). */
+#define XS_NEG_ID_LEN 24u
+
+/* 0 if @v[0..len) is well formed (see above), else -EPROTO. */
+int xs_neg_check(const char *v, size_t len);
+
+/*
+ * Copy the value of word @key into @buf (NUL-terminated).
+ * -ENOENT no such word; -EPROTO value malformed, the word empty, repeated,
+ * or its value does not fit @buflen (including the NUL).
+ */
+int xs_kv_get(const char *v, size_t len, const char *key, char *buf, size_t buflen);
+
+/*
+ * The word @key as a decimal number in [0, @max]: digits only (no sign,
+ * no space, no "0x"), at most 20 of them. -ENOENT no such word; -EPROTO
+ * anything else wrong (including overflow and > @max).
+ */
+int xs_kv_get_uint(const char *v, size_t len, const char *key, unsigned long max,
+		   unsigned long *out);
+
+/* An id word: 1..16 lowercase hex digits. -EPROTO otherwise (or missing). */
+int xs_kv_get_id(const char *v, size_t len, const char *key, char id[XS_NEG_ID_LEN]);
+
+/* A request: B(C)/req/<S>/<id> = "port=<p> sport=<p> daddr=<addr>". */
+struct xs_neg_request {
+	uint16_t port, sport;
+	char daddr[INET6_ADDRSTRLEN];	/* as text; see xs_neg_text_to_sa() */
+};
+/* -EPROTO if any of the three words is missing or malformed. */
+int xs_neg_parse_request(const char *v, size_t len, struct xs_neg_request *r);
+
+/* An answer: B(S)/conn/<C>/<id>. */
+enum xs_neg_state {
+	XS_NEG_OFFER,		/* "state=offer ref=<gref> evtchn=<port> order=<n>" */
+	XS_NEG_REFUSED,		/* "state=refused err=<errno>" */
+	XS_NEG_WAIT,		/* "state=wait id=<listener id>": alive, offer follows */
+};
+struct xs_neg_answer {
+	enum xs_neg_state state;
+	int err;			/* REFUSED: 1..4095, ECONNREFUSED if absent/bad */
+	uint32_t ref, evtchn;		/* OFFER */
+	unsigned int order;		/* OFFER: <= XSOCK_RING_MAX_ORDER */
+	char id[XS_NEG_ID_LEN];		/* WAIT: the listener that acknowledged */
+};
+/* -EPROTO unknown state, or a word the state needs is missing/malformed. */
+int xs_neg_parse_answer(const char *v, size_t len, struct xs_neg_answer *a);
+
+/* An advertisement: B(S)/listen/<port> = "pid=<pid> id=<hex>". */
+struct xs_neg_listen {
+	pid_t pid;			/* 1..INT32_MAX, meaningful in S only */
+	char id[XS_NEG_ID_LEN];
+};
+int xs_neg_parse_listen(const char *v, size_t len, struct xs_neg_listen *l);
+
+/*
+ * A numeric IPv4 or IPv6 address (inet_pton() syntax) and @port as a
+ * socket address. -EPROTO if @text is neither; *ss and *salen untouched.
+ */
+int xs_neg_text_to_sa(const char *text, uint16_t port, struct sockaddr_storage *ss,
+		      socklen_t *salen);
+
+#endif /* XSOCK_CONN_NEGOTIATE_H */

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target for the negotiation parsers (src/conn/negotiate.c):
+ * the values a peer domain writes into the store.
+ *
+ * The input is one store value, handed over exactly as xsp_store_read()
+ * does: a pointer and a length, in a heap block of exactly that size (no
+ * NUL terminator, so ASan sees any read past the length). Checked:
+ *  - xs_neg_check() accepts exactly the well-formed values, and every
+ *    parser rejects anything it does not accept with -EPROTO;
+ *  - return values are from the contract; outputs are untouched on error;
+ *  - what a parser accepts is in range and NUL-terminated, and survives a
+ *    round trip: formatting it and parsing the text gives the same result;
+ *  - a key's value really is a word "key=value" of the input.
+ * Any violation aborts (this is test code, not the library).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn/negotiate.h"
+#include "ring/wire.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                             \
+	do {                                                                    \
+		if (!(cond)) {                                                  \
+			fprintf(stderr, "fuzz_negotiate: check failed: %s (line %d)\n", \
+				#cond, __LINE__);                               \
+			abort();                                                \
+		}                                                               \
+	} while (0)
+
+static const char *const keys[] = {
+	"state", "ref", "evtchn", "order", "err", "id", "port", "sport", "daddr", "pid", "x",
+};
+
+static bool well_formed(const char *v, size_t len)
+{
+	size_t i;
+
+	if (len > XS_NEG_VALUE_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if (v[i] != ' ' && ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e))
+			return false;
+	return true;
+}
+
+/* Is "key=val" one of the space-separated words of v[0..len)? */
+static bool has_word(const char *v, size_t len, const char *key, const char *val)
+{
+	char word[XS_NEG_VALUE_MAX + 2];
+	size_t wl = (size_t)snprintf(word, sizeof(word), "%s=%s", key, val), i = 0;
+
+	while (i < len) {
+		size_t start;
+
+		while (i < len && v[i] == ' ')
+			i++;
+		start = i;
+		while (i < len && v[i] != ' ')
+			i++;
+		if (i - start == wl && memcmp(v + start, word, wl) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void check_kv(const char *v, size_t len, bool ok)
+{
+	static const size_t lens[] = { 1, 2, 6, 24, 64, XS_NEG_VALUE_MAX };
+	char buf[XS_NEG_VALUE_MAX + 8];
+	unsigned long u;
+	size_t k, b;
+	int rc;
+
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		for (b = 0; b < sizeof(lens) / sizeof(lens[0]); b++) {
+			memset(buf, 0x5a, sizeof(buf));
+			rc = xs_kv_get(v, len, keys[k], buf, lens[b]);
+			if (!ok) {
+				CHECK(rc == -EPROTO);
+				CHECK((unsigned char)buf[0] == 0x5a);
+				continue;
+			}
+			CHECK(rc == 0 || rc == -ENOENT || rc == -EPROTO);
+			if (rc < 0) {
+				CHECK((unsigned char)buf[0] == 0x5a);
+				continue;
+			}
+			CHECK(memchr(buf, '\0', lens[b]) != NULL);
+			CHECK(strlen(buf) > 0 && strlen(buf) < lens[b]);
+			CHECK(!strchr(buf, ' '));
+			CHECK((unsigned char)buf[lens[b]] == 0x5a);	/* no overrun */
+			CHECK(has_word(v, len, keys[k], buf));
+		}
+		u = 0xdeadbeef;
+		rc = xs_kv_get_uint(v, len, keys[k], 65535, &u);
+		CHECK(rc == 0 || rc == -ENOENT || rc == -EPROTO);
+		CHECK(ok || rc == -EPROTO);
+		if (rc == 0) {
+			CHECK(u <= 65535);
+			CHECK(xs_kv_get(v, len, keys[k], buf, sizeof(buf)) == 0);
+			CHECK(strtoul(buf, NULL, 10) == u);
+			CHECK(buf[0] >= '0' && buf[0] <= '9');
+		} else {
+			CHECK(u == 0xdeadbeef);
+		}
+		rc = xs_kv_get_uint(v, len, keys[k], ULONG_MAX, &u);
+		CHECK(rc == 0 || rc == -ENOENT || rc == -EPROTO);
+	}
+	/* Bad keys are caller bugs, whatever the value. */
+	CHECK(xs_kv_get(v, len, "", buf, sizeof(buf)) == -EINVAL);
+	CHECK(xs_kv_get(v, len, "a b", buf, sizeof(buf)) == -EINVAL);
+	CHECK(xs_kv_get(v, len, "a=", buf, sizeof(buf)) == -EINVAL);
+	CHECK(xs_kv_get(v, len, "state", buf, 0) == -EINVAL);
+}
+
+static void check_answer(const char *v, size_t len, bool ok)
+{
+	struct xs_neg_answer a, b, untouched;
+	char text[128];
+	int rc, n;
+
+	memset(&untouched, 0xa5, sizeof(untouched));
+	a = untouched;
+	rc = xs_neg_parse_answer(v, len, &a);
+	CHECK(rc == 0 || rc == -EPROTO);
+	CHECK(ok || rc == -EPROTO);
+	if (rc < 0) {
+		CHECK(memcmp(&a, &untouched, sizeof(a)) == 0);
+		return;
+	}
+	switch (a.state) {
+	case XS_NEG_OFFER:
+		CHECK(a.order <= XSOCK_RING_MAX_ORDER);
+		n = snprintf(text, sizeof(text), "state=offer ref=%u evtchn=%u order=%u",
+			     a.ref, a.evtchn, a.order);
+		break;
+	case XS_NEG_REFUSED:
+		CHECK(a.err > 0 && a.err <= 4095);
+		n = snprintf(text, sizeof(text), "state=refused err=%d", a.err);
+		break;
+	case XS_NEG_WAIT:
+		CHECK(strlen(a.id) >= 1 && strlen(a.id) <= 16);
+		CHECK(strspn(a.id, "0123456789abcdef") == strlen(a.id));
+		n = snprintf(text, sizeof(text), "state=wait id=%s", a.id);
+		break;
+	default:
+		CHECK(0);
+		return;
+	}
+	memset(&b, 0, sizeof(b));
+	CHECK(xs_neg_parse_answer(text, (size_t)n, &b) == 0);
+	CHECK(b.state == a.state);
+	if (a.state == XS_NEG_OFFER)
+		CHECK(b.ref == a.ref && b.evtchn == a.evtchn && b.order == a.order);
+	else if (a.state == XS_NEG_REFUSED)
+		CHECK(b.err == a.err);
+	else
+		CHECK(strcmp(b.id, a.id) == 0);
+}
+
+static void check_request(const char *v, size_t len, bool ok)
+{
+	struct xs_neg_request r, b, untouched;
+	struct sockaddr_storage ss, ssu;
+	socklen_t sl = 12345;
+	char text[128];
+	int rc, n;
+
+	memset(&untouched, 0xa5, sizeof(untouched));
+	r = untouched;
+	rc = xs_neg_parse_request(v, len, &r);
+	CHECK(rc == 0 || rc == -EPROTO);
+	CHECK(ok || rc == -EPROTO);
+	if (rc < 0) {
+		CHECK(memcmp(&r, &untouched, sizeof(r)) == 0);
+		return;
+	}
+	CHECK(strlen(r.daddr) >= 1 && strlen(r.daddr) < sizeof(r.daddr));
+	n = snprintf(text, sizeof(text), "port=%u sport=%u daddr=%s", r.port, r.sport, r.daddr);
+	CHECK(xs_neg_parse_request(text, (size_t)n, &b) == 0);
+	CHECK(b.port == r.port && b.sport == r.sport && strcmp(b.daddr, r.daddr) == 0);
+
+	memset(&ss, 0xa5, sizeof(ss));
+	ssu = ss;
+	rc = xs_neg_text_to_sa(r.daddr, r.port, &ss, &sl);
+	CHECK(rc == 0 || rc == -EPROTO);
+	if (rc < 0) {
+		CHECK(memcmp(&ss, &ssu, sizeof(ss)) == 0 && sl == 12345);
+		return;
+	}
+	CHECK((ss.ss_family == AF_INET && sl == sizeof(struct sockaddr_in)) ||
+	      (ss.ss_family == AF_INET6 && sl == sizeof(struct sockaddr_in6)));
+	CHECK(ntohs(((struct sockaddr_in *)&ss)->sin_port) == r.port);
+}
+
+static void check_listen(const char *v, size_t len, bool ok)
+{
+	struct xs_neg_listen l, untouched;
+	int rc;
+
+	memset(&untouched, 0xa5, sizeof(untouched));
+	l = untouched;
+	rc = xs_neg_parse_listen(v, len, &l);
+	CHECK(rc == 0 || rc == -EPROTO);
+	CHECK(ok || rc == -EPROTO);
+	if (rc < 0) {
+		CHECK(memcmp(&l, &untouched, sizeof(l)) == 0);
+		return;
+	}
+	CHECK(l.pid > 0);
+	CHECK(strlen(l.id) >= 1 && strlen(l.id) <= 16);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *v = malloc(size ? size : 1);
+	bool ok;
+
+	if (!v)
+		return 0;
+	memcpy(v, data, size);
+	ok = well_formed(v, size);
+	CHECK((xs_neg_check(v, size) == 0) == ok);
+	check_kv(v, size, ok);
+	check_answer(v, size, ok);
+	check_request(v, size, ok);
+	check_listen(v, size, ok);
+	free(v);
+	return 0;
+}
