@@ -605,12 +605,13 @@ free_listener:
 	return rc;
 }
 
-static void rm_answer(struct xs_listener *l, struct xs_conn *c)
+/* Remove the answer node @id of @dom (the negotiation is over). */
+static void rm_answer(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id)
 {
 	char path[160];
 
-	snprintf(path, sizeof(path), BASE_FMT "/conn/%u/%s", l->ctx->self, c->peer, c->id);
-	xsp_store_rm(l->st, XSP_TXN_NONE, path);
+	snprintf(path, sizeof(path), BASE_FMT "/conn/%u/%s", self, dom, id);
+	xsp_store_rm(st, XSP_TXN_NONE, path);
 }
 
 /*
@@ -641,7 +642,7 @@ static void listener_unadvertise(struct xs_listener *l, const char *path)
 
 void xs_listener_close(struct xs_listener *l)
 {
-	struct xs_conn *c, *next;
+	struct xs_request *rq, *next;
 	char path[128];
 	unsigned int i;
 
@@ -649,10 +650,11 @@ void xs_listener_close(struct xs_listener *l)
 		return;
 	snprintf(path, sizeof(path), BASE_FMT "/listen/%u", l->ctx->self, l->port);
 	listener_unadvertise(l, path);
-	for (c = l->pending; c; c = next) {
-		next = c->next;
-		rm_answer(l, c);
-		xs_conn_abandon(c);
+	/* Requests nobody rang for: the port is closed, as TCP would say. */
+	for (rq = l->pending; rq; rq = next) {
+		next = rq->next;
+		xs_listener_refuse(l, rq, ECONNREFUSED);
+		free(rq);
 	}
 	xsp_store_close(l->st);
 	for (i = 0; i < l->nseen; i++)
@@ -714,129 +716,61 @@ static void seen_prune(struct xs_listener *l, xsp_domid_t dom, char **names, uns
 	}
 }
 
-/* Publish an answer unless another process of ours already claimed it. */
-static int publish_answer(struct xs_listener *l, const char *apath, const char *val)
+/*
+ * Publish an answer unless one exists already: when several processes of
+ * ours listen on the port (SO_REUSEPORT), each rings for every request and
+ * the first answer wins (the others get -EALREADY).
+ */
+static int publish_answer(struct xsp_store *st, const char *apath, const char *val)
 {
 	int tries;
 
 	for (tries = 0; tries < 16; tries++) {
 		xsp_txn_t t;
 		char *old;
-		int rc = xsp_txn_start(l->st, &t);
+		int rc = xsp_txn_start(st, &t);
 
 		if (rc < 0)
 			return rc;
-		rc = xsp_store_read(l->st, t, apath, &old, NULL);
+		rc = xsp_store_read(st, t, apath, &old, NULL);
 		if (rc == 0) {
 			free(old);
-			xsp_txn_end(l->st, t, true);
+			xsp_txn_end(st, t, true);
 			return -EALREADY;
 		}
-		rc = xsp_store_write(l->st, t, apath, val, strlen(val));
+		rc = xsp_store_write(st, t, apath, val, strlen(val));
 		if (rc < 0) {
-			xsp_txn_end(l->st, t, true);
+			xsp_txn_end(st, t, true);
 			return rc;
 		}
-		rc = xsp_txn_end(l->st, t, false);
+		rc = xsp_txn_end(st, t, false);
 		if (rc != -EAGAIN)
 			return rc;
 	}
 	return -EAGAIN;
 }
 
-static int refuse(struct xs_listener *l, xsp_domid_t dom, const char *id, int err)
+static int refuse(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id, int err)
 {
 	char apath[160], val[48];
 
-	snprintf(apath, sizeof(apath), BASE_FMT "/conn/%u/%s", l->ctx->self, dom, id);
+	snprintf(apath, sizeof(apath), BASE_FMT "/conn/%u/%s", self, dom, id);
 	snprintf(val, sizeof(val), "state=refused err=%d", err);
-	return publish_answer(l, apath, val);
+	return publish_answer(st, apath, val);
 }
 
-/* Build side A of a ring for @dom and publish the offer. */
-static int offer(struct xs_listener *l, xsp_domid_t dom, const char *id, const char *reqval)
+int xs_listener_refuse(struct xs_listener *l, const struct xs_request *rq, int err)
 {
-	struct xs_ctx *ctx = l->ctx;
-	struct xsp *p = ctx->plat;
-	char adir[128], apath[160], val[128], daddr[INET6_ADDRSTRLEN];
-	unsigned long sport;
-	struct xsp_unmap_notify notify;
-	struct xs_conn *c;
-	int rc;
+	return refuse(l->st, l->ctx->self, rq->dom, rq->id, err);
+}
 
-	rc = kv_get_uint(reqval, "sport", 65535, &sport);
-	if (rc == 0)
-		rc = kv_get_str(reqval, "daddr", daddr, sizeof(daddr));
-	if (rc < 0)
-		return rc;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->ctx = ctx;
-	c->peer = dom;
-	c->side = XSR_SIDE_A;
-	c->order = ctx->ring_order;
-	c->lport = l->port;
-	c->pport = (uint16_t)sport;
-	snprintf(c->id, sizeof(c->id), "%s", id);
-	/* What accept() and getsockname() report. */
-	if (text_to_sa(daddr, l->port, &c->laddr, &c->laddr_len) < 0) {
-		memcpy(&c->laddr, &l->addr, sizeof(c->laddr));
-		c->laddr_len = l->addrlen;
-	}
-	rc = xs_registry_addr_of(l->peers, l->npeers, dom, c->laddr.ss_family, &c->paddr,
-				 &c->paddr_len);
-	if (rc < 0)
-		goto free_conn;
-	sa_set_port(&c->paddr, c->pport);
-
-	rc = xsp_evtchn_alloc(p, dom, &c->ev);
-	if (rc < 0)
-		goto free_conn;
-	notify.offset = XSOCK_A_ALIVE_OFFSET;
-	notify.ev = c->ev;
-	rc = xsp_share(p, dom, 1, &notify, &c->sh_intf);
-	if (rc < 0)
-		goto free_conn;
-	rc = xsp_share(p, dom, 1u << c->order, NULL, &c->sh_data);
-	if (rc < 0)
-		goto free_conn;
-	rc = xsr_format(xsp_share_addr(c->sh_intf), c->order, xsp_share_refs(c->sh_data));
-	if (rc < 0)
-		goto free_conn;
-	rc = xsr_attach(&c->ring, XSR_SIDE_A, xsp_share_addr(c->sh_intf),
-			xsp_share_addr(c->sh_data), c->order, xs_conn_kick, c);
-	if (rc < 0)
-		goto free_conn;
-
-	snprintf(adir, sizeof(adir), BASE_FMT "/conn/%u", ctx->self, dom);
-	rc = ensure_dir_for(l->st, ctx->self, adir, dom);
-	if (rc < 0)
-		goto free_conn;
-	snprintf(apath, sizeof(apath), "%s/%s", adir, id);
-	snprintf(val, sizeof(val), "state=offer ref=%u evtchn=%u order=%u",
-		 xsp_share_refs(c->sh_intf)[0], xsp_evtchn_port(c->ev), c->order);
-	rc = publish_answer(l, apath, val);
-	if (rc < 0)
-		goto free_conn;
-	c->state = XS_CONN_OFFERED;
-	xs_log(XS_LOG_DEBUG, "offered ring %s to dom%u (evtchn %u)", id, dom, xsp_evtchn_port(c->ev));
-	c->deadline_ms = xs_now_ms() + ctx->accept_timeout_ms;
-	/* Oldest first: accept() hands out connections in the order their
-	 * clients arrived, as TCP's accept queue does. */
-	{
-		struct xs_conn **pp = &l->pending;
-
-		while (*pp)
-			pp = &(*pp)->next;
-		c->next = NULL;
-		*pp = c;
-	}
-	return 0;
-
-free_conn:
-	xs_conn_abandon(c);
-	return rc;
+/* What a failure to serve a request tells the client: resource exhaustion
+ * is passed on (the client falls back to TCP if allowed). */
+static int refusal_errno(int rc)
+{
+	if (rc == -ENOSPC || rc == -ENOMEM || rc == -EMFILE)
+		return -rc;
+	return rc == -EPROTO ? EPROTO : ECONNREFUSED;
 }
 
 static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
@@ -853,6 +787,7 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 		return;
 	seen_prune(l, dom, names, n);
 	for (i = 0; i < n; i++) {
+		struct xs_request *rq, **pp;
 		unsigned long port;
 		char *val;
 
@@ -866,28 +801,30 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 		if (rc < 0)
 			continue;
 		rc = kv_get_uint(val, "port", 65535, &port);
+		free(val);
 		if (rc < 0 || port != l->port) {
 			/* Another listener's, or garbage: not ours to judge
 			 * unless malformed. */
 			if (rc < 0) {
 				xs_log(XS_LOG_WARN, "malformed request %s", path);
 				seen_add(l, key);
-				refuse(l, dom, names[i], EPROTO);
+				refuse(l->st, ctx->self, dom, names[i], EPROTO);
 			}
-			free(val);
 			continue;
 		}
 		seen_add(l, key);
-		rc = offer(l, dom, names[i], val);
-		if (rc < 0 && rc != -EALREADY) {
-			xs_log(XS_LOG_WARN, "offer to dom%u: %s", dom, strerror(-rc));
-			/* Resource exhaustion is passed on: the client falls
-			 * back to TCP (if allowed) instead of failing. */
-			refuse(l, dom, names[i],
-			       (rc == -ENOSPC || rc == -ENOMEM || rc == -EMFILE) ? -rc :
-			       rc == -EPROTO ? EPROTO : ECONNREFUSED);
+		rq = calloc(1, sizeof(*rq));
+		if (!rq) {
+			refuse(l->st, ctx->self, dom, names[i], ENOMEM);
+			continue;
 		}
-		free(val);
+		rq->dom = dom;
+		snprintf(rq->id, sizeof(rq->id), "%s", names[i]);
+		/* Oldest first: accept() then hands out connections roughly in
+		 * the order their clients arrived, as TCP's accept queue does. */
+		for (pp = &l->pending; *pp; pp = &(*pp)->next)
+			;
+		*pp = rq;
 	}
 	free(names);
 }
@@ -918,47 +855,336 @@ int xs_listener_process(struct xs_listener *l)
 	return 0;
 }
 
-int xs_listener_take(struct xs_listener *l, struct xs_conn **out, int64_t *next_deadline_ms)
+int xs_listener_take(struct xs_listener *l, struct xs_request **out)
 {
-	struct xs_conn **pp = &l->pending, *c;
-	int64_t now = xs_now_ms(), next = -1;
+	*out = l->pending;
+	if (!*out)
+		return 0;
+	l->pending = (*out)->next;
+	(*out)->next = NULL;
+	return 1;
+}
+
+static void bell_path(char *buf, size_t len, xsp_domid_t self, uint16_t port, uint16_t bell)
+{
+	snprintf(buf, len, BASE_FMT "/bell/%u/%u", self, port, bell);
+}
+
+int xs_listener_bell(struct xs_listener *l, const struct xs_request *rq, uint16_t bell)
+{
+	char path[128], val[64];
+
+	/* B(S) is readable by S alone, and so is everything created below it. */
+	bell_path(path, sizeof(path), l->ctx->self, l->port, bell);
+	snprintf(val, sizeof(val), "dom=%u id=%s", rq->dom, rq->id);
+	return xsp_store_write(l->st, XSP_TXN_NONE, path, val, strlen(val));
+}
+
+/*
+ * Take the doorbell record at @path away: 1 (and its value in *val if
+ * @val is not NULL) if we removed it, 0 if it was not there. The store's
+ * transaction makes the claim exclusive between the acceptor and the
+ * listener's expiry.
+ */
+static int bell_take(struct xsp_store *st, const char *path, char **val)
+{
+	int tries;
+
+	if (val)
+		*val = NULL;
+	for (tries = 0; tries < 16; tries++) {
+		char *v = NULL;
+		xsp_txn_t t;
+		int rc = xsp_txn_start(st, &t);
+
+		if (rc < 0)
+			return rc;
+		rc = xsp_store_read(st, t, path, &v, NULL);
+		if (rc == 0)
+			rc = xsp_store_rm(st, t, path);
+		if (rc < 0) {
+			free(v);
+			xsp_txn_end(st, t, true);
+			return rc == -ENOENT ? 0 : rc;
+		}
+		rc = xsp_txn_end(st, t, false);
+		if (rc == 0) {
+			if (val)
+				*val = v;
+			else
+				free(v);
+			return 1;
+		}
+		free(v);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	return -EAGAIN;
+}
+
+int xs_listener_unbell(struct xs_listener *l, uint16_t bell)
+{
+	char path[128];
+
+	bell_path(path, sizeof(path), l->ctx->self, l->port, bell);
+	return bell_take(l->st, path, NULL);
+}
+
+/* ---- acceptor ---------------------------------------------------------------- */
+
+int xs_acceptor_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t addrlen,
+		     uint16_t port, struct xs_acceptor **out)
+{
+	struct xs_acceptor *a;
+	int rc;
 
 	*out = NULL;
-	while ((c = *pp) != NULL) {
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->ctx = ctx;
+	a->port = port;
+	memcpy(&a->addr, addr, XS_MIN((size_t)addrlen, sizeof(a->addr)));
+	a->addrlen = addrlen;
+	rc = xsp_store_open(ctx->plat, &a->st);
+	if (rc < 0) {
+		free(a);
+		return rc;
+	}
+	/* Best effort: a miss is looked up again when a request needs it. */
+	xs_registry_list(a->st, ctx->self, &a->peers, &a->npeers);
+	pthread_mutex_init(&a->lock, NULL);
+	*out = a;
+	return 0;
+}
+
+void xs_acceptor_close(struct xs_acceptor *a)
+{
+	if (!a)
+		return;
+	xsp_store_close(a->st);
+	pthread_mutex_destroy(&a->lock);
+	free(a->peers);
+	free(a);
+}
+
+/* The registered address of @dom in @family, refreshing the snapshot once
+ * if it does not know @dom (the registry may have grown since). */
+static int acceptor_peer_addr(struct xs_acceptor *a, xsp_domid_t dom, int family,
+			      struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct xs_peer *peers = NULL;
+	unsigned int n = 0;
+	int rc;
+
+	rc = xs_registry_addr_of(a->peers, a->npeers, dom, family, ss, len);
+	if (rc != -ENOENT)
+		return rc;
+	rc = xs_registry_list(a->st, a->ctx->self, &peers, &n);
+	if (rc < 0)
+		return rc;
+	free(a->peers);
+	a->peers = peers;
+	a->npeers = n;
+	return xs_registry_addr_of(a->peers, a->npeers, dom, family, ss, len);
+}
+
+/* Build side A of a ring for @dom and publish the offer. */
+static int offer(struct xs_acceptor *a, xsp_domid_t dom, const char *id, const char *reqval,
+		 struct xs_conn **out)
+{
+	struct xs_ctx *ctx = a->ctx;
+	struct xsp *p = ctx->plat;
+	char adir[128], apath[160], val[128], daddr[INET6_ADDRSTRLEN];
+	unsigned long sport;
+	struct xsp_unmap_notify notify;
+	struct xs_conn *c;
+	int rc;
+
+	*out = NULL;
+	rc = kv_get_uint(reqval, "sport", 65535, &sport);
+	if (rc == 0)
+		rc = kv_get_str(reqval, "daddr", daddr, sizeof(daddr));
+	if (rc < 0)
+		return rc;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->ctx = ctx;
+	c->peer = dom;
+	c->side = XSR_SIDE_A;
+	c->order = ctx->ring_order;
+	c->lport = a->port;
+	c->pport = (uint16_t)sport;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	/* What accept() and getsockname() report. */
+	if (text_to_sa(daddr, a->port, &c->laddr, &c->laddr_len) < 0) {
+		memcpy(&c->laddr, &a->addr, sizeof(c->laddr));
+		c->laddr_len = a->addrlen;
+	}
+	rc = acceptor_peer_addr(a, dom, c->laddr.ss_family, &c->paddr, &c->paddr_len);
+	if (rc < 0)
+		goto free_conn;
+	sa_set_port(&c->paddr, c->pport);
+
+	rc = xsp_evtchn_alloc(p, dom, &c->ev);
+	if (rc < 0)
+		goto free_conn;
+	notify.offset = XSOCK_A_ALIVE_OFFSET;
+	notify.ev = c->ev;
+	rc = xsp_share(p, dom, 1, &notify, &c->sh_intf);
+	if (rc < 0)
+		goto free_conn;
+	rc = xsp_share(p, dom, 1u << c->order, NULL, &c->sh_data);
+	if (rc < 0)
+		goto free_conn;
+	rc = xsr_format(xsp_share_addr(c->sh_intf), c->order, xsp_share_refs(c->sh_data));
+	if (rc < 0)
+		goto free_conn;
+	rc = xsr_attach(&c->ring, XSR_SIDE_A, xsp_share_addr(c->sh_intf),
+			xsp_share_addr(c->sh_data), c->order, xs_conn_kick, c);
+	if (rc < 0)
+		goto free_conn;
+
+	snprintf(adir, sizeof(adir), BASE_FMT "/conn/%u", ctx->self, dom);
+	rc = ensure_dir_for(a->st, ctx->self, adir, dom);
+	if (rc < 0)
+		goto free_conn;
+	snprintf(apath, sizeof(apath), "%s/%s", adir, id);
+	snprintf(val, sizeof(val), "state=offer ref=%u evtchn=%u order=%u",
+		 xsp_share_refs(c->sh_intf)[0], xsp_evtchn_port(c->ev), c->order);
+	rc = publish_answer(a->st, apath, val);
+	if (rc < 0)
+		goto free_conn;
+	c->state = XS_CONN_OFFERED;
+	xs_log(XS_LOG_DEBUG, "offered ring %s to dom%u (evtchn %u)", id, dom, xsp_evtchn_port(c->ev));
+	*out = c;
+	return 0;
+
+free_conn:
+	xs_conn_abandon(c);
+	return rc;
+}
+
+/*
+ * The client attaches, then signals the channel once; that first event
+ * (or the channel's hang-up: it attached and already left, perhaps after
+ * sending data and closing, as a TCP client may before accept()) means
+ * connected. The client removes its request once it has signalled, or
+ * when it gives up: a request gone without an event is a client gone.
+ * Returns 0 connected, -ECONNABORTED, -ETIMEDOUT, or a channel error.
+ */
+static int offer_wait(struct xs_acceptor *a, struct xs_conn *c, const char *rpath)
+{
+	int64_t deadline = xs_now_ms() + a->ctx->accept_timeout_ms;
+	int64_t gone_at = -1;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = xsp_evtchn_fd(c->ev), .events = POLLIN };
+		int64_t now, left;
 		int rc = xsp_evtchn_ack(c->ev);
 
-		/*
-		 * -EPIPE: the channel hung up after the client bound it, so the
-		 * client attached and is already gone again (it may have sent
-		 * data and closed, as a TCP client may before accept()). Hand
-		 * it over: the application reads what was sent, then EOF.
-		 */
 		if (rc == -EPIPE) {
 			xsr_peer_gone(&c->ring);
-			rc = 1;
+			return 0;
 		}
-		if (rc == 1) {
-			/* The client attached: the negotiation nodes are done. */
-			*pp = c->next;
-			c->next = NULL;
-			rm_answer(l, c);
-			c->state = XS_CONN_CONNECTED;
-			*out = c;
-			break;
+		if (rc == 1)
+			return 0;
+		if (rc < 0)
+			return rc;
+		now = xs_now_ms();
+		if (gone_at >= 0 && now - gone_at >= 100)
+			return -ECONNABORTED;
+		left = deadline - now;
+		if (left <= 0)
+			return -ETIMEDOUT;
+		rc = poll(&pfd, 1, (int)XS_MIN(left, 50));
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+		if (rc == 0 && gone_at < 0) {
+			char *v = NULL;
+
+			rc = xsp_store_read(a->st, XSP_TXN_NONE, rpath, &v, NULL);
+			free(v);
+			/* Give its event (sent before the removal) a moment. */
+			if (rc == -ENOENT || rc == -EACCES)
+				gone_at = xs_now_ms();
 		}
-		if (rc < 0 || now >= c->deadline_ms) {
-			xs_log(XS_LOG_INFO, "offer %s to dom%u dropped: %s", c->id, c->peer,
-			       rc < 0 ? strerror(-rc) : "timed out");
-			*pp = c->next;
-			rm_answer(l, c);
-			xs_conn_abandon(c);
-			continue;
-		}
-		if (next < 0 || c->deadline_ms < next)
-			next = c->deadline_ms;
-		pp = &c->next;
 	}
-	if (next_deadline_ms)
-		*next_deadline_ms = next;
-	return *out ? 1 : 0;
+}
+
+int xs_acceptor_claim(struct xs_acceptor *a, uint16_t bell, struct xs_conn **out)
+{
+	struct xs_ctx *ctx = a->ctx;
+	char path[128], rpath[160], id[24], *val = NULL, *req = NULL;
+	unsigned long dom, port;
+	struct xs_conn *c = NULL;
+	int rc;
+
+	*out = NULL;
+	bell_path(path, sizeof(path), ctx->self, a->port, bell);
+	pthread_mutex_lock(&a->lock);
+	/* Most connections from the doorbell address are not doorbells when
+	 * there are any at all: look before starting a transaction. */
+	rc = xsp_store_read(a->st, XSP_TXN_NONE, path, &val, NULL);
+	free(val);
+	val = NULL;
+	if (rc < 0)
+		goto unlock;
+	rc = bell_take(a->st, path, &val);
+	if (rc == 0) {
+		/* Withdrawn by the listener meanwhile: it gave up on it. */
+		rc = -ECONNABORTED;
+		goto unlock;
+	}
+	if (rc < 0)
+		goto unlock;
+	if (kv_get_uint(val, "dom", XSP_DOMID_SELF - 1, &dom) < 0 ||
+	    kv_get_str(val, "id", id, sizeof(id)) < 0 || strlen(id) > 20) {
+		xs_log(XS_LOG_WARN, "malformed doorbell record %s", path);
+		rc = -ECONNABORTED;
+		goto unlock;
+	}
+	snprintf(rpath, sizeof(rpath), BASE_FMT "/req/%u/%s", (unsigned int)dom, ctx->self, id);
+	rc = xsp_store_read(a->st, XSP_TXN_NONE, rpath, &req, NULL);
+	if (rc < 0) {
+		xs_log(XS_LOG_INFO, "ring %s from dom%lu: client gone before accept()", id, dom);
+		rc = -ECONNABORTED;
+		goto unlock;
+	}
+	if (kv_get_uint(req, "port", 65535, &port) < 0 || port != a->port) {
+		refuse(a->st, ctx->self, (xsp_domid_t)dom, id, EPROTO);
+		rc = -ECONNABORTED;
+		goto unlock;
+	}
+	rc = offer(a, (xsp_domid_t)dom, id, req, &c);
+	if (rc == -EALREADY) {
+		rc = -ECONNABORTED;	/* another listener of ours answered */
+		goto unlock;
+	}
+	if (rc < 0) {
+		xs_log(XS_LOG_WARN, "offer to dom%lu: %s", dom, strerror(-rc));
+		refuse(a->st, ctx->self, (xsp_domid_t)dom, id, refusal_errno(rc));
+		rc = -ECONNABORTED;
+		goto unlock;
+	}
+	rc = offer_wait(a, c, rpath);
+	/* The negotiation is over either way. */
+	rm_answer(a->st, ctx->self, c->peer, c->id);
+	if (rc < 0) {
+		xs_log(XS_LOG_INFO, "offer %s to dom%u dropped: %s", c->id, c->peer,
+		       strerror(-rc));
+		xs_conn_abandon(c);
+		rc = -ECONNABORTED;
+		goto unlock;
+	}
+	c->state = XS_CONN_CONNECTED;
+	xs_log(XS_LOG_DEBUG, "ring %s from dom%u accepted (doorbell port %u)", c->id, c->peer,
+	       bell);
+	*out = c;
+unlock:
+	pthread_mutex_unlock(&a->lock);
+	free(val);
+	free(req);
+	return rc;
 }

@@ -31,6 +31,7 @@ conf() { # MODE
 	cat <<CONF
 daemon off;
 master_process on;
+user root;
 worker_processes 2;
 pid $WORK/nginx.$1.pid;
 error_log $WORK/error.$1.log info;
