@@ -37,6 +37,7 @@ struct doorbell {
 	struct shim_sock *l;		/* the listener it rings */
 	int dfd;			/* the doorbell socket */
 	uint16_t port;			/* its local port: the record's name */
+	struct xs_request rq;		/* the request it stands for */
 	int64_t deadline_ms;		/* withdraw it then if nobody accepted it */
 };
 
@@ -275,6 +276,8 @@ static int ring_doorbell(struct shim_sock *l, const struct xs_request *rq)
 		goto unbell;
 	}
 	d->l = l;
+	d->rq = *rq;
+	d->rq.next = NULL;
 	d->deadline_ms = xs_now_ms() + lst->ctx->accept_timeout_ms;
 	d->next = doorbells;
 	doorbells = d;
@@ -291,14 +294,20 @@ free_bell:
 	return rc;
 }
 
-/* Under ev_lock: unlink and free @d; withdraw its record if nobody claimed it. */
-static void bell_drop(struct doorbell **pp, const char *why)
+/*
+ * Under ev_lock: unlink and free @d; withdraw its record if nobody claimed
+ * it, and then answer the client with @refuse_err unless it is 0.
+ */
+static void bell_drop(struct doorbell **pp, const char *why, int refuse_err)
 {
 	struct doorbell *d = *pp;
 
 	*pp = d->next;
-	if (xs_listener_unbell(d->l->lst, d->port) == 1)
+	if (xs_listener_unbell(d->l->lst, d->port) == 1) {
 		xs_log(XS_LOG_INFO, "doorbell port %u withdrawn: %s", d->port, why);
+		if (refuse_err)
+			xs_listener_refuse(d->l->lst, &d->rq, refuse_err);
+	}
 	epoll_ctl(epfd, EPOLL_CTL_DEL, d->dfd, NULL);
 	close(d->dfd);
 	free(d);
@@ -312,15 +321,15 @@ static void bell_hangup(struct doorbell *d)
 
 	for (pp = &doorbells; *pp; pp = &(*pp)->next) {
 		if (*pp == d) {
-			bell_drop(pp, "accepted without the shim");
+			bell_drop(pp, "accepted without the shim", ECONNREFUSED);
 			return;
 		}
 	}
 }
 
 /* Under ev_lock: withdraw doorbells nobody accepted in time (the server
- * is not accepting; its client gives up on its own); the earliest
- * remaining deadline or -1. */
+ * is not accepting; its client gives up on its own, so no answer); the
+ * earliest remaining deadline or -1. */
 static int64_t bells_expire(void)
 {
 	struct doorbell **pp = &doorbells;
@@ -330,7 +339,7 @@ static int64_t bells_expire(void)
 		struct doorbell *d = *pp;
 
 		if (now >= d->deadline_ms) {
-			bell_drop(pp, "not accepted in time");
+			bell_drop(pp, "not accepted in time", 0);
 			continue;
 		}
 		if (next < 0 || d->deadline_ms < next)
@@ -350,7 +359,7 @@ static void doorbells_drop(struct shim_sock *l)
 			pp = &(*pp)->next;
 			continue;
 		}
-		bell_drop(pp, "listener closed");
+		bell_drop(pp, "listener closed", ECONNREFUSED);
 	}
 }
 
