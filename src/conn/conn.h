@@ -12,9 +12,11 @@
  *   B(S)/conn/<C>/<id>       S answers: "state=offer ref=<gref> evtchn=<port>
  *                            order=<n>" or "state=refused err=<errno>";
  *                            readable by C
- * The server (side A) shares the ring and allocates the event channel; the
- * client (side B) maps and binds, then signals the channel once: that first
- * event is the server's "connected". Both sides remove their negotiation
+ *   B(S)/bell/<port>/<bell>  "dom=<C> id=<id>": a doorbell for a request
+ *                            (see "Listener" below); readable by S only
+ * The server (side A: the process that accepts) shares the ring and
+ * allocates the event channel; the client (side B) maps and binds, then
+ * signals the channel once: that first event is the server's "connected". Both sides remove their negotiation
  * nodes as soon as the connection is up or has failed.
  *
  * Error contract: 0 or a negative errno; nothing printed.
