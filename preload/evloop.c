@@ -25,14 +25,20 @@
 #include "common/log.h"
 #include "preload/shim.h"
 
+/*
+ * A doorbell: our end of a loopback TCP connection to a listener, standing
+ * for one client's request (recorded in the store under its local port,
+ * see conn.h). Whichever process accept()s the other end claims the request
+ * and builds the ring itself; we only wait for that end to be closed (the
+ * acceptor replaces it with the ring), or give up at the deadline.
+ */
 struct doorbell {
 	struct doorbell *next;
 	struct shim_sock *l;		/* the listener it rings */
-	struct sockaddr_storage local;	/* the doorbell socket's own address */
-	socklen_t locallen;
 	int dfd;			/* the doorbell socket */
-	struct shim_sock *ring;		/* the connection waiting behind it */
-	int afd;
+	uint16_t port;			/* its local port: the record's name */
+	struct xs_request rq;		/* the request it stands for */
+	int64_t deadline_ms;		/* withdraw it then if nobody accepted it */
 };
 
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -54,6 +60,8 @@ static char wake_marker;
  * when the last process holding the application's end A closed it.
  */
 #define B_TAG 1u
+/* A doorbell socket (struct doorbell, malloc()ed, so bit 1 is free). */
+#define BELL_TAG 2u
 
 static void *tag_b(struct shim_sock *s)
 {
@@ -89,14 +97,11 @@ static void child_after_fork(void)
 	struct doorbell *d;
 
 	/*
-	 * Doorbells waiting for the parent's accept() are not ours: keep no
-	 * copy of their fds, or the connection behind one would outlive the
-	 * process that finally serves and closes it.
+	 * The parent's doorbells are its own to expire: keep no copy of
+	 * their sockets (the parent watches them for the acceptor's close).
 	 */
-	for (d = doorbells; d; d = d->next) {
+	for (d = doorbells; d; d = d->next)
 		close(d->dfd);
-		close(d->afd);
-	}
 	pthread_mutex_init(&ev_lock, NULL);
 	if (epfd >= 0)
 		close(epfd);
@@ -169,183 +174,219 @@ static int64_t sweep_run(int64_t now)
 
 /* ---- doorbells ------------------------------------------------------------------------- */
 
-static int ring_doorbell(struct shim_sock *l, struct xs_conn *c)
+/*
+ * The address a doorbell for @lst connects to, and binds its own end to:
+ * the listener's address, loopback for a wildcard. An accepted connection
+ * from this address may be a doorbell; from anywhere else it cannot be.
+ */
+static void bell_addr(const struct xs_listener *lst, struct sockaddr_storage *to, socklen_t *len)
 {
-	struct xs_listener *lst = l->lst;
-	struct sockaddr_storage to;
-	socklen_t tolen = lst->addrlen;
-	struct doorbell *d;
-	struct shim_sock *s;
-	int afd, rc;
-
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	rc = shim_ring_new(c, lst->addr.ss_family, &s, &afd);
-	if (rc < 0) {
-		free(d);
-		return rc;
-	}
-	/* Ring the listener on its own address; the wildcard means loopback. */
-	memcpy(&to, &lst->addr, sizeof(to));
-	if (to.ss_family == AF_INET) {
-		struct sockaddr_in *in4 = (struct sockaddr_in *)&to;
+	memcpy(to, &lst->addr, sizeof(*to));
+	*len = lst->addrlen;
+	if (to->ss_family == AF_INET) {
+		struct sockaddr_in *in4 = (struct sockaddr_in *)to;
 
 		if (in4->sin_addr.s_addr == htonl(INADDR_ANY))
 			in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	} else {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&to;
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)to;
 
 		if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
 			in6->sin6_addr = in6addr_loopback;
 	}
+}
+
+uint16_t evloop_bell_port(const struct shim_sock *l, const struct sockaddr *sa, socklen_t salen)
+{
+	struct sockaddr_storage to;
+	socklen_t tolen;
+
+	bell_addr(l->lst, &to, &tolen);
+	if (sa->sa_family != to.ss_family)
+		return 0;
+	if (sa->sa_family == AF_INET && salen >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *x = (const void *)&to, *y = (const void *)sa;
+
+		return x->sin_addr.s_addr == y->sin_addr.s_addr ? ntohs(y->sin_port) : 0;
+	}
+	if (sa->sa_family == AF_INET6 && salen >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *x = (const void *)&to, *y = (const void *)sa;
+
+		return memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0 ?
+			       ntohs(y->sin6_port) : 0;
+	}
+	return 0;
+}
+
+static uint16_t sock_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+/* Under ev_lock: ring a doorbell on listener @l for request @rq. */
+static int ring_doorbell(struct shim_sock *l, const struct xs_request *rq)
+{
+	struct xs_listener *lst = l->lst;
+	struct epoll_event ev = { .events = EPOLLRDHUP };
+	struct sockaddr_storage to, from;
+	socklen_t tolen;
+	struct doorbell *d;
+	int rc;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	bell_addr(lst, &to, &tolen);
 	d->dfd = socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (d->dfd < 0) {
 		rc = -errno;
-		goto free_ring;
+		goto free_bell;
 	}
+	/* Our own port first: the record must exist before the connection
+	 * can be accepted. */
+	memcpy(&from, &to, sizeof(from));
+	if (from.ss_family == AF_INET)
+		((struct sockaddr_in *)&from)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&from)->sin6_port = 0;
+	if (bind(d->dfd, (struct sockaddr *)&from, tolen) < 0) {
+		rc = -errno;
+		goto close_dfd;
+	}
+	d->port = sock_port(d->dfd);
+	if (d->port == 0) {
+		rc = -EADDRNOTAVAIL;
+		goto close_dfd;
+	}
+	rc = xs_listener_bell(lst, rq, d->port);
+	if (rc < 0)
+		goto close_dfd;
 	if (connect(d->dfd, (struct sockaddr *)&to, tolen) < 0 && errno != EINPROGRESS) {
 		rc = -errno;
-		goto close_dfd;
+		goto unbell;
 	}
-	d->locallen = sizeof(d->local);
-	if (getsockname(d->dfd, (struct sockaddr *)&d->local, &d->locallen) < 0) {
+	/* The acceptor's close (or a refused connect) hangs it up. */
+	ev.data.ptr = (void *)((uintptr_t)d | BELL_TAG);
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, d->dfd, &ev) < 0) {
 		rc = -errno;
-		goto close_dfd;
+		goto unbell;
 	}
 	d->l = l;
-	d->ring = s;
-	d->afd = afd;
-	/* Its event channel now belongs to the ring socket. */
-	s->watched = true;
-	s->refs++;
-	{
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
-
-		epoll_ctl(epfd, EPOLL_CTL_MOD, xsp_evtchn_fd(c->ev), &ev);
-	}
-	watch_b(s);
-	xs_log(XS_LOG_DEBUG, "ring %s from dom%u: doorbell port %u rung", c->id, c->peer,
-	       ntohs(((struct sockaddr_in *)&d->local)->sin_port));
+	d->rq = *rq;
+	d->rq.next = NULL;
+	d->deadline_ms = xs_now_ms() + lst->ctx->accept_timeout_ms;
 	d->next = doorbells;
 	doorbells = d;
-	/* The client's first byte must reach us (passive from creation). */
-	ring_sync(s, false, false);
+	xs_log(XS_LOG_DEBUG, "request %s from dom%u: doorbell port %u rung", rq->id, rq->dom,
+	       d->port);
 	return 0;
 
+unbell:
+	xs_listener_unbell(lst, d->port);
 close_dfd:
 	close(d->dfd);
-free_ring:
-	close(afd);
-	s->conn = NULL;		/* the caller still owns @c */
-	shim_put(s);
+free_bell:
 	free(d);
 	return rc;
 }
 
-static bool sa_equal(const struct sockaddr_storage *a, const struct sockaddr *b)
+/*
+ * Under ev_lock: unlink and free @d; withdraw its record if nobody claimed
+ * it, and then answer the client with @refuse_err unless it is 0.
+ */
+static void bell_drop(struct doorbell **pp, const char *why, int refuse_err)
 {
-	if (a->ss_family != b->sa_family)
-		return false;
-	if (b->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+	struct doorbell *d = *pp;
 
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	*pp = d->next;
+	if (xs_listener_unbell(d->l->lst, d->port) == 1) {
+		xs_log(XS_LOG_INFO, "doorbell port %u withdrawn: %s", d->port, why);
+		if (refuse_err)
+			xs_listener_refuse(d->l->lst, &d->rq, refuse_err);
 	}
-	if (b->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	return false;
+	epoll_ctl(epfd, EPOLL_CTL_DEL, d->dfd, NULL);
+	close(d->dfd);
+	free(d);
 }
 
-struct shim_sock *evloop_doorbell_claim(struct shim_sock *l, const struct sockaddr *sa,
-					socklen_t salen, int *afd)
+/* Under ev_lock: the other end of doorbell @d was closed (claimed, or
+ * accepted by something that does not know doorbells). */
+static void bell_hangup(struct doorbell *d)
 {
-	struct doorbell **pp, *d;
-	struct shim_sock *s = NULL;
+	struct doorbell **pp;
 
-	*afd = -1;
-	pthread_mutex_lock(&ev_lock);
-	for (pp = &doorbells; (d = *pp) != NULL; pp = &d->next) {
-		if (d->l != l || !sa_equal(&d->local, sa))
-			continue;
-		*pp = d->next;
-		xs_log(XS_LOG_DEBUG, "ring %s: doorbell port %u answered by accept()",
-		       d->ring->conn->id, ntohs(((struct sockaddr_in *)&d->local)->sin_port));
-		s = d->ring;	/* the doorbell's reference goes to the caller */
-		*afd = d->afd;
-		close(d->dfd);
-		free(d);
-		break;
+	for (pp = &doorbells; *pp; pp = &(*pp)->next) {
+		if (*pp == d) {
+			bell_drop(pp, "accepted without the shim", ECONNREFUSED);
+			return;
+		}
 	}
-	pthread_mutex_unlock(&ev_lock);
-	(void)salen;
-	return s;
+}
+
+/* Under ev_lock: withdraw doorbells nobody accepted in time (the server
+ * is not accepting; its client gives up on its own, so no answer); the
+ * earliest remaining deadline or -1. */
+static int64_t bells_expire(void)
+{
+	struct doorbell **pp = &doorbells;
+	int64_t now = xs_now_ms(), next = -1;
+
+	while (*pp) {
+		struct doorbell *d = *pp;
+
+		if (now >= d->deadline_ms) {
+			bell_drop(pp, "not accepted in time", 0);
+			continue;
+		}
+		if (next < 0 || d->deadline_ms < next)
+			next = d->deadline_ms;
+		pp = &d->next;
+	}
+	return next;
 }
 
 /* Under ev_lock. */
 static void doorbells_drop(struct shim_sock *l)
 {
-	struct doorbell **pp = &doorbells, *d;
+	struct doorbell **pp = &doorbells;
 
-	while ((d = *pp) != NULL) {
-		if (l && d->l != l) {
-			pp = &d->next;
+	while (*pp) {
+		if (l && (*pp)->l != l) {
+			pp = &(*pp)->next;
 			continue;
 		}
-		*pp = d->next;
-		close(d->dfd);
-		close(d->afd);
-		d->ring->dead = true;
-		d->ring->ev_next = zombies;
-		zombies = d->ring;	/* freed after the batch; the event
-					 * thread's reference goes with it */
-		d->ring->refs--;	/* the doorbell's reference */
-		free(d);
+		bell_drop(pp, "listener closed", ECONNREFUSED);
 	}
-}
-
-void evloop_listener_gone(struct shim_sock *l)
-{
-	pthread_mutex_lock(&ev_lock);
-	doorbells_drop(l);
-	pthread_mutex_unlock(&ev_lock);
 }
 
 /* ---- listeners --------------------------------------------------------------------------- */
 
-/* Register the channels of new offers so their first event wakes us. */
-static void watch_pending(struct shim_sock *l)
+static void serve_listener(struct shim_sock *l)
 {
-	struct xs_conn *c;
-
-	for (c = l->lst->pending; c; c = c->next) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
-
-		epoll_ctl(epfd, EPOLL_CTL_ADD, xsp_evtchn_fd(c->ev), &ev);
-	}
-}
-
-static int64_t serve_listener(struct shim_sock *l)
-{
-	struct xs_conn *c;
-	int64_t next = -1;
+	struct xs_request *rq;
 
 	xs_listener_process(l->lst);
-	watch_pending(l);
-	while (xs_listener_take(l->lst, &c, &next) == 1) {
-		int rc = ring_doorbell(l, c);
+	while (xs_listener_take(l->lst, &rq) == 1) {
+		int rc = ring_doorbell(l, rq);
 
 		if (rc < 0) {
-			xs_log(XS_LOG_WARN, "doorbell for dom%u: %s", c->peer, strerror(-rc));
-			epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(c->ev), NULL);
-			xs_conn_close(c);
+			xs_log(XS_LOG_WARN, "doorbell for dom%u: %s", rq->dom, strerror(-rc));
+			/* Out of fds or memory: the client may fall back. */
+			xs_listener_refuse(l->lst, rq,
+					   rc == -EMFILE || rc == -ENFILE ? EMFILE :
+					   rc == -ENOMEM || rc == -ENOBUFS ? ENOMEM : ECONNREFUSED);
 		}
+		free(rq);
 	}
-	return next;
 }
 
 /* ---- the thread ------------------------------------------------------------------------------ */
@@ -386,6 +427,11 @@ static void *evloop_main(void *arg)
 					;
 				continue;
 			}
+			if ((uintptr_t)s & BELL_TAG) {
+				bell_hangup((struct doorbell *)((uintptr_t)s &
+								~(uintptr_t)BELL_TAG));
+				continue;
+			}
 			if ((uintptr_t)s & B_TAG) {
 				/* Nobody holds the application's end any more:
 				 * the connection is closed for good. */
@@ -408,14 +454,10 @@ static void *evloop_main(void *arg)
 						  NULL);
 			}
 		}
-		/* Listeners: cheap to look at all of them (they are few), and
-		 * this also expires offers whose client never came. */
-		for (struct shim_sock *l = listeners; l; l = l->ev_next) {
-			int64_t d = serve_listener(l);
-
-			if (d >= 0 && (next < 0 || d < next))
-				next = d;
-		}
+		/* Listeners: cheap to look at all of them (they are few). */
+		for (struct shim_sock *l = listeners; l; l = l->ev_next)
+			serve_listener(l);
+		next = bells_expire();
 		free_zombies();
 		now = xs_now_ms();
 		{
@@ -527,7 +569,6 @@ unlock:
 void evloop_del(struct shim_sock *s)
 {
 	struct shim_sock **pp;
-	struct xs_conn *c;
 
 	SHIM_ENTER();
 	pthread_mutex_lock(&ev_lock);
@@ -538,8 +579,6 @@ void evloop_del(struct shim_sock *s)
 		goto wake;
 	}
 	epoll_ctl(epfd, EPOLL_CTL_DEL, xs_listener_fd(s->lst), NULL);
-	for (c = s->lst->pending; c; c = c->next)
-		epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(c->ev), NULL);
 	for (pp = &listeners; *pp; pp = &(*pp)->ev_next) {
 		if (*pp == s) {
 			*pp = s->ev_next;

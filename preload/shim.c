@@ -76,6 +76,67 @@ __attribute__((constructor)) static void shim_constructor(void)
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct xs_ctx *ctx;
 static bool ctx_failed;
+static char **env_saved;	/* "XSOCK_...=value" as the process started */
+
+extern char **environ;
+
+/*
+ * xsock is configured through XSOCK_* environment variables, read when a
+ * context (and its status table) is opened. Some programs replace their
+ * environment after fork(): an nginx worker keeps only TZ. Remember the
+ * variables as the process started, and put back those that went missing
+ * when a context is opened.
+ */
+static void env_save(void)
+{
+	unsigned int n = 0, i = 0;
+	char **e;
+
+	if (!environ)
+		return;
+	for (e = environ; *e; e++)
+		n += strncmp(*e, "XSOCK_", 6) == 0;
+	env_saved = calloc(n + 1, sizeof(*env_saved));
+	if (!env_saved)
+		return;
+	for (e = environ; *e && i < n; e++)
+		if (strncmp(*e, "XSOCK_", 6) == 0 && (env_saved[i] = strdup(*e)) != NULL)
+			i++;
+}
+
+static void env_restore(void)
+{
+	char **e, name[64];
+
+	for (e = env_saved; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		size_t len = eq ? (size_t)(eq - *e) : 0;
+
+		if (!len || len >= sizeof(name))
+			continue;
+		memcpy(name, *e, len);
+		name[len] = '\0';
+		if (!getenv(name))
+			setenv(name, eq + 1, 0);
+	}
+}
+
+/*
+ * A forked child opens its own context: on Xen it must not use its
+ * parent's event-channel or store handles (src/platform/xen/xen.c). The
+ * parent's stays allocated: connections the child inherited point to it.
+ */
+static void ctx_child_after_fork(void)
+{
+	pthread_mutex_init(&ctx_lock, NULL);
+	__atomic_store_n(&ctx, NULL, __ATOMIC_RELEASE);
+}
+
+__attribute__((constructor)) static void ctx_constructor(void)
+{
+	env_save();
+	pthread_atfork(NULL, NULL, ctx_child_after_fork);
+}
 
 struct xs_ctx *shim_ctx(void)
 {
@@ -86,7 +147,10 @@ struct xs_ctx *shim_ctx(void)
 	SHIM_ENTER();
 	pthread_mutex_lock(&ctx_lock);
 	if (!ctx && !ctx_failed) {
-		int rc = xs_ctx_open(&c);
+		int rc;
+
+		env_restore();
+		rc = xs_ctx_open(&c);
 
 		if (rc < 0) {
 			xs_log(XS_LOG_WARN, "xsock disabled in this process: %s", strerror(-rc));
@@ -177,12 +241,14 @@ static void sock_free(struct shim_sock *s)
 		shim_ring_free(s);
 		return;
 	}
-	/* A forked child's copy of a listener is not its to close. */
-	if (s->owner == getpid()) {
-		SHIM_ENTER();
+	/* A forked child's copy of a listener (or of its parent's accepting
+	 * half) is not its to close. */
+	SHIM_ENTER();
+	if (s->owner == getpid())
 		xs_listener_close(s->lst);
-		SHIM_LEAVE();
-	}
+	if (s->acc && s->acc_pid == getpid())
+		xs_acceptor_close(s->acc);
+	SHIM_LEAVE();
 	free(s);
 }
 
@@ -270,6 +336,32 @@ struct shim_sock *shim_remove(int fd)
 
 /* ---- ring sockets ------------------------------------------------------------------- */
 
+/*
+ * Move an internal fd out of the application's way, to the upper half of
+ * the fd limit: programs size fd-indexed tables by the connections they
+ * make (wrk allows 3 fds per connection) and select() only sees fds below
+ * FD_SETSIZE. Best effort: @fd itself if there is no room up there.
+ */
+static int fd_out_of_way(int fd)
+{
+	struct rlimit rl;
+	rlim_t base;
+	int nfd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 256)
+		return fd;
+	base = rl.rlim_cur == RLIM_INFINITY ? 1u << 16 : rl.rlim_cur / 2;
+	if (base > (1u << 16))
+		base = 1u << 16;
+	if ((rlim_t)fd >= base)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
+	if (nfd < 0)
+		return fd;
+	shim_real.close(fd);
+	return nfd;
+}
+
 int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int *afd)
 {
 	struct shim_sock *s;
@@ -288,6 +380,7 @@ int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int 
 	}
 	/* B never blocks the shim. */
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	sv[1] = fd_out_of_way(sv[1]);
 	/*
 	 * A tiny send buffer on A: plugging it (making A unwritable while the
 	 * ring is full) then takes a couple of bytes. The kernel rounds the

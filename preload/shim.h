@@ -17,10 +17,25 @@
  *   - A stops being writable when the shim "plugs" it (fills its small
  *     send buffer) because the ring is full; the event thread unplugs it
  *     when the peer frees space.
- * A listening socket stays the application's real TCP socket. When a ring
- * client has connected, the event thread makes the listener readable by
- * connecting a "doorbell" TCP socket to it; accept() recognises the
- * doorbell and hands out the ring connection on that fd number.
+ * A listening socket stays the application's real TCP socket, and a ring
+ * connection is negotiated by the process that accept()s it, which need
+ * not be the one that called listen() (nginx: the master listens, forked
+ * workers accept):
+ *   - the event thread of the process that called listen() watches the
+ *     store for clients' requests; for each it records "doorbell port ->
+ *     request" in the store and connects a "doorbell" TCP socket to the
+ *     listener from that port, which makes the listener readable in every
+ *     process sharing it;
+ *   - the kernel gives that connection to exactly one accept(); the shim
+ *     there sees it come from the doorbell address, claims the record
+ *     (a store transaction: exactly one claimant), builds the ring in its
+ *     own process (grants, event channel), answers the client, waits for
+ *     it to attach, and returns the ring on the accepted fd number;
+ *   - closing the accepted TCP end tells the ringing process the doorbell
+ *     is done; a doorbell nobody accepts in time is withdrawn.
+ * A process that inherited a listener by fork() finds it in its copy of
+ * the fd table and accepts on it with its own store handle and context
+ * (struct xs_acceptor, opened on first use in each process).
  */
 #ifndef XSOCK_PRELOAD_SHIM_H
 #define XSOCK_PRELOAD_SHIM_H
@@ -130,7 +145,9 @@ struct shim_sock {
 	unsigned int nopts;
 
 	/* SHIM_LISTENER */
-	struct xs_listener *lst;
+	struct xs_listener *lst;	/* ours only if owner == getpid() */
+	struct xs_acceptor *acc;	/* ours only if acc_pid == getpid() */
+	pid_t acc_pid;
 
 	/* event thread bookkeeping (under its lock) */
 	bool watched;			/* registered with the event thread */
@@ -248,14 +265,10 @@ static inline bool ring_room(struct xsr *r)
 	return space < 0 || (size_t)space >= r->size / 2;
 }
 /*
- * Doorbells: is the peer @sa of a socket just accepted on listener @l one
- * of ours? Then return the ring socket waiting behind it (one reference,
- * not installed) and its end A in *afd, and forget the doorbell.
+ * Doorbells: could a connection just accepted on listener @l from @sa be a
+ * doorbell? Then its port (the doorbell record's name), else 0.
  */
-struct shim_sock *evloop_doorbell_claim(struct shim_sock *l, const struct sockaddr *sa,
-					socklen_t salen, int *afd);
-/* Drop a listener's pending doorbells (listener closing). */
-void evloop_listener_gone(struct shim_sock *l);
+uint16_t evloop_bell_port(const struct shim_sock *l, const struct sockaddr *sa, socklen_t salen);
 /* Free what evloop_del() left for the event thread, now (process exit). */
 void evloop_flush(void);
 

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,12 +246,68 @@ static void copy_addr(struct sockaddr *addr, socklen_t *addrlen, const struct so
 	*addrlen = sslen;
 }
 
+static pthread_mutex_t acc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * This process's accepting half of listener @l, opened on first use: a
+ * process that inherited the listener by fork() must not use its parent's
+ * store handle or context. NULL if it cannot be opened (then doorbells
+ * are not recognised here and xsock is off for this listener's accepts).
+ */
+static struct xs_acceptor *listener_acceptor(struct shim_sock *l)
+{
+	struct xs_acceptor *a = NULL;
+	struct xs_ctx *ctx;
+	pid_t me = getpid();
+
+	pthread_mutex_lock(&acc_lock);
+	if (l->acc && l->acc_pid == me) {
+		a = l->acc;
+		goto unlock;
+	}
+	/* An inherited one is the parent's: leave it alone. */
+	ctx = shim_ctx();
+	if (ctx && xs_acceptor_open(ctx, (struct sockaddr *)&l->lst->addr, l->lst->addrlen,
+				    l->lst->port, &a) == 0) {
+		l->acc = a;
+		l->acc_pid = me;
+	}
+unlock:
+	pthread_mutex_unlock(&acc_lock);
+	return a;
+}
+
+/*
+ * Hand a ring to the application: on the accepted fd number @nfd (the
+ * doorbell's TCP end, which this closes), watched by our event thread.
+ */
+static int accept_ring(struct xs_conn *c, int family, int nfd, int flags)
+{
+	struct shim_sock *ring;
+	int afd, rc;
+
+	rc = shim_ring_new(c, family, &ring, &afd);
+	if (rc < 0) {
+		xs_conn_close(c);
+		return rc;
+	}
+	rc = ring_take_fd(nfd, afd, flags & SOCK_NONBLOCK, flags & SOCK_CLOEXEC);
+	if (rc == 0)
+		rc = shim_install(nfd, ring);
+	if (rc == 0) {
+		ring->nfds = 1;
+		rc = evloop_add(ring);
+		if (rc < 0)
+			shim_put(shim_remove(nfd));
+	}
+	shim_put(ring);
+	return rc;
+}
+
 static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags, bool four)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	struct shim_sock *l, *ring;
-	int nfd, afd, rc;
+	struct shim_sock *l;
+	int nfd;
 
 	shim_resolve();
 	if (shim_guard || !shim_maybe_ours(fd))
@@ -261,33 +318,58 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 		shim_put(l);
 		return shim_fail(-EINVAL);	/* accept on a connected socket */
 	}
-	nfd = shim_real.accept4(fd, (struct sockaddr *)&ss, &sslen, flags);
-	if (nfd < 0) {
-		shim_put(l);
-		return nfd;
-	}
-	SHIM_ENTER();
-	ring = evloop_doorbell_claim(l, (struct sockaddr *)&ss, sslen, &afd);
-	if (!ring) {
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sslen = sizeof(ss);
+		struct xs_acceptor *a;
+		struct xs_conn *c;
+		uint16_t bell;
+		int rc;
+
+		nfd = shim_real.accept4(fd, (struct sockaddr *)&ss, &sslen, flags);
+		if (nfd < 0)
+			break;
+		SHIM_ENTER();
+		bell = evloop_bell_port(l, (struct sockaddr *)&ss, sslen);
+		a = bell ? listener_acceptor(l) : NULL;
+		rc = a ? xs_acceptor_claim(a, bell, &c) : -ENOENT;
+		if (rc == 0) {
+			rc = accept_ring(c, l->lst->addr.ss_family, nfd, flags);
+			if (rc == 0)
+				copy_addr(addr, addrlen, &c->paddr, c->paddr_len);
+		} else if (rc != -ECONNABORTED) {
+			/* An ordinary TCP client (or we cannot tell). */
+			copy_addr(addr, addrlen, &ss, sslen);
+			rc = 0;
+		}
 		SHIM_LEAVE();
-		shim_put(l);
-		copy_addr(addr, addrlen, &ss, sslen);
-		return nfd;	/* an ordinary TCP client */
-	}
-	rc = ring_take_fd(nfd, afd, flags & SOCK_NONBLOCK, flags & SOCK_CLOEXEC);
-	if (rc == 0)
-		rc = shim_install(nfd, ring);
-	if (rc == 0)
-		ring->nfds = 1;
-	copy_addr(addr, addrlen, &ring->conn->paddr, ring->conn->paddr_len);
-	shim_put(ring);
-	SHIM_LEAVE();
-	shim_put(l);
-	if (rc < 0) {
+		if (rc == 0)
+			break;
+		/*
+		 * A doorbell that yields no connection (its client is gone or
+		 * was refused), or no ring for it here: drop it and take the
+		 * next connection, which blocks or fails with EAGAIN as the
+		 * listener's mode says.
+		 */
 		shim_real.close(nfd);
-		return shim_fail(rc);
+		if (rc != -ECONNABORTED) {
+			nfd = shim_fail(rc);
+			break;
+		}
 	}
+	shim_put(l);
 	return nfd;
+}
+
+/* A lock another thread held at fork() stays held in the child: reset it. */
+static void acc_child_after_fork(void)
+{
+	pthread_mutex_init(&acc_lock, NULL);
+}
+
+__attribute__((constructor)) static void socket_constructor(void)
+{
+	pthread_atfork(NULL, NULL, acc_child_after_fork);
 }
 
 XS_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)

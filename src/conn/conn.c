@@ -558,6 +558,19 @@ static void rm_if_unchanged(struct xsp_store *st, const char *path, const char *
  * wait_answer().) A pid that was reused keeps its node until the next
  * sweep after that process is gone too; clients are safe meanwhile.
  */
+/* Remove B(self)/bell/<port> if no doorbell is left in it. */
+static void rm_bell_dir(struct xsp_store *st, xsp_domid_t self, uint16_t port)
+{
+	char dir[96];
+	char **names = NULL;
+	unsigned int n = 0;
+
+	snprintf(dir, sizeof(dir), BASE_FMT "/bell/%u", self, port);
+	if (xsp_store_list(st, XSP_TXN_NONE, dir, &names, &n) == 0 && n == 0)
+		xsp_store_rm(st, XSP_TXN_NONE, dir);
+	free(names);
+}
+
 static int sweep_listen(struct xsp_store *st, xsp_domid_t self, unsigned int *removed)
 {
 	char dir[96], path[160];
@@ -584,6 +597,7 @@ static int sweep_listen(struct xsp_store *st, xsp_domid_t self, unsigned int *re
 			xs_log(XS_LOG_INFO, "removing stale advertisement %s (pid %d is gone)",
 			       path, (int)adv.pid);
 			rm_if_unchanged(st, path, val);
+			rm_bell_dir(st, self, (uint16_t)atoi(names[i]));
 			gone++;
 		}
 		free(val);
@@ -647,12 +661,13 @@ free_listener:
 	return rc;
 }
 
-static void rm_answer(struct xs_listener *l, struct xs_conn *c)
+/* Remove the answer node @id of @dom (the negotiation is over). */
+static void rm_answer(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id)
 {
 	char path[160];
 
-	snprintf(path, sizeof(path), BASE_FMT "/conn/%u/%s", l->ctx->self, c->peer, c->id);
-	xsp_store_rm(l->st, XSP_TXN_NONE, path);
+	snprintf(path, sizeof(path), BASE_FMT "/conn/%u/%s", self, dom, id);
+	xsp_store_rm(st, XSP_TXN_NONE, path);
 }
 
 /*
@@ -686,7 +701,7 @@ static void listener_unadvertise(struct xs_listener *l, const char *path)
 
 void xs_listener_close(struct xs_listener *l)
 {
-	struct xs_conn *c, *next;
+	struct xs_request *rq, *next;
 	char path[128];
 	unsigned int i;
 
@@ -694,11 +709,13 @@ void xs_listener_close(struct xs_listener *l)
 		return;
 	snprintf(path, sizeof(path), BASE_FMT "/listen/%u", l->ctx->self, l->port);
 	listener_unadvertise(l, path);
-	for (c = l->pending; c; c = next) {
-		next = c->next;
-		rm_answer(l, c);
-		xs_conn_abandon(c);
+	/* Requests nobody rang for: the port is closed, as TCP would say. */
+	for (rq = l->pending; rq; rq = next) {
+		next = rq->next;
+		xs_listener_refuse(l, rq, ECONNREFUSED);
+		free(rq);
 	}
+	rm_bell_dir(l->st, l->ctx->self, l->port);
 	xsp_store_close(l->st);
 	for (i = 0; i < l->nseen; i++)
 		free(l->seen[i]);
@@ -760,11 +777,17 @@ static void seen_prune(struct xs_listener *l, xsp_domid_t dom, char **names, uns
 }
 
 /*
- * Publish an answer unless another process of ours already claimed the
- * request: an existing answer is replaced only if it is our own
- * acknowledgement ("state=wait id=<our id>"). -EALREADY otherwise.
+ * Publish an answer unless another one exists already. An existing
+ * acknowledgement ("state=wait id=<listener id>", written by a listener of
+ * this domain: only we may write here) may be replaced: by any offer or
+ * refusal (@ack_id NULL: the acceptor answering what a listener
+ * acknowledged), or by an acknowledgement of the same listener (@ack_id).
+ * When several processes of ours listen on the port (SO_REUSEPORT), each
+ * sees every request and the first to answer or acknowledge wins; the
+ * others get -EALREADY.
  */
-static int publish_answer(struct xs_listener *l, const char *apath, const char *val)
+static int publish_answer(struct xsp_store *st, const char *apath, const char *val,
+			  const char *ack_id)
 {
 	int tries;
 
@@ -772,47 +795,48 @@ static int publish_answer(struct xs_listener *l, const char *apath, const char *
 		xsp_txn_t t;
 		char *old;
 		size_t len = 0;
-		int rc = xsp_txn_start(l->st, &t);
+		int rc = xsp_txn_start(st, &t);
 
 		if (rc < 0)
 			return rc;
-		rc = xsp_store_read(l->st, t, apath, &old, &len);
+		rc = xsp_store_read(st, t, apath, &old, &len);
 		if (rc == 0) {
 			struct xs_neg_answer prev;
-			bool ours = xs_neg_parse_answer(old, len, &prev) == 0 &&
-				    prev.state == XS_NEG_WAIT && strcmp(prev.id, l->id) == 0;
+			bool replace = xs_neg_parse_answer(old, len, &prev) == 0 &&
+				       prev.state == XS_NEG_WAIT &&
+				       (!ack_id || strcmp(prev.id, ack_id) == 0);
 
 			free(old);
-			if (!ours) {
-				xsp_txn_end(l->st, t, true);
+			if (!replace) {
+				xsp_txn_end(st, t, true);
 				return -EALREADY;
 			}
 		}
-		rc = xsp_store_write(l->st, t, apath, val, strlen(val));
+		rc = xsp_store_write(st, t, apath, val, strlen(val));
 		if (rc < 0) {
-			xsp_txn_end(l->st, t, true);
+			xsp_txn_end(st, t, true);
 			return rc;
 		}
-		rc = xsp_txn_end(l->st, t, false);
+		rc = xsp_txn_end(st, t, false);
 		if (rc != -EAGAIN)
 			return rc;
 	}
 	return -EAGAIN;
 }
 
-static int refuse(struct xs_listener *l, xsp_domid_t dom, const char *id, int err)
+static int refuse(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id, int err)
 {
 	char apath[160], val[48];
 
-	snprintf(apath, sizeof(apath), BASE_FMT "/conn/%u/%s", l->ctx->self, dom, id);
+	snprintf(apath, sizeof(apath), BASE_FMT "/conn/%u/%s", self, dom, id);
 	snprintf(val, sizeof(val), "state=refused err=%d", err);
-	return publish_answer(l, apath, val);
+	return publish_answer(st, apath, val, NULL);
 }
 
 /*
- * Acknowledge a request whose offer will take a moment: it tells the
- * client that a live listener has it (docs/protocol.md, "Liveness").
- * -EALREADY: another process of ours answered it already.
+ * Acknowledge a request: tells the client that a live listener has it
+ * while the offer waits for a process to accept() (docs/protocol.md,
+ * "Liveness"). -EALREADY: another listener of ours has it.
  */
 static int acknowledge(struct xs_listener *l, xsp_domid_t dom, const char *id)
 {
@@ -825,20 +849,264 @@ static int acknowledge(struct xs_listener *l, xsp_domid_t dom, const char *id)
 		return rc;
 	snprintf(apath, sizeof(apath), "%s/%s", adir, id);
 	snprintf(val, sizeof(val), "state=wait id=%s", l->id);
-	return publish_answer(l, apath, val);
+	return publish_answer(l->st, apath, val, l->id);
+}
+
+int xs_listener_refuse(struct xs_listener *l, const struct xs_request *rq, int err)
+{
+	return refuse(l->st, l->ctx->self, rq->dom, rq->id, err);
+}
+
+/* What a failure to serve a request tells the client: resource exhaustion
+ * is passed on (the client falls back to TCP if allowed). */
+static int refusal_errno(int rc)
+{
+	if (rc == -ENOSPC || rc == -ENOMEM || rc == -EMFILE)
+		return -rc;
+	return rc == -EPROTO ? EPROTO : ECONNREFUSED;
+}
+
+static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
+{
+	struct xs_ctx *ctx = l->ctx;
+	char dir[128], path[192], key[48];
+	char **names = NULL;
+	unsigned int n = 0, i;
+	int rc;
+
+	snprintf(dir, sizeof(dir), BASE_FMT "/req/%u", dom, ctx->self);
+	rc = xsp_store_list(l->st, XSP_TXN_NONE, dir, &names, &n);
+	if (rc < 0)
+		return;
+	seen_prune(l, dom, names, n);
+	for (i = 0; i < n; i++) {
+		struct xs_request *rq, **pp;
+		struct xs_neg_request req;
+		unsigned long port;
+		size_t len = 0;
+		char *val;
+
+		if (strlen(names[i]) > 20)
+			continue;
+		snprintf(key, sizeof(key), "%u/%s", dom, names[i]);
+		if (seen_has(l, key))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		rc = xsp_store_read(l->st, XSP_TXN_NONE, path, &val, &len);
+		if (rc < 0)
+			continue;
+		rc = xs_kv_get_uint(val, len, "port", 65535, &port);
+		if (rc == 0 && port != l->port) {
+			free(val);	/* another listener's */
+			continue;
+		}
+		seen_add(l, key);
+		if (rc == 0)
+			rc = xs_neg_parse_request(val, len, &req);
+		free(val);
+		if (rc < 0) {
+			xs_log(XS_LOG_WARN, "malformed request %s", path);
+			refuse(l->st, ctx->self, dom, names[i], EPROTO);
+			continue;
+		}
+		/*
+		 * The offer comes from whichever process accept()s the
+		 * doorbell, maybe much later: acknowledge now, so that the
+		 * client does not take a busy server for a dead one.
+		 */
+		rc = acknowledge(l, dom, names[i]);
+		if (rc == -EALREADY)
+			continue;	/* another listener of ours has it */
+		if (rc < 0)
+			xs_log(XS_LOG_WARN, "acknowledge dom%u: %s", dom, strerror(-rc));
+		rq = calloc(1, sizeof(*rq));
+		if (!rq) {
+			refuse(l->st, ctx->self, dom, names[i], ENOMEM);
+			continue;
+		}
+		rq->dom = dom;
+		snprintf(rq->id, sizeof(rq->id), "%s", names[i]);
+		/* Oldest first: accept() then hands out connections roughly in
+		 * the order their clients arrived, as TCP's accept queue does. */
+		for (pp = &l->pending; *pp; pp = &(*pp)->next)
+			;
+		*pp = rq;
+	}
+	free(names);
+}
+
+int xs_listener_process(struct xs_listener *l)
+{
+	bool peers_changed = false, reqs = false;
+	char *path, *token;
+	unsigned int i;
+
+	while (xsp_watch_read(l->st, &path, &token) == 0) {
+		if (strcmp(token, "peers") == 0)
+			peers_changed = true;
+		else
+			reqs = true;
+		free(path);
+	}
+	if (peers_changed) {
+		int rc = listener_refresh(l);
+
+		if (rc < 0)
+			xs_log(XS_LOG_WARN, "registry refresh: %s", strerror(-rc));
+		reqs = true;
+	}
+	if (reqs)
+		for (i = 0; i < l->nwatched; i++)
+			process_requests_of(l, l->watched[i]);
+	return 0;
+}
+
+int xs_listener_take(struct xs_listener *l, struct xs_request **out)
+{
+	*out = l->pending;
+	if (!*out)
+		return 0;
+	l->pending = (*out)->next;
+	(*out)->next = NULL;
+	return 1;
+}
+
+static void bell_path(char *buf, size_t len, xsp_domid_t self, uint16_t port, uint16_t bell)
+{
+	snprintf(buf, len, BASE_FMT "/bell/%u/%u", self, port, bell);
+}
+
+int xs_listener_bell(struct xs_listener *l, const struct xs_request *rq, uint16_t bell)
+{
+	char path[128], val[64];
+
+	/* B(S) is readable by S alone, and so is everything created below it. */
+	bell_path(path, sizeof(path), l->ctx->self, l->port, bell);
+	snprintf(val, sizeof(val), "dom=%u id=%s", rq->dom, rq->id);
+	return xsp_store_write(l->st, XSP_TXN_NONE, path, val, strlen(val));
+}
+
+/*
+ * Take the doorbell record at @path away: 1 (and its value in *val if
+ * @val is not NULL) if we removed it, 0 if it was not there. The store's
+ * transaction makes the claim exclusive between the acceptor and the
+ * listener's expiry.
+ */
+static int bell_take(struct xsp_store *st, const char *path, char **val)
+{
+	int tries;
+
+	if (val)
+		*val = NULL;
+	for (tries = 0; tries < 16; tries++) {
+		char *v = NULL;
+		xsp_txn_t t;
+		int rc = xsp_txn_start(st, &t);
+
+		if (rc < 0)
+			return rc;
+		rc = xsp_store_read(st, t, path, &v, NULL);
+		if (rc == 0)
+			rc = xsp_store_rm(st, t, path);
+		if (rc < 0) {
+			free(v);
+			xsp_txn_end(st, t, true);
+			return rc == -ENOENT ? 0 : rc;
+		}
+		rc = xsp_txn_end(st, t, false);
+		if (rc == 0) {
+			if (val)
+				*val = v;
+			else
+				free(v);
+			return 1;
+		}
+		free(v);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	return -EAGAIN;
+}
+
+int xs_listener_unbell(struct xs_listener *l, uint16_t bell)
+{
+	char path[128];
+
+	bell_path(path, sizeof(path), l->ctx->self, l->port, bell);
+	return bell_take(l->st, path, NULL);
+}
+
+/* ---- acceptor ---------------------------------------------------------------- */
+
+int xs_acceptor_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t addrlen,
+		     uint16_t port, struct xs_acceptor **out)
+{
+	struct xs_acceptor *a;
+	int rc;
+
+	*out = NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->ctx = ctx;
+	a->port = port;
+	memcpy(&a->addr, addr, XS_MIN((size_t)addrlen, sizeof(a->addr)));
+	a->addrlen = addrlen;
+	rc = xsp_store_open(ctx->plat, &a->st);
+	if (rc < 0) {
+		free(a);
+		return rc;
+	}
+	/* Best effort: a miss is looked up again when a request needs it. */
+	xs_registry_list(a->st, ctx->self, &a->peers, &a->npeers);
+	pthread_mutex_init(&a->lock, NULL);
+	*out = a;
+	return 0;
+}
+
+void xs_acceptor_close(struct xs_acceptor *a)
+{
+	if (!a)
+		return;
+	xsp_store_close(a->st);
+	pthread_mutex_destroy(&a->lock);
+	free(a->peers);
+	free(a);
+}
+
+/* The registered address of @dom in @family, refreshing the snapshot once
+ * if it does not know @dom (the registry may have grown since). */
+static int acceptor_peer_addr(struct xs_acceptor *a, xsp_domid_t dom, int family,
+			      struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct xs_peer *peers = NULL;
+	unsigned int n = 0;
+	int rc;
+
+	rc = xs_registry_addr_of(a->peers, a->npeers, dom, family, ss, len);
+	if (rc != -ENOENT)
+		return rc;
+	rc = xs_registry_list(a->st, a->ctx->self, &peers, &n);
+	if (rc < 0)
+		return rc;
+	free(a->peers);
+	a->peers = peers;
+	a->npeers = n;
+	return xs_registry_addr_of(a->peers, a->npeers, dom, family, ss, len);
 }
 
 /* Build side A of a ring for @dom and publish the offer. */
-static int offer(struct xs_listener *l, xsp_domid_t dom, const char *id,
-		 const struct xs_neg_request *req)
+static int offer(struct xs_acceptor *a, xsp_domid_t dom, const char *id,
+		 const struct xs_neg_request *req, struct xs_conn **out)
 {
-	struct xs_ctx *ctx = l->ctx;
+	struct xs_ctx *ctx = a->ctx;
 	struct xsp *p = ctx->plat;
 	char adir[128], apath[160], val[128];
 	struct xsp_unmap_notify notify;
 	struct xs_conn *c;
 	int rc;
 
+	*out = NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -853,16 +1121,15 @@ static int offer(struct xs_listener *l, xsp_domid_t dom, const char *id,
 	} else {
 		__atomic_fetch_sub(&ctx->big_rings, 1, __ATOMIC_RELAXED);
 	}
-	c->lport = l->port;
+	c->lport = a->port;
 	c->pport = req->sport;
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	/* What accept() and getsockname() report. */
-	if (xs_neg_text_to_sa(req->daddr, l->port, &c->laddr, &c->laddr_len) < 0) {
-		memcpy(&c->laddr, &l->addr, sizeof(c->laddr));
-		c->laddr_len = l->addrlen;
+	if (xs_neg_text_to_sa(req->daddr, a->port, &c->laddr, &c->laddr_len) < 0) {
+		memcpy(&c->laddr, &a->addr, sizeof(c->laddr));
+		c->laddr_len = a->addrlen;
 	}
-	rc = xs_registry_addr_of(l->peers, l->npeers, dom, c->laddr.ss_family, &c->paddr,
-				 &c->paddr_len);
+	rc = acceptor_peer_addr(a, dom, c->laddr.ss_family, &c->paddr, &c->paddr_len);
 	if (rc < 0)
 		goto free_conn;
 	sa_set_port(&c->paddr, c->pport);
@@ -894,28 +1161,18 @@ static int offer(struct xs_listener *l, xsp_domid_t dom, const char *id,
 		goto free_conn;
 
 	snprintf(adir, sizeof(adir), BASE_FMT "/conn/%u", ctx->self, dom);
-	rc = ensure_dir_for(l->st, ctx->self, adir, dom);
+	rc = ensure_dir_for(a->st, ctx->self, adir, dom);
 	if (rc < 0)
 		goto free_conn;
 	snprintf(apath, sizeof(apath), "%s/%s", adir, id);
 	snprintf(val, sizeof(val), "state=offer ref=%u evtchn=%u order=%u",
 		 xsp_share_refs(c->sh_intf)[0], xsp_evtchn_port(c->ev), c->order);
-	rc = publish_answer(l, apath, val);
+	rc = publish_answer(a->st, apath, val, NULL);	/* replaces the listener's ack */
 	if (rc < 0)
 		goto free_conn;
 	c->state = XS_CONN_OFFERED;
 	xs_log(XS_LOG_DEBUG, "offered ring %s to dom%u (evtchn %u)", id, dom, xsp_evtchn_port(c->ev));
-	c->deadline_ms = xs_now_ms() + ctx->accept_timeout_ms;
-	/* Oldest first: accept() hands out connections in the order their
-	 * clients arrived, as TCP's accept queue does. */
-	{
-		struct xs_conn **pp = &l->pending;
-
-		while (*pp)
-			pp = &(*pp)->next;
-		c->next = NULL;
-		*pp = c;
-	}
+	*out = c;
 	return 0;
 
 free_conn:
@@ -923,158 +1180,127 @@ free_conn:
 	return rc;
 }
 
-/* A new request for our port, read in the first pass. */
-struct new_req {
-	char *name;			/* into the listing */
-	struct xs_neg_request req;
-	bool skip;			/* another process of ours has it */
-};
-
-static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
+/*
+ * The client attaches, then signals the channel once; that first event
+ * (or the channel's hang-up: it attached and already left, perhaps after
+ * sending data and closing, as a TCP client may before accept()) means
+ * connected. The client removes its request once it has signalled, or
+ * when it gives up: a request gone without an event is a client gone.
+ * Returns 0 connected, -ECONNABORTED, -ETIMEDOUT, or a channel error.
+ */
+static int offer_wait(struct xs_acceptor *a, struct xs_conn *c, const char *rpath)
 {
-	struct xs_ctx *ctx = l->ctx;
-	char dir[128], path[192], key[48];
-	struct new_req *todo = NULL;
-	char **names = NULL;
-	unsigned int n = 0, i, ntodo = 0;
-	int rc;
+	int64_t deadline = xs_now_ms() + a->ctx->accept_timeout_ms;
+	int64_t gone_at = -1;
 
-	snprintf(dir, sizeof(dir), BASE_FMT "/req/%u", dom, ctx->self);
-	rc = xsp_store_list(l->st, XSP_TXN_NONE, dir, &names, &n);
-	if (rc < 0)
-		return;
-	seen_prune(l, dom, names, n);
-	if (n)
-		todo = calloc(n, sizeof(*todo));
-	for (i = 0; todo && i < n; i++) {
-		struct xs_neg_request req;
-		unsigned long port;
-		size_t len = 0;
-		char *val;
-
-		if (strlen(names[i]) > 20)
-			continue;
-		snprintf(key, sizeof(key), "%u/%s", dom, names[i]);
-		if (seen_has(l, key))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		rc = xsp_store_read(l->st, XSP_TXN_NONE, path, &val, &len);
-		if (rc < 0)
-			continue;
-		rc = xs_kv_get_uint(val, len, "port", 65535, &port);
-		if (rc == 0 && port != l->port) {
-			free(val);	/* another listener's */
-			continue;
-		}
-		seen_add(l, key);
-		if (rc == 0)
-			rc = xs_neg_parse_request(val, len, &req);
-		free(val);
-		if (rc < 0) {
-			xs_log(XS_LOG_WARN, "malformed request %s", path);
-			refuse(l, dom, names[i], EPROTO);
-			continue;
-		}
-		todo[ntodo].name = names[i];
-		todo[ntodo++].req = req;
-	}
-	/*
-	 * Building an offer takes a few milliseconds. With several clients
-	 * waiting, acknowledge the later ones first so none of them takes
-	 * our turn-around for a dead listener. A lone request (the usual
-	 * case) is answered by its offer alone: no extra store write.
-	 */
-	for (i = 1; i < ntodo; i++) {
-		rc = acknowledge(l, dom, todo[i].name);
-		if (rc == -EALREADY)
-			todo[i].skip = true;
-		else if (rc < 0)
-			xs_log(XS_LOG_WARN, "acknowledge dom%u: %s", dom, strerror(-rc));
-	}
-	for (i = 0; i < ntodo; i++) {
-		if (todo[i].skip)
-			continue;
-		rc = offer(l, dom, todo[i].name, &todo[i].req);
-		if (rc < 0 && rc != -EALREADY) {
-			xs_log(XS_LOG_WARN, "offer to dom%u: %s", dom, strerror(-rc));
-			/* Resource exhaustion is passed on: the client falls
-			 * back to TCP (if allowed) instead of failing. */
-			refuse(l, dom, todo[i].name,
-			       (rc == -ENOSPC || rc == -ENOMEM || rc == -EMFILE) ? -rc :
-			       rc == -EPROTO ? EPROTO : ECONNREFUSED);
-		}
-	}
-	free(todo);
-	free(names);
-}
-
-int xs_listener_process(struct xs_listener *l)
-{
-	bool peers_changed = false, reqs = false;
-	char *path, *token;
-	unsigned int i;
-
-	while (xsp_watch_read(l->st, &path, &token) == 0) {
-		if (strcmp(token, "peers") == 0)
-			peers_changed = true;
-		else
-			reqs = true;
-		free(path);
-	}
-	if (peers_changed) {
-		int rc = listener_refresh(l);
-
-		if (rc < 0)
-			xs_log(XS_LOG_WARN, "registry refresh: %s", strerror(-rc));
-		reqs = true;
-	}
-	if (reqs)
-		for (i = 0; i < l->nwatched; i++)
-			process_requests_of(l, l->watched[i]);
-	return 0;
-}
-
-int xs_listener_take(struct xs_listener *l, struct xs_conn **out, int64_t *next_deadline_ms)
-{
-	struct xs_conn **pp = &l->pending, *c;
-	int64_t now = xs_now_ms(), next = -1;
-
-	*out = NULL;
-	while ((c = *pp) != NULL) {
+	for (;;) {
+		struct pollfd pfd = { .fd = xsp_evtchn_fd(c->ev), .events = POLLIN };
+		int64_t now, left;
 		int rc = xsp_evtchn_ack(c->ev);
 
-		/*
-		 * -EPIPE: the channel hung up after the client bound it, so the
-		 * client attached and is already gone again (it may have sent
-		 * data and closed, as a TCP client may before accept()). Hand
-		 * it over: the application reads what was sent, then EOF.
-		 */
 		if (rc == -EPIPE) {
 			xsr_peer_gone(&c->ring);
-			rc = 1;
+			return 0;
 		}
-		if (rc == 1) {
-			/* The client attached: the negotiation nodes are done. */
-			*pp = c->next;
-			c->next = NULL;
-			rm_answer(l, c);
-			c->state = XS_CONN_CONNECTED;
-			*out = c;
-			break;
+		if (rc == 1)
+			return 0;
+		if (rc < 0)
+			return rc;
+		now = xs_now_ms();
+		if (gone_at >= 0 && now - gone_at >= 100)
+			return -ECONNABORTED;
+		left = deadline - now;
+		if (left <= 0)
+			return -ETIMEDOUT;
+		rc = poll(&pfd, 1, (int)XS_MIN(left, 50));
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+		if (rc == 0 && gone_at < 0) {
+			char *v = NULL;
+
+			rc = xsp_store_read(a->st, XSP_TXN_NONE, rpath, &v, NULL);
+			free(v);
+			/* Give its event (sent before the removal) a moment. */
+			if (rc == -ENOENT || rc == -EACCES)
+				gone_at = xs_now_ms();
 		}
-		if (rc < 0 || now >= c->deadline_ms) {
-			xs_log(XS_LOG_INFO, "offer %s to dom%u dropped: %s", c->id, c->peer,
-			       rc < 0 ? strerror(-rc) : "timed out");
-			*pp = c->next;
-			rm_answer(l, c);
-			xs_conn_abandon(c);
-			continue;
-		}
-		if (next < 0 || c->deadline_ms < next)
-			next = c->deadline_ms;
-		pp = &c->next;
 	}
-	if (next_deadline_ms)
-		*next_deadline_ms = next;
-	return *out ? 1 : 0;
+}
+
+int xs_acceptor_claim(struct xs_acceptor *a, uint16_t bell, struct xs_conn **out)
+{
+	struct xs_ctx *ctx = a->ctx;
+	char path[128], rpath[160], id[XS_NEG_ID_LEN], *val = NULL, *req = NULL;
+	struct xs_neg_request nreq;
+	size_t reqlen = 0;
+	unsigned long dom;
+	struct xs_conn *c = NULL;
+	int rc;
+
+	*out = NULL;
+	bell_path(path, sizeof(path), ctx->self, a->port, bell);
+	pthread_mutex_lock(&a->lock);
+	/* Most connections from the doorbell address are not doorbells when
+	 * there are any at all: look before starting a transaction. */
+	rc = xsp_store_read(a->st, XSP_TXN_NONE, path, &val, NULL);
+	free(val);
+	val = NULL;
+	if (rc < 0)
+		goto unlock;
+	rc = bell_take(a->st, path, &val);
+	if (rc == 0) {
+		/* Withdrawn by the listener meanwhile: it gave up on it. */
+		rc = -ECONNABORTED;
+		goto unlock;
+	}
+	if (rc < 0)
+		goto unlock;
+	if (xs_kv_get_uint(val, strlen(val), "dom", XSP_DOMID_SELF - 1, &dom) < 0 ||
+	    xs_kv_get_id(val, strlen(val), "id", id) < 0) {
+		xs_log(XS_LOG_WARN, "malformed doorbell record %s", path);
+		rc = -ECONNABORTED;
+		goto unlock;
+	}
+	snprintf(rpath, sizeof(rpath), BASE_FMT "/req/%u/%s", (unsigned int)dom, ctx->self, id);
+	rc = xsp_store_read(a->st, XSP_TXN_NONE, rpath, &req, &reqlen);
+	if (rc < 0) {
+		xs_log(XS_LOG_INFO, "ring %s from dom%lu: client gone before accept()", id, dom);
+		rc = -ECONNABORTED;
+		goto unlock;
+	}
+	if (xs_neg_parse_request(req, reqlen, &nreq) < 0 || nreq.port != a->port) {
+		refuse(a->st, ctx->self, (xsp_domid_t)dom, id, EPROTO);
+		rc = -ECONNABORTED;
+		goto unlock;
+	}
+	rc = offer(a, (xsp_domid_t)dom, id, &nreq, &c);
+	if (rc == -EALREADY) {
+		rc = -ECONNABORTED;	/* another listener of ours answered */
+		goto unlock;
+	}
+	if (rc < 0) {
+		xs_log(XS_LOG_WARN, "offer to dom%lu: %s", dom, strerror(-rc));
+		refuse(a->st, ctx->self, (xsp_domid_t)dom, id, refusal_errno(rc));
+		rc = -ECONNABORTED;
+		goto unlock;
+	}
+	rc = offer_wait(a, c, rpath);
+	/* The negotiation is over either way. */
+	rm_answer(a->st, ctx->self, c->peer, c->id);
+	if (rc < 0) {
+		xs_log(XS_LOG_INFO, "offer %s to dom%u dropped: %s", c->id, c->peer,
+		       strerror(-rc));
+		xs_conn_abandon(c);
+		rc = -ECONNABORTED;
+		goto unlock;
+	}
+	c->state = XS_CONN_CONNECTED;
+	xs_log(XS_LOG_DEBUG, "ring %s from dom%u accepted (doorbell port %u)", c->id, c->peer,
+	       bell);
+	*out = c;
+unlock:
+	pthread_mutex_unlock(&a->lock);
+	free(val);
+	free(req);
+	return rc;
 }

@@ -13,12 +13,16 @@
  *                            order=<n>" or "state=refused err=<errno>", or
  *                            acknowledges "state=wait id=<listener id>";
  *                            readable by C
- * A listener that neither answers nor acknowledges within
+ *   B(S)/bell/<port>/<bell>  "dom=<C> id=<id>": a doorbell for a request
+ *                            (see "Listener" below); readable by S only
+ * The listener acknowledges each request at once ("state=wait"); a
+ * listener that neither answers nor acknowledges within
  * XSOCK_LISTENER_ACK_MS is presumed dead (docs/protocol.md, "Liveness").
- * The server (side A) shares the ring and allocates the event channel; the
- * client (side B) maps and binds, then signals the channel once: that first
- * event is the server's "connected". Both sides remove their negotiation
- * nodes as soon as the connection is up or has failed.
+ * The server (side A: the process that accepts) shares the ring and
+ * allocates the event channel, and its offer replaces the acknowledgement;
+ * the client (side B) maps and binds, then signals the channel once: that
+ * first event is the server's "connected". Both sides remove their
+ * negotiation nodes as soon as the connection is up or has failed.
  *
  * Error contract: 0 or a negative errno; nothing printed.
  */
@@ -98,8 +102,6 @@ struct xs_conn {
 	uint16_t lport, pport;		/* ports as the application sees them */
 	struct sockaddr_storage laddr, paddr;	/* as the application sees them */
 	socklen_t laddr_len, paddr_len;
-	int64_t deadline_ms;		/* server: give up on an offer then */
-	struct xs_conn *next;		/* listener's pending list */
 	struct xs_status_rec *status;	/* our line in `xsockctl status` */
 };
 
@@ -140,6 +142,36 @@ void xs_conn_abandon(struct xs_conn *c);
 /* Listener                                                            */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A listening port is served in two halves, which may live in different
+ * processes (a master that called listen() and workers forked from it that
+ * call accept(), as nginx does):
+ *
+ *  - the xs_listener, in the process that called listen(): advertises the
+ *    port, watches for clients' requests and hands each new one to the
+ *    shim, which rings a doorbell for it (a loopback TCP connection to the
+ *    listening socket) after recording "doorbell port -> request" in the
+ *    store (xs_listener_bell());
+ *  - an xs_acceptor, in whichever process accept()s that doorbell: it
+ *    claims the record, builds side A of the ring there (grants, event
+ *    channel), answers the client and waits for it to attach
+ *    (xs_acceptor_claim()). The ring therefore lives in the process that
+ *    will use it; on Xen any process of the domain may share grants with
+ *    and allocate channels for the peer, so this holds there too.
+ *
+ * Store nodes (B(S) = /local/domain/<S>/data/xsock, see docs/protocol.md):
+ *   B(S)/bell/<port>/<bell>  "dom=<C> id=<id>": the doorbell whose local
+ *                            (source) port is <bell> stands for client C's
+ *                            request <id>; readable by S only.
+ */
+
+/* A client's request, waiting for the shim to ring a doorbell for it. */
+struct xs_request {
+	struct xs_request *next;
+	xsp_domid_t dom;
+	char id[24];
+};
+
 struct xs_listener {
 	struct xs_ctx *ctx;
 	struct xsp_store *st;		/* own handle: its watch fd is ours */
@@ -151,18 +183,18 @@ struct xs_listener {
 	unsigned int npeers;
 	xsp_domid_t *watched;		/* domains whose req/<self> we watch */
 	unsigned int nwatched;
-	struct xs_conn *pending;	/* offers waiting for their client */
+	struct xs_request *pending;	/* requests waiting for a doorbell */
 	char **seen;			/* request ids already handled */
 	unsigned int nseen, seen_cap;
 };
 
 /*
  * Advertise a ring listener for @port (the application's bound address
- * @addr). Errors: store errors; -EADDRINUSE another process of this
- * domain already advertises the port (the caller may still serve TCP).
+ * @addr). Errors: store errors, -ENOMEM.
  */
 int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr,
 		     socklen_t addrlen, uint16_t port, struct xs_listener **out);
+/* Withdraw the advertisement and refuse the requests still pending. */
 void xs_listener_close(struct xs_listener *l);
 
 /*
@@ -178,19 +210,74 @@ int xs_ctx_sweep_listeners(struct xs_ctx *ctx, unsigned int *removed);
 int xs_listener_fd(const struct xs_listener *l);
 
 /*
- * Process store events: answer new requests (offers go to the pending
- * list), refresh the registry. Never blocks. Returns 0 or a negative errno.
+ * Process store events: queue new requests for this port on the pending
+ * list, refuse malformed ones, refresh the registry. Never blocks.
+ * Returns 0 or a negative errno.
  */
 int xs_listener_process(struct xs_listener *l);
 
 /*
- * Move pending offers along: check their channels and deadlines. Returns
- * a newly connected conn in *out (then 1), 0 if none is ready. Dead or
- * timed-out offers are torn down. @next_deadline_ms (if not NULL) gets the
- * earliest remaining deadline or -1.
+ * Take the oldest pending request: 1 and *out (free() it), or 0 if none.
+ * Requests come out in the order their clients' requests were seen.
  */
-int xs_listener_take(struct xs_listener *l, struct xs_conn **out,
-		     int64_t *next_deadline_ms);
+int xs_listener_take(struct xs_listener *l, struct xs_request **out);
+
+/*
+ * Record that the doorbell whose local port is @bell stands for @rq. Must
+ * be done before the doorbell connects (an accept() in another process may
+ * look for the record at once). Errors: store errors.
+ */
+int xs_listener_bell(struct xs_listener *l, const struct xs_request *rq, uint16_t bell);
+
+/*
+ * Withdraw the record of doorbell @bell unless an acceptor claimed it
+ * first (atomically: exactly one of the two wins). Returns 1 if it was
+ * withdrawn, 0 if it was already gone, or a negative errno.
+ */
+int xs_listener_unbell(struct xs_listener *l, uint16_t bell);
+
+/*
+ * Answer @rq with "refused": the client's connect() fails with @err, or
+ * falls back to TCP for ENOSPC/ENOMEM/EMFILE. Errors: store errors,
+ * -EALREADY the request was already answered.
+ */
+int xs_listener_refuse(struct xs_listener *l, const struct xs_request *rq, int err);
+
+/* The accepting half of a listener: one per process (and port) that
+ * accepts. Thread safe: claims are serialised on its lock. */
+struct xs_acceptor {
+	struct xs_ctx *ctx;
+	struct xsp_store *st;		/* own handle */
+	pthread_mutex_t lock;
+	uint16_t port;
+	struct sockaddr_storage addr;	/* the listener's bound address */
+	socklen_t addrlen;
+	struct xs_peer *peers;		/* registry snapshot, refreshed on a miss */
+	unsigned int npeers;
+};
+
+/*
+ * Open the accepting half for @port (bound address @addr) in this process,
+ * using @ctx (which must belong to this process). Errors: store errors,
+ * -ENOMEM.
+ */
+int xs_acceptor_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t addrlen,
+		     uint16_t port, struct xs_acceptor **out);
+void xs_acceptor_close(struct xs_acceptor *a);
+
+/*
+ * A TCP connection from the doorbell address with local port @bell was
+ * just accepted. If it is a doorbell, claim its request, build side A of
+ * the ring, answer, and wait (up to ctx->accept_timeout_ms) for the client
+ * to attach: 0 and a connected *out.
+ * Errors: -ENOENT no doorbell has that port (an ordinary TCP client);
+ * -ECONNABORTED it was a doorbell but yields no connection: the client
+ * gave up or went away, another process answered it, or we refused it
+ * (out of grants, channels, memory: the client is told so and may fall
+ * back to TCP); the caller drops it. Other negative errnos: store errors
+ * while looking the doorbell up.
+ */
+int xs_acceptor_claim(struct xs_acceptor *a, uint16_t bell, struct xs_conn **out);
 
 /* Milliseconds on a monotonic clock. */
 int64_t xs_now_ms(void);

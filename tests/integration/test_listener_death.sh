@@ -114,7 +114,7 @@ say "listen() on 7203 swept the dead listener's node of 7202"
 sleep 0.2
 list_nodes >"$WORK/nodes1"
 extra=$(comm -13 "$WORK/nodes0" "$WORK/nodes1" |
-	grep -Ev '/data/xsock/(listen|req|req/[0-9]+|conn|conn/[0-9]+)$')
+	grep -Ev '/data/xsock/(listen|bell|req|req/[0-9]+|conn|conn/[0-9]+)$')
 [ -z "$extra" ] || fail "store nodes left behind: $extra"
 gone=$(comm -23 "$WORK/nodes0" "$WORK/nodes1")
 [ -z "$gone" ] || fail "store nodes vanished: $gone"
