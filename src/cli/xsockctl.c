@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "conn/addr.h"
+#include "conn/conn.h"
 #include "conn/registry.h"
 #include "conn/status.h"
 #include "platform/platform.h"
@@ -41,6 +42,8 @@ static const char usage_text[] =
 	"  peer del ADDR[/PREFIX]         remove that entry\n"
 	"  peer list [-j|--json]          list entries (PREFIX DOMAIN), longest first\n"
 	"  status [-j|--json]             show live xsock connections\n"
+	"  sweep                          remove advertisements of listeners whose\n"
+	"                                 process died (SIGKILL leaves them behind)\n"
 	"  -h, --help                     show this help\n"
 	"  --version                      show the version\n"
 	"\n"
@@ -376,6 +379,27 @@ static int cmd_status(char **argv, int argc)
 	return EXIT_SUCCESS;
 }
 
+static int cmd_sweep(char **argv, int argc)
+{
+	struct xs_ctx *ctx;
+	unsigned int removed = 0;
+	char shown[80];
+	int rc;
+
+	if (argc > 0)
+		return usage_error("unexpected argument '%s'", printable(argv[0], shown, sizeof(shown)));
+	rc = xs_ctx_open(&ctx);
+	if (rc < 0)
+		return failure("cannot open the platform backend (check XSOCK_BACKEND, "
+			       "XSOCK_DOMID, XSOCK_LOCAL_DIR)", -rc);
+	rc = xs_ctx_sweep_listeners(ctx, &removed);
+	xs_ctx_close(ctx);
+	if (rc < 0)
+		return failure("cannot sweep the listener advertisements", -rc);
+	printf("removed %u stale listener advertisement%s\n", removed, removed == 1 ? "" : "s");
+	return EXIT_SUCCESS;
+}
+
 static int run(int argc, char **argv)
 {
 	char shown[80];
@@ -402,6 +426,8 @@ static int run(int argc, char **argv)
 		return cmd_peer(argv + 2, argc - 2);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argv + 2, argc - 2);
+	if (strcmp(cmd, "sweep") == 0)
+		return cmd_sweep(argv + 2, argc - 2);
 	if (cmd[0] == '-')
 		return usage_error("unknown option '%s'", printable(cmd, shown, sizeof(shown)));
 	return usage_error("unknown command '%s' (try 'xsockctl --help')",

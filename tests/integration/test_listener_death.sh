@@ -110,6 +110,15 @@ wait "$JOB" || fail "listener on 7203 failed"
 cmp -s "$WORK/msg" "$WORK/out3" || fail "7203: data differs"
 say "listen() on 7203 swept the dead listener's node of 7202"
 
+# 5b. xsockctl sweep does the same for operators.
+start_listener 7204 "$WORK/out4"
+kill_listener
+[ -n "$(adv 7204)" ] || fail "precondition: no stale advertisement on 7204"
+out=$(ctl 2 sweep) || fail "xsockctl sweep failed: $out"
+[ -z "$(adv 7204)" ] || fail "xsockctl sweep left the advertisement of 7204"
+echo "$out" | grep -q "removed 1 stale listener advertisement$" || fail "xsockctl sweep said: $out"
+say "xsockctl sweep: $out"
+
 # 6. Nothing left but the per-peer directories the protocol keeps.
 sleep 0.2
 list_nodes >"$WORK/nodes1"
