@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +74,14 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 				return 0;
 			}
 			cpu_relax();
-			if (!(i & 63) && shim_now_ns() > end)
-				break;
+			if (!(i & 63)) {
+				if (shim_now_ns() > end)
+					break;
+				/* Let a runnable peer (or its event thread) have
+				 * this CPU: on two cores, spinning against it is
+				 * what makes the wait long. */
+				sched_yield();
+			}
 		}
 	}
 	shim_spin_result(false);

@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,7 @@ static bool rings_spin(struct wring *w, int n, bool for_poll)
 		}
 		cpu_relax();
 	}
+	sched_yield();	/* a runnable peer may need this CPU (see io.c) */
 	return false;
 }
 
