@@ -4,15 +4,23 @@
  *
  * Layout below XSOCK_LOCAL_DIR:
  *
- *   grant.lock                          flock: serialises share, unshare, GC
+ *   grant.lock                          flock: serialises share, unshare, GC;
+ *                                        its contents: the live-page count of
+ *                                        each sharing domain (below)
  *   grant/<grantee>/<ref>.<sharer>       one page (4096 bytes, zeroed)
  *   grant/<grantee>/<ref0>.<sharer>.share  the share record: the refs of
  *                                        one xsp_share, one per line
  *
  * Grant references come from the host-wide counter "grant-ref", so a ref
- * names one grant on the whole host. The page file carries the sharer's
+ * names one grant on the whole host; a share takes its refs in one counter
+ * operation (consecutive numbers). The page file carries the sharer's
  * domid in its name: a map must name the right (peer, ref) pair as on Xen,
- * and the budget counts a domain's pages by name alone.
+ * and a recount of the budget counts a domain's pages by name alone.
+ *
+ * Cost: a share or unshare costs O(pages shared), never O(grants on the
+ * host): the budget is a count kept in grant.lock, and the walk of every
+ * grant (collection of stale grants, recount) runs at most once per
+ * GRANT_GC_INTERVAL_NS per process, or when the budget would refuse.
  *
  * Choices (Xen semantics kept):
  *  - Only files in grant/<self>/ may be mapped: a ref that exists for
@@ -31,14 +39,22 @@
  *  - Revocation is deferred as on Xen: unlinking the page files does not
  *    affect existing mappings; the memory lives until the last unmap.
  *  - Stale grants (every holder of the share record died, e.g. SIGKILL)
- *    are collected lazily: by every share (before the budget is counted,
- *    costing one open+flock per live share on the host) and by map calls
- *    at most once a second per process.
+ *    are collected lazily by a walk of grant/ that costs one open+flock per
+ *    live share on the host: by share and map calls at most once a second
+ *    per process, and by a share that the budget would refuse, before it
+ *    refuses (so stale grants never cause a false -ENOSPC).
  *    A peer that still maps such a page keeps its mapping; only the names
  *    go away, so a later map of that ref fails with -ENOENT.
  *  - Budget: at most XSOCK_GRANT_LIMIT (default 65536; 1024 mimics
  *    gntalloc's default limit in a Xen domain) live pages per sharing
- *    domain, host-wide: -ENOSPC beyond.
+ *    domain, host-wide: -ENOSPC beyond. The count of each sharing domain
+ *    is a native uint32_t at offset 4 * domid of grant.lock, holding the
+ *    count + 1 (0, or a short file: not known). Share adds its pages
+ *    before it creates any file, unshare by the last holder and GC
+ *    subtract the refs of the record they remove, all under grant.lock.
+ *    A process that dies inside share leaves the count too high, never
+ *    too low; a share that would exceed the budget, or finds the count
+ *    unknown, collects stale grants and recounts the page files first.
  *  - Unmap notification: on an orderly unshare (by the last holder) or
  *    unmap the byte at the offset in page 0 is cleared before the pages go
  *    and the event channel, if any, is notified. Nothing can run in a
@@ -67,6 +83,9 @@
 
 #define GRANT_DEFAULT_LIMIT 65536u	/* XSOCK_GRANT_LIMIT=1024 mimics gntalloc */
 #define GRANT_GC_INTERVAL_NS 1000000000LL
+
+unsigned long local_grant_walks;
+long long local_grant_gc_interval_ns = GRANT_GC_INTERVAL_NS;
 
 struct grant_notify {
 	bool armed;
@@ -171,10 +190,14 @@ static int parse_name(const char *name, uint32_t *ref, unsigned int *sharer, boo
 	return 0;
 }
 
-/* Unlink the pages listed in an open share record, then the record. */
-static void remove_share(int gfd, int recfd, const char *recname, unsigned int sharer)
+/*
+ * Unlink the pages listed in an open share record, then the record.
+ * Returns the number of refs the record listed.
+ */
+static unsigned int remove_share(int gfd, int recfd, const char *recname, unsigned int sharer)
 {
 	char buf[16384], name[48];
+	unsigned int listed = 0;
 	ssize_t n;
 	char *line, *save = NULL;
 
@@ -188,9 +211,55 @@ static void remove_share(int gfd, int recfd, const char *recname, unsigned int s
 				continue;
 			snprintf(name, sizeof(name), "%lu.%u", ref, sharer);
 			unlinkat(gfd, name, 0);
+			listed++;
 		}
 	}
 	unlinkat(gfd, recname, 0);
+	return listed;
+}
+
+/*
+ * The live-page counts in grant.lock (held by the caller through @lockfd).
+ * Returns 0 and the count, or -ENODATA when it is not known.
+ */
+static int count_get(int lockfd, xsp_domid_t d, uint32_t *out)
+{
+	uint32_t v = 0;
+
+	if (pread(lockfd, &v, sizeof(v), (off_t)d * sizeof(v)) != (ssize_t)sizeof(v) || v == 0)
+		return -ENODATA;
+	*out = v - 1;
+	return 0;
+}
+
+/* Store @count; a failed write leaves it unknown at worst (recounted). */
+static void count_set(int lockfd, xsp_domid_t d, uint32_t count)
+{
+	uint32_t v = count + 1;
+
+	if (pwrite(lockfd, &v, sizeof(v), (off_t)d * sizeof(v)) != (ssize_t)sizeof(v))
+		xs_log(XS_LOG_DEBUG, "grant: count of dom%u not stored", (unsigned int)d);
+}
+
+static void count_forget(int lockfd, xsp_domid_t d)
+{
+	uint32_t v = 0;
+
+	if (pwrite(lockfd, &v, sizeof(v), (off_t)d * sizeof(v)) != (ssize_t)sizeof(v))
+		xs_log(XS_LOG_DEBUG, "grant: count of dom%u not cleared", (unsigned int)d);
+}
+
+/* @n pages of domain @d went away; a count that would go negative is unknown. */
+static void count_sub(int lockfd, xsp_domid_t d, uint32_t n)
+{
+	uint32_t v;
+
+	if (count_get(lockfd, d, &v) < 0)
+		return;
+	if (v >= n)
+		count_set(lockfd, d, v - n);
+	else
+		count_forget(lockfd, d);
 }
 
 /*
@@ -207,6 +276,7 @@ static int grant_walk(struct local_priv *lp, grant_visit_fn fn, void *arg)
 	struct dirent *de, *se;
 	int topfd, gfd, total = 0;
 
+	local_grant_walks++;
 	topfd = openat(lp->dirfd, "grant", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (topfd < 0)
 		return 0;
@@ -240,11 +310,14 @@ static int grant_walk(struct local_priv *lp, grant_visit_fn fn, void *arg)
 	return total;
 }
 
-/* A share record whose lock nobody holds belongs to no live process. */
+/*
+ * A share record whose lock nobody holds belongs to no live process.
+ * @arg: the fd of grant.lock, whose counts lose the record's pages.
+ */
 static int gc_visit(int gfd, const char *gname, const char *name, uint32_t ref,
 		    unsigned int sharer, bool is_share, void *arg)
 {
-	int recfd, removed = 0;
+	int recfd, removed = 0, lockfd = *(const int *)arg;
 
 	if (!is_share)
 		return 0;
@@ -253,7 +326,7 @@ static int gc_visit(int gfd, const char *gname, const char *name, uint32_t ref,
 		return 0;
 	if (flock(recfd, LOCK_EX | LOCK_NB) == 0) {
 		xs_log(XS_LOG_DEBUG, "grant gc: stale share %s/%s", gname, name);
-		remove_share(gfd, recfd, name, sharer);
+		count_sub(lockfd, (xsp_domid_t)sharer, remove_share(gfd, recfd, name, sharer));
 		removed = 1;
 	}
 	close(recfd);
@@ -262,17 +335,17 @@ static int gc_visit(int gfd, const char *gname, const char *name, uint32_t ref,
 
 /*
  * Collect the shares no process holds any more (grant.lock held by the
- * caller). Returns the number of shares removed.
+ * caller, @lockfd). Returns the number of shares removed.
  */
-static int grant_gc(struct local_priv *lp)
+static int grant_gc(struct local_priv *lp, int lockfd)
 {
 	last_gc_ns = now_ns();
-	return grant_walk(lp, gc_visit, NULL);
+	return grant_walk(lp, gc_visit, &lockfd);
 }
 
 static bool grant_gc_due(void)
 {
-	return last_gc_ns == 0 || now_ns() - last_gc_ns >= GRANT_GC_INTERVAL_NS;
+	return last_gc_ns == 0 || now_ns() - last_gc_ns >= local_grant_gc_interval_ns;
 }
 
 static int count_visit(int gfd, const char *gname, const char *name, uint32_t ref,
@@ -281,10 +354,49 @@ static int count_visit(int gfd, const char *gname, const char *name, uint32_t re
 	return !is_share && sharer == *(const xsp_domid_t *)arg;
 }
 
-/* Pages currently shared by domain @sharer, host-wide (lock held). */
+/* Pages currently shared by domain @sharer, host-wide, by a walk (lock held). */
 static unsigned int grant_count(struct local_priv *lp, xsp_domid_t sharer)
 {
 	return (unsigned int)grant_walk(lp, count_visit, &sharer);
+}
+
+/*
+ * Add @npages to the count of domain @sharer if the budget @limit allows
+ * (grant.lock held, @lockfd). A count that is unknown or would exceed the
+ * limit is first made exact: stale grants are collected (unless @gc_done)
+ * and the page files counted. Returns 0 or -ENOSPC.
+ */
+static int budget_take(struct local_priv *lp, int lockfd, xsp_domid_t sharer,
+		       unsigned int npages, unsigned int limit, bool gc_done)
+{
+	uint32_t used;
+
+	if (count_get(lockfd, sharer, &used) < 0 || (uint64_t)used + npages > limit) {
+		if (!gc_done)
+			grant_gc(lp, lockfd);
+		used = grant_count(lp, sharer);
+	}
+	if ((uint64_t)used + npages > limit) {
+		count_set(lockfd, sharer, used);
+		return -ENOSPC;
+	}
+	count_set(lockfd, sharer, used + npages);
+	return 0;
+}
+
+int local_grant_pages(struct xsp *p, xsp_domid_t sharer, unsigned int *out)
+{
+	uint32_t v;
+	int lockfd, rc;
+
+	lockfd = grant_lock(local_priv(p));
+	if (lockfd < 0)
+		return lockfd;
+	rc = count_get(lockfd, sharer, &v);
+	if (rc == 0)
+		*out = v;
+	grant_unlock(lockfd);
+	return rc;
 }
 
 /* Reserve @npages of address space (PROT_NONE). Returns MAP_FAILED on error. */
@@ -339,6 +451,7 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 	char gdir[16], name[48];
 	unsigned int i, made = 0, limit = grant_limit();
 	int lockfd, gfd = -1, rc;
+	bool gc_done = false;
 	void *base = MAP_FAILED;
 	char *rec = NULL;
 	size_t reclen = 0;
@@ -354,26 +467,29 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 		rc = lockfd;
 		goto free_priv;
 	}
-	grant_gc(lp);
-	if (grant_count(lp, p->self) + npages > limit) {
-		rc = -ENOSPC;
-		goto unlock;
+	if (grant_gc_due()) {
+		grant_gc(lp, lockfd);
+		gc_done = true;
 	}
+	/* Counted before any file exists: a death from here on errs high. */
+	rc = budget_take(lp, lockfd, p->self, npages, limit, gc_done);
+	if (rc < 0)
+		goto unlock;
 
 	snprintf(gdir, sizeof(gdir), "grant/%u", (unsigned int)peer);
 	rc = ensure_dir(lp->dirfd, gdir);
 	if (rc < 0)
-		goto unlock;
+		goto uncount;
 	gfd = openat(lp->dirfd, gdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (gfd < 0) {
 		rc = -errno;
-		goto unlock;
+		goto uncount;
 	}
-	for (i = 0; i < npages; i++) {
-		rc = local_counter_next(p, "grant-ref", &s->refs[i]);
-		if (rc < 0)
-			goto close_gdir;
-	}
+	rc = local_counter_add(p, "grant-ref", npages, &s->refs[0]);
+	if (rc < 0)
+		goto close_gdir;
+	for (i = 1; i < npages; i++)
+		s->refs[i] = s->refs[0] + i;
 
 	/* The record first, locked and listing every ref: GC can undo a crash. */
 	snprintf(name, sizeof(name), "%u.%u.share", s->refs[0], (unsigned int)p->self);
@@ -448,6 +564,8 @@ remove_files:
 	free(rec);
 close_gdir:
 	close(gfd);
+uncount:
+	count_sub(lockfd, p->self, npages);
 unlock:
 	grant_unlock(lockfd);
 free_priv:
@@ -479,7 +597,8 @@ void local_unshare(struct xsp_share *s)
 		snprintf(gdir, sizeof(gdir), "%.*s", (int)(slash - sp->rec), sp->rec);
 		gfd = openat(lp->dirfd, gdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (gfd >= 0) {
-			remove_share(gfd, probe, slash + 1, s->p->self);
+			count_sub(lockfd, s->p->self,
+				  remove_share(gfd, probe, slash + 1, s->p->self));
 			close(gfd);
 		}
 	}
@@ -562,7 +681,7 @@ int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 		int lockfd = grant_lock(lp);
 
 		if (lockfd >= 0) {
-			grant_gc(lp);
+			grant_gc(lp, lockfd);
 			grant_unlock(lockfd);
 		}
 	}
