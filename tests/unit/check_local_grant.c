@@ -6,8 +6,10 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 
+#include "platform/local/local.h"
 #include "testutil.h"
 #include "xproc.h"
 
@@ -17,6 +19,7 @@ static void setup(void)
 {
 	dir = tu_fresh_local_dir();
 	unsetenv("XSOCK_GRANT_LIMIT");
+	local_grant_gc_interval_ns = 1000000000LL;
 }
 
 static void teardown(void)
@@ -577,6 +580,7 @@ START_TEST(stale_grants_of_killed_sharer_collected)
 	ck_assert_uint_eq(((unsigned char *)xsp_map_addr(m))[0], 0x77);
 	xp_kill(&k);
 	ck_assert_int_eq(count_grant_files(2), 4);
+	local_grant_gc_interval_ns = 0;		/* every share collects */
 	p7 = xp_open_as(7);
 	ck_assert_int_eq(xsp_share(p7, 9, 1, NULL, &s), 0);	/* triggers GC */
 	ck_assert_int_eq(count_grant_files(2), 0);
@@ -619,6 +623,7 @@ START_TEST(stale_gc_spares_forked_holder)
 	ck_assert_int_eq(xp_recv(k.from, &ref), 0);
 	ck_assert_int_eq(xp_recv(k.from, &holder), 0);
 	ck_assert_int_gt(holder, 0);
+	local_grant_gc_interval_ns = 0;		/* every share collects */
 	xp_kill(&k);		/* the sharer dies, its forked child holds on */
 	c = xp_spawn(share_and_count, NULL);
 	ck_assert_int_eq(WEXITSTATUS(xp_wait(&c)), 3);
@@ -659,6 +664,214 @@ START_TEST(many_shares_no_fd_leak)
 }
 END_TEST
 
+
+/* ---- budget count, ref allocation, cost --------------------------------------- */
+
+static unsigned int pages_of(struct xsp *p, xsp_domid_t d)
+{
+	unsigned int n = 0xdead;
+
+	ck_assert_int_eq(local_grant_pages(p, d, &n), 0);
+	return n;
+}
+
+START_TEST(counter_add_batch_distinct_increasing)
+{
+	struct xsp *p = xp_open_as(1);
+	uint32_t a, b, c;
+	char path[256];
+	FILE *f;
+
+	ck_assert_int_eq(local_counter_add(p, "t-ctr", 5, &a), 0);
+	ck_assert_uint_eq(a, 1);			/* 1..5 */
+	ck_assert_int_eq(local_counter_add(p, "t-ctr", 3, &b), 0);
+	ck_assert_uint_eq(b, 6);			/* 6..8 */
+	ck_assert_int_eq(local_counter_next(p, "t-ctr", &c), 0);
+	ck_assert_uint_eq(c, 9);
+	ck_assert_int_eq(local_counter_add(p, "t-ctr", 0, &c), -EINVAL);
+	ck_assert_int_eq(local_counter_add(p, "t-ctr", LOCAL_COUNTER_MAX_BATCH + 1, &c), -EINVAL);
+	/* A batch never wraps: it starts over at 1 instead. */
+	snprintf(path, sizeof(path), "%s/t-ctr", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "2147483644\n");
+	fclose(f);
+	ck_assert_int_eq(local_counter_add(p, "t-ctr", 3, &a), 0);
+	ck_assert_uint_eq(a, 2147483645u);		/* ..2147483647 */
+	ck_assert_int_eq(local_counter_add(p, "t-ctr", 2, &a), 0);
+	ck_assert_uint_eq(a, 1);
+	ck_assert_int_eq(local_counter_next(p, "t-ctr", &a), 0);
+	ck_assert_uint_eq(a, 3);
+	xsp_close(p);
+}
+END_TEST
+
+START_TEST(share_refs_distinct_increasing)
+{
+	struct xsp *p1 = xp_open_as(1), *p2 = xp_open_as(2);
+	struct xsp_share *s, *t;
+	struct xsp_map *m;
+	const xsp_gref_t *r;
+	unsigned int i;
+
+	ck_assert_int_eq(xsp_share(p1, 2, 8, NULL, &s), 0);
+	ck_assert_int_eq(xsp_share(p2, 1, 4, NULL, &t), 0);
+	r = xsp_share_refs(s);
+	for (i = 1; i < 8; i++)
+		ck_assert_uint_gt(r[i], r[i - 1]);
+	for (i = 0; i < 4; i++)
+		ck_assert_uint_gt(xsp_share_refs(t)[i], r[7]);	/* host-wide */
+	/* Each ref names its own page. */
+	xp_fill(xsp_share_addr(s), 8 * XSP_PAGE_SIZE, 5);
+	ck_assert_int_eq(xsp_map(p2, 1, 1, &r[6], NULL, &m), 0);
+	ck_assert_mem_eq(xsp_map_addr(m), (char *)xsp_share_addr(s) + 6 * XSP_PAGE_SIZE,
+			 XSP_PAGE_SIZE);
+	xsp_unmap(m);
+	xsp_unshare(t);
+	xsp_unshare(s);
+	xsp_close(p2);
+	xsp_close(p1);
+}
+END_TEST
+
+START_TEST(budget_count_exact_share_unshare)
+{
+	struct xsp *p1, *p5;
+	struct xsp_share *a, *b, *c, *d;
+
+	setenv("XSOCK_GRANT_LIMIT", "6", 1);
+	p1 = xp_open_as(1);
+	p5 = xp_open_as(5);
+	ck_assert_int_eq(xsp_share(p1, 2, 3, NULL, &a), 0);
+	ck_assert_uint_eq(pages_of(p1, 1), 3);
+	ck_assert_int_eq(xsp_share(p1, 3, 1, NULL, &b), 0);
+	ck_assert_int_eq(xsp_share(p5, 2, 2, NULL, &d), 0);
+	ck_assert_uint_eq(pages_of(p1, 1), 4);
+	ck_assert_uint_eq(pages_of(p1, 5), 2);
+	ck_assert_int_eq(xsp_share(p1, 2, 3, NULL, &c), -ENOSPC);	/* 7 > 6 */
+	ck_assert_uint_eq(pages_of(p1, 1), 4);				/* unchanged */
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &c), 0);		/* exactly 6 */
+	ck_assert_uint_eq(pages_of(p1, 1), 6);
+	xsp_unshare(a);
+	ck_assert_uint_eq(pages_of(p1, 1), 3);
+	xsp_unshare(b);
+	xsp_unshare(c);
+	ck_assert_uint_eq(pages_of(p1, 1), 0);
+	ck_assert_uint_eq(pages_of(p1, 5), 2);
+	xsp_unshare(d);
+	ck_assert_uint_eq(pages_of(p1, 5), 0);
+	ck_assert_int_eq(count_grant_files(2), 0);
+	ck_assert_int_eq(count_grant_files(3), 0);
+	xsp_close(p5);
+	xsp_close(p1);
+}
+END_TEST
+
+START_TEST(budget_count_after_gc_of_killed_sharer)
+{
+	struct sharer_arg a = { .npages = 3 };
+	struct xsp *p1;
+	struct xsp_share *s, *t, *u;
+	uint32_t ref, holder;
+	unsigned long w;
+	struct kid k;
+
+	setenv("XSOCK_GRANT_LIMIT", "4", 1);
+	p1 = xp_open_as(1);
+	/* A killed sharer's pages count until collected ... */
+	k = xp_spawn(sharer_then_sleep, &a);
+	ck_assert_int_eq(xp_recv(k.from, &ref), 0);
+	ck_assert_int_eq(xp_recv(k.from, &holder), 0);
+	xp_kill(&k);
+	ck_assert_uint_eq(pages_of(p1, 1), 3);
+	/* ... and the first share of this process collects them (GC due). */
+	ck_assert_int_eq(xsp_share(p1, 2, 1, NULL, &s), 0);
+	ck_assert_uint_eq(pages_of(p1, 1), 1);
+	ck_assert_int_eq(count_grant_files(2), 2);
+
+	/* GC not due: a share that the stale pages would refuse collects first. */
+	local_grant_gc_interval_ns = 1000LL * 1000000000LL;
+	k = xp_spawn(sharer_then_sleep, &a);
+	ck_assert_int_eq(xp_recv(k.from, &ref), 0);
+	ck_assert_int_eq(xp_recv(k.from, &holder), 0);
+	xp_kill(&k);
+	ck_assert_uint_eq(pages_of(p1, 1), 4);
+	ck_assert_int_eq(count_grant_files(2), 6);
+	w = local_grant_walks;
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &t), 0);	/* 4 + 2 > 4 */
+	ck_assert_uint_eq(local_grant_walks, w + 2);		/* GC, recount */
+	ck_assert_uint_eq(pages_of(p1, 1), 3);
+	ck_assert_int_eq(count_grant_files(2), 5);
+	/* Still exact: a real refusal. */
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &u), -ENOSPC);
+	ck_assert_ptr_null(u);
+	ck_assert_uint_eq(pages_of(p1, 1), 3);
+	xsp_unshare(s);
+	xsp_unshare(t);
+	ck_assert_uint_eq(pages_of(p1, 1), 0);
+	ck_assert_int_eq(count_grant_files(2), 0);
+	xsp_close(p1);
+}
+END_TEST
+
+START_TEST(budget_unknown_count_recounted)
+{
+	struct xsp *p1 = xp_open_as(1);
+	struct xsp_share *s, *t;
+	unsigned int n;
+	char path[256];
+	int fd;
+
+	ck_assert_int_eq(xsp_share(p1, 2, 3, NULL, &s), 0);
+	ck_assert_uint_eq(pages_of(p1, 1), 3);
+	/* Lose the counts (e.g. a directory from an older library). */
+	snprintf(path, sizeof(path), "%s/grant.lock", dir);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(local_grant_pages(p1, 1, &n), -ENODATA);
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &t), 0);
+	ck_assert_uint_eq(pages_of(p1, 1), 5);
+	xsp_unshare(s);
+	xsp_unshare(t);
+	ck_assert_uint_eq(pages_of(p1, 1), 0);
+	xsp_close(p1);
+}
+END_TEST
+
+/* Share and unshare cost O(pages): no walk of grant/ once the count is known. */
+START_TEST(share_does_not_walk)
+{
+	struct xsp *p1 = xp_open_as(1), *p2 = xp_open_as(2);
+	struct xsp_share *s[200];
+	unsigned long w;
+	int i, fds;
+
+	local_grant_gc_interval_ns = 1000LL * 1000000000LL;
+	fds = xp_count_fds();
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &s[0]), 0);	/* first: GC, count */
+	w = local_grant_walks;
+	ck_assert_uint_eq(w, 2);
+	for (i = 1; i < 200; i++)
+		ck_assert_int_eq(xsp_share(i % 2 ? p1 : p2, i % 2 ? 2 : 1, 2, NULL, &s[i]), 0);
+	ck_assert_int_eq(count_grant_files(2), 101 * 3);	/* s[0] and odd i */
+	ck_assert_int_eq(count_grant_files(1), 99 * 3);
+	ck_assert_uint_eq(pages_of(p1, 1), 202);
+	ck_assert_uint_eq(pages_of(p1, 2), 198);
+	for (i = 0; i < 200; i++)
+		xsp_unshare(s[i]);
+	/* Only p2's first share walked: domain 2's count was not known (GC, recount). */
+	ck_assert_uint_eq(local_grant_walks, w + 2);
+	ck_assert_uint_eq(pages_of(p1, 1), 0);
+	ck_assert_uint_eq(pages_of(p1, 2), 0);
+	ck_assert_int_eq(count_grant_files(2), 0);
+	ck_assert_int_eq(count_grant_files(1), 0);
+	ck_assert_int_eq(xp_count_fds(), fds);
+	xsp_close(p2);
+	xsp_close(p1);
+}
+END_TEST
+
 static Suite *grant_suite(void)
 {
 	Suite *s = suite_create("local_grant");
@@ -685,6 +898,12 @@ static Suite *grant_suite(void)
 	tcase_add_test(tc, stale_grants_of_killed_sharer_collected);
 	tcase_add_test(tc, stale_gc_spares_forked_holder);
 	tcase_add_test(tc, many_shares_no_fd_leak);
+	tcase_add_test(tc, counter_add_batch_distinct_increasing);
+	tcase_add_test(tc, share_refs_distinct_increasing);
+	tcase_add_test(tc, budget_count_exact_share_unshare);
+	tcase_add_test(tc, budget_count_after_gc_of_killed_sharer);
+	tcase_add_test(tc, budget_unknown_count_recounted);
+	tcase_add_test(tc, share_does_not_walk);
 	suite_add_tcase(s, tc);
 	return s;
 }
