@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "platform/local/local.h"
 #include "testutil.h"
@@ -27,12 +28,37 @@ static void teardown(void)
 	tu_rm_rf(dir);
 }
 
+/* Share files granted to @grantee (one per share); -1: no directory. */
 static int count_grant_files(unsigned int grantee)
 {
 	char path[256];
 
 	snprintf(path, sizeof(path), "%s/grant/%u", dir, grantee);
 	return tu_count_entries(path);
+}
+
+/* Pages of the share files granted to @grantee, by their sizes. */
+static int count_grant_pages(unsigned int grantee)
+{
+	char path[256];
+	struct dirent *de;
+	struct stat st;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/grant/%u", dir, grantee);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		ck_assert_int_eq(fstatat(dirfd(d), de->d_name, &st, 0), 0);
+		ck_assert_int_eq(st.st_size % XSP_PAGE_SIZE, 0);
+		n += (int)(st.st_size / XSP_PAGE_SIZE);
+	}
+	closedir(d);
+	return n;
 }
 
 /* ---- share to domain 2, map from domain 2 ---------------------------------- */
@@ -294,13 +320,16 @@ START_TEST(unshare_removes_files)
 	struct xsp_map *m;
 
 	ck_assert_int_eq(xsp_share(p1, 2, 3, NULL, &s), 0);
-	ck_assert_int_eq(count_grant_files(2), 4);	/* 3 pages + record */
+	ck_assert_int_eq(count_grant_files(2), 1);	/* one file per share */
+	ck_assert_int_eq(count_grant_pages(2), 3);
 	ck_assert_int_eq(xsp_share(p1, 2, 1, NULL, &t), 0);
-	ck_assert_int_eq(count_grant_files(2), 6);
+	ck_assert_int_eq(count_grant_files(2), 2);
+	ck_assert_int_eq(count_grant_pages(2), 4);
 	ck_assert_int_eq(xsp_map(p2, 1, 3, xsp_share_refs(s), NULL, &m), 0);
 	xp_fill(xsp_share_addr(s), 3 * XSP_PAGE_SIZE, 11);
 	xsp_unshare(s);
-	ck_assert_int_eq(count_grant_files(2), 2);
+	ck_assert_int_eq(count_grant_files(2), 1);
+	ck_assert_int_eq(count_grant_pages(2), 1);
 	/* Deferred revocation: the existing mapping stays valid ... */
 	ck_assert(xp_check(xsp_map_addr(m), 3 * XSP_PAGE_SIZE, 11));
 	xsp_unmap(m);
@@ -515,7 +544,7 @@ START_TEST(unshare_notify_fires_at_last_holder)
 	close(go[0]);
 	xsp_unshare(s);		/* not the last holder */
 	ck_assert_uint_eq(c[64], 1);
-	ck_assert_int_eq(count_grant_files(2), 2);
+	ck_assert_int_eq(count_grant_files(2), 1);
 	ck_assert_int_eq(xsp_evtchn_ack(e2), 0);
 	ck_assert_int_eq(write(go[1], "x", 1), 1);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -579,7 +608,7 @@ START_TEST(stale_grants_of_killed_sharer_collected)
 	ck_assert_int_eq(xsp_map(p2, 1, 1, &ref, NULL, &m), 0);	/* alive: maps */
 	ck_assert_uint_eq(((unsigned char *)xsp_map_addr(m))[0], 0x77);
 	xp_kill(&k);
-	ck_assert_int_eq(count_grant_files(2), 4);
+	ck_assert_int_eq(count_grant_pages(2), 3);
 	local_grant_gc_interval_ns = 0;		/* every share collects */
 	p7 = xp_open_as(7);
 	ck_assert_int_eq(xsp_share(p7, 9, 1, NULL, &s), 0);	/* triggers GC */
@@ -604,7 +633,7 @@ static int share_and_count(int in, int out, void *arg)
 	CHILD_CHECK(p);
 	CHILD_CHECK(xsp_share(p, 9, 1, NULL, &s) == 0);		/* triggers GC */
 	snprintf(path, sizeof(path), "%s/grant/2", dir);
-	n = tu_count_entries(path);
+	n = count_grant_pages(2);
 	xsp_unshare(s);
 	xsp_close(p);
 	return n;
@@ -626,7 +655,7 @@ START_TEST(stale_gc_spares_forked_holder)
 	local_grant_gc_interval_ns = 0;		/* every share collects */
 	xp_kill(&k);		/* the sharer dies, its forked child holds on */
 	c = xp_spawn(share_and_count, NULL);
-	ck_assert_int_eq(WEXITSTATUS(xp_wait(&c)), 3);
+	ck_assert_int_eq(WEXITSTATUS(xp_wait(&c)), 2);	/* its 2 pages stay */
 	p2 = xp_open_as(2);
 	ck_assert_int_eq(xsp_map(p2, 1, 1, &ref, NULL, &m), 0);
 	ck_assert_uint_eq(((unsigned char *)xsp_map_addr(m))[0], 0x77);
@@ -787,7 +816,7 @@ START_TEST(budget_count_after_gc_of_killed_sharer)
 	/* ... and the first share of this process collects them (GC due). */
 	ck_assert_int_eq(xsp_share(p1, 2, 1, NULL, &s), 0);
 	ck_assert_uint_eq(pages_of(p1, 1), 1);
-	ck_assert_int_eq(count_grant_files(2), 2);
+	ck_assert_int_eq(count_grant_pages(2), 1);
 
 	/* GC not due: a share that the stale pages would refuse collects first. */
 	local_grant_gc_interval_ns = 1000LL * 1000000000LL;
@@ -796,12 +825,12 @@ START_TEST(budget_count_after_gc_of_killed_sharer)
 	ck_assert_int_eq(xp_recv(k.from, &holder), 0);
 	xp_kill(&k);
 	ck_assert_uint_eq(pages_of(p1, 1), 4);
-	ck_assert_int_eq(count_grant_files(2), 6);
+	ck_assert_int_eq(count_grant_pages(2), 4);
 	w = local_grant_walks;
 	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &t), 0);	/* 4 + 2 > 4 */
 	ck_assert_uint_eq(local_grant_walks, w + 2);		/* GC, recount */
 	ck_assert_uint_eq(pages_of(p1, 1), 3);
-	ck_assert_int_eq(count_grant_files(2), 5);
+	ck_assert_int_eq(count_grant_pages(2), 3);
 	/* Still exact: a real refusal. */
 	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &u), -ENOSPC);
 	ck_assert_ptr_null(u);
@@ -854,8 +883,9 @@ START_TEST(share_does_not_walk)
 	ck_assert_uint_eq(w, 2);
 	for (i = 1; i < 200; i++)
 		ck_assert_int_eq(xsp_share(i % 2 ? p1 : p2, i % 2 ? 2 : 1, 2, NULL, &s[i]), 0);
-	ck_assert_int_eq(count_grant_files(2), 101 * 3);	/* s[0] and odd i */
-	ck_assert_int_eq(count_grant_files(1), 99 * 3);
+	ck_assert_int_eq(count_grant_files(2), 101);	/* s[0] and odd i */
+	ck_assert_int_eq(count_grant_pages(2), 202);
+	ck_assert_int_eq(count_grant_files(1), 99);
 	ck_assert_uint_eq(pages_of(p1, 1), 202);
 	ck_assert_uint_eq(pages_of(p1, 2), 198);
 	for (i = 0; i < 200; i++)
@@ -867,6 +897,58 @@ START_TEST(share_does_not_walk)
 	ck_assert_int_eq(count_grant_files(2), 0);
 	ck_assert_int_eq(count_grant_files(1), 0);
 	ck_assert_int_eq(xp_count_fds(), fds);
+	xsp_close(p2);
+	xsp_close(p1);
+}
+END_TEST
+
+/* Refs of several shares, in any order, each page where its ref says. */
+START_TEST(map_refs_across_shares)
+{
+	struct xsp *p1 = xp_open_as(1), *p2 = xp_open_as(2);
+	struct xsp_share *a, *b, *c;
+	struct xsp_map *m;
+	const xsp_gref_t *ra, *rb;
+	xsp_gref_t refs[5], past;
+	unsigned char *pa, *pb, *pm;
+	unsigned int i;
+
+	ck_assert_int_eq(xsp_share(p1, 2, 3, NULL, &a), 0);
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &b), 0);
+	ck_assert_int_eq(xsp_share(p1, 3, 2, NULL, &c), 0);
+	ra = xsp_share_refs(a);
+	rb = xsp_share_refs(b);
+	pa = xsp_share_addr(a);
+	pb = xsp_share_addr(b);
+	for (i = 0; i < 3; i++)
+		memset(pa + i * XSP_PAGE_SIZE, 0x10 + i, XSP_PAGE_SIZE);
+	for (i = 0; i < 2; i++)
+		memset(pb + i * XSP_PAGE_SIZE, 0x20 + i, XSP_PAGE_SIZE);
+	refs[0] = rb[1];
+	refs[1] = ra[0];
+	refs[2] = ra[1];
+	refs[3] = ra[2];
+	refs[4] = rb[0];
+	ck_assert_int_eq(xsp_map(p2, 1, 5, refs, NULL, &m), 0);
+	pm = xsp_map_addr(m);
+	ck_assert_uint_eq(pm[0 * XSP_PAGE_SIZE + 7], 0x21);
+	ck_assert_uint_eq(pm[1 * XSP_PAGE_SIZE + 7], 0x10);
+	ck_assert_uint_eq(pm[2 * XSP_PAGE_SIZE + 7], 0x11);
+	ck_assert_uint_eq(pm[3 * XSP_PAGE_SIZE + 4095], 0x12);
+	ck_assert_uint_eq(pm[4 * XSP_PAGE_SIZE], 0x20);
+	pm[3 * XSP_PAGE_SIZE] = 0x99;
+	ck_assert_uint_eq(pa[2 * XSP_PAGE_SIZE], 0x99);
+	xsp_unmap(m);
+	/* One past the last page of a share: no grant. */
+	past = xsp_share_refs(c)[1] + 1;
+	ck_assert_int_eq(xsp_map(p2, 1, 1, &past, NULL, &m), -ENOENT);
+	/* Inside another grantee's share: not ours. */
+	ck_assert_int_eq(xsp_map(p2, 1, 1, &xsp_share_refs(c)[1], NULL, &m), -EPERM);
+	/* Between shares of another sharer: the nearest share decides. */
+	ck_assert_int_eq(xsp_map(p2, 5, 1, &ra[2], NULL, &m), -ENOENT);
+	xsp_unshare(c);
+	xsp_unshare(b);
+	xsp_unshare(a);
 	xsp_close(p2);
 	xsp_close(p1);
 }
@@ -904,6 +986,7 @@ static Suite *grant_suite(void)
 	tcase_add_test(tc, budget_count_after_gc_of_killed_sharer);
 	tcase_add_test(tc, budget_unknown_count_recounted);
 	tcase_add_test(tc, share_does_not_walk);
+	tcase_add_test(tc, map_refs_across_shares);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,23 +4,27 @@
  *
  * Layout below XSOCK_LOCAL_DIR:
  *
- *   grant.lock                          flock: serialises share, unshare, GC;
- *                                        its contents: the live-page count of
- *                                        each sharing domain (below)
- *   grant/<grantee>/<ref>.<sharer>       one page (4096 bytes, zeroed)
- *   grant/<grantee>/<ref0>.<sharer>.share  the share record: the refs of
- *                                        one xsp_share, one per line
+ *   grant.lock                     flock: serialises share, unshare, GC;
+ *                                  its contents: the live-page count of
+ *                                  each sharing domain (below)
+ *   grant/<grantee>/<ref0>.<sharer>  one share: its npages pages (file size
+ *                                  npages * 4096, zeroed), granted as refs
+ *                                  ref0 .. ref0 + npages - 1; its flock
+ *                                  says whether a holder is alive
  *
  * Grant references come from the host-wide counter "grant-ref", so a ref
- * names one grant on the whole host; a share takes its refs in one counter
- * operation (consecutive numbers). The page file carries the sharer's
- * domid in its name: a map must name the right (peer, ref) pair as on Xen,
- * and a recount of the budget counts a domain's pages by name alone.
+ * names one grant on the whole host; a share takes its npages refs in one
+ * counter operation (consecutive numbers), which lets one file hold them
+ * all. The file carries the sharer's domid in its name: a map must name
+ * the right (peer, ref) pair as on Xen. A map finds the file of ref r as
+ * the nearest <k>.<peer> with k <= r (at most 1024 names down, the largest
+ * share) whose size covers r; the refs of one share map with one mmap.
  *
- * Cost: a share or unshare costs O(pages shared), never O(grants on the
- * host): the budget is a count kept in grant.lock, and the walk of every
- * grant (collection of stale grants, recount) runs at most once per
- * GRANT_GC_INTERVAL_NS per process, or when the budget would refuse.
+ * Cost: a share or unshare costs a constant number of system calls, never
+ * O(grants on the host) nor O(pages): the budget is a count kept in
+ * grant.lock, and the walk of every grant (collection of stale grants,
+ * recount) runs at most once per GRANT_GC_INTERVAL_NS per process, or when
+ * the budget would refuse.
  *
  * Choices (Xen semantics kept):
  *  - Only files in grant/<self>/ may be mapped: a ref that exists for
@@ -29,20 +33,20 @@
  *  - The sharer maps its pages MAP_SHARED: inherited by fork(), as with
  *    gntalloc. A mapper's region gets MADV_DONTFORK: a forked child has
  *    nothing at that address, as with gntdev in a PV domain.
- *  - Lifetime ("last holder"): the sharer keeps an fd of the share record
+ *  - Lifetime ("last holder"): the sharer keeps an fd of the share file
  *    open with a shared flock. A forked child inherits that open file
  *    description, so the lock stays held while any process holding the
  *    share lives. xsp_unshare() drops its fd and then probes with a fresh
  *    open + LOCK_EX|LOCK_NB: only the last holder clears the notify byte,
- *    signals and unlinks the files; earlier holders just unmap. The probe
+ *    signals and unlinks the file; earlier holders just unmap. The probe
  *    runs under grant.lock so that a concurrent GC cannot hide a holder.
- *  - Revocation is deferred as on Xen: unlinking the page files does not
- *    affect existing mappings; the memory lives until the last unmap.
- *  - Stale grants (every holder of the share record died, e.g. SIGKILL)
- *    are collected lazily by a walk of grant/ that costs one open+flock per
- *    live share on the host: by share and map calls at most once a second
- *    per process, and by a share that the budget would refuse, before it
- *    refuses (so stale grants never cause a false -ENOSPC).
+ *  - Revocation is deferred as on Xen: unlinking the file does not affect
+ *    existing mappings; the memory lives until the last unmap.
+ *  - Stale grants (every holder of the share file died, e.g. SIGKILL)
+ *    are collected lazily by a walk of grant/ that costs one open+flock
+ *    per live share on the host: by share and map calls at most once a
+ *    second per process, and by a share that the budget would refuse,
+ *    before it refuses (so stale grants never cause a false -ENOSPC).
  *    A peer that still maps such a page keeps its mapping; only the names
  *    go away, so a later map of that ref fails with -ENOENT.
  *  - Budget: at most XSOCK_GRANT_LIMIT (default 65536; 1024 mimics
@@ -50,11 +54,11 @@
  *    domain, host-wide: -ENOSPC beyond. The count of each sharing domain
  *    is a native uint32_t at offset 4 * domid of grant.lock, holding the
  *    count + 1 (0, or a short file: not known). Share adds its pages
- *    before it creates any file, unshare by the last holder and GC
- *    subtract the refs of the record they remove, all under grant.lock.
+ *    before it creates its file; unshare by the last holder and GC
+ *    subtract the pages of the file they remove, all under grant.lock.
  *    A process that dies inside share leaves the count too high, never
  *    too low; a share that would exceed the budget, or finds the count
- *    unknown, collects stale grants and recounts the page files first.
+ *    unknown, collects stale grants and recounts the share files first.
  *  - Unmap notification: on an orderly unshare (by the last holder) or
  *    unmap the byte at the offset in page 0 is cleared before the pages go
  *    and the event channel, if any, is notified. Nothing can run in a
@@ -83,6 +87,7 @@
 
 #define GRANT_DEFAULT_LIMIT 65536u	/* XSOCK_GRANT_LIMIT=1024 mimics gntalloc */
 #define GRANT_GC_INTERVAL_NS 1000000000LL
+#define GRANT_MAX_SHARE 1024u		/* pages of one share (xsp_share()) */
 
 unsigned long local_grant_walks;
 long long local_grant_gc_interval_ns = GRANT_GC_INTERVAL_NS;
@@ -94,8 +99,8 @@ struct grant_notify {
 };
 
 struct share_priv {
-	int lockfd;			/* share record, LOCK_SH held */
-	char rec[80];			/* "grant/<peer>/<ref0>.<self>.share" */
+	int lockfd;			/* share file, LOCK_SH held */
+	char rec[48];			/* "grant/<peer>/<ref0>.<self>" */
 	struct grant_notify notify;
 };
 
@@ -163,8 +168,8 @@ static void grant_unlock(int fd)
 		close(fd);	/* drops the flock */
 }
 
-/* Parse "<u32>.<u16>" (page) or "<u32>.<u16>.share" (record). */
-static int parse_name(const char *name, uint32_t *ref, unsigned int *sharer, bool *is_share)
+/* Parse "<u32>.<u16>", a share file's name. */
+static int parse_name(const char *name, uint32_t *ref0, unsigned int *sharer)
 {
 	unsigned long r, d;
 	char *end;
@@ -177,45 +182,22 @@ static int parse_name(const char *name, uint32_t *ref, unsigned int *sharer, boo
 	if (end[1] < '0' || end[1] > '9')
 		return -EINVAL;
 	d = strtoul(end + 1, &end, 10);
-	if (d > 0xFFFF)
+	if (d > 0xFFFF || *end != '\0')
 		return -EINVAL;
-	if (*end == '\0')
-		*is_share = false;
-	else if (strcmp(end, ".share") == 0)
-		*is_share = true;
-	else
-		return -EINVAL;
-	*ref = (uint32_t)r;
+	*ref0 = (uint32_t)r;
 	*sharer = (unsigned int)d;
 	return 0;
 }
 
-/*
- * Unlink the pages listed in an open share record, then the record.
- * Returns the number of refs the record listed.
- */
-static unsigned int remove_share(int gfd, int recfd, const char *recname, unsigned int sharer)
+/* Pages of an open share file: 0 while it is being created (or corrupt). */
+static unsigned int file_pages(int fd)
 {
-	char buf[16384], name[48];
-	unsigned int listed = 0;
-	ssize_t n;
-	char *line, *save = NULL;
+	struct stat st;
 
-	n = pread(recfd, buf, sizeof(buf) - 1, 0);
-	if (n > 0) {
-		buf[n] = '\0';
-		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			unsigned long ref = strtoul(line, NULL, 10);
-
-			if (ref == 0)
-				continue;
-			snprintf(name, sizeof(name), "%lu.%u", ref, sharer);
-			unlinkat(gfd, name, 0);
-			listed++;
-		}
-	}
-	unlinkat(gfd, recname, 0);
-	return listed;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % XSP_PAGE_SIZE ||
+	    st.st_size > (off_t)GRANT_MAX_SHARE * XSP_PAGE_SIZE)
+		return 0;
+	return (unsigned int)(st.st_size / XSP_PAGE_SIZE);
 }
 
 /*
@@ -263,12 +245,12 @@ static void count_sub(int lockfd, xsp_domid_t d, uint32_t n)
 }
 
 /*
- * Call @fn for every file below grant/<grantee>/ with its grantee
+ * Call @fn for every share file below grant/<grantee>/ with its grantee
  * directory fd and its parsed name; @fn returns the amount to add to the
  * result. (grant.lock held by the caller.)
  */
-typedef int (*grant_visit_fn)(int gfd, const char *gname, const char *name, uint32_t ref,
-			      unsigned int sharer, bool is_share, void *arg);
+typedef int (*grant_visit_fn)(int gfd, const char *gname, const char *name, uint32_t ref0,
+			      unsigned int sharer, void *arg);
 
 static int grant_walk(struct local_priv *lp, grant_visit_fn fn, void *arg)
 {
@@ -297,12 +279,11 @@ static int grant_walk(struct local_priv *lp, grant_visit_fn fn, void *arg)
 			continue;
 		}
 		while ((se = readdir(sub)) != NULL) {
-			uint32_t ref;
+			uint32_t ref0;
 			unsigned int sharer;
-			bool is_share;
 
-			if (parse_name(se->d_name, &ref, &sharer, &is_share) == 0)
-				total += fn(gfd, de->d_name, se->d_name, ref, sharer, is_share, arg);
+			if (parse_name(se->d_name, &ref0, &sharer) == 0)
+				total += fn(gfd, de->d_name, se->d_name, ref0, sharer, arg);
 		}
 		closedir(sub);	/* closes gfd */
 	}
@@ -311,25 +292,24 @@ static int grant_walk(struct local_priv *lp, grant_visit_fn fn, void *arg)
 }
 
 /*
- * A share record whose lock nobody holds belongs to no live process.
- * @arg: the fd of grant.lock, whose counts lose the record's pages.
+ * A share file whose lock nobody holds belongs to no live process.
+ * @arg: the fd of grant.lock, whose counts lose the file's pages.
  */
-static int gc_visit(int gfd, const char *gname, const char *name, uint32_t ref,
-		    unsigned int sharer, bool is_share, void *arg)
+static int gc_visit(int gfd, const char *gname, const char *name, uint32_t ref0,
+		    unsigned int sharer, void *arg)
 {
-	int recfd, removed = 0, lockfd = *(const int *)arg;
+	int fd, removed = 0, lockfd = *(const int *)arg;
 
-	if (!is_share)
+	fd = openat(gfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return 0;
-	recfd = openat(gfd, name, O_RDONLY | O_CLOEXEC);
-	if (recfd < 0)
-		return 0;
-	if (flock(recfd, LOCK_EX | LOCK_NB) == 0) {
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 		xs_log(XS_LOG_DEBUG, "grant gc: stale share %s/%s", gname, name);
-		count_sub(lockfd, (xsp_domid_t)sharer, remove_share(gfd, recfd, name, sharer));
+		count_sub(lockfd, (xsp_domid_t)sharer, file_pages(fd));
+		unlinkat(gfd, name, 0);
 		removed = 1;
 	}
-	close(recfd);
+	close(fd);
 	return removed;
 }
 
@@ -348,10 +328,14 @@ static bool grant_gc_due(void)
 	return last_gc_ns == 0 || now_ns() - last_gc_ns >= local_grant_gc_interval_ns;
 }
 
-static int count_visit(int gfd, const char *gname, const char *name, uint32_t ref,
-		       unsigned int sharer, bool is_share, void *arg)
+static int count_visit(int gfd, const char *gname, const char *name, uint32_t ref0,
+		       unsigned int sharer, void *arg)
 {
-	return !is_share && sharer == *(const xsp_domid_t *)arg;
+	struct stat st;
+
+	if (sharer != *(const xsp_domid_t *)arg || fstatat(gfd, name, &st, 0) < 0)
+		return 0;
+	return (int)(st.st_size / XSP_PAGE_SIZE);
 }
 
 /* Pages currently shared by domain @sharer, host-wide, by a walk (lock held). */
@@ -364,7 +348,7 @@ static unsigned int grant_count(struct local_priv *lp, xsp_domid_t sharer)
  * Add @npages to the count of domain @sharer if the budget @limit allows
  * (grant.lock held, @lockfd). A count that is unknown or would exceed the
  * limit is first made exact: stale grants are collected (unless @gc_done)
- * and the page files counted. Returns 0 or -ENOSPC.
+ * and the share files counted. Returns 0 or -ENOSPC.
  */
 static int budget_take(struct local_priv *lp, int lockfd, xsp_domid_t sharer,
 		       unsigned int npages, unsigned int limit, bool gc_done)
@@ -406,11 +390,12 @@ static void *reserve(unsigned int npages)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 }
 
-static int map_page_fd(void *base, unsigned int i, int fd)
+/* Map @n pages of @fd from page @first over page @i of @base. */
+static int map_pages_fd(void *base, unsigned int i, unsigned int n, int fd, unsigned int first)
 {
 	void *want = (char *)base + (size_t)i * XSP_PAGE_SIZE;
-	void *got = mmap(want, XSP_PAGE_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_FIXED, fd, 0);
+	void *got = mmap(want, (size_t)n * XSP_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, fd, (off_t)first * XSP_PAGE_SIZE);
 
 	if (got == MAP_FAILED)
 		return -errno;
@@ -448,14 +433,14 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 {
 	struct local_priv *lp = local_priv(p);
 	struct share_priv *sp;
-	char gdir[16], name[48];
-	unsigned int i, made = 0, limit = grant_limit();
-	int lockfd, gfd = -1, rc;
+	char gdir[16], name[32];
+	unsigned int i, limit = grant_limit();
+	int lockfd, gfd = -1, mfd, rc;
 	bool gc_done = false;
-	void *base = MAP_FAILED;
-	char *rec = NULL;
-	size_t reclen = 0;
+	void *base;
 
+	if (npages == 0 || npages > GRANT_MAX_SHARE)
+		return -EINVAL;
 	sp = calloc(1, sizeof(*sp));
 	if (!sp)
 		return -ENOMEM;
@@ -471,7 +456,7 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 		grant_gc(lp, lockfd);
 		gc_done = true;
 	}
-	/* Counted before any file exists: a death from here on errs high. */
+	/* Counted before the file exists: a death from here on errs high. */
 	rc = budget_take(lp, lockfd, p->self, npages, limit, gc_done);
 	if (rc < 0)
 		goto unlock;
@@ -491,56 +476,38 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 	for (i = 1; i < npages; i++)
 		s->refs[i] = s->refs[0] + i;
 
-	/* The record first, locked and listing every ref: GC can undo a crash. */
-	snprintf(name, sizeof(name), "%u.%u.share", s->refs[0], (unsigned int)p->self);
+	/*
+	 * The file, locked before it has a size: a map sees no page of it
+	 * until it is complete, GC removes it if we die.
+	 */
+	snprintf(name, sizeof(name), "%u.%u", s->refs[0], (unsigned int)p->self);
 	snprintf(sp->rec, sizeof(sp->rec), "%s/%s", gdir, name);
 	sp->lockfd = openat(gfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (sp->lockfd < 0) {
 		rc = -errno;
 		goto close_gdir;
 	}
-	if (flock(sp->lockfd, LOCK_SH) < 0) {
+	if (flock(sp->lockfd, LOCK_SH) < 0 ||
+	    ftruncate(sp->lockfd, (off_t)npages * XSP_PAGE_SIZE) < 0) {
 		rc = -errno;
-		goto remove_files;
+		goto remove_file;
 	}
-	rec = malloc((size_t)npages * 12 + 1);
-	if (!rec) {
-		rc = -ENOMEM;
-		goto remove_files;
+	/*
+	 * Mapped through another open file description: a mapping keeps its
+	 * description, and so a flock on it, alive until munmap(), which
+	 * would hide the last holder from unshare's probe.
+	 */
+	mfd = openat(gfd, name, O_RDWR | O_CLOEXEC);
+	if (mfd < 0) {
+		rc = -errno;
+		goto remove_file;
 	}
-	for (i = 0; i < npages; i++)
-		reclen += (size_t)sprintf(rec + reclen, "%u\n", s->refs[i]);
-	if (pwrite(sp->lockfd, rec, reclen, 0) != (ssize_t)reclen) {
-		rc = -EIO;
-		goto remove_files;
-	}
-
-	base = reserve(npages);
-	if (base == MAP_FAILED) {
-		rc = -ENOMEM;
-		goto remove_files;
-	}
-	for (i = 0; i < npages; i++) {
-		int fd;
-
-		snprintf(name, sizeof(name), "%u.%u", s->refs[i], (unsigned int)p->self);
-		fd = openat(gfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			rc = -errno;
-			goto remove_files;
-		}
-		made++;
-		if (ftruncate(fd, XSP_PAGE_SIZE) < 0) {
-			rc = -errno;
-			close(fd);
-			goto remove_files;
-		}
-		rc = map_page_fd(base, i, fd);
-		close(fd);
-		if (rc < 0)
-			goto remove_files;
-	}
-	free(rec);
+	base = mmap(NULL, (size_t)npages * XSP_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    mfd, 0);
+	rc = base == MAP_FAILED ? -errno : 0;
+	close(mfd);
+	if (rc < 0)
+		goto remove_file;
 	close(gfd);
 	grant_unlock(lockfd);
 	s->addr = base;
@@ -549,19 +516,9 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 	       (unsigned int)peer, s->refs[0]);
 	return 0;
 
-remove_files:
-	for (i = 0; i < made; i++) {
-		snprintf(name, sizeof(name), "%u.%u", s->refs[i], (unsigned int)p->self);
-		unlinkat(gfd, name, 0);
-	}
-	if (sp->lockfd >= 0) {
-		snprintf(name, sizeof(name), "%u.%u.share", s->refs[0], (unsigned int)p->self);
-		unlinkat(gfd, name, 0);
-		close(sp->lockfd);
-	}
-	if (base != MAP_FAILED)
-		munmap(base, (size_t)npages * XSP_PAGE_SIZE);
-	free(rec);
+remove_file:
+	unlinkat(gfd, name, 0);
+	close(sp->lockfd);
 close_gdir:
 	close(gfd);
 uncount:
@@ -589,18 +546,9 @@ void local_unshare(struct xsp_share *s)
 	if (probe < 0) {
 		last = true;	/* already collected: nobody else holds it */
 	} else if (flock(probe, LOCK_EX | LOCK_NB) == 0) {
-		const char *slash = strrchr(sp->rec, '/');
-		char gdir[32];
-		int gfd;
-
 		last = true;
-		snprintf(gdir, sizeof(gdir), "%.*s", (int)(slash - sp->rec), sp->rec);
-		gfd = openat(lp->dirfd, gdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (gfd >= 0) {
-			count_sub(lockfd, s->p->self,
-				  remove_share(gfd, probe, slash + 1, s->p->self));
-			close(gfd);
-		}
+		count_sub(lockfd, s->p->self, file_pages(probe));
+		unlinkat(lp->dirfd, sp->rec, 0);
 	}
 	if (probe >= 0)
 		close(probe);
@@ -616,7 +564,7 @@ void local_unshare(struct xsp_share *s)
 	free(sp);
 }
 
-/* Does page <ref> exist for a grantee other than @self? */
+/* Does a share of another grantee than @self hold <ref>? */
 static bool ref_elsewhere(struct local_priv *lp, xsp_domid_t self, uint32_t ref)
 {
 	DIR *top, *sub;
@@ -645,12 +593,13 @@ static bool ref_elsewhere(struct local_priv *lp, xsp_domid_t self, uint32_t ref)
 			continue;
 		}
 		while ((se = readdir(sub)) != NULL) {
-			uint32_t r;
+			struct stat st;
+			uint32_t r0;
 			unsigned int d;
-			bool is_share;
 
-			if (parse_name(se->d_name, &r, &d, &is_share) == 0 && !is_share &&
-			    r == ref) {
+			if (parse_name(se->d_name, &r0, &d) == 0 && r0 <= ref &&
+			    ref - r0 < GRANT_MAX_SHARE && fstatat(gfd, se->d_name, &st, 0) == 0 &&
+			    (uint64_t)(ref - r0) * XSP_PAGE_SIZE < (uint64_t)st.st_size) {
 				found = true;
 				break;
 			}
@@ -661,14 +610,54 @@ static bool ref_elsewhere(struct local_priv *lp, xsp_domid_t self, uint32_t ref)
 	return found;
 }
 
+/* An open share file of the mapping peer: it holds refs ref0 .. ref0 + npages - 1. */
+struct share_file {
+	int fd;
+	uint32_t ref0;
+	unsigned int npages;
+};
+
+/*
+ * Open the share file of (@peer, @ref) in grantee directory @gfd: the
+ * nearest <k>.<peer> with k <= @ref, which must cover @ref. Returns 0,
+ * -ENOENT (no such grant, or its share is still being created), -errno.
+ */
+static int find_share(int gfd, xsp_domid_t peer, uint32_t ref, struct share_file *f)
+{
+	char name[32];
+	uint32_t k;
+
+	for (k = ref; k >= 1 && ref - k < GRANT_MAX_SHARE; k--) {
+		int fd;
+
+		snprintf(name, sizeof(name), "%u.%u", k, (unsigned int)peer);
+		fd = openat(gfd, name, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		f->npages = file_pages(fd);
+		if (ref - k >= f->npages) {
+			close(fd);
+			return -ENOENT;	/* not in the nearest share, so in none */
+		}
+		f->fd = fd;
+		f->ref0 = k;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 	      const xsp_gref_t *refs, const struct xsp_unmap_notify *notify,
 	      struct xsp_map *m)
 {
 	struct local_priv *lp = local_priv(p);
+	struct share_file f = { .fd = -1 };
 	struct map_priv *mp;
-	char gdir[32], name[48];
-	unsigned int i;
+	char gdir[32];
+	unsigned int i, run;
 	int gfd, rc;
 	void *base;
 
@@ -693,27 +682,22 @@ int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 		rc = -ENOMEM;
 		goto close_gdir;
 	}
-	for (i = 0; i < n; i++) {
-		struct stat st;
-		int fd = -1;
-
-		if (gfd >= 0) {
-			snprintf(name, sizeof(name), "%u.%u", refs[i], (unsigned int)peer);
-			fd = openat(gfd, name, O_RDWR | O_CLOEXEC);
-		}
-		if (fd < 0) {
-			rc = gfd < 0 || errno == ENOENT ? -ENOENT : -errno;
+	/* Runs of consecutive refs in one share map with one mmap. */
+	for (i = 0; i < n; i += run) {
+		if (f.fd < 0 || refs[i] < f.ref0 || refs[i] - f.ref0 >= f.npages) {
+			if (f.fd >= 0)
+				close(f.fd);
+			f.fd = -1;
+			rc = gfd < 0 ? -ENOENT : find_share(gfd, peer, refs[i], &f);
 			if (rc == -ENOENT && ref_elsewhere(lp, p->self, refs[i]))
 				rc = -EPERM;
-			goto unmap;
+			if (rc < 0)
+				goto unmap;
 		}
-		if (fstat(fd, &st) < 0 || st.st_size != XSP_PAGE_SIZE) {
-			close(fd);
-			rc = -ENOENT;	/* not a complete page: being created or corrupt */
-			goto unmap;
-		}
-		rc = map_page_fd(base, i, fd);
-		close(fd);
+		for (run = 1; i + run < n && refs[i + run] == refs[i] + run &&
+		     refs[i + run] - f.ref0 < f.npages; run++)
+			;
+		rc = map_pages_fd(base, i, run, f.fd, refs[i] - f.ref0);
 		if (rc < 0)
 			goto unmap;
 	}
@@ -721,6 +705,8 @@ int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 		rc = -errno;
 		goto unmap;
 	}
+	if (f.fd >= 0)
+		close(f.fd);
 	if (gfd >= 0)
 		close(gfd);
 	m->addr = base;
@@ -728,6 +714,8 @@ int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 	return 0;
 
 unmap:
+	if (f.fd >= 0)
+		close(f.fd);
 	munmap(base, (size_t)n * XSP_PAGE_SIZE);
 close_gdir:
 	if (gfd >= 0)

@@ -5,10 +5,11 @@
  * the same XSOCK_DOMID; all shared state lives below XSOCK_LOCAL_DIR
  * (default /dev/shm/xsock), which every domain of a host must share:
  *
- *   grant/<grantee>/<ref>.<sharer>  one page of shared memory per grant ref
- *   grant/<grantee>/<ref0>.<sharer>.share  a share's record (its lock = alive)
+ *   grant/<grantee>/<ref0>.<sharer>  one share: the pages of its refs
+ *                                   ref0.. (consecutive); its lock = alive
  *   evtchn/<port>.a2b, .b2a, .meta  a channel's FIFOs and owner record
  *   grant.lock, evtchn.lock         serialise allocation and collection
+ *                                   (grant.lock also holds the budget counts)
  *   store/, store.lock, store-*     the store tree (store.c)
  *   grant-ref, evtchn-port          counters (under flock)
  *
