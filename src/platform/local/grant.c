@@ -109,7 +109,7 @@ struct map_priv {
 };
 
 /* Last GC of this process (CLOCK_MONOTONIC ns); 0: never. */
-static long long last_gc_ns;
+static long long last_gc_ns;	/* relaxed atomics: map reads it unlocked */
 
 static long long now_ns(void)
 {
@@ -319,13 +319,15 @@ static int gc_visit(int gfd, const char *gname, const char *name, uint32_t ref0,
  */
 static int grant_gc(struct local_priv *lp, int lockfd)
 {
-	last_gc_ns = now_ns();
+	__atomic_store_n(&last_gc_ns, now_ns(), __ATOMIC_RELAXED);
 	return grant_walk(lp, gc_visit, &lockfd);
 }
 
 static bool grant_gc_due(void)
 {
-	return last_gc_ns == 0 || now_ns() - last_gc_ns >= local_grant_gc_interval_ns;
+	long long last = __atomic_load_n(&last_gc_ns, __ATOMIC_RELAXED);
+
+	return last == 0 || now_ns() - last >= local_grant_gc_interval_ns;
 }
 
 static int count_visit(int gfd, const char *gname, const char *name, uint32_t ref0,
