@@ -6,8 +6,11 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
+#include "platform/local/local.h"
 #include "testutil.h"
 #include "xproc.h"
 
@@ -17,6 +20,7 @@ static void setup(void)
 {
 	dir = tu_fresh_local_dir();
 	unsetenv("XSOCK_GRANT_LIMIT");
+	local_grant_gc_interval_ns = 1000000000LL;
 }
 
 static void teardown(void)
@@ -24,12 +28,37 @@ static void teardown(void)
 	tu_rm_rf(dir);
 }
 
+/* Share files granted to @grantee (one per share); -1: no directory. */
 static int count_grant_files(unsigned int grantee)
 {
 	char path[256];
 
 	snprintf(path, sizeof(path), "%s/grant/%u", dir, grantee);
 	return tu_count_entries(path);
+}
+
+/* Pages of the share files granted to @grantee, by their sizes. */
+static int count_grant_pages(unsigned int grantee)
+{
+	char path[256];
+	struct dirent *de;
+	struct stat st;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/grant/%u", dir, grantee);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		ck_assert_int_eq(fstatat(dirfd(d), de->d_name, &st, 0), 0);
+		ck_assert_int_eq(st.st_size % XSP_PAGE_SIZE, 0);
+		n += (int)(st.st_size / XSP_PAGE_SIZE);
+	}
+	closedir(d);
+	return n;
 }
 
 /* ---- share to domain 2, map from domain 2 ---------------------------------- */
@@ -291,13 +320,16 @@ START_TEST(unshare_removes_files)
 	struct xsp_map *m;
 
 	ck_assert_int_eq(xsp_share(p1, 2, 3, NULL, &s), 0);
-	ck_assert_int_eq(count_grant_files(2), 4);	/* 3 pages + record */
+	ck_assert_int_eq(count_grant_files(2), 1);	/* one file per share */
+	ck_assert_int_eq(count_grant_pages(2), 3);
 	ck_assert_int_eq(xsp_share(p1, 2, 1, NULL, &t), 0);
-	ck_assert_int_eq(count_grant_files(2), 6);
+	ck_assert_int_eq(count_grant_files(2), 2);
+	ck_assert_int_eq(count_grant_pages(2), 4);
 	ck_assert_int_eq(xsp_map(p2, 1, 3, xsp_share_refs(s), NULL, &m), 0);
 	xp_fill(xsp_share_addr(s), 3 * XSP_PAGE_SIZE, 11);
 	xsp_unshare(s);
-	ck_assert_int_eq(count_grant_files(2), 2);
+	ck_assert_int_eq(count_grant_files(2), 1);
+	ck_assert_int_eq(count_grant_pages(2), 1);
 	/* Deferred revocation: the existing mapping stays valid ... */
 	ck_assert(xp_check(xsp_map_addr(m), 3 * XSP_PAGE_SIZE, 11));
 	xsp_unmap(m);
@@ -512,7 +544,7 @@ START_TEST(unshare_notify_fires_at_last_holder)
 	close(go[0]);
 	xsp_unshare(s);		/* not the last holder */
 	ck_assert_uint_eq(c[64], 1);
-	ck_assert_int_eq(count_grant_files(2), 2);
+	ck_assert_int_eq(count_grant_files(2), 1);
 	ck_assert_int_eq(xsp_evtchn_ack(e2), 0);
 	ck_assert_int_eq(write(go[1], "x", 1), 1);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -576,7 +608,8 @@ START_TEST(stale_grants_of_killed_sharer_collected)
 	ck_assert_int_eq(xsp_map(p2, 1, 1, &ref, NULL, &m), 0);	/* alive: maps */
 	ck_assert_uint_eq(((unsigned char *)xsp_map_addr(m))[0], 0x77);
 	xp_kill(&k);
-	ck_assert_int_eq(count_grant_files(2), 4);
+	ck_assert_int_eq(count_grant_pages(2), 3);
+	local_grant_gc_interval_ns = 0;		/* every share collects */
 	p7 = xp_open_as(7);
 	ck_assert_int_eq(xsp_share(p7, 9, 1, NULL, &s), 0);	/* triggers GC */
 	ck_assert_int_eq(count_grant_files(2), 0);
@@ -600,7 +633,7 @@ static int share_and_count(int in, int out, void *arg)
 	CHILD_CHECK(p);
 	CHILD_CHECK(xsp_share(p, 9, 1, NULL, &s) == 0);		/* triggers GC */
 	snprintf(path, sizeof(path), "%s/grant/2", dir);
-	n = tu_count_entries(path);
+	n = count_grant_pages(2);
 	xsp_unshare(s);
 	xsp_close(p);
 	return n;
@@ -619,9 +652,10 @@ START_TEST(stale_gc_spares_forked_holder)
 	ck_assert_int_eq(xp_recv(k.from, &ref), 0);
 	ck_assert_int_eq(xp_recv(k.from, &holder), 0);
 	ck_assert_int_gt(holder, 0);
+	local_grant_gc_interval_ns = 0;		/* every share collects */
 	xp_kill(&k);		/* the sharer dies, its forked child holds on */
 	c = xp_spawn(share_and_count, NULL);
-	ck_assert_int_eq(WEXITSTATUS(xp_wait(&c)), 3);
+	ck_assert_int_eq(WEXITSTATUS(xp_wait(&c)), 2);	/* its 2 pages stay */
 	p2 = xp_open_as(2);
 	ck_assert_int_eq(xsp_map(p2, 1, 1, &ref, NULL, &m), 0);
 	ck_assert_uint_eq(((unsigned char *)xsp_map_addr(m))[0], 0x77);
@@ -659,6 +693,267 @@ START_TEST(many_shares_no_fd_leak)
 }
 END_TEST
 
+
+/* ---- budget count, ref allocation, cost --------------------------------------- */
+
+static unsigned int pages_of(struct xsp *p, xsp_domid_t d)
+{
+	unsigned int n = 0xdead;
+
+	ck_assert_int_eq(local_grant_pages(p, d, &n), 0);
+	return n;
+}
+
+START_TEST(counter_add_batch_distinct_increasing)
+{
+	struct xsp *p = xp_open_as(1);
+	uint32_t a, b, c;
+	char path[256];
+	FILE *f;
+
+	ck_assert_int_eq(local_counter_add(p, "t-ctr", 5, &a), 0);
+	ck_assert_uint_eq(a, 1);			/* 1..5 */
+	ck_assert_int_eq(local_counter_add(p, "t-ctr", 3, &b), 0);
+	ck_assert_uint_eq(b, 6);			/* 6..8 */
+	ck_assert_int_eq(local_counter_next(p, "t-ctr", &c), 0);
+	ck_assert_uint_eq(c, 9);
+	ck_assert_int_eq(local_counter_add(p, "t-ctr", 0, &c), -EINVAL);
+	ck_assert_int_eq(local_counter_add(p, "t-ctr", LOCAL_COUNTER_MAX_BATCH + 1, &c), -EINVAL);
+	/* A batch never wraps: it starts over at 1 instead. */
+	snprintf(path, sizeof(path), "%s/t-ctr", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "2147483644\n");
+	fclose(f);
+	ck_assert_int_eq(local_counter_add(p, "t-ctr", 3, &a), 0);
+	ck_assert_uint_eq(a, 2147483645u);		/* ..2147483647 */
+	ck_assert_int_eq(local_counter_add(p, "t-ctr", 2, &a), 0);
+	ck_assert_uint_eq(a, 1);
+	ck_assert_int_eq(local_counter_next(p, "t-ctr", &a), 0);
+	ck_assert_uint_eq(a, 3);
+	xsp_close(p);
+}
+END_TEST
+
+START_TEST(share_refs_distinct_increasing)
+{
+	struct xsp *p1 = xp_open_as(1), *p2 = xp_open_as(2);
+	struct xsp_share *s, *t;
+	struct xsp_map *m;
+	const xsp_gref_t *r;
+	unsigned int i;
+
+	ck_assert_int_eq(xsp_share(p1, 2, 8, NULL, &s), 0);
+	ck_assert_int_eq(xsp_share(p2, 1, 4, NULL, &t), 0);
+	r = xsp_share_refs(s);
+	for (i = 1; i < 8; i++)
+		ck_assert_uint_gt(r[i], r[i - 1]);
+	for (i = 0; i < 4; i++)
+		ck_assert_uint_gt(xsp_share_refs(t)[i], r[7]);	/* host-wide */
+	/* Each ref names its own page. */
+	xp_fill(xsp_share_addr(s), 8 * XSP_PAGE_SIZE, 5);
+	ck_assert_int_eq(xsp_map(p2, 1, 1, &r[6], NULL, &m), 0);
+	ck_assert_mem_eq(xsp_map_addr(m), (char *)xsp_share_addr(s) + 6 * XSP_PAGE_SIZE,
+			 XSP_PAGE_SIZE);
+	xsp_unmap(m);
+	xsp_unshare(t);
+	xsp_unshare(s);
+	xsp_close(p2);
+	xsp_close(p1);
+}
+END_TEST
+
+START_TEST(budget_count_exact_share_unshare)
+{
+	struct xsp *p1, *p5;
+	struct xsp_share *a, *b, *c, *d;
+
+	setenv("XSOCK_GRANT_LIMIT", "6", 1);
+	p1 = xp_open_as(1);
+	p5 = xp_open_as(5);
+	ck_assert_int_eq(xsp_share(p1, 2, 3, NULL, &a), 0);
+	ck_assert_uint_eq(pages_of(p1, 1), 3);
+	ck_assert_int_eq(xsp_share(p1, 3, 1, NULL, &b), 0);
+	ck_assert_int_eq(xsp_share(p5, 2, 2, NULL, &d), 0);
+	ck_assert_uint_eq(pages_of(p1, 1), 4);
+	ck_assert_uint_eq(pages_of(p1, 5), 2);
+	ck_assert_int_eq(xsp_share(p1, 2, 3, NULL, &c), -ENOSPC);	/* 7 > 6 */
+	ck_assert_uint_eq(pages_of(p1, 1), 4);				/* unchanged */
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &c), 0);		/* exactly 6 */
+	ck_assert_uint_eq(pages_of(p1, 1), 6);
+	xsp_unshare(a);
+	ck_assert_uint_eq(pages_of(p1, 1), 3);
+	xsp_unshare(b);
+	xsp_unshare(c);
+	ck_assert_uint_eq(pages_of(p1, 1), 0);
+	ck_assert_uint_eq(pages_of(p1, 5), 2);
+	xsp_unshare(d);
+	ck_assert_uint_eq(pages_of(p1, 5), 0);
+	ck_assert_int_eq(count_grant_files(2), 0);
+	ck_assert_int_eq(count_grant_files(3), 0);
+	xsp_close(p5);
+	xsp_close(p1);
+}
+END_TEST
+
+START_TEST(budget_count_after_gc_of_killed_sharer)
+{
+	struct sharer_arg a = { .npages = 3 };
+	struct xsp *p1;
+	struct xsp_share *s, *t, *u;
+	uint32_t ref, holder;
+	unsigned long w;
+	struct kid k;
+
+	setenv("XSOCK_GRANT_LIMIT", "4", 1);
+	p1 = xp_open_as(1);
+	/* A killed sharer's pages count until collected ... */
+	k = xp_spawn(sharer_then_sleep, &a);
+	ck_assert_int_eq(xp_recv(k.from, &ref), 0);
+	ck_assert_int_eq(xp_recv(k.from, &holder), 0);
+	xp_kill(&k);
+	ck_assert_uint_eq(pages_of(p1, 1), 3);
+	/* ... and the first share of this process collects them (GC due). */
+	ck_assert_int_eq(xsp_share(p1, 2, 1, NULL, &s), 0);
+	ck_assert_uint_eq(pages_of(p1, 1), 1);
+	ck_assert_int_eq(count_grant_pages(2), 1);
+
+	/* GC not due: a share that the stale pages would refuse collects first. */
+	local_grant_gc_interval_ns = 1000LL * 1000000000LL;
+	k = xp_spawn(sharer_then_sleep, &a);
+	ck_assert_int_eq(xp_recv(k.from, &ref), 0);
+	ck_assert_int_eq(xp_recv(k.from, &holder), 0);
+	xp_kill(&k);
+	ck_assert_uint_eq(pages_of(p1, 1), 4);
+	ck_assert_int_eq(count_grant_pages(2), 4);
+	w = local_grant_walks;
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &t), 0);	/* 4 + 2 > 4 */
+	ck_assert_uint_eq(local_grant_walks, w + 2);		/* GC, recount */
+	ck_assert_uint_eq(pages_of(p1, 1), 3);
+	ck_assert_int_eq(count_grant_pages(2), 3);
+	/* Still exact: a real refusal. */
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &u), -ENOSPC);
+	ck_assert_ptr_null(u);
+	ck_assert_uint_eq(pages_of(p1, 1), 3);
+	xsp_unshare(s);
+	xsp_unshare(t);
+	ck_assert_uint_eq(pages_of(p1, 1), 0);
+	ck_assert_int_eq(count_grant_files(2), 0);
+	xsp_close(p1);
+}
+END_TEST
+
+START_TEST(budget_unknown_count_recounted)
+{
+	struct xsp *p1 = xp_open_as(1);
+	struct xsp_share *s, *t;
+	unsigned int n;
+	char path[256];
+	int fd;
+
+	ck_assert_int_eq(xsp_share(p1, 2, 3, NULL, &s), 0);
+	ck_assert_uint_eq(pages_of(p1, 1), 3);
+	/* Lose the counts (e.g. a directory from an older library). */
+	snprintf(path, sizeof(path), "%s/grant.lock", dir);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(local_grant_pages(p1, 1, &n), -ENODATA);
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &t), 0);
+	ck_assert_uint_eq(pages_of(p1, 1), 5);
+	xsp_unshare(s);
+	xsp_unshare(t);
+	ck_assert_uint_eq(pages_of(p1, 1), 0);
+	xsp_close(p1);
+}
+END_TEST
+
+/* Share and unshare cost O(pages): no walk of grant/ once the count is known. */
+START_TEST(share_does_not_walk)
+{
+	struct xsp *p1 = xp_open_as(1), *p2 = xp_open_as(2);
+	struct xsp_share *s[200];
+	unsigned long w;
+	int i, fds;
+
+	local_grant_gc_interval_ns = 1000LL * 1000000000LL;
+	fds = xp_count_fds();
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &s[0]), 0);	/* first: GC, count */
+	w = local_grant_walks;
+	ck_assert_uint_eq(w, 2);
+	for (i = 1; i < 200; i++)
+		ck_assert_int_eq(xsp_share(i % 2 ? p1 : p2, i % 2 ? 2 : 1, 2, NULL, &s[i]), 0);
+	ck_assert_int_eq(count_grant_files(2), 101);	/* s[0] and odd i */
+	ck_assert_int_eq(count_grant_pages(2), 202);
+	ck_assert_int_eq(count_grant_files(1), 99);
+	ck_assert_uint_eq(pages_of(p1, 1), 202);
+	ck_assert_uint_eq(pages_of(p1, 2), 198);
+	for (i = 0; i < 200; i++)
+		xsp_unshare(s[i]);
+	/* Only p2's first share walked: domain 2's count was not known (GC, recount). */
+	ck_assert_uint_eq(local_grant_walks, w + 2);
+	ck_assert_uint_eq(pages_of(p1, 1), 0);
+	ck_assert_uint_eq(pages_of(p1, 2), 0);
+	ck_assert_int_eq(count_grant_files(2), 0);
+	ck_assert_int_eq(count_grant_files(1), 0);
+	ck_assert_int_eq(xp_count_fds(), fds);
+	xsp_close(p2);
+	xsp_close(p1);
+}
+END_TEST
+
+/* Refs of several shares, in any order, each page where its ref says. */
+START_TEST(map_refs_across_shares)
+{
+	struct xsp *p1 = xp_open_as(1), *p2 = xp_open_as(2);
+	struct xsp_share *a, *b, *c;
+	struct xsp_map *m;
+	const xsp_gref_t *ra, *rb;
+	xsp_gref_t refs[5], past;
+	unsigned char *pa, *pb, *pm;
+	unsigned int i;
+
+	ck_assert_int_eq(xsp_share(p1, 2, 3, NULL, &a), 0);
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &b), 0);
+	ck_assert_int_eq(xsp_share(p1, 3, 2, NULL, &c), 0);
+	ra = xsp_share_refs(a);
+	rb = xsp_share_refs(b);
+	pa = xsp_share_addr(a);
+	pb = xsp_share_addr(b);
+	for (i = 0; i < 3; i++)
+		memset(pa + i * XSP_PAGE_SIZE, 0x10 + i, XSP_PAGE_SIZE);
+	for (i = 0; i < 2; i++)
+		memset(pb + i * XSP_PAGE_SIZE, 0x20 + i, XSP_PAGE_SIZE);
+	refs[0] = rb[1];
+	refs[1] = ra[0];
+	refs[2] = ra[1];
+	refs[3] = ra[2];
+	refs[4] = rb[0];
+	ck_assert_int_eq(xsp_map(p2, 1, 5, refs, NULL, &m), 0);
+	pm = xsp_map_addr(m);
+	ck_assert_uint_eq(pm[0 * XSP_PAGE_SIZE + 7], 0x21);
+	ck_assert_uint_eq(pm[1 * XSP_PAGE_SIZE + 7], 0x10);
+	ck_assert_uint_eq(pm[2 * XSP_PAGE_SIZE + 7], 0x11);
+	ck_assert_uint_eq(pm[3 * XSP_PAGE_SIZE + 4095], 0x12);
+	ck_assert_uint_eq(pm[4 * XSP_PAGE_SIZE], 0x20);
+	pm[3 * XSP_PAGE_SIZE] = 0x99;
+	ck_assert_uint_eq(pa[2 * XSP_PAGE_SIZE], 0x99);
+	xsp_unmap(m);
+	/* One past the last page of a share: no grant. */
+	past = xsp_share_refs(c)[1] + 1;
+	ck_assert_int_eq(xsp_map(p2, 1, 1, &past, NULL, &m), -ENOENT);
+	/* Inside another grantee's share: not ours. */
+	ck_assert_int_eq(xsp_map(p2, 1, 1, &xsp_share_refs(c)[1], NULL, &m), -EPERM);
+	/* Between shares of another sharer: the nearest share decides. */
+	ck_assert_int_eq(xsp_map(p2, 5, 1, &ra[2], NULL, &m), -ENOENT);
+	xsp_unshare(c);
+	xsp_unshare(b);
+	xsp_unshare(a);
+	xsp_close(p2);
+	xsp_close(p1);
+}
+END_TEST
+
 static Suite *grant_suite(void)
 {
 	Suite *s = suite_create("local_grant");
@@ -685,6 +980,13 @@ static Suite *grant_suite(void)
 	tcase_add_test(tc, stale_grants_of_killed_sharer_collected);
 	tcase_add_test(tc, stale_gc_spares_forked_holder);
 	tcase_add_test(tc, many_shares_no_fd_leak);
+	tcase_add_test(tc, counter_add_batch_distinct_increasing);
+	tcase_add_test(tc, share_refs_distinct_increasing);
+	tcase_add_test(tc, budget_count_exact_share_unshare);
+	tcase_add_test(tc, budget_count_after_gc_of_killed_sharer);
+	tcase_add_test(tc, budget_unknown_count_recounted);
+	tcase_add_test(tc, share_does_not_walk);
+	tcase_add_test(tc, map_refs_across_shares);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -51,8 +51,12 @@
  * Close: close the fds; an allocator then probes the meta file with a
  * fresh LOCK_EX|LOCK_NB and, if no other process holds the endpoint,
  * unlinks what is left of the channel. Channels whose every holder died
- * are removed lazily by the next alloc on the host (a scan of evtchn/:
- * one open+flock per channel there).
+ * are removed lazily by a later alloc on the host (a scan of evtchn/:
+ * one open+flock per channel there). So that an alloc costs O(1)
+ * amortised, not O(channels on the host), a process scans when it never
+ * has, when a second has passed since its last scan, or when it has
+ * allocated as many channels since as that scan left (a small directory
+ * is scanned by every alloc).
  */
 #include "config.h"
 
@@ -67,10 +71,39 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "platform/local/local.h"
+
+#define EVTCHN_GC_INTERVAL_NS 1000000000LL
+
+/*
+ * This process's last GC (CLOCK_MONOTONIC ns, 0: never), the channels it
+ * left and the allocations since. Changed under evtchn.lock only (a flock
+ * excludes the threads of one process too); relaxed atomics for the
+ * sanitizers, which do not see the flock order them.
+ */
+static long long gc_last_ns;
+static unsigned long gc_left, gc_allocs;
+
+static long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static bool evtchn_gc_due(void)
+{
+	long long last = __atomic_load_n(&gc_last_ns, __ATOMIC_RELAXED);
+
+	return last == 0 || mono_ns() - last >= EVTCHN_GC_INTERVAL_NS ||
+	       __atomic_load_n(&gc_allocs, __ATOMIC_RELAXED) >=
+	       __atomic_load_n(&gc_left, __ATOMIC_RELAXED);
+}
 
 struct evtchn_priv {
 	int wfd;		/* our outgoing FIFO, write end */
@@ -100,10 +133,14 @@ static void unlink_channel(int dirfd, unsigned long port)
 /* Remove channels no process holds any more (evtchn.lock held). */
 static void evtchn_gc(struct local_priv *lp)
 {
+	unsigned long left = 0;
 	struct dirent *de;
 	DIR *d;
 	int fd;
 
+	__atomic_store_n(&gc_last_ns, mono_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&gc_allocs, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&gc_left, 0, __ATOMIC_RELAXED);
 	fd = openat(lp->dirfd, "evtchn", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -135,10 +172,13 @@ static void evtchn_gc(struct local_priv *lp)
 		if (flock(mfd, LOCK_EX | LOCK_NB) == 0) {
 			xs_log(XS_LOG_DEBUG, "evtchn gc: stale port %lu", port);
 			unlink_channel(lp->dirfd, port);
+		} else {
+			left++;
 		}
 		close(mfd);
 	}
 	closedir(d);
+	__atomic_store_n(&gc_left, left, __ATOMIC_RELAXED);
 }
 
 int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
@@ -170,7 +210,9 @@ int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 			goto unlock;
 		}
 	}
-	evtchn_gc(lp);
+	if (evtchn_gc_due())
+		evtchn_gc(lp);
+	__atomic_add_fetch(&gc_allocs, 1, __ATOMIC_RELAXED);
 
 	rc = local_counter_next(p, "evtchn-port", &port);
 	if (rc < 0)

@@ -4,15 +4,27 @@
  *
  * Layout below XSOCK_LOCAL_DIR:
  *
- *   grant.lock                          flock: serialises share, unshare, GC
- *   grant/<grantee>/<ref>.<sharer>       one page (4096 bytes, zeroed)
- *   grant/<grantee>/<ref0>.<sharer>.share  the share record: the refs of
- *                                        one xsp_share, one per line
+ *   grant.lock                     flock: serialises share, unshare, GC;
+ *                                  its contents: the live-page count of
+ *                                  each sharing domain (below)
+ *   grant/<grantee>/<ref0>.<sharer>  one share: its npages pages (file size
+ *                                  npages * 4096, zeroed), granted as refs
+ *                                  ref0 .. ref0 + npages - 1; its flock
+ *                                  says whether a holder is alive
  *
  * Grant references come from the host-wide counter "grant-ref", so a ref
- * names one grant on the whole host. The page file carries the sharer's
- * domid in its name: a map must name the right (peer, ref) pair as on Xen,
- * and the budget counts a domain's pages by name alone.
+ * names one grant on the whole host; a share takes its npages refs in one
+ * counter operation (consecutive numbers), which lets one file hold them
+ * all. The file carries the sharer's domid in its name: a map must name
+ * the right (peer, ref) pair as on Xen. A map finds the file of ref r as
+ * the nearest <k>.<peer> with k <= r (at most 1024 names down, the largest
+ * share) whose size covers r; the refs of one share map with one mmap.
+ *
+ * Cost: a share or unshare costs a constant number of system calls, never
+ * O(grants on the host) nor O(pages): the budget is a count kept in
+ * grant.lock, and the walk of every grant (collection of stale grants,
+ * recount) runs at most once per GRANT_GC_INTERVAL_NS per process, or when
+ * the budget would refuse.
  *
  * Choices (Xen semantics kept):
  *  - Only files in grant/<self>/ may be mapped: a ref that exists for
@@ -21,24 +33,32 @@
  *  - The sharer maps its pages MAP_SHARED: inherited by fork(), as with
  *    gntalloc. A mapper's region gets MADV_DONTFORK: a forked child has
  *    nothing at that address, as with gntdev in a PV domain.
- *  - Lifetime ("last holder"): the sharer keeps an fd of the share record
+ *  - Lifetime ("last holder"): the sharer keeps an fd of the share file
  *    open with a shared flock. A forked child inherits that open file
  *    description, so the lock stays held while any process holding the
  *    share lives. xsp_unshare() drops its fd and then probes with a fresh
  *    open + LOCK_EX|LOCK_NB: only the last holder clears the notify byte,
- *    signals and unlinks the files; earlier holders just unmap. The probe
+ *    signals and unlinks the file; earlier holders just unmap. The probe
  *    runs under grant.lock so that a concurrent GC cannot hide a holder.
- *  - Revocation is deferred as on Xen: unlinking the page files does not
- *    affect existing mappings; the memory lives until the last unmap.
- *  - Stale grants (every holder of the share record died, e.g. SIGKILL)
- *    are collected lazily: by every share (before the budget is counted,
- *    costing one open+flock per live share on the host) and by map calls
- *    at most once a second per process.
+ *  - Revocation is deferred as on Xen: unlinking the file does not affect
+ *    existing mappings; the memory lives until the last unmap.
+ *  - Stale grants (every holder of the share file died, e.g. SIGKILL)
+ *    are collected lazily by a walk of grant/ that costs one open+flock
+ *    per live share on the host: by share and map calls at most once a
+ *    second per process, and by a share that the budget would refuse,
+ *    before it refuses (so stale grants never cause a false -ENOSPC).
  *    A peer that still maps such a page keeps its mapping; only the names
  *    go away, so a later map of that ref fails with -ENOENT.
  *  - Budget: at most XSOCK_GRANT_LIMIT (default 65536; 1024 mimics
  *    gntalloc's default limit in a Xen domain) live pages per sharing
- *    domain, host-wide: -ENOSPC beyond.
+ *    domain, host-wide: -ENOSPC beyond. The count of each sharing domain
+ *    is a native uint32_t at offset 4 * domid of grant.lock, holding the
+ *    count + 1 (0, or a short file: not known). Share adds its pages
+ *    before it creates its file; unshare by the last holder and GC
+ *    subtract the pages of the file they remove, all under grant.lock.
+ *    A process that dies inside share leaves the count too high, never
+ *    too low; a share that would exceed the budget, or finds the count
+ *    unknown, collects stale grants and recounts the share files first.
  *  - Unmap notification: on an orderly unshare (by the last holder) or
  *    unmap the byte at the offset in page 0 is cleared before the pages go
  *    and the event channel, if any, is notified. Nothing can run in a
@@ -67,6 +87,10 @@
 
 #define GRANT_DEFAULT_LIMIT 65536u	/* XSOCK_GRANT_LIMIT=1024 mimics gntalloc */
 #define GRANT_GC_INTERVAL_NS 1000000000LL
+#define GRANT_MAX_SHARE 1024u		/* pages of one share (xsp_share()) */
+
+unsigned long local_grant_walks;
+long long local_grant_gc_interval_ns = GRANT_GC_INTERVAL_NS;
 
 struct grant_notify {
 	bool armed;
@@ -75,8 +99,8 @@ struct grant_notify {
 };
 
 struct share_priv {
-	int lockfd;			/* share record, LOCK_SH held */
-	char rec[80];			/* "grant/<peer>/<ref0>.<self>.share" */
+	int lockfd;			/* share file, LOCK_SH held */
+	char rec[48];			/* "grant/<peer>/<ref0>.<self>" */
 	struct grant_notify notify;
 };
 
@@ -85,7 +109,7 @@ struct map_priv {
 };
 
 /* Last GC of this process (CLOCK_MONOTONIC ns); 0: never. */
-static long long last_gc_ns;
+static long long last_gc_ns;	/* relaxed atomics: map reads it unlocked */
 
 static long long now_ns(void)
 {
@@ -144,8 +168,8 @@ static void grant_unlock(int fd)
 		close(fd);	/* drops the flock */
 }
 
-/* Parse "<u32>.<u16>" (page) or "<u32>.<u16>.share" (record). */
-static int parse_name(const char *name, uint32_t *ref, unsigned int *sharer, bool *is_share)
+/* Parse "<u32>.<u16>", a share file's name. */
+static int parse_name(const char *name, uint32_t *ref0, unsigned int *sharer)
 {
 	unsigned long r, d;
 	char *end;
@@ -158,48 +182,75 @@ static int parse_name(const char *name, uint32_t *ref, unsigned int *sharer, boo
 	if (end[1] < '0' || end[1] > '9')
 		return -EINVAL;
 	d = strtoul(end + 1, &end, 10);
-	if (d > 0xFFFF)
+	if (d > 0xFFFF || *end != '\0')
 		return -EINVAL;
-	if (*end == '\0')
-		*is_share = false;
-	else if (strcmp(end, ".share") == 0)
-		*is_share = true;
-	else
-		return -EINVAL;
-	*ref = (uint32_t)r;
+	*ref0 = (uint32_t)r;
 	*sharer = (unsigned int)d;
 	return 0;
 }
 
-/* Unlink the pages listed in an open share record, then the record. */
-static void remove_share(int gfd, int recfd, const char *recname, unsigned int sharer)
+/* Pages of an open share file: 0 while it is being created (or corrupt). */
+static unsigned int file_pages(int fd)
 {
-	char buf[16384], name[48];
-	ssize_t n;
-	char *line, *save = NULL;
+	struct stat st;
 
-	n = pread(recfd, buf, sizeof(buf) - 1, 0);
-	if (n > 0) {
-		buf[n] = '\0';
-		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			unsigned long ref = strtoul(line, NULL, 10);
-
-			if (ref == 0)
-				continue;
-			snprintf(name, sizeof(name), "%lu.%u", ref, sharer);
-			unlinkat(gfd, name, 0);
-		}
-	}
-	unlinkat(gfd, recname, 0);
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % XSP_PAGE_SIZE ||
+	    st.st_size > (off_t)GRANT_MAX_SHARE * XSP_PAGE_SIZE)
+		return 0;
+	return (unsigned int)(st.st_size / XSP_PAGE_SIZE);
 }
 
 /*
- * Call @fn for every file below grant/<grantee>/ with its grantee
+ * The live-page counts in grant.lock (held by the caller through @lockfd).
+ * Returns 0 and the count, or -ENODATA when it is not known.
+ */
+static int count_get(int lockfd, xsp_domid_t d, uint32_t *out)
+{
+	uint32_t v = 0;
+
+	if (pread(lockfd, &v, sizeof(v), (off_t)d * sizeof(v)) != (ssize_t)sizeof(v) || v == 0)
+		return -ENODATA;
+	*out = v - 1;
+	return 0;
+}
+
+/* Store @count; a failed write leaves it unknown at worst (recounted). */
+static void count_set(int lockfd, xsp_domid_t d, uint32_t count)
+{
+	uint32_t v = count + 1;
+
+	if (pwrite(lockfd, &v, sizeof(v), (off_t)d * sizeof(v)) != (ssize_t)sizeof(v))
+		xs_log(XS_LOG_DEBUG, "grant: count of dom%u not stored", (unsigned int)d);
+}
+
+static void count_forget(int lockfd, xsp_domid_t d)
+{
+	uint32_t v = 0;
+
+	if (pwrite(lockfd, &v, sizeof(v), (off_t)d * sizeof(v)) != (ssize_t)sizeof(v))
+		xs_log(XS_LOG_DEBUG, "grant: count of dom%u not cleared", (unsigned int)d);
+}
+
+/* @n pages of domain @d went away; a count that would go negative is unknown. */
+static void count_sub(int lockfd, xsp_domid_t d, uint32_t n)
+{
+	uint32_t v;
+
+	if (count_get(lockfd, d, &v) < 0)
+		return;
+	if (v >= n)
+		count_set(lockfd, d, v - n);
+	else
+		count_forget(lockfd, d);
+}
+
+/*
+ * Call @fn for every share file below grant/<grantee>/ with its grantee
  * directory fd and its parsed name; @fn returns the amount to add to the
  * result. (grant.lock held by the caller.)
  */
-typedef int (*grant_visit_fn)(int gfd, const char *gname, const char *name, uint32_t ref,
-			      unsigned int sharer, bool is_share, void *arg);
+typedef int (*grant_visit_fn)(int gfd, const char *gname, const char *name, uint32_t ref0,
+			      unsigned int sharer, void *arg);
 
 static int grant_walk(struct local_priv *lp, grant_visit_fn fn, void *arg)
 {
@@ -207,6 +258,7 @@ static int grant_walk(struct local_priv *lp, grant_visit_fn fn, void *arg)
 	struct dirent *de, *se;
 	int topfd, gfd, total = 0;
 
+	local_grant_walks++;
 	topfd = openat(lp->dirfd, "grant", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (topfd < 0)
 		return 0;
@@ -227,12 +279,11 @@ static int grant_walk(struct local_priv *lp, grant_visit_fn fn, void *arg)
 			continue;
 		}
 		while ((se = readdir(sub)) != NULL) {
-			uint32_t ref;
+			uint32_t ref0;
 			unsigned int sharer;
-			bool is_share;
 
-			if (parse_name(se->d_name, &ref, &sharer, &is_share) == 0)
-				total += fn(gfd, de->d_name, se->d_name, ref, sharer, is_share, arg);
+			if (parse_name(se->d_name, &ref0, &sharer) == 0)
+				total += fn(gfd, de->d_name, se->d_name, ref0, sharer, arg);
 		}
 		closedir(sub);	/* closes gfd */
 	}
@@ -240,51 +291,98 @@ static int grant_walk(struct local_priv *lp, grant_visit_fn fn, void *arg)
 	return total;
 }
 
-/* A share record whose lock nobody holds belongs to no live process. */
-static int gc_visit(int gfd, const char *gname, const char *name, uint32_t ref,
-		    unsigned int sharer, bool is_share, void *arg)
+/*
+ * A share file whose lock nobody holds belongs to no live process.
+ * @arg: the fd of grant.lock, whose counts lose the file's pages.
+ */
+static int gc_visit(int gfd, const char *gname, const char *name, uint32_t ref0,
+		    unsigned int sharer, void *arg)
 {
-	int recfd, removed = 0;
+	int fd, removed = 0, lockfd = *(const int *)arg;
 
-	if (!is_share)
+	fd = openat(gfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return 0;
-	recfd = openat(gfd, name, O_RDONLY | O_CLOEXEC);
-	if (recfd < 0)
-		return 0;
-	if (flock(recfd, LOCK_EX | LOCK_NB) == 0) {
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 		xs_log(XS_LOG_DEBUG, "grant gc: stale share %s/%s", gname, name);
-		remove_share(gfd, recfd, name, sharer);
+		count_sub(lockfd, (xsp_domid_t)sharer, file_pages(fd));
+		unlinkat(gfd, name, 0);
 		removed = 1;
 	}
-	close(recfd);
+	close(fd);
 	return removed;
 }
 
 /*
  * Collect the shares no process holds any more (grant.lock held by the
- * caller). Returns the number of shares removed.
+ * caller, @lockfd). Returns the number of shares removed.
  */
-static int grant_gc(struct local_priv *lp)
+static int grant_gc(struct local_priv *lp, int lockfd)
 {
-	last_gc_ns = now_ns();
-	return grant_walk(lp, gc_visit, NULL);
+	__atomic_store_n(&last_gc_ns, now_ns(), __ATOMIC_RELAXED);
+	return grant_walk(lp, gc_visit, &lockfd);
 }
 
 static bool grant_gc_due(void)
 {
-	return last_gc_ns == 0 || now_ns() - last_gc_ns >= GRANT_GC_INTERVAL_NS;
+	long long last = __atomic_load_n(&last_gc_ns, __ATOMIC_RELAXED);
+
+	return last == 0 || now_ns() - last >= local_grant_gc_interval_ns;
 }
 
-static int count_visit(int gfd, const char *gname, const char *name, uint32_t ref,
-		       unsigned int sharer, bool is_share, void *arg)
+static int count_visit(int gfd, const char *gname, const char *name, uint32_t ref0,
+		       unsigned int sharer, void *arg)
 {
-	return !is_share && sharer == *(const xsp_domid_t *)arg;
+	struct stat st;
+
+	if (sharer != *(const xsp_domid_t *)arg || fstatat(gfd, name, &st, 0) < 0)
+		return 0;
+	return (int)(st.st_size / XSP_PAGE_SIZE);
 }
 
-/* Pages currently shared by domain @sharer, host-wide (lock held). */
+/* Pages currently shared by domain @sharer, host-wide, by a walk (lock held). */
 static unsigned int grant_count(struct local_priv *lp, xsp_domid_t sharer)
 {
 	return (unsigned int)grant_walk(lp, count_visit, &sharer);
+}
+
+/*
+ * Add @npages to the count of domain @sharer if the budget @limit allows
+ * (grant.lock held, @lockfd). A count that is unknown or would exceed the
+ * limit is first made exact: stale grants are collected (unless @gc_done)
+ * and the share files counted. Returns 0 or -ENOSPC.
+ */
+static int budget_take(struct local_priv *lp, int lockfd, xsp_domid_t sharer,
+		       unsigned int npages, unsigned int limit, bool gc_done)
+{
+	uint32_t used;
+
+	if (count_get(lockfd, sharer, &used) < 0 || (uint64_t)used + npages > limit) {
+		if (!gc_done)
+			grant_gc(lp, lockfd);
+		used = grant_count(lp, sharer);
+	}
+	if ((uint64_t)used + npages > limit) {
+		count_set(lockfd, sharer, used);
+		return -ENOSPC;
+	}
+	count_set(lockfd, sharer, used + npages);
+	return 0;
+}
+
+int local_grant_pages(struct xsp *p, xsp_domid_t sharer, unsigned int *out)
+{
+	uint32_t v;
+	int lockfd, rc;
+
+	lockfd = grant_lock(local_priv(p));
+	if (lockfd < 0)
+		return lockfd;
+	rc = count_get(lockfd, sharer, &v);
+	if (rc == 0)
+		*out = v;
+	grant_unlock(lockfd);
+	return rc;
 }
 
 /* Reserve @npages of address space (PROT_NONE). Returns MAP_FAILED on error. */
@@ -294,11 +392,12 @@ static void *reserve(unsigned int npages)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 }
 
-static int map_page_fd(void *base, unsigned int i, int fd)
+/* Map @n pages of @fd from page @first over page @i of @base. */
+static int map_pages_fd(void *base, unsigned int i, unsigned int n, int fd, unsigned int first)
 {
 	void *want = (char *)base + (size_t)i * XSP_PAGE_SIZE;
-	void *got = mmap(want, XSP_PAGE_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_FIXED, fd, 0);
+	void *got = mmap(want, (size_t)n * XSP_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, fd, (off_t)first * XSP_PAGE_SIZE);
 
 	if (got == MAP_FAILED)
 		return -errno;
@@ -336,13 +435,14 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 {
 	struct local_priv *lp = local_priv(p);
 	struct share_priv *sp;
-	char gdir[16], name[48];
-	unsigned int i, made = 0, limit = grant_limit();
-	int lockfd, gfd = -1, rc;
-	void *base = MAP_FAILED;
-	char *rec = NULL;
-	size_t reclen = 0;
+	char gdir[16], name[32];
+	unsigned int i, limit = grant_limit();
+	int lockfd, gfd = -1, mfd, rc;
+	bool gc_done = false;
+	void *base;
 
+	if (npages == 0 || npages > GRANT_MAX_SHARE)
+		return -EINVAL;
 	sp = calloc(1, sizeof(*sp));
 	if (!sp)
 		return -ENOMEM;
@@ -354,77 +454,62 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 		rc = lockfd;
 		goto free_priv;
 	}
-	grant_gc(lp);
-	if (grant_count(lp, p->self) + npages > limit) {
-		rc = -ENOSPC;
-		goto unlock;
+	if (grant_gc_due()) {
+		grant_gc(lp, lockfd);
+		gc_done = true;
 	}
+	/* Counted before the file exists: a death from here on errs high. */
+	rc = budget_take(lp, lockfd, p->self, npages, limit, gc_done);
+	if (rc < 0)
+		goto unlock;
 
 	snprintf(gdir, sizeof(gdir), "grant/%u", (unsigned int)peer);
 	rc = ensure_dir(lp->dirfd, gdir);
 	if (rc < 0)
-		goto unlock;
+		goto uncount;
 	gfd = openat(lp->dirfd, gdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (gfd < 0) {
 		rc = -errno;
-		goto unlock;
+		goto uncount;
 	}
-	for (i = 0; i < npages; i++) {
-		rc = local_counter_next(p, "grant-ref", &s->refs[i]);
-		if (rc < 0)
-			goto close_gdir;
-	}
+	rc = local_counter_add(p, "grant-ref", npages, &s->refs[0]);
+	if (rc < 0)
+		goto close_gdir;
+	for (i = 1; i < npages; i++)
+		s->refs[i] = s->refs[0] + i;
 
-	/* The record first, locked and listing every ref: GC can undo a crash. */
-	snprintf(name, sizeof(name), "%u.%u.share", s->refs[0], (unsigned int)p->self);
+	/*
+	 * The file, locked before it has a size: a map sees no page of it
+	 * until it is complete, GC removes it if we die.
+	 */
+	snprintf(name, sizeof(name), "%u.%u", s->refs[0], (unsigned int)p->self);
 	snprintf(sp->rec, sizeof(sp->rec), "%s/%s", gdir, name);
 	sp->lockfd = openat(gfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (sp->lockfd < 0) {
 		rc = -errno;
 		goto close_gdir;
 	}
-	if (flock(sp->lockfd, LOCK_SH) < 0) {
+	if (flock(sp->lockfd, LOCK_SH) < 0 ||
+	    ftruncate(sp->lockfd, (off_t)npages * XSP_PAGE_SIZE) < 0) {
 		rc = -errno;
-		goto remove_files;
+		goto remove_file;
 	}
-	rec = malloc((size_t)npages * 12 + 1);
-	if (!rec) {
-		rc = -ENOMEM;
-		goto remove_files;
+	/*
+	 * Mapped through another open file description: a mapping keeps its
+	 * description, and so a flock on it, alive until munmap(), which
+	 * would hide the last holder from unshare's probe.
+	 */
+	mfd = openat(gfd, name, O_RDWR | O_CLOEXEC);
+	if (mfd < 0) {
+		rc = -errno;
+		goto remove_file;
 	}
-	for (i = 0; i < npages; i++)
-		reclen += (size_t)sprintf(rec + reclen, "%u\n", s->refs[i]);
-	if (pwrite(sp->lockfd, rec, reclen, 0) != (ssize_t)reclen) {
-		rc = -EIO;
-		goto remove_files;
-	}
-
-	base = reserve(npages);
-	if (base == MAP_FAILED) {
-		rc = -ENOMEM;
-		goto remove_files;
-	}
-	for (i = 0; i < npages; i++) {
-		int fd;
-
-		snprintf(name, sizeof(name), "%u.%u", s->refs[i], (unsigned int)p->self);
-		fd = openat(gfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			rc = -errno;
-			goto remove_files;
-		}
-		made++;
-		if (ftruncate(fd, XSP_PAGE_SIZE) < 0) {
-			rc = -errno;
-			close(fd);
-			goto remove_files;
-		}
-		rc = map_page_fd(base, i, fd);
-		close(fd);
-		if (rc < 0)
-			goto remove_files;
-	}
-	free(rec);
+	base = mmap(NULL, (size_t)npages * XSP_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    mfd, 0);
+	rc = base == MAP_FAILED ? -errno : 0;
+	close(mfd);
+	if (rc < 0)
+		goto remove_file;
 	close(gfd);
 	grant_unlock(lockfd);
 	s->addr = base;
@@ -433,21 +518,13 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 	       (unsigned int)peer, s->refs[0]);
 	return 0;
 
-remove_files:
-	for (i = 0; i < made; i++) {
-		snprintf(name, sizeof(name), "%u.%u", s->refs[i], (unsigned int)p->self);
-		unlinkat(gfd, name, 0);
-	}
-	if (sp->lockfd >= 0) {
-		snprintf(name, sizeof(name), "%u.%u.share", s->refs[0], (unsigned int)p->self);
-		unlinkat(gfd, name, 0);
-		close(sp->lockfd);
-	}
-	if (base != MAP_FAILED)
-		munmap(base, (size_t)npages * XSP_PAGE_SIZE);
-	free(rec);
+remove_file:
+	unlinkat(gfd, name, 0);
+	close(sp->lockfd);
 close_gdir:
 	close(gfd);
+uncount:
+	count_sub(lockfd, p->self, npages);
 unlock:
 	grant_unlock(lockfd);
 free_priv:
@@ -471,17 +548,9 @@ void local_unshare(struct xsp_share *s)
 	if (probe < 0) {
 		last = true;	/* already collected: nobody else holds it */
 	} else if (flock(probe, LOCK_EX | LOCK_NB) == 0) {
-		const char *slash = strrchr(sp->rec, '/');
-		char gdir[32];
-		int gfd;
-
 		last = true;
-		snprintf(gdir, sizeof(gdir), "%.*s", (int)(slash - sp->rec), sp->rec);
-		gfd = openat(lp->dirfd, gdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (gfd >= 0) {
-			remove_share(gfd, probe, slash + 1, s->p->self);
-			close(gfd);
-		}
+		count_sub(lockfd, s->p->self, file_pages(probe));
+		unlinkat(lp->dirfd, sp->rec, 0);
 	}
 	if (probe >= 0)
 		close(probe);
@@ -497,7 +566,7 @@ void local_unshare(struct xsp_share *s)
 	free(sp);
 }
 
-/* Does page <ref> exist for a grantee other than @self? */
+/* Does a share of another grantee than @self hold <ref>? */
 static bool ref_elsewhere(struct local_priv *lp, xsp_domid_t self, uint32_t ref)
 {
 	DIR *top, *sub;
@@ -526,12 +595,13 @@ static bool ref_elsewhere(struct local_priv *lp, xsp_domid_t self, uint32_t ref)
 			continue;
 		}
 		while ((se = readdir(sub)) != NULL) {
-			uint32_t r;
+			struct stat st;
+			uint32_t r0;
 			unsigned int d;
-			bool is_share;
 
-			if (parse_name(se->d_name, &r, &d, &is_share) == 0 && !is_share &&
-			    r == ref) {
+			if (parse_name(se->d_name, &r0, &d) == 0 && r0 <= ref &&
+			    ref - r0 < GRANT_MAX_SHARE && fstatat(gfd, se->d_name, &st, 0) == 0 &&
+			    (uint64_t)(ref - r0) * XSP_PAGE_SIZE < (uint64_t)st.st_size) {
 				found = true;
 				break;
 			}
@@ -542,14 +612,54 @@ static bool ref_elsewhere(struct local_priv *lp, xsp_domid_t self, uint32_t ref)
 	return found;
 }
 
+/* An open share file of the mapping peer: it holds refs ref0 .. ref0 + npages - 1. */
+struct share_file {
+	int fd;
+	uint32_t ref0;
+	unsigned int npages;
+};
+
+/*
+ * Open the share file of (@peer, @ref) in grantee directory @gfd: the
+ * nearest <k>.<peer> with k <= @ref, which must cover @ref. Returns 0,
+ * -ENOENT (no such grant, or its share is still being created), -errno.
+ */
+static int find_share(int gfd, xsp_domid_t peer, uint32_t ref, struct share_file *f)
+{
+	char name[32];
+	uint32_t k;
+
+	for (k = ref; k >= 1 && ref - k < GRANT_MAX_SHARE; k--) {
+		int fd;
+
+		snprintf(name, sizeof(name), "%u.%u", k, (unsigned int)peer);
+		fd = openat(gfd, name, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		f->npages = file_pages(fd);
+		if (ref - k >= f->npages) {
+			close(fd);
+			return -ENOENT;	/* not in the nearest share, so in none */
+		}
+		f->fd = fd;
+		f->ref0 = k;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 	      const xsp_gref_t *refs, const struct xsp_unmap_notify *notify,
 	      struct xsp_map *m)
 {
 	struct local_priv *lp = local_priv(p);
+	struct share_file f = { .fd = -1 };
 	struct map_priv *mp;
-	char gdir[32], name[48];
-	unsigned int i;
+	char gdir[32];
+	unsigned int i, run;
 	int gfd, rc;
 	void *base;
 
@@ -562,7 +672,7 @@ int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 		int lockfd = grant_lock(lp);
 
 		if (lockfd >= 0) {
-			grant_gc(lp);
+			grant_gc(lp, lockfd);
 			grant_unlock(lockfd);
 		}
 	}
@@ -574,27 +684,22 @@ int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 		rc = -ENOMEM;
 		goto close_gdir;
 	}
-	for (i = 0; i < n; i++) {
-		struct stat st;
-		int fd = -1;
-
-		if (gfd >= 0) {
-			snprintf(name, sizeof(name), "%u.%u", refs[i], (unsigned int)peer);
-			fd = openat(gfd, name, O_RDWR | O_CLOEXEC);
-		}
-		if (fd < 0) {
-			rc = gfd < 0 || errno == ENOENT ? -ENOENT : -errno;
+	/* Runs of consecutive refs in one share map with one mmap. */
+	for (i = 0; i < n; i += run) {
+		if (f.fd < 0 || refs[i] < f.ref0 || refs[i] - f.ref0 >= f.npages) {
+			if (f.fd >= 0)
+				close(f.fd);
+			f.fd = -1;
+			rc = gfd < 0 ? -ENOENT : find_share(gfd, peer, refs[i], &f);
 			if (rc == -ENOENT && ref_elsewhere(lp, p->self, refs[i]))
 				rc = -EPERM;
-			goto unmap;
+			if (rc < 0)
+				goto unmap;
 		}
-		if (fstat(fd, &st) < 0 || st.st_size != XSP_PAGE_SIZE) {
-			close(fd);
-			rc = -ENOENT;	/* not a complete page: being created or corrupt */
-			goto unmap;
-		}
-		rc = map_page_fd(base, i, fd);
-		close(fd);
+		for (run = 1; i + run < n && refs[i + run] == refs[i] + run &&
+		     refs[i + run] - f.ref0 < f.npages; run++)
+			;
+		rc = map_pages_fd(base, i, run, f.fd, refs[i] - f.ref0);
 		if (rc < 0)
 			goto unmap;
 	}
@@ -602,6 +707,8 @@ int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 		rc = -errno;
 		goto unmap;
 	}
+	if (f.fd >= 0)
+		close(f.fd);
 	if (gfd >= 0)
 		close(gfd);
 	m->addr = base;
@@ -609,6 +716,8 @@ int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 	return 0;
 
 unmap:
+	if (f.fd >= 0)
+		close(f.fd);
 	munmap(base, (size_t)n * XSP_PAGE_SIZE);
 close_gdir:
 	if (gfd >= 0)

@@ -100,14 +100,16 @@ static void local_close(struct xsp *p)
 	p->priv = NULL;
 }
 
-int local_counter_next(struct xsp *p, const char *name, uint32_t *out)
+int local_counter_add(struct xsp *p, const char *name, uint32_t n, uint32_t *first)
 {
 	struct local_priv *lp = local_priv(p);
 	char buf[32];
-	uint32_t v = 0;
-	ssize_t n;
+	uint64_t v;
+	ssize_t len;
 	int fd, rc = 0;
 
+	if (n == 0 || n > LOCAL_COUNTER_MAX_BATCH)
+		return -EINVAL;
 	fd = openat(lp->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -115,24 +117,30 @@ int local_counter_next(struct xsp *p, const char *name, uint32_t *out)
 		rc = -errno;
 		goto close_fd;
 	}
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	if (n < 0) {
+	len = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (len < 0) {
 		rc = -errno;
 		goto close_fd;
 	}
-	buf[n] = '\0';
-	v = (uint32_t)strtoul(buf, NULL, 10) + 1;
-	if (v == 0 || v > 0x7FFFFFFF)	/* wrapped or corrupt: start over */
+	buf[len] = '\0';
+	v = (uint64_t)(uint32_t)strtoul(buf, NULL, 10) + 1;	/* the first number */
+	if (v + n - 1 > 0x7FFFFFFF)	/* would wrap, or corrupt: start over */
 		v = 1;
-	n = snprintf(buf, sizeof(buf), "%u\n", v);
-	if (pwrite(fd, buf, (size_t)n, 0) != n || ftruncate(fd, n) < 0) {
+	len = snprintf(buf, sizeof(buf), "%u\n", (unsigned int)(v + n - 1));
+	errno = 0;
+	if (pwrite(fd, buf, (size_t)len, 0) != len || ftruncate(fd, len) < 0) {
 		rc = errno ? -errno : -EIO;
 		goto close_fd;
 	}
-	*out = v;
+	*first = (uint32_t)v;
 close_fd:
 	close(fd);	/* drops the flock */
 	return rc;
+}
+
+int local_counter_next(struct xsp *p, const char *name, uint32_t *out)
+{
+	return local_counter_add(p, name, 1, out);
 }
 
 const struct xsp_ops xsp_local_ops = {

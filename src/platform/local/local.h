@@ -5,10 +5,11 @@
  * the same XSOCK_DOMID; all shared state lives below XSOCK_LOCAL_DIR
  * (default /dev/shm/xsock), which every domain of a host must share:
  *
- *   grant/<grantee>/<ref>.<sharer>  one page of shared memory per grant ref
- *   grant/<grantee>/<ref0>.<sharer>.share  a share's record (its lock = alive)
+ *   grant/<grantee>/<ref0>.<sharer>  one share: the pages of its refs
+ *                                   ref0.. (consecutive); its lock = alive
  *   evtchn/<port>.a2b, .b2a, .meta  a channel's FIFOs and owner record
  *   grant.lock, evtchn.lock         serialise allocation and collection
+ *                                   (grant.lock also holds the budget counts)
  *   store/, store.lock, store-*     the store tree (store.c)
  *   grant-ref, evtchn-port          counters (under flock)
  *
@@ -43,6 +44,16 @@ static inline struct local_priv *local_priv(const struct xsp *p)
  */
 int local_counter_next(struct xsp *p, const char *name, uint32_t *out);
 
+#define LOCAL_COUNTER_MAX_BATCH 65536u
+
+/*
+ * Allocate @n consecutive numbers from counter @name in one locked
+ * operation: *first .. *first + @n - 1, all in 1 .. 0x7FFFFFFF (the counter
+ * starts over at 1 rather than wrap inside a batch).
+ * Errors: -EINVAL (@n 0 or above LOCAL_COUNTER_MAX_BATCH), -errno of I/O.
+ */
+int local_counter_add(struct xsp *p, const char *name, uint32_t n, uint32_t *first);
+
 /* grant.c */
 int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 		const struct xsp_unmap_notify *notify, struct xsp_share *s);
@@ -51,6 +62,21 @@ int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 	      const xsp_gref_t *refs, const struct xsp_unmap_notify *notify,
 	      struct xsp_map *m);
 void local_unmap(struct xsp_map *m);
+
+/*
+ * The live pages domain @sharer shares, host-wide, as the budget counts
+ * them (read under grant.lock). Errors: -ENODATA not known (the next share
+ * of @sharer recounts by a walk), -errno of I/O. For tests and tools.
+ */
+int local_grant_pages(struct xsp *p, xsp_domid_t sharer, unsigned int *out);
+
+/*
+ * Test hooks (process-wide, not thread-safe): the number of full walks of
+ * grant/ this process made, and the least time between two stale-grant
+ * collections by share or map of this process (default one second).
+ */
+extern unsigned long local_grant_walks;
+extern long long local_grant_gc_interval_ns;
 
 /* evtchn.c */
 int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e);
