@@ -230,8 +230,8 @@ scenario_ncat_dom0_to_domU() { xfer ncat 0 "$U2" 7005; }
 #
 # $MB MiB of random data from U1 to U2, twice, measured the same way: the
 # receiver (U2) connects, and on its own clock times from just before the
-# connect to the moment `head -c BYTES` has seen the last byte; both sides'
-# SHA-256 must match. The sender listens and sends (socat on both ends):
+# connect to the moment `head -c BYTES` has written the last byte to tmpfs
+# (stream_recv); both sides' SHA-256 must match. The sender listens and sends (socat on both ends):
 #   xsock: socat -u OPEN:file TCP-LISTEN under the shim in U1,
 #          socat -u TCP:U1 STDOUT under the shim in U2;
 #   vchan: vchan-socket-proxy (xen-utils-4.17) in server mode in U1 (it
@@ -250,11 +250,14 @@ scenario_ncat_dom0_to_domU() { xfer ncat 0 "$U2" 7005; }
 # (discard_buffers() in tools/vchan/vchan-socket-proxy.c). The receiver's
 # clock stops at the last byte, so the linger is not measured.
 
-# stream_recv 'CONNECT_CMD': U2's side: prints T0, T1 (uptime), SUM, RC.
+# stream_recv OUT 'CONNECT_CMD': the receiver: times (uptime, T0/T1) from
+# just before CONNECT_CMD starts to the last of the $MB MiB written to OUT
+# (tmpfs; hashing is not timed), then prints SUM and the command's RC.
 stream_recv() {
-	echo "t0=\$($UP); { timeout 180 env $1; echo RC=\$? > /tmp/vv.rc; } |
-		{ head -c $((MB * 1048576)) | sha256sum | sed 's/^/SUM=/;s/ .*//'; echo T1=\$($UP); }
-		echo T0=\$t0; cat /tmp/vv.rc; rm -f /tmp/vv.rc"
+	echo "t0=\$($UP); { timeout 180 env $2; echo RC=\$? > $1.rc; } |
+		{ head -c $((MB * 1048576)) > $1; echo T1=\$($UP); }
+		echo T0=\$t0; cat $1.rc; rm -f $1.rc
+		echo SUM=\$(sha256sum $1 | cut -d' ' -f1)"
 }
 
 # rate_of TEXT: MiB/s from its T0/T1.
@@ -277,7 +280,7 @@ scenario_xsock_vs_vchan() {
 	# (a) xsock
 	js=$(start_on "$U1" "$SHIM socat -u OPEN:/tmp/vv.in TCP-LISTEN:$xport,reuseaddr; echo SRC_RC=\$?")
 	wait_listen "$U1" "$xport" || return 1
-	xs=$(on "$U2" "$(stream_recv "$SHIM socat -u TCP:$(addr_of $U1):$xport STDOUT")")
+	xs=$(on "$U2" "$(stream_recv /tmp/vv.x "$SHIM socat -u TCP:$(addr_of $U1):$xport STDOUT")")
 	echo "$xs"
 	sout=$(wait_on "$U1" "$js" 60)
 	echo "$sout"
@@ -320,7 +323,8 @@ scenario_xsock_vs_vchan() {
 		$VCHAN -m client $U1 $vpath /tmp/vc.sock 2> /tmp/vc.err &
 		p=\$!
 		i=0; while [ ! -S /tmp/vc.sock ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
-		$(stream_recv "socat -u UNIX-CONNECT:/tmp/vc.sock STDOUT")
+		$(stream_recv /tmp/vv.v "socat -u UNIX-CONNECT:/tmp/vc.sock STDOUT")
+		rm -f /tmp/vv.v
 		kill \$p 2> /dev/null; wait \$p
 		head -n 5 /tmp/vc.err | sed 's/^/client-proxy: /'; rm -f /tmp/vc.sock /tmp/vc.err")
 	echo "$vc"
@@ -343,9 +347,22 @@ scenario_xsock_vs_vchan() {
 			"${vrate:-?} MiB/s, sha256 ${want:-?} vs ${vsum:-?}"
 	fi
 	on "$U1" "rm -f /tmp/vv.in" > /dev/null
+
+	# (c) scale: the same socat -> socat pipeline over a UNIX socket inside
+	# U2 alone (source: what xsock delivered), what TCG allows without any
+	# cross-domain transport.
+	fl=$(on "$U2" "rm -f /tmp/fl.sock
+		socat -u OPEN:/tmp/vv.x UNIX-LISTEN:/tmp/fl.sock &
+		i=0; while [ ! -S /tmp/fl.sock ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
+		$(stream_recv /tmp/vv.f "socat -u UNIX-CONNECT:/tmp/fl.sock STDOUT")
+		wait; rm -f /tmp/vv.x /tmp/vv.f /tmp/fl.sock")
+	echo "$fl"
+	frate=$(rate_of "$fl")
+	result "scale: the same socat pipeline over a UNIX socket inside dom$U2: ${frate:-?} MiB/s"
 	[ -n "$xrate" ] && [ -n "$vrate" ] &&
 		result "xsock/vchan throughput ratio dom$U1 -> dom$U2: $(echo "$xrate $vrate" |
-			awk '{ printf "%.2f", $1 / $2 }') ($xrate vs $vrate MiB/s, $MB MiB, socat both ends)"
+			awk '{ printf "%.2f", $1 / $2 }') ($xrate vs $vrate MiB/s, $MB MiB," \
+			"socat both ends; local UNIX socket ${frate:-?} MiB/s)"
 	return $ok
 }
 
