@@ -4,8 +4,8 @@
 #   mkimages.sh BUILD_DIR WORK_DIR
 #
 # Output in WORK_DIR: vmlinuz (the dom0 and domU kernel), domU.cpio (busybox,
-# Xen store tools and libraries, the project's build output, socat/ncat, the
-# Xen kernel modules) and dom0.cpio (domU.cpio + xl, xenstored, xenconsoled,
+# Xen store tools and libraries, vchan-socket-proxy, the project's build
+# output, socat/ncat, the Xen kernel modules) and dom0.cpio (domU.cpio + xl, xenstored, xenconsoled,
 # xen-init-dom0 + the kernel and domU.cpio for xl create). Uncompressed: TCG
 # decompresses slowly and QEMU/xl load any size quickly.
 set -euo pipefail
@@ -71,6 +71,13 @@ done
 for f in /usr/bin/xenstore /usr/bin/xenstore-*; do
 	is_elf "$f" && copy_prog "$f" "$B"
 done
+# Xen's own vchan tool (scenario xsock_vs_vchan) and its libraries
+# (libxenvchan, libxenctrl, ...).
+if [ -x "$XENBIN/vchan-socket-proxy" ]; then
+	copy_prog "$XENBIN/vchan-socket-proxy" "$B"
+else
+	echo "mkimages: note: no $XENBIN/vchan-socket-proxy (xen-utils-4.17), not in the images" >&2
+fi
 for p in socat ncat; do
 	f=$(command -v "$p" || true)
 	if [ -n "$f" ]; then
@@ -152,7 +159,8 @@ printf 'root:x:0:0:root:/root:/bin/sh\n' > "$B/etc/passwd"
 printf 'root:x:0:\n' > "$B/etc/group"
 printf '127.0.0.1 localhost\n::1 localhost\n' > "$B/etc/hosts"
 : > "$B/xsock-harness/harness.env"
-for v in XSOCK_XEN_ONLY XSOCK_XEN_MB XSOCK_XEN_CYCLES XSOCK_DEBUG XSOCK_LOG; do
+for v in XSOCK_XEN_ONLY XSOCK_XEN_MB XSOCK_XEN_CYCLES XSOCK_XEN_VCHAN_MB XSOCK_XEN_VCHAN_LINGER \
+	XSOCK_DEBUG XSOCK_LOG; do
 	[ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}" >> "$B/xsock-harness/harness.env"
 done
 
