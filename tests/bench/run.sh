@@ -221,8 +221,10 @@ start_sockperf() { # MODE PORT LOG
 SP_SIZE=0
 client_sockperf_pp() {
 	local mode=$1 port=$2 log=$3 rc p50 p99
+	# --mps: sockperf sizes its bookkeeping for 600 k messages/s by default
+	# and stops with "_seqN > m_maxSequenceNo" beyond that (xsock gets there).
 	run_client "$mode" "$log" $((T + 15)) sockperf ping-pong --tcp -i "$(host_of "$mode")" \
-		-p "$port" -m "$SP_SIZE" -t "$T" --full-rtt
+		-p "$port" -m "$SP_SIZE" -t "$T" --full-rtt --mps 10000000
 	rc=$?
 	p50=$(awk '/percentile 50.000/ {print $NF}' "$log")
 	p99=$(awk '/percentile 99.000/ {print $NF}' "$log")
