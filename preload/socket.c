@@ -185,6 +185,8 @@ XS_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	return rc < 0 ? shim_fail(rc) : 0;
 }
 
+static struct xs_acceptor *listener_acceptor(struct shim_sock *l);
+
 XS_EXPORT int listen(int fd, int backlog)
 {
 	struct sockaddr_storage ss;
@@ -228,6 +230,8 @@ XS_EXPORT int listen(int fd, int backlog)
 		rc = evloop_add(s);
 		if (rc < 0)
 			shim_put(shim_remove(fd));
+		else
+			listener_acceptor(s);	/* now, not on the first doorbell */
 	}
 	shim_put(s);
 	rc = 0;	/* TCP keeps working whatever happened to the ring side */

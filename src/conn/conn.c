@@ -1028,12 +1028,47 @@ static int bell_take(struct xsp_store *st, const char *path, char **val)
 	return -EAGAIN;
 }
 
+/* Remove the answer to (dom, id) if it is an acknowledgement (any listener's). */
+static void rm_wait_answer(struct xsp_store *st, xsp_domid_t self, unsigned long dom,
+			   const char *id)
+{
+	char apath[160], *val = NULL;
+	struct xs_neg_answer a;
+	size_t len = 0;
+
+	snprintf(apath, sizeof(apath), BASE_FMT "/conn/%lu/%s", self, dom, id);
+	if (xsp_store_read(st, XSP_TXN_NONE, apath, &val, &len) == 0 &&
+	    xs_neg_parse_answer(val, len, &a) == 0 && a.state == XS_NEG_WAIT)
+		rm_if_unchanged(st, apath, val);
+	free(val);
+}
+
+/* Remove our own acknowledgement of (dom, id), if it is still there. */
+static void rm_own_ack(struct xsp_store *st, xsp_domid_t self, unsigned long dom, const char *id,
+		       const char *listener_id)
+{
+	char apath[160], val[48];
+
+	snprintf(apath, sizeof(apath), BASE_FMT "/conn/%lu/%s", self, dom, id);
+	snprintf(val, sizeof(val), "state=wait id=%s", listener_id);
+	rm_if_unchanged(st, apath, val);
+}
+
 int xs_listener_unbell(struct xs_listener *l, uint16_t bell)
 {
-	char path[128];
+	char path[128], id[XS_NEG_ID_LEN], *val = NULL;
+	unsigned long dom;
+	int rc;
 
 	bell_path(path, sizeof(path), l->ctx->self, l->port, bell);
-	return bell_take(l->st, path, NULL);
+	rc = bell_take(l->st, path, &val);
+	/* Withdrawn unclaimed: our acknowledgement must not outlive it. */
+	if (rc == 1 && val &&
+	    xs_kv_get_uint(val, strlen(val), "dom", XSP_DOMID_SELF - 1, &dom) == 0 &&
+	    xs_kv_get_id(val, strlen(val), "id", id) == 0)
+		rm_own_ack(l->st, l->ctx->self, dom, id, l->id);
+	free(val);
+	return rc;
 }
 
 /* ---- acceptor ---------------------------------------------------------------- */
@@ -1265,6 +1300,9 @@ int xs_acceptor_claim(struct xs_acceptor *a, uint16_t bell, struct xs_conn **out
 	rc = xsp_store_read(a->st, XSP_TXN_NONE, rpath, &req, &reqlen);
 	if (rc < 0) {
 		xs_log(XS_LOG_INFO, "ring %s from dom%lu: client gone before accept()", id, dom);
+		/* The listener's acknowledgement (another listener of ours on
+		 * this port may have served the client meanwhile) goes too. */
+		rm_wait_answer(a->st, ctx->self, dom, id);
 		rc = -ECONNABORTED;
 		goto unlock;
 	}
