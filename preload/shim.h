@@ -12,11 +12,13 @@
  * the shim keeps. No payload ever crosses the pair; it only carries
  * readiness so that the application's own select/poll/epoll work
  * unmodified:
- *   - A is readable while a token byte sits in it: the event thread writes
- *     one when the ring has data or reached end of stream;
- *   - A stops being writable when the shim "plugs" it (fills its small
- *     send buffer) because the ring is full; the event thread unplugs it
- *     when the peer frees space.
+ *   - A is readable while a token byte sits in it (the ring has data or
+ *     reached end of stream), and stops being writable while the shim
+ *     "plugs" it (fills its small send buffer) because the ring is short
+ *     of room. Both are brought up to date lazily -- by the event thread
+ *     when the peer notifies, by reads and writes, and by the intercepted
+ *     poll/select/epoll calls before they ask the kernel -- and the peer is
+ *     asked to notify only while somebody here waits (ready.c, wait.c).
  * A listening socket stays the application's real TCP socket, and a ring
  * connection is negotiated by the process that accept()s it, which need
  * not be the one that called listen() (nginx: the master listens, forked
