@@ -101,10 +101,12 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 		 * B is taken back at once (ring_drain_filler()).
 		 */
 		char c = 0;
+		uint64_t slept_at = shim_now_ns();
 		ssize_t got = readable ? recv(s->fd, &c, 1, MSG_PEEK) :
 					 send(s->fd, &c, 1, MSG_NOSIGNAL);
 
 		rc = got < 0 ? -errno : 0;	/* EINTR; EAGAIN if made non-blocking meanwhile */
+		shim_spin_slept(slept_at, got >= 0);
 		if (!readable && got > 0)
 			ring_drain_filler(s);
 		ring_sleep_end(s, readable, !readable);

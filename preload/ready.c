@@ -88,6 +88,17 @@ void shim_spin_result(bool paid_off)
 		spin_cur /= 2;
 }
 
+void shim_spin_slept(uint64_t slept_at, bool woke_ready)
+{
+	/*
+	 * Woken with news sooner than a full spin would have lasted: the spin
+	 * was too short, not useless (without this a budget that reached 0
+	 * could never grow again).
+	 */
+	if (woke_ready && shim_now_ns() - slept_at < shim_spin_ns())
+		shim_spin_result(true);
+}
+
 uint64_t shim_now_ns(void)
 {
 	struct timespec ts;

@@ -239,6 +239,8 @@ unsigned int shim_spin_ns(void);
  * the last one went. */
 unsigned int shim_spin_budget(void);
 void shim_spin_result(bool paid_off);
+/* After a sleep begun at @slept_at (shim_now_ns()): news came that soon? */
+void shim_spin_slept(uint64_t slept_at, bool woke_ready);
 uint64_t shim_now_ns(void);
 
 static inline void cpu_relax(void)

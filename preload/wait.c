@@ -219,6 +219,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 	struct wring local[16], *w = local;
 	int64_t deadline = -1, spin_end;
 	struct timespec zero = { 0, 0 }, ts;
+	uint64_t slept_at;
 	int n = 0, rc, ready;
 	nfds_t j;
 
@@ -307,6 +308,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 			ts.tv_sec = left / 1000;
 			ts.tv_nsec = (left % 1000) * 1000000L;
 		}
+		slept_at = shim_now_ns();
 		rc = real.ppoll(fds, nfds, left >= 0 ? &ts : NULL, mask);
 		if (rc < 0)
 			rc = -errno;
@@ -317,6 +319,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 			goto out;
 		}
 		ready = poll_merge(fds, nfds, w, n);
+		shim_spin_slept(slept_at, ready > 0);
 		if (ready || left_ms(deadline) == 0) {
 			rc = ready;
 			goto out;
@@ -731,6 +734,7 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 {
 	struct wring local[16], *w;
 	int64_t deadline, spin_end;
+	uint64_t slept_at;
 	int n, rc;
 
 	n = ep_rings(epfd, local, (int)XS_ARRAY_SIZE(local), &w);
@@ -784,10 +788,12 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		 * so sleep on the kernel's word in any case.
 		 */
 		rings_sleep_begin(w, n);
+		slept_at = shim_now_ns();
 		rc = real.epoll_pwait(epfd, evs, max, left, mask);
 		if (rc < 0)
 			rc = -errno;
 		rings_sleep_end(w, n);
+		shim_spin_slept(slept_at, rc > 0);
 		if (rc < 0) {
 			errno = -rc;
 			rc = -1;
