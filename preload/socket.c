@@ -92,6 +92,28 @@ static int ring_take_fd(int fd, int afd, bool nonblock, bool cloexec)
 /*
  * 0: connected over a ring; 1: not ours, pass to libc; <0: fail with that.
  */
+/* Our side ran out of something (store quota, memory, fds, grants). */
+static bool short_of_resources(int rc)
+{
+	return rc == -ENOSPC || rc == -EDQUOT || rc == -ENOMEM || rc == -EMFILE ||
+	       rc == -ENFILE || rc == -ENOBUFS;
+}
+
+/*
+ * Out of resources for a ring: TCP if allowed (logged), else the errno
+ * TCP's connect() gives when short of buffers (ENOSPC and EDQUOT are not
+ * among its errors; ENOMEM, EMFILE and ENFILE are kept).
+ */
+static int resources_fallback(xsp_domid_t dom, int rc)
+{
+	if (shim_fallback_allowed()) {
+		xs_log(XS_LOG_WARN, "ring to dom%u: %s: falling back to TCP", dom, strerror(-rc));
+		return 1;
+	}
+	xs_log(XS_LOG_WARN, "ring to dom%u: %s", dom, strerror(-rc));
+	return rc == -ENOSPC || rc == -EDQUOT ? -ENOBUFS : rc;
+}
+
 static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct xs_peer *peers = NULL;
@@ -136,6 +158,8 @@ static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		}
 		return -ECONNREFUSED;
 	}
+	if (rc < 0 && short_of_resources(rc))
+		return resources_fallback(dom, rc);
 	if (rc < 0)
 		return rc;
 	local_addr_towards(addr, len, sport, &c->laddr, &c->laddr_len);
@@ -145,7 +169,7 @@ static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	rc = shim_ring_new(c, addr->sa_family, &s, &afd);
 	if (rc < 0) {
 		xs_conn_close(c);
-		return rc;
+		return short_of_resources(rc) ? resources_fallback(dom, rc) : rc;
 	}
 	rc = ring_take_fd(fd, afd, fl >= 0 && (fl & O_NONBLOCK), fdfl >= 0 && (fdfl & FD_CLOEXEC));
 	if (rc == 0)

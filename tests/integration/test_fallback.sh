@@ -5,7 +5,9 @@
 #    (XSOCK_FALLBACK unset) and the data arrives over a veth link;
 #  - the same with XSOCK_FALLBACK=0: ECONNREFUSED;
 #  - a domain the server has not registered: refused, nothing delivered;
-#  - a listener that never answers: ETIMEDOUT.
+#  - a listener that never answers: ETIMEDOUT;
+#  - a server out of grants: that client falls back to TCP;
+#  - a client out of store quota: TCP, or ENOBUFS without fallback.
 . "$(dirname "$0")/lib.sh"
 need_root_netns
 need_prog socat
@@ -88,4 +90,24 @@ until grep -q second "$WORK/out5" && grep -q first "$WORK/out5"; do
 	n=$((n + 1)); [ $n -gt 50 ] && fail "server did not get both: $(cat "$WORK/out5")"; sleep 0.1
 done
 say "grants exhausted: the next client fell back to TCP (logged), both delivered"
+
+# 6. the client's own domain out of store quota (it cannot even write its
+#    request): with fallback, TCP (logged); without, ENOBUFS as TCP says
+#    when short of buffers (ENOSPC is not a connect() error).
+shim 2 socat -u TCP-LISTEN:7106,reuseaddr,fork OPEN:"$WORK/out6",creat,append &
+PIDS+=($!)
+wait_listen 2 7106
+echo quota | timeout 20 ip netns exec "xsit$$-1" env -u XSOCK_FALLBACK XSOCK_DOMID=1 \
+	XSOCK_STORE_NODE_QUOTA=1 XSOCK_DEBUG=2 XSOCK_LOG="$WORK/log6" LD_PRELOAD="$PRELOAD" \
+	socat -u STDIN TCP:10.77.0.2:7106 || fail "client out of store quota failed instead of falling back"
+grep -q "falling back to TCP" "$WORK/log6" || fail "no log line for the fallback: $(cat "$WORK/log6")"
+n=0
+until grep -q quota "$WORK/out6"; do
+	n=$((n + 1)); [ $n -gt 50 ] && fail "quota fallback: nothing delivered"; sleep 0.1
+done
+out=$(echo x | timeout 20 ip netns exec "xsit$$-1" env XSOCK_FALLBACK=0 XSOCK_DOMID=1 \
+	XSOCK_STORE_NODE_QUOTA=1 LD_PRELOAD="$PRELOAD" socat -u STDIN TCP:10.77.0.2:7106 2>&1) &&
+	fail "out of store quota with XSOCK_FALLBACK=0 connected anyway"
+echo "$out" | grep -q "No buffer space available" || fail "out of store quota: expected ENOBUFS, got: $out"
+say "client out of store quota: fell back to TCP (logged); with XSOCK_FALLBACK=0: ENOBUFS"
 say "PASS"
