@@ -128,17 +128,9 @@ static void child_after_fork(void)
  */
 static int sweep_ms(void)
 {
-	static int cached = -1;	/* any thread may compute it: same value */
-	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	static int ms = -1;
 
-	if (v < 0) {
-		const char *e = getenv("XSOCK_SWEEP_MS");
-		long n = e && *e ? strtol(e, NULL, 10) : 20;
-
-		v = (int)(n < 1 ? 1 : n > 60000 ? 60000 : n);
-		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-	}
-	return v;
+	return shim_tunable(&ms, "XSOCK_SWEEP_MS", 20, 1, 60000);
 }
 
 

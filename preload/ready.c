@@ -45,19 +45,26 @@
 
 /* ---- tunables ------------------------------------------------------------------- */
 
-unsigned int shim_spin_ns(void)
+int shim_tunable(int *cache, const char *name, long def, long min, long max)
 {
-	static int cached = -1;	/* any thread may compute it: same value */
-	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	/* Any thread may compute it (the same value): relaxed is enough. */
+	int v = __atomic_load_n(cache, __ATOMIC_RELAXED);
 
 	if (v < 0) {
-		const char *e = getenv("XSOCK_SPIN_US");
-		long n = e && *e ? strtol(e, NULL, 10) : 50;
+		const char *e = getenv(name);
+		long n = e && *e ? strtol(e, NULL, 10) : def;
 
-		v = (int)(n < 0 ? 0 : n > 1000000 ? 1000000 : n) * 1000;
-		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+		v = (int)(n < min ? min : n > max ? max : n);
+		__atomic_store_n(cache, v, __ATOMIC_RELAXED);
 	}
-	return (unsigned int)v;
+	return v;
+}
+
+unsigned int shim_spin_ns(void)
+{
+	static int us = -1;
+
+	return (unsigned int)shim_tunable(&us, "XSOCK_SPIN_US", 50, 0, 1000000) * 1000u;
 }
 
 /*

@@ -233,6 +233,9 @@ bool ring_rd_shut(const struct shim_sock *s);
 void ring_set_rd_shut(struct shim_sock *s);
 /* poll() bits for a ring socket, computed from the ring itself. */
 unsigned int ring_revents(struct shim_sock *s, unsigned int events);
+/* An integer tunable from the environment, clamped, read once into *cache
+ * (which starts at -1). */
+int shim_tunable(int *cache, const char *name, long def, long min, long max);
 /* Spin bound before sleeping (XSOCK_SPIN_US, default 50 us), in ns. */
 unsigned int shim_spin_ns(void);
 /* This thread's spin for its next wait (ns, <= shim_spin_ns()), and how
