@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Intercepted exec calls: execve, execv, execvp, execvpe, execl, execlp,
+ * execle, fexecve, execveat.
+ *
+ * A ring connection cannot cross exec: the ring is mapped in this process
+ * image and served by its event thread, both gone once the new program
+ * runs. So before exec, every ring fd that would be inherited (no
+ * FD_CLOEXEC) is replaced, in this process only, by a socket whose peer is
+ * already closed: the new program reads end-of-file and its writes fail
+ * with EPIPE, as with a TCP connection the peer closed. The connection
+ * itself is untouched: it lives on in the processes that still hold it
+ * (a parent that forked before exec), and ends, with EOF for the peer,
+ * when the last of them closes it. If exec then fails, those fds stay
+ * replaced (the caller sees them closed). docs/protocol.md, "Known limits".
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "preload/shim.h"
+
+/* Replace the inheritable ring fds by closed sockets (see above). */
+static void rings_before_exec(void)
+{
+	int fd, hi = __atomic_load_n(&shim_tab_hi, __ATOMIC_ACQUIRE);
+
+	if (shim_guard)
+		return;
+	for (fd = 0; fd < hi; fd++) {
+		struct shim_sock *s;
+		int sv[2], fl;
+
+		if (!shim_maybe_ours(fd))
+			continue;
+		s = shim_get(fd);
+		if (!s)
+			continue;
+		fl = fcntl(fd, F_GETFD);
+		if (s->kind != SHIM_RING || fl < 0 || (fl & FD_CLOEXEC)) {
+			shim_put(s);
+			continue;
+		}
+		shim_put(s);
+		SHIM_ENTER();
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+			shim_real.close(sv[1]);	/* the new program reads EOF */
+			/* Our dup2 drops the table entry, as a close would. */
+			SHIM_LEAVE();
+			dup2(sv[0], fd);
+			SHIM_ENTER();
+			shim_real.close(sv[0]);
+			xs_log(XS_LOG_INFO, "exec: ring fd %d handed over closed", fd);
+		}
+		SHIM_LEAVE();
+	}
+}
+
+/* ---- the calls ------------------------------------------------------------------------ */
+
+/* The next definition of @name (libc's), looked up once. */
+#define REAL(name)                                                                           \
+	static __typeof__(&name) real_##name;                                                \
+	if (!real_##name)                                                                    \
+		*(void **)&real_##name = dlsym(RTLD_NEXT, #name)
+
+XS_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	REAL(execve);
+	shim_resolve();
+	rings_before_exec();
+	return real_execve(path, argv, envp);
+}
+
+XS_EXPORT int execv(const char *path, char *const argv[])
+{
+	REAL(execv);
+	shim_resolve();
+	rings_before_exec();
+	return real_execv(path, argv);
+}
+
+XS_EXPORT int execvp(const char *file, char *const argv[])
+{
+	REAL(execvp);
+	shim_resolve();
+	rings_before_exec();
+	return real_execvp(file, argv);
+}
+
+XS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	REAL(execvpe);
+	shim_resolve();
+	rings_before_exec();
+	return real_execvpe(file, argv, envp);
+}
+
+XS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	REAL(fexecve);
+	shim_resolve();
+	rings_before_exec();
+	return real_fexecve(fd, argv, envp);
+}
+
+XS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+		       int flags)
+{
+	REAL(execveat);
+	if (!real_execveat) {
+		errno = ENOSYS;
+		return -1;
+	}
+	shim_resolve();
+	rings_before_exec();
+	return real_execveat(dirfd, path, argv, envp, flags);
+}
+
+/* The variadic forms: collect the arguments, then the vector forms above. */
+static char **collect(const char *arg0, va_list ap, char ***envp)
+{
+	size_t n = 1, cap = 16;
+	char **v = malloc(cap * sizeof(*v));
+	const char *a;
+
+	if (!v)
+		return NULL;
+	v[0] = (char *)arg0;
+	while (arg0 && (a = va_arg(ap, const char *)) != NULL) {
+		if (n + 2 > cap) {
+			char **nv = realloc(v, (cap *= 2) * sizeof(*v));
+
+			if (!nv) {
+				free(v);
+				return NULL;
+			}
+			v = nv;
+		}
+		v[n++] = (char *)a;
+	}
+	v[arg0 ? n : 0] = NULL;
+	if (envp)
+		*envp = va_arg(ap, char **);
+	return v;
+}
+
+XS_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	char **v;
+	int rc;
+
+	va_start(ap, arg);
+	v = collect(arg, ap, NULL);
+	va_end(ap);
+	if (!v) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = execv(path, v);
+	free(v);
+	return rc;
+}
+
+XS_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	char **v;
+	int rc;
+
+	va_start(ap, arg);
+	v = collect(arg, ap, NULL);
+	va_end(ap);
+	if (!v) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = execvp(file, v);
+	free(v);
+	return rc;
+}
+
+XS_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	char **v, **envp = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, arg);
+	v = collect(arg, ap, &envp);
+	va_end(ap);
+	if (!v) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = execve(path, v, envp);
+	free(v);
+	return rc;
+}
