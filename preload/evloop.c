@@ -45,6 +45,7 @@ static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
 static int epfd = -1;
 static int wake_pipe[2] = { -1, -1 };
 static bool running;
+static bool exiting;		/* evloop_flush() ran: the thread must stop */
 static struct shim_sock *listeners;	/* via ev_next */
 static struct shim_sock *zombies;	/* deregistered, freed after the batch */
 static struct doorbell *doorbells;
@@ -117,6 +118,7 @@ static void child_after_fork(void)
 	doorbells = NULL;
 	sweep_wanted = 0;
 	sweep_at = -1;
+	exiting = false;
 }
 
 /* ---- the sweep (ready.c) ------------------------------------------------------------- */
@@ -408,6 +410,11 @@ static void *evloop_main(void *arg)
 		if (n < 0 && errno != EINTR)
 			break;
 		pthread_mutex_lock(&ev_lock);
+		if (exiting) {
+			/* evloop_flush() freed what @evs may point to: stop. */
+			pthread_mutex_unlock(&ev_lock);
+			break;
+		}
 		for (i = 0; i < n; i++) {
 			struct shim_sock *s = evs[i].data.ptr;
 
@@ -467,6 +474,12 @@ static void *evloop_main(void *arg)
 void evloop_flush(void)
 {
 	pthread_mutex_lock(&ev_lock);
+	/*
+	 * The process is exiting and the event thread still runs: events it
+	 * fetched before the rings were deregistered may name the sockets
+	 * freed below. From here on it touches nothing.
+	 */
+	exiting = true;
 	doorbells_drop(NULL);
 	free_zombies();
 	pthread_mutex_unlock(&ev_lock);
