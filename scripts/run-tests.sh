@@ -24,6 +24,15 @@ if [ "${XSOCK_SKIP_ASAN:-0}" != 1 ]; then
 	$SUDO env ASAN_OPTIONS=detect_leaks=1 XSOCK_TEST_SIZE_MB=64 XSOCK_TEST_CYCLES=200 \
 		make -C "$top/build-asan" -s check ||
 		{ rc=1; cat "$top"/build-asan/tests/*/*.log 2>/dev/null | tail -200; }
+	# A sanitizer report from a process whose exit status no test looks at
+	# (a server stopped at the end, a process exiting) fails the run too.
+	if grep -l -E 'ERROR: AddressSanitizer|runtime error:' "$top"/build-asan/tests/*/*.log \
+		2>/dev/null; then
+		echo "sanitizer reports in the logs above"
+		grep -h -B2 -A30 -E 'ERROR: AddressSanitizer|runtime error:' \
+			"$top"/build-asan/tests/*/*.log | head -120
+		rc=1
+	fi
 fi
 # ThreadSanitizer over the threaded tests only (the shim in uninstrumented
 # programs is not what TSan can judge): the ring across processes and
