@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,24 @@ static void ring_retire(struct shim_sock *s)
 	s->dead = true;
 	s->ev_next = zombies;
 	zombies = s;
+}
+
+/*
+ * fork() in another thread while the event thread works would give the
+ * child whatever that work held at the instant of the fork: a malloc arena
+ * or a sanitizer allocator's lock (the child then hangs in its first
+ * allocation), a half-written store file. The event thread works only
+ * under ev_lock, so holding ev_lock across fork() means it is asleep in
+ * epoll_wait or waiting for the lock: both are safe to copy.
+ */
+static void quiesce_before_fork(void)
+{
+	pthread_mutex_lock(&ev_lock);
+}
+
+static void resume_after_fork(void)
+{
+	pthread_mutex_unlock(&ev_lock);
 }
 
 static void child_after_fork(void)
@@ -400,7 +419,8 @@ static void *evloop_main(void *arg)
 	struct epoll_event evs[64];
 	int timeout = -1;
 
-	(void)arg;
+	/* The thread library's (and a sanitizer's) start-up is done. */
+	sem_post(arg);
 	SHIM_ENTER();
 	for (;;) {
 		int64_t next = -1, now;
@@ -491,6 +511,7 @@ static int evloop_start(void)
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &wake_marker };
 	pthread_attr_t attr;
 	pthread_t thr;
+	sem_t started;
 	sigset_t all, old;
 	int rc;
 
@@ -510,11 +531,21 @@ static int evloop_start(void)
 	/* The application's signals are not ours to take. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = -pthread_create(&thr, &attr, evloop_main, NULL);
+	sem_init(&started, 0, 0);
+	rc = -pthread_create(&thr, &attr, evloop_main, &started);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (rc < 0)
 		goto close_pipe;
+	/*
+	 * Return once the new thread runs our code: its start-up allocates
+	 * outside ev_lock (AddressSanitizer's does), so a fork() the
+	 * application makes right after listen() could otherwise copy an
+	 * allocator lock the thread holds and the child would hang.
+	 */
+	while (sem_wait(&started) < 0 && errno == EINTR)
+		;
+	sem_destroy(&started);
 	running = true;
 	return 0;
 
@@ -603,5 +634,5 @@ unlock:
 
 __attribute__((constructor)) static void evloop_constructor(void)
 {
-	pthread_atfork(NULL, NULL, child_after_fork);
+	pthread_atfork(quiesce_before_fork, resume_after_fork, child_after_fork);
 }

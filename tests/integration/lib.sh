@@ -42,6 +42,10 @@ PIDS=()
 cleanup() {
 	local p n
 	for p in "${PIDS[@]}"; do pkill -9 -P "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
+	# Whatever still runs in a domain (a server's forked workers) goes too.
+	for n in "${NSES[@]}"; do
+		ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	done
 	wait 2>/dev/null 3>&-
 	for n in "${NSES[@]}"; do ip netns del "$n" 2>/dev/null; done
 	[ -n "${XSOCK_LOCAL_DIR:-}" ] && case "$XSOCK_LOCAL_DIR" in

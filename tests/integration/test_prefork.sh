@@ -17,7 +17,7 @@ shim 2 /usr/bin/python3 "$PY" server 7501 3 >"$WORK/srv.out" 2>&1 &
 PIDS+=($!)
 wait_listen 2 7501
 out=$(shim 1 timeout 120 /usr/bin/python3 "$PY" client 10.77.0.2 7501 30 2>&1) ||
-	{ echo "$out"; cat "$WORK/srv.out"; fail "client failed"; }
+	{ rc=$?; echo "$out"; echo "client exit status $rc"; cat "$WORK/srv.out"; fail "client failed"; }
 say "$out"
 echo "$out" | grep -q "^ok 30 connections" || fail "not every connection was answered"
 n=$(echo "$out" | sed -n 's/.* answered by \([0-9]*\) workers.*/\1/p')
