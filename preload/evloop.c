@@ -501,6 +501,29 @@ void evloop_flush(void)
 	 */
 	exiting = true;
 	doorbells_drop(NULL);
+	/*
+	 * Rings the application closed just before exiting may not have
+	 * been seen by the event thread yet: their end B hangs up (level
+	 * triggered, so still reported here). End them now, as the thread
+	 * would have, or their grants and channels would outlive us until
+	 * some later process collects them.
+	 */
+	if (epfd >= 0) {
+		struct epoll_event evs[64];
+		int n, i, rounds = 0;
+
+		/* Other ready fds stay ready (level triggered): bounded. */
+		do {
+			n = epoll_wait(epfd, evs, (int)XS_ARRAY_SIZE(evs), 0);
+			for (i = 0; i < n; i++) {
+				uintptr_t t = (uintptr_t)evs[i].data.ptr;
+
+				if ((void *)evs[i].data.ptr != (void *)&wake_marker &&
+				    !(t & BELL_TAG) && (t & B_TAG))
+					ring_retire((struct shim_sock *)(t & ~(uintptr_t)B_TAG));
+			}
+		} while (n == (int)XS_ARRAY_SIZE(evs) && ++rounds < 64);
+	}
 	free_zombies();
 	pthread_mutex_unlock(&ev_lock);
 }

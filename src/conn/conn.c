@@ -228,7 +228,7 @@ void xs_conn_abandon(struct xs_conn *c)
 
 /* ---- client ---------------------------------------------------------------- */
 
-/* Map and bind what the server offered; attach side B. */
+/* Map what the server offered (it has bound our channel); attach side B. */
 static int client_attach(struct xs_conn *c, const struct xs_neg_answer *a)
 {
 	struct xsp *p = c->ctx->plat;
@@ -238,9 +238,6 @@ static int client_attach(struct xs_conn *c, const struct xs_neg_answer *a)
 	unsigned int order;
 	int rc;
 
-	rc = xsp_evtchn_bind(p, c->peer, (xsp_port_t)a->evtchn, &c->ev);
-	if (rc < 0)
-		return rc;
 	notify.offset = XSOCK_B_ALIVE_OFFSET;
 	notify.ev = c->ev;
 	rc = xsp_map(p, c->peer, 1, &ref, &notify, &c->mp_intf);
@@ -377,6 +374,14 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	}
 	free(val);
 
+	/*
+	 * The ring's event channel is ours to allocate: the server binds it
+	 * when it accepts, and finds it gone (or hanging up, on the local
+	 * backend) if we die while waiting, instead of waiting for us.
+	 */
+	rc = xsp_evtchn_alloc(ctx->plat, peer, &c->ev);
+	if (rc < 0)
+		goto close_store;
 	snprintf(rdir, sizeof(rdir), BASE_FMT "/req/%u", ctx->self, peer);
 	rc = ensure_dir_for(st, ctx->self, rdir, peer);
 	if (rc < 0)
@@ -386,7 +391,8 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	if (rc < 0)
 		goto close_store;
 	snprintf(rpath, sizeof(rpath), "%s/%s", rdir, c->id);
-	snprintf(req, sizeof(req), "port=%u sport=%u daddr=%s", port, sport, daddr);
+	snprintf(req, sizeof(req), "port=%u sport=%u daddr=%s evtchn=%u", port, sport, daddr,
+		 xsp_evtchn_port(c->ev));
 	rc = xsp_store_write(st, XSP_TXN_NONE, rpath, req, strlen(req));
 	if (rc < 0)
 		goto unwatch;
@@ -1169,9 +1175,18 @@ static int offer(struct xs_acceptor *a, xsp_domid_t dom, const char *id,
 		goto free_conn;
 	sa_set_port(&c->paddr, c->pport);
 
-	rc = xsp_evtchn_alloc(p, dom, &c->ev);
-	if (rc < 0)
+	/*
+	 * The client's channel first: it cannot be bound once the client is
+	 * gone, which is how a client killed while it waited for accept() is
+	 * told from a slow one (-ECONNRESET: nobody to refuse).
+	 */
+	rc = xsp_evtchn_bind(p, dom, (xsp_port_t)req->evtchn, &c->ev);
+	if (rc < 0) {
+		xs_log(XS_LOG_INFO, "ring %s from dom%u: client gone before accept() "
+		       "(its channel %u: %s)", id, dom, req->evtchn, strerror(-rc));
+		rc = -ECONNRESET;
 		goto free_conn;
+	}
 	notify.offset = XSOCK_A_ALIVE_OFFSET;
 	notify.ev = c->ev;
 	rc = xsp_share(p, dom, 1, &notify, &c->sh_intf);
@@ -1200,8 +1215,8 @@ static int offer(struct xs_acceptor *a, xsp_domid_t dom, const char *id,
 	if (rc < 0)
 		goto free_conn;
 	snprintf(apath, sizeof(apath), "%s/%s", adir, id);
-	snprintf(val, sizeof(val), "state=offer ref=%u evtchn=%u order=%u",
-		 xsp_share_refs(c->sh_intf)[0], xsp_evtchn_port(c->ev), c->order);
+	snprintf(val, sizeof(val), "state=offer ref=%u order=%u", xsp_share_refs(c->sh_intf)[0],
+		 c->order);
 	rc = publish_answer(a->st, apath, val, NULL);	/* replaces the listener's ack */
 	if (rc < 0)
 		goto free_conn;
@@ -1217,10 +1232,13 @@ free_conn:
 
 /*
  * The client attaches, then signals the channel once; that first event
- * (or the channel's hang-up: it attached and already left, perhaps after
- * sending data and closing, as a TCP client may before accept()) means
- * connected. The client removes its request once it has signalled, or
- * when it gives up: a request gone without an event is a client gone.
+ * means connected (even if the client already left, perhaps after sending
+ * data and closing, as a TCP client may before accept(): the event comes
+ * before the hang-up). The channel hanging up with no event is a client
+ * that died before attaching (local backend; on Xen a dead client's
+ * channel says nothing once bound). The client removes its request once
+ * it has signalled, or when it gives up: a request gone without an event
+ * is a client gone.
  * Returns 0 connected, -ECONNABORTED, -ETIMEDOUT, or a channel error.
  */
 static int offer_wait(struct xs_acceptor *a, struct xs_conn *c, const char *rpath)
@@ -1233,10 +1251,8 @@ static int offer_wait(struct xs_acceptor *a, struct xs_conn *c, const char *rpat
 		int64_t now, left;
 		int rc = xsp_evtchn_ack(c->ev);
 
-		if (rc == -EPIPE) {
-			xsr_peer_gone(&c->ring);
-			return 0;
-		}
+		if (rc == -EPIPE)
+			return -ECONNABORTED;
 		if (rc == 1)
 			return 0;
 		if (rc < 0)
@@ -1314,6 +1330,11 @@ int xs_acceptor_claim(struct xs_acceptor *a, uint16_t bell, struct xs_conn **out
 	rc = offer(a, (xsp_domid_t)dom, id, &nreq, &c);
 	if (rc == -EALREADY) {
 		rc = -ECONNABORTED;	/* another listener of ours answered */
+		goto unlock;
+	}
+	if (rc == -ECONNRESET) {
+		rm_wait_answer(a->st, ctx->self, dom, id);
+		rc = -ECONNABORTED;
 		goto unlock;
 	}
 	if (rc < 0) {

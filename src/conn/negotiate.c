@@ -130,17 +130,19 @@ static int req_uint(const char *v, size_t len, const char *key, unsigned long ma
 int xs_neg_parse_request(const char *v, size_t len, struct xs_neg_request *r)
 {
 	struct xs_neg_request tmp;
-	unsigned long port, sport;
+	unsigned long port, sport, evtchn;
 	int rc;
 
 	if ((rc = req_uint(v, len, "port", 65535, &port)) < 0 ||
-	    (rc = req_uint(v, len, "sport", 65535, &sport)) < 0)
+	    (rc = req_uint(v, len, "sport", 65535, &sport)) < 0 ||
+	    (rc = req_uint(v, len, "evtchn", UINT32_MAX, &evtchn)) < 0)
 		return rc;
 	rc = xs_kv_get(v, len, "daddr", tmp.daddr, sizeof(tmp.daddr));
 	if (rc < 0)
 		return rc == -ENOENT ? -EPROTO : rc;
 	tmp.port = (uint16_t)port;
 	tmp.sport = (uint16_t)sport;
+	tmp.evtchn = (uint32_t)evtchn;
 	*r = tmp;
 	return 0;
 }
@@ -148,7 +150,7 @@ int xs_neg_parse_request(const char *v, size_t len, struct xs_neg_request *r)
 int xs_neg_parse_answer(const char *v, size_t len, struct xs_neg_answer *a)
 {
 	struct xs_neg_answer tmp;
-	unsigned long ref, evtchn, order, err;
+	unsigned long ref, order, err;
 	char state[16];
 	int rc;
 
@@ -170,11 +172,9 @@ int xs_neg_parse_answer(const char *v, size_t len, struct xs_neg_answer *a)
 	} else if (strcmp(state, "offer") == 0) {
 		tmp.state = XS_NEG_OFFER;
 		if ((rc = req_uint(v, len, "ref", UINT32_MAX, &ref)) < 0 ||
-		    (rc = req_uint(v, len, "evtchn", UINT32_MAX, &evtchn)) < 0 ||
 		    (rc = req_uint(v, len, "order", XSOCK_RING_MAX_ORDER, &order)) < 0)
 			return rc;
 		tmp.ref = (uint32_t)ref;
-		tmp.evtchn = (uint32_t)evtchn;
 		tmp.order = (unsigned int)order;
 	} else {
 		return -EPROTO;

@@ -56,24 +56,29 @@ int xs_kv_get_uint(const char *v, size_t len, const char *key, unsigned long max
 /* An id word: 1..16 lowercase hex digits. -EPROTO otherwise (or missing). */
 int xs_kv_get_id(const char *v, size_t len, const char *key, char id[XS_NEG_ID_LEN]);
 
-/* A request: B(C)/req/<S>/<id> = "port=<p> sport=<p> daddr=<addr>". */
+/*
+ * A request: B(C)/req/<S>/<id> = "port=<p> sport=<p> daddr=<addr> evtchn=<port>".
+ * evtchn is the client's unbound event channel for S: the ring's channel,
+ * and while the client waits for accept() the sign that it still lives.
+ */
 struct xs_neg_request {
 	uint16_t port, sport;
+	uint32_t evtchn;
 	char daddr[INET6_ADDRSTRLEN];	/* as text; see xs_neg_text_to_sa() */
 };
-/* -EPROTO if any of the three words is missing or malformed. */
+/* -EPROTO if any of the four words is missing or malformed. */
 int xs_neg_parse_request(const char *v, size_t len, struct xs_neg_request *r);
 
 /* An answer: B(S)/conn/<C>/<id>. */
 enum xs_neg_state {
-	XS_NEG_OFFER,		/* "state=offer ref=<gref> evtchn=<port> order=<n>" */
+	XS_NEG_OFFER,		/* "state=offer ref=<gref> order=<n>" */
 	XS_NEG_REFUSED,		/* "state=refused err=<errno>" */
 	XS_NEG_WAIT,		/* "state=wait id=<listener id>": alive, offer follows */
 };
 struct xs_neg_answer {
 	enum xs_neg_state state;
 	int err;			/* REFUSED: 1..4095, ECONNREFUSED if absent/bad */
-	uint32_t ref, evtchn;		/* OFFER */
+	uint32_t ref;			/* OFFER */
 	unsigned int order;		/* OFFER: <= XSOCK_RING_MAX_ORDER */
 	char id[XS_NEG_ID_LEN];		/* WAIT: the listener that acknowledged */
 };

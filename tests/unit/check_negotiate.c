@@ -201,13 +201,12 @@ START_TEST(test_answer)
 {
 	struct xs_neg_answer a;
 
-	ck_assert_int_eq(xs_neg_parse_answer(VS("state=offer ref=8 evtchn=17 order=5"), &a), 0);
+	ck_assert_int_eq(xs_neg_parse_answer(VS("state=offer ref=8 order=5"), &a), 0);
 	ck_assert_int_eq(a.state, XS_NEG_OFFER);
 	ck_assert_uint_eq(a.ref, 8);
-	ck_assert_uint_eq(a.evtchn, 17);
 	ck_assert_uint_eq(a.order, 5);
 	ck_assert_int_eq(xs_neg_parse_answer(
-		VS(" order=9 evtchn=4294967295 ref=4294967295 state=offer future=1 "), &a), 0);
+		VS(" order=9 ref=4294967295 state=offer future=1 "), &a), 0);
 	ck_assert_uint_eq(a.ref, UINT32_MAX);
 	ck_assert_uint_eq(a.order, 9);
 
@@ -234,21 +233,20 @@ START_TEST(test_answer_malformed)
 {
 	static const char *const bad[] = {
 		"",
-		"ref=8 evtchn=17 order=5",				/* no state */
-		"state=offer evtchn=17 order=5",			/* missing ref */
-		"state=offer ref=8 order=5",				/* missing evtchn */
-		"state=offer ref=8 evtchn=17",				/* missing order */
-		"state=offer ref=8 evtchn=17 order=10",			/* order > 9 */
-		"state=offer ref=4294967296 evtchn=17 order=5",		/* > 32 bits */
-		"state=offer ref=-1 evtchn=17 order=5",			/* negative */
-		"state=offer ref=8 evtchn=17 order=5 ref=9",		/* duplicate */
-		"state=offer state=refused ref=8 evtchn=17 order=5",	/* two states */
-		"state=offered ref=8 evtchn=17 order=5",		/* unknown state */
-		"state=Offer ref=8 evtchn=17 order=5",
+		"ref=8 order=5",				/* no state */
+		"state=offer order=5",			/* missing ref */
+		"state=offer ref=8",				/* missing order */
+		"state=offer ref=8 order=10",			/* order > 9 */
+		"state=offer ref=4294967296 order=5",		/* > 32 bits */
+		"state=offer ref=-1 order=5",			/* negative */
+		"state=offer ref=8 order=5 ref=9",		/* duplicate */
+		"state=offer state=refused ref=8 order=5",	/* two states */
+		"state=offered ref=8 order=5",		/* unknown state */
+		"state=Offer ref=8 order=5",
 		"state=wait",						/* wait without id */
 		"state=wait id=XYZ",
 		"state=offerxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",		/* too long */
-		"state=offer\tref=8 evtchn=17 order=5",
+		"state=offer\tref=8 order=5",
 	};
 	struct xs_neg_answer a, keep;
 	unsigned int i;
@@ -282,27 +280,32 @@ START_TEST(test_request)
 {
 	struct xs_neg_request r, keep;
 
-	ck_assert_int_eq(xs_neg_parse_request(VS("port=7101 sport=40000 daddr=10.77.0.2"), &r), 0);
+	ck_assert_int_eq(xs_neg_parse_request(VS("port=7101 sport=40000 daddr=10.77.0.2 evtchn=17"), &r), 0);
 	ck_assert_uint_eq(r.port, 7101);
 	ck_assert_uint_eq(r.sport, 40000);
 	ck_assert_str_eq(r.daddr, "10.77.0.2");
+	ck_assert_uint_eq(r.evtchn, 17);
 	ck_assert_int_eq(xs_neg_parse_request(
-		VS("daddr=ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255 sport=0 port=65535"), &r),
+		VS("evtchn=4294967295 daddr=ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255 sport=0 port=65535"), &r),
 		0);
 	ck_assert_uint_eq(r.port, 65535);
 
 	memset(&r, 0x5a, sizeof(r));
 	keep = r;
-	ck_assert_int_eq(xs_neg_parse_request(VS("port=65536 sport=1 daddr=::1"), &r), -EPROTO);
-	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=-1 daddr=::1"), &r), -EPROTO);
-	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 daddr=::1"), &r), -EPROTO);
-	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=2"), &r), -EPROTO);
-	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=2 daddr="), &r), -EPROTO);
-	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=2 daddr=::1 daddr=::2"), &r),
+	ck_assert_int_eq(xs_neg_parse_request(VS("port=65536 sport=1 daddr=::1 evtchn=1"), &r), -EPROTO);
+	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=-1 daddr=::1 evtchn=1"), &r), -EPROTO);
+	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 daddr=::1 evtchn=1"), &r), -EPROTO);
+	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=2 evtchn=1"), &r), -EPROTO);
+	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=2 daddr= evtchn=1"), &r), -EPROTO);
+	/* The client's event channel is required, and 32 bits at most. */
+	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=2 daddr=::1"), &r), -EPROTO);
+	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=2 daddr=::1 evtchn=4294967296"),
+						&r), -EPROTO);
+	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=2 daddr=::1 daddr=::2 evtchn=1"), &r),
 			 -EPROTO);
 	/* 46 characters do not fit INET6_ADDRSTRLEN with its NUL. */
 	ck_assert_int_eq(xs_neg_parse_request(
-		VS("port=1 sport=2 daddr=ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.2555"), &r),
+		VS("port=1 sport=2 evtchn=1 daddr=ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.2555"), &r),
 		-EPROTO);
 	ck_assert_mem_eq(&r, &keep, sizeof(r));
 }
