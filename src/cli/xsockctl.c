@@ -382,7 +382,7 @@ static int cmd_status(char **argv, int argc)
 static int cmd_sweep(char **argv, int argc)
 {
 	struct xs_ctx *ctx;
-	unsigned int removed = 0;
+	unsigned int removed = 0, reqs = 0;
 	char shown[80];
 	int rc;
 
@@ -393,10 +393,13 @@ static int cmd_sweep(char **argv, int argc)
 		return failure("cannot open the platform backend (check XSOCK_BACKEND, "
 			       "XSOCK_DOMID, XSOCK_LOCAL_DIR)", -rc);
 	rc = xs_ctx_sweep_listeners(ctx, &removed);
+	if (rc == 0)
+		rc = xs_ctx_sweep_requests(ctx, &reqs);
 	xs_ctx_close(ctx);
 	if (rc < 0)
-		return failure("cannot sweep the listener advertisements", -rc);
+		return failure("cannot sweep the listener advertisements and requests", -rc);
 	printf("removed %u stale listener advertisement%s\n", removed, removed == 1 ? "" : "s");
+	printf("removed %u stale connection request%s\n", reqs, reqs == 1 ? "" : "s");
 	return EXIT_SUCCESS;
 }
 

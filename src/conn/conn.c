@@ -228,6 +228,9 @@ void xs_conn_abandon(struct xs_conn *c)
 
 /* ---- client ---------------------------------------------------------------- */
 
+static int sweep_requests(struct xsp_store *st, xsp_domid_t self, unsigned int *removed);
+static int swept_requests;	/* atomic: this process swept its domain's requests */
+
 /* Map what the server offered (it has bound our channel); attach side B. */
 static int client_attach(struct xs_conn *c, const struct xs_neg_answer *a)
 {
@@ -391,8 +394,12 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	if (rc < 0)
 		goto close_store;
 	snprintf(rpath, sizeof(rpath), "%s/%s", rdir, c->id);
-	snprintf(req, sizeof(req), "port=%u sport=%u daddr=%s evtchn=%u", port, sport, daddr,
-		 xsp_evtchn_port(c->ev));
+	/* A process's first connect removes what killed clients left. */
+	if (__atomic_exchange_n(&swept_requests, 1, __ATOMIC_RELAXED) == 0)
+		sweep_requests(st, ctx->self, NULL);
+	/* pid= is for this domain's sweep only (pids are per kernel). */
+	snprintf(req, sizeof(req), "port=%u sport=%u daddr=%s evtchn=%u pid=%d", port, sport,
+		 daddr, xsp_evtchn_port(c->ev), (int)getpid());
 	rc = xsp_store_write(st, XSP_TXN_NONE, rpath, req, strlen(req));
 	if (rc < 0)
 		goto unwatch;
@@ -612,6 +619,68 @@ static int sweep_listen(struct xsp_store *st, xsp_domid_t self, unsigned int *re
 	if (removed)
 		*removed = gone;
 	return 0;
+}
+
+/*
+ * Remove this domain's requests (req/<S>/<id>) whose pid is dead: a client
+ * killed while its connect() waited leaves its request behind (the server
+ * may not remove it: the node is ours). Best effort.
+ */
+static int sweep_requests(struct xsp_store *st, xsp_domid_t self, unsigned int *removed)
+{
+	char dir[96], sdir[128], path[160];
+	char **peers = NULL, **ids;
+	unsigned int np = 0, ni, i, j, gone = 0;
+	int rc;
+
+	snprintf(dir, sizeof(dir), BASE_FMT "/req", self);
+	rc = xsp_store_list(st, XSP_TXN_NONE, dir, &peers, &np);
+	if (rc < 0)
+		return rc == -ENOENT ? 0 : rc;
+	for (i = 0; i < np; i++) {
+		snprintf(sdir, sizeof(sdir), "%s/%s", dir, peers[i]);
+		ids = NULL;
+		ni = 0;
+		if (xsp_store_list(st, XSP_TXN_NONE, sdir, &ids, &ni) < 0)
+			continue;
+		for (j = 0; j < ni; j++) {
+			unsigned long pid;
+			size_t len = 0;
+			char *val;
+
+			snprintf(path, sizeof(path), "%s/%s", sdir, ids[j]);
+			if (xsp_store_read(st, XSP_TXN_NONE, path, &val, &len) < 0)
+				continue;
+			if (xs_kv_get_uint(val, len, "pid", INT32_MAX, &pid) == 0 && pid > 0 &&
+			    (pid_t)pid != getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+				xs_log(XS_LOG_INFO, "removing stale request %s (pid %lu is gone)",
+				       path, pid);
+				rm_if_unchanged(st, path, val);
+				gone++;
+			}
+			free(val);
+		}
+		free(ids);
+	}
+	free(peers);
+	if (removed)
+		*removed = gone;
+	return 0;
+}
+
+int xs_ctx_sweep_requests(struct xs_ctx *ctx, unsigned int *removed)
+{
+	struct xsp_store *st;
+	int rc;
+
+	if (removed)
+		*removed = 0;
+	rc = xsp_store_open(ctx->plat, &st);
+	if (rc < 0)
+		return rc;
+	rc = sweep_requests(st, ctx->self, removed);
+	xsp_store_close(st);
+	return rc;
 }
 
 int xs_ctx_sweep_listeners(struct xs_ctx *ctx, unsigned int *removed)

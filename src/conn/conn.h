@@ -206,6 +206,14 @@ void xs_listener_close(struct xs_listener *l);
  */
 int xs_ctx_sweep_listeners(struct xs_ctx *ctx, unsigned int *removed);
 
+/*
+ * Remove this domain's connection requests whose pid is dead: leftovers
+ * of clients killed while connect() waited for accept(). A process's first
+ * xs_conn_connect() does this itself. *removed (may be NULL) gets the
+ * count. Errors: store errors (nothing requested is not one).
+ */
+int xs_ctx_sweep_requests(struct xs_ctx *ctx, unsigned int *removed);
+
 /* Readable when requests (or registry changes) may be waiting. */
 int xs_listener_fd(const struct xs_listener *l);
 

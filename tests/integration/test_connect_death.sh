@@ -6,7 +6,8 @@
 # returns the next, live client's connection at once, not after
 # XSOCK_ACCEPT_TIMEOUT_MS; the live client's request is answered with
 # its checksum; nothing of the dead one's negotiation is left in the
-# server's tree, and no grant or event channel is left anywhere.
+# server's tree, its request is swept from its own domain's tree by the
+# next client's connect, and no grant or event channel is left anywhere.
 . "$(dirname "$0")/lib.sh"
 need_root_netns
 need_prog bc
@@ -20,14 +21,16 @@ PY="$(dirname "$0")/slowaccept.py"
 ST="$XSOCK_LOCAL_DIR/store/local/domain"
 REQ="$ST/1/data/xsock/req/2"
 
-# nreq N: wait until domain 1 has N requests out to domain 2.
-nreq() {
-	local n=0
-	until [ "$(ls "$REQ" 2>/dev/null | wc -l)" -ge "$1" ]; do
-		n=$((n + 1))
-		[ $n -gt 200 ] && fail "request $1 not written after 10 s"
+# newreq OLD: wait until domain 1 has a request to domain 2 other than
+# OLD; print its name.
+newreq() {
+	local n=0 r
+	for n in $(seq 1 200); do
+		r=$(ls "$REQ" 2>/dev/null | grep -v -x -F "${1:-none}" | head -1)
+		[ -n "$r" ] && { echo "$r"; return; }
 		sleep 0.05
 	done
+	fail "no new request after 10 s"
 }
 
 shim 2 /usr/bin/python3 "$PY" server 7601 "$WORK/go" >"$WORK/srv.out" 2>&1 &
@@ -37,7 +40,7 @@ wait_listen 2 7601
 
 shim 1 /usr/bin/python3 "$PY" client 10.77.0.2 7601 "doomed $$" >"$WORK/c1.out" 2>&1 &
 PIDS+=($!)
-nreq 1
+R1=$(newreq "") || fail "the first client wrote no request"
 sleep 0.3	# acknowledged by the listener, waiting for accept()
 pkill -9 -f "slowaccept.py client 10.77.0.2 7601 doomed $$" || fail "no client to kill"
 sleep 0.2
@@ -45,7 +48,7 @@ sleep 0.2
 shim 1 /usr/bin/python3 "$PY" client 10.77.0.2 7601 "alive $$" >"$WORK/c2.out" 2>&1 &
 C2=$!
 PIDS+=($C2)
-nreq 2
+newreq "$R1" >/dev/null || fail "the second client wrote no request"
 touch "$WORK/go"
 wait "$C2" || { cat "$WORK/c2.out" "$WORK/srv.out"; fail "the live client failed"; }
 wait "$SRV" || { cat "$WORK/srv.out"; fail "the server failed"; }
@@ -60,6 +63,10 @@ t=$(echo "$out" | sed -n 's/accepted in \([0-9.]*\) s.*/\1/p')
 
 left=$(cd "$ST/2/data/xsock" && find conn bell -mindepth 2 2>/dev/null | grep -v '/\.[pv]$')
 [ -z "$left" ] || fail "negotiation nodes left in the server's tree: $left"
+# The dead client's request went with the live client's first connect.
+[ ! -e "$REQ/$R1" ] || fail "the dead client's request $R1 is still there"
+left=$(ls "$REQ")
+[ -z "$left" ] || fail "requests left in the client's tree: $left"
 # Both processes have exited; the last holder of a grant removes it.
 n=0
 while [ "$(count_grants)" != 0 ] && [ $n -lt 30 ]; do sleep 0.1; n=$((n + 1)); done

@@ -116,7 +116,8 @@ kill_listener
 [ -n "$(adv 7204)" ] || fail "precondition: no stale advertisement on 7204"
 out=$(ctl 2 sweep) || fail "xsockctl sweep failed: $out"
 [ -z "$(adv 7204)" ] || fail "xsockctl sweep left the advertisement of 7204"
-echo "$out" | grep -q "removed 1 stale listener advertisement$" || fail "xsockctl sweep said: $out"
+echo "$out" | grep -q "^removed 1 stale listener advertisement$" || fail "xsockctl sweep said: $out"
+echo "$out" | grep -q "^removed 0 stale connection requests$" || fail "xsockctl sweep said: $out"
 say "xsockctl sweep: $out"
 
 # 6. Nothing left but the per-peer directories the protocol keeps.
