@@ -1300,14 +1300,15 @@ free_conn:
 }
 
 /*
- * The client attaches, then signals the channel once; that first event
- * means connected (even if the client already left, perhaps after sending
- * data and closing, as a TCP client may before accept(): the event comes
- * before the hang-up). The channel hanging up with no event is a client
- * that died before attaching (local backend; on Xen a dead client's
- * channel says nothing once bound). The client removes its request once
- * it has signalled, or when it gives up: a request gone without an event
- * is a client gone.
+ * The client attaches (setting b_attached in the interface page), then
+ * signals the channel once; an event with b_attached set means connected
+ * (an event without it is the one Xen leaves pending on the port we just
+ * bound). The channel hanging up means connected if the client attached
+ * (it already left, perhaps after sending data and closing, as a TCP
+ * client may before accept()), else a client that died before attaching
+ * (local backend; on Xen a dead client's channel says nothing once bound).
+ * The client removes its request once it has signalled, or when it gives
+ * up: a request gone without an event is a client gone.
  * Returns 0 connected, -ECONNABORTED, -ETIMEDOUT, or a channel error.
  */
 static int offer_wait(struct xs_acceptor *a, struct xs_conn *c, const char *rpath)
@@ -1320,9 +1321,17 @@ static int offer_wait(struct xs_acceptor *a, struct xs_conn *c, const char *rpat
 		int64_t now, left;
 		int rc = xsp_evtchn_ack(c->ev);
 
-		if (rc == -EPIPE)
-			return -ECONNABORTED;
-		if (rc == 1)
+		/*
+		 * An event counts only once B says it attached: on Xen the
+		 * bind itself leaves one pending on our port.
+		 */
+		if (rc == -EPIPE) {
+			if (!xsr_peer_attached(&c->ring))
+				return -ECONNABORTED;
+			xsr_peer_gone(&c->ring);
+			return 0;
+		}
+		if (rc == 1 && xsr_peer_attached(&c->ring))
 			return 0;
 		if (rc < 0)
 			return rc;

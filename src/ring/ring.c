@@ -229,7 +229,21 @@ int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
 		xs_log(XS_LOG_WARN, "ring: attach to a page with a bad magic");
 		r->broken = -EPROTO;
 	}
+	if (side == XSR_SIDE_B) {
+		/*
+		 * Release: orders everything B did to attach before the flag;
+		 * A reads it (acquire) after B's first event, which B sends
+		 * only after this store.
+		 */
+		__atomic_store_n(&ext->b_attached, 1, __ATOMIC_RELEASE);
+	}
 	return 0;
+}
+
+bool xsr_peer_attached(const struct xsr *r)
+{
+	/* Acquire: pairs with B's release store in xsr_attach(). */
+	return r->ext && __atomic_load_n(&r->ext->b_attached, __ATOMIC_ACQUIRE) != 0;
 }
 
 /* ---- index refresh and validation ------------------------------------------------- */

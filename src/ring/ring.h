@@ -130,6 +130,9 @@ int xsr_shutdown_tx(struct xsr *r);
 void xsr_close(struct xsr *r);
 /* The platform reported the peer gone (its event channel hung up). */
 void xsr_peer_gone(struct xsr *r);
+/* Side A: whether B has attached (its b_attached byte, see wire.h). A
+ * hostile B can only lie about itself. */
+bool xsr_peer_attached(const struct xsr *r);
 
 /*
  * Sleep protocol. Before blocking on the event channel for @what

@@ -61,6 +61,10 @@ struct xsock_intf_ext {
 	 * so the other side's writes fail with EPIPE. */
 	uint8_t a_closed;
 	uint8_t b_closed;
+	/* Set to 1 by B once attached, before its first event: tells A that
+	 * an event is B's "connected" and not the one Xen marks pending on a
+	 * freshly bound port (A binds B's channel). Written by B only. */
+	uint8_t b_attached;
 };
 
 _Static_assert(offsetof(struct xsock_data_intf, out_cons) == 64, "wire layout");
@@ -69,6 +73,7 @@ _Static_assert(offsetof(struct xsock_data_intf, ref) == 80, "wire layout");
 _Static_assert(offsetof(struct xsock_intf_ext, a_waiting) == 64, "wire layout");
 _Static_assert(offsetof(struct xsock_intf_ext, b_waiting) == 128, "wire layout");
 _Static_assert(offsetof(struct xsock_intf_ext, a_alive) == 192, "wire layout");
+_Static_assert(offsetof(struct xsock_intf_ext, b_attached) == 196, "wire layout");
 _Static_assert(XSOCK_INTF_EXT_OFFSET + sizeof(struct xsock_intf_ext) <= XSOCK_RING_PAGE_SIZE,
 	       "extension fits in the interface page");
 

@@ -68,8 +68,12 @@ static void pair_init(struct pair *p, unsigned int order)
 	ck_assert_int_eq(memcmp(refs, got, sizeof(uint32_t) << order), 0);
 	ck_assert_int_eq(xsr_attach(&p->a, XSR_SIDE_A, p->intf, p->data, order,
 				    count_kick, &p->kicks_a), 0);
+	/* A learns that B attached from B's flag, not from an event alone. */
+	ck_assert(!xsr_peer_attached(&p->a));
 	ck_assert_int_eq(xsr_attach(&p->b, XSR_SIDE_B, p->intf, p->data, order,
 				    count_kick, &p->kicks_b), 0);
+	ck_assert(xsr_peer_attached(&p->a));
+	ck_assert_uint_eq(XSOCK_INTF_EXT(p->intf)->b_attached, 1);
 	p->size = xsr_half_size(order);
 	ck_assert_uint_eq(p->a.size, p->size);
 }
