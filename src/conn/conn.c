@@ -668,7 +668,10 @@ static int sweep_requests(struct xsp_store *st, xsp_domid_t self, unsigned int *
 	return 0;
 }
 
-int xs_ctx_sweep_requests(struct xs_ctx *ctx, unsigned int *removed)
+/* Run one of the sweeps above on a store handle of its own. */
+static int sweep_with_store(struct xs_ctx *ctx,
+			    int (*sweep)(struct xsp_store *, xsp_domid_t, unsigned int *),
+			    unsigned int *removed)
 {
 	struct xsp_store *st;
 	int rc;
@@ -678,24 +681,19 @@ int xs_ctx_sweep_requests(struct xs_ctx *ctx, unsigned int *removed)
 	rc = xsp_store_open(ctx->plat, &st);
 	if (rc < 0)
 		return rc;
-	rc = sweep_requests(st, ctx->self, removed);
+	rc = sweep(st, ctx->self, removed);
 	xsp_store_close(st);
 	return rc;
 }
 
+int xs_ctx_sweep_requests(struct xs_ctx *ctx, unsigned int *removed)
+{
+	return sweep_with_store(ctx, sweep_requests, removed);
+}
+
 int xs_ctx_sweep_listeners(struct xs_ctx *ctx, unsigned int *removed)
 {
-	struct xsp_store *st;
-	int rc;
-
-	if (removed)
-		*removed = 0;
-	rc = xsp_store_open(ctx->plat, &st);
-	if (rc < 0)
-		return rc;
-	rc = sweep_listen(st, ctx->self, removed);
-	xsp_store_close(st);
-	return rc;
+	return sweep_with_store(ctx, sweep_listen, removed);
 }
 
 int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t addrlen,
