@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/compiler.h"
+#include "common/fd.h"
 #include "common/log.h"
 #include "preload/shim.h"
 
@@ -547,6 +548,10 @@ static int evloop_start(void)
 		rc = -errno;
 		goto close_epfd;
 	}
+	/* The process's lifetime: out of the application's way. */
+	epfd = xs_fd_out_of_way(epfd);
+	wake_pipe[0] = xs_fd_out_of_way(wake_pipe[0]);
+	wake_pipe[1] = xs_fd_out_of_way(wake_pipe[1]);
 	epoll_ctl(epfd, EPOLL_CTL_ADD, wake_pipe[0], &ev);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/fd.h"
 #include "common/log.h"
 #include "conn/status.h"
 #include "preload/shim.h"
@@ -337,25 +338,18 @@ struct shim_sock *shim_remove(int fd)
 /* ---- ring sockets ------------------------------------------------------------------- */
 
 /*
- * Move an internal fd out of the application's way, to the upper half of
- * the fd limit: programs size fd-indexed tables by the connections they
- * make (wrk allows 3 fds per connection) and select() only sees fds below
- * FD_SETSIZE. Best effort: @fd itself if there is no room up there.
+ * Move an internal fd out of the application's way (common/fd.h), closing
+ * the old one with the real close(). Best effort: @fd itself if there is
+ * no room up there.
  */
 static int fd_out_of_way(int fd)
 {
-	struct rlimit rl;
-	rlim_t base;
+	int base = xs_fd_floor();
 	int nfd;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 256)
+	if (base < 0 || fd >= base)
 		return fd;
-	base = rl.rlim_cur == RLIM_INFINITY ? 1u << 16 : rl.rlim_cur / 2;
-	if (base > (1u << 16))
-		base = 1u << 16;
-	if ((rlim_t)fd >= base)
-		return fd;
-	nfd = fcntl(fd, F_DUPFD_CLOEXEC, (int)base);
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, base);
 	if (nfd < 0)
 		return fd;
 	shim_real.close(fd);

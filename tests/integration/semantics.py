@@ -171,7 +171,21 @@ def client(addr, port):
     assert reply.decode() == hashlib.sha256(payload).hexdigest(), reply
     ok("half-close: the server's checksum of 3 MiB matches")
     s.close()
+    # The shim keeps what it holds (event channels, shared pages, its
+    # socketpair ends, its event thread's fds) out of the low fd numbers,
+    # where programs size their tables by the connections they make: like
+    # TCP, a connection costs the application exactly one fd there.
+    import resource
+    lim = min(resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2, 65536)
+    def low_fds():
+        return sorted(int(f) for f in os.listdir("/proc/self/fd") if int(f) < lim)
+    before = low_fds()
     s = conn()
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    after = low_fds()
+    assert len(after) == len(before) + 2 and t.fileno() == s.fileno() + 1, (before, after)
+    t.close()
+    ok("one low fd per connection (%d); nothing else of ours below fd %d" % (s.fileno(), lim))
     s.sendall(b"hello")
     time.sleep(0.2)
     s.sendall(bytes(range(256)) * 390 + bytes(range(160)))

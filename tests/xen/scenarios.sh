@@ -566,6 +566,60 @@ scenario_sigkill_peer() {
 	[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ] && [ $ok -eq 0 ]
 }
 
+# A client killed while its connect() waits for accept(). The ring listener
+# in U2 (ncat -l -k, XSOCK_ACCEPT_TIMEOUT_MS=8000) is stopped (SIGSTOP)
+# while client 1 in U1 asks (it waits: its acknowledgement bound is set
+# high); client 1 is SIGKILLed, then the listener continues: its accept()
+# meets the dead client's doorbell first, cannot bind the client's event
+# channel (Xen freed it with the process), drops it and serves client 2 at
+# once. Client 2's connect and send must take under 2 s (waiting for the
+# dead client would take 8), only its line may arrive, and store nodes
+# (client 1's request is swept by client 2's first connect), user event
+# channels and Xen's grant/channel counts must be back where they were.
+scenario_client_killed_waiting() {
+	port=7050
+	sleep 1
+	n0=$(count_nodes)
+	e0=$(evtchn_all)
+	x0=$(xen_counts)
+	js=$(start_on "$U2" "XSOCK_ACCEPT_TIMEOUT_MS=8000 $SHIM ncat -l -k $port --recv-only \
+		> /tmp/ckw.out & echo \$! > /tmp/srv.$port; wait")
+	wait_listen "$U2" "$port" || return 1
+	on "$U2" 'kill -STOP $(cat /tmp/srv.'$port')'
+	j1=$(start_on "$U1" "echo doomed | XSOCK_LISTENER_ACK_MS=60000 XSOCK_CONNECT_TIMEOUT_MS=60000 \
+		$SHIM socat -u STDIN TCP:$(addr_of $U2):$port & echo \$! > /tmp/c1.$port; wait")
+	i=0
+	while [ -z "$(xenstore-list /local/domain/$U1/data/xsock/req/$U2 2> /dev/null)" ]; do
+		i=$((i + 1))
+		[ $i -gt 300 ] && { echo "no request from client 1 after 60 s"; return 1; }
+		sleep 0.2
+	done
+	on "$U1" 'kill -9 $(cat /tmp/c1.'$port')'
+	wait_on "$U1" "$j1" 20 > /dev/null
+	on "$U2" 'kill -CONT $(cat /tmp/srv.'$port')'
+	out=$(on "$U1" "t0=\$($UP); echo alive | XSOCK_CONNECT_TIMEOUT_MS=30000 \
+		$SHIM socat -u STDIN TCP:$(addr_of $U2):$port &&
+		echo SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.2f\", \$2 - \$1 }')")
+	rc=$?
+	echo "$out"
+	sleep 2
+	got=$(on "$U2" "echo GOT=\$(tr '\\n' , < /tmp/ckw.out)")
+	echo "$got"
+	on "$U2" 'kill $(cat /tmp/srv.'$port')'
+	wait_on "$U2" "$js" 20 > /dev/null
+	sleep 1
+	n1=$(count_nodes)
+	e1=$(evtchn_all)
+	x1=$(xen_counts)
+	secs=$(field SECS "$out")
+	result "client killed while waiting for accept(): the next client connected and sent in" \
+		"${secs:-?} s; the listener got '$(field GOT "$got")'; store nodes $n0 -> $n1;" \
+		"user event channels (dom0 U1 U2) [$e0] -> [$e1]; Xen grants/channels $x0 -> $x1"
+	[ $rc -eq 0 ] && [ -n "$secs" ] && [ "$(echo "$secs" | awk '{ print ($1 < 2) }')" = 1 ] &&
+		[ "$(field GOT "$got")" = "alive," ] &&
+		[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ]
+}
+
 # 200 sequential connections U1 -> U2 (socat clients) against one ncat -l -k
 # in U2: all data arrives, and the store nodes and event channels are back
 # to where they were after a warm-up connection.

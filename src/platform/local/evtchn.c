@@ -74,6 +74,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fd.h"
 #include "common/log.h"
 #include "platform/local/local.h"
 
@@ -260,6 +261,11 @@ int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 		goto remove_files;
 	}
 	close(lockfd);
+	/* Kept for the channel's life: out of the application's way. */
+	ep->meta_fd = xs_fd_out_of_way(ep->meta_fd);
+	ep->rd_tmp = xs_fd_out_of_way(ep->rd_tmp);
+	ep->wfd = xs_fd_out_of_way(ep->wfd);
+	e->fd = xs_fd_out_of_way(e->fd);
 	e->port = port;
 	e->priv = ep;
 	xs_log(XS_LOG_DEBUG, "evtchn: allocated port %u for dom%u", port, (unsigned int)peer);
@@ -357,8 +363,8 @@ int local_evtchn_bind(struct xsp *p, xsp_domid_t peer, xsp_port_t remote_port,
 	unlinkat(lp->dirfd, name, 0);
 	close(mfd);	/* drops the OFD lock */
 
-	ep->wfd = wfd;
-	e->fd = rfd;
+	ep->wfd = xs_fd_out_of_way(wfd);
+	e->fd = xs_fd_out_of_way(rfd);
 	e->port = port;
 	e->priv = ep;
 	xs_log(XS_LOG_DEBUG, "evtchn: port %u bound to dom%u:%u", port, (unsigned int)peer,

@@ -82,6 +82,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fd.h"
 #include "common/log.h"
 #include "platform/local/local.h"
 
@@ -512,6 +513,8 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 		goto remove_file;
 	close(gfd);
 	grant_unlock(lockfd);
+	/* Kept for the share's life: out of the application's way. */
+	sp->lockfd = xs_fd_out_of_way(sp->lockfd);
 	s->addr = base;
 	s->priv = sp;
 	xs_log(XS_LOG_DEBUG, "shared %u page(s) with dom%u, ref0 %u", npages,

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fd.h"
 #include "common/log.h"
 #include "platform/local/local.h"
 
@@ -82,6 +83,7 @@ static int local_open(struct xsp *p)
 		rc = -errno;
 		goto free_priv;
 	}
+	lp->dirfd = xs_fd_out_of_way(lp->dirfd);
 	p->priv = lp;
 	return 0;
 
