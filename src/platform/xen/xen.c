@@ -98,6 +98,8 @@ struct xen_store {
 
 /* ---- logging ------------------------------------------------------------- */
 
+/* A vprintf-like callback of libxentoollog: @format is the Xen library's. */
+__attribute__((format(printf, 5, 0)))
 static void xen_log_vmessage(struct xentoollog_logger *logger, xentoollog_level level,
 			     int errnoval, const char *context, const char *format,
 			     va_list al)
