@@ -337,25 +337,6 @@ struct shim_sock *shim_remove(int fd)
 
 /* ---- ring sockets ------------------------------------------------------------------- */
 
-/*
- * Move an internal fd out of the application's way (common/fd.h), closing
- * the old one with the real close(). Best effort: @fd itself if there is
- * no room up there.
- */
-static int fd_out_of_way(int fd)
-{
-	int base = xs_fd_floor();
-	int nfd;
-
-	if (base < 0 || fd >= base)
-		return fd;
-	nfd = fcntl(fd, F_DUPFD_CLOEXEC, base);
-	if (nfd < 0)
-		return fd;
-	shim_real.close(fd);
-	return nfd;
-}
-
 int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int *afd)
 {
 	struct shim_sock *s;
@@ -374,7 +355,8 @@ int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int 
 	}
 	/* B never blocks the shim. */
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	sv[1] = fd_out_of_way(sv[1]);
+	/* Under the recursion guard: its close() is the real one. */
+	sv[1] = xs_fd_out_of_way(sv[1]);
 	/*
 	 * A tiny send buffer on A: plugging it (making A unwritable while the
 	 * ring is full) then takes a couple of bytes. The kernel rounds the

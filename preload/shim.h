@@ -189,7 +189,7 @@ static inline bool shim_maybe_ours(int fd)
 }
 
 /* A new ring socket for a connected @conn; returns it with one reference,
- * fd A in *afd (not yet installed). */
+ * fd A in *afd (not yet installed). Call under SHIM_ENTER(). */
 int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int *afd);
 void shim_ring_free(struct shim_sock *s);
 

@@ -6,6 +6,15 @@
 # TEXT" connects, sends TEXT and a newline and prints the answer.
 import hashlib, os, socket, sys, time
 
+def read_line(s):
+    data = b""
+    while not data.endswith(b"\n"):
+        b = s.recv(4096)
+        if not b:
+            break
+        data += b
+    return data
+
 def server(port, go):
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -17,12 +26,7 @@ def server(port, go):
     t0 = time.monotonic()
     c, _ = ls.accept()
     dt = time.monotonic() - t0
-    data = b""
-    while not data.endswith(b"\n"):
-        b = c.recv(4096)
-        if not b:
-            break
-        data += b
+    data = read_line(c)
     c.sendall(hashlib.sha256(data).hexdigest().encode() + b"\n")
     c.close()
     print("accepted in %.3f s: %s" % (dt, data.decode().strip()), flush=True)
@@ -30,13 +34,7 @@ def server(port, go):
 def client(addr, port, text):
     s = socket.create_connection((addr, port), timeout=30)
     s.sendall(text.encode() + b"\n")
-    ans = b""
-    while not ans.endswith(b"\n"):
-        b = s.recv(4096)
-        if not b:
-            break
-        ans += b
-    print(ans.decode().strip(), flush=True)
+    print(read_line(s).decode().strip(), flush=True)
 
 if __name__ == "__main__":
     if sys.argv[1] == "server":
