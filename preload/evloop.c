@@ -41,6 +41,23 @@ struct doorbell {
 	uint16_t port;			/* its local port: the record's name */
 	struct xs_request rq;		/* the request it stands for */
 	int64_t deadline_ms;		/* withdraw it then if nobody accepted it */
+	bool for_reuse;			/* or: it stands for the next use of a
+					 * parked ring (no store record) */
+	struct parked *reuse;		/* that ring, until taken up or dropped */
+};
+
+/*
+ * A ring parked for reuse (conn.h, docs/protocol.md "Ring reuse"): its
+ * application end is closed; the ring waits here, its channel still in
+ * our epoll set, for the peer to park too, then for the next connection:
+ * a connect() of ours to the same address (side B), or the client's open
+ * of the next use, which we hand to accept() through a doorbell (side A).
+ */
+struct parked {
+	struct parked *next;
+	struct xs_conn *c;
+	bool ringing;			/* A: a doorbell stands for its next use */
+	bool dead;			/* taken or dropped: skip stale events */
 };
 
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -51,6 +68,11 @@ static bool exiting;		/* evloop_flush() ran: the thread must stop */
 static struct shim_sock *listeners;	/* via ev_next */
 static struct shim_sock *zombies;	/* deregistered, freed after the batch */
 static struct doorbell *doorbells;
+static struct parked *parked;
+static struct parked *parked_zombies;	/* freed after the event thread's batch */
+static int nparked;
+static bool forked;		/* we forked: listeners may be shared, A parks no more */
+static __thread bool ev_lock_mine;	/* this thread holds ev_lock */
 static int sweep_wanted;	/* atomic: 1 once asked, until the sweep ran */
 static int64_t sweep_at = -1;	/* event thread: when to sweep (ms) */
 
@@ -65,6 +87,20 @@ static char wake_marker;
 #define B_TAG 1u
 /* A doorbell socket (struct doorbell, malloc()ed, so bit 1 is free). */
 #define BELL_TAG 2u
+/* A parked ring's channel (struct parked, malloc()ed: bit 2 is free). */
+#define PARK_TAG 4u
+
+static void ev_lock_take(void)
+{
+	pthread_mutex_lock(&ev_lock);
+	ev_lock_mine = true;
+}
+
+static void ev_lock_drop(void)
+{
+	ev_lock_mine = false;
+	pthread_mutex_unlock(&ev_lock);
+}
 
 static void *tag_b(struct shim_sock *s)
 {
@@ -105,6 +141,9 @@ static void quiesce_before_fork(void)
 
 static void resume_after_fork(void)
 {
+	/* The listeners we share with the child may hand a doorbell to its
+	 * accept(): side A parks no more rings (docs/protocol.md). */
+	forked = true;
 	pthread_mutex_unlock(&ev_lock);
 }
 
@@ -136,6 +175,11 @@ static void child_after_fork(void)
 	listeners = NULL;
 	zombies = NULL;
 	doorbells = NULL;
+	/* The parent's parked rings are the parent's (its mappings stay
+	 * here until exec or exit, as gntalloc's do). */
+	parked = NULL;
+	parked_zombies = NULL;
+	nparked = 0;
 	sweep_wanted = 0;
 	sweep_at = -1;
 	exiting = false;
@@ -164,9 +208,9 @@ void evloop_want_sweep(void)
 	    __atomic_exchange_n(&sweep_wanted, 1, __ATOMIC_ACQ_REL))
 		return;
 	/* Once per sweep period at most; ev_lock guards the wake pipe. */
-	pthread_mutex_lock(&ev_lock);
+	ev_lock_take();
 	wake_thread();
-	pthread_mutex_unlock(&ev_lock);
+	ev_lock_drop();
 }
 
 /* Event thread, under ev_lock: the sweep's deadline, -1 for none. */
@@ -246,8 +290,12 @@ static uint16_t sock_port(int fd)
 	return 0;
 }
 
-/* Under ev_lock: ring a doorbell on listener @l for request @rq. */
-static int ring_doorbell(struct shim_sock *l, const struct xs_request *rq)
+/*
+ * Under ev_lock: ring a doorbell on listener @l for request @rq, or (@rq
+ * NULL) for the next use of parked ring @pk, which needs no store record:
+ * only an accept() of this process can take it up (evloop_reuse_claim()).
+ */
+static int ring_doorbell(struct shim_sock *l, const struct xs_request *rq, struct parked *pk)
 {
 	struct xs_listener *lst = l->lst;
 	struct epoll_event ev = { .events = EPOLLRDHUP };
@@ -281,7 +329,7 @@ static int ring_doorbell(struct shim_sock *l, const struct xs_request *rq)
 		rc = -EADDRNOTAVAIL;
 		goto close_dfd;
 	}
-	rc = xs_listener_bell(lst, rq, d->port);
+	rc = rq ? xs_listener_bell(lst, rq, d->port) : 0;
 	if (rc < 0)
 		goto close_dfd;
 	if (connect(d->dfd, (struct sockaddr *)&to, tolen) < 0 && errno != EINPROGRESS) {
@@ -295,17 +343,26 @@ static int ring_doorbell(struct shim_sock *l, const struct xs_request *rq)
 		goto unbell;
 	}
 	d->l = l;
-	d->rq = *rq;
-	d->rq.next = NULL;
+	if (rq) {
+		d->rq = *rq;
+		d->rq.next = NULL;
+		xs_log(XS_LOG_DEBUG, "request %s from dom%u: doorbell port %u rung", rq->id,
+		       rq->dom, d->port);
+	} else {
+		d->for_reuse = true;
+		d->reuse = pk;
+		pk->ringing = true;
+		xs_log(XS_LOG_DEBUG, "ring %s: next use %u from dom%u: doorbell port %u rung",
+		       pk->c->id, pk->c->use + 1, pk->c->peer, d->port);
+	}
 	d->deadline_ms = xs_now_ms() + lst->ctx->accept_timeout_ms;
 	d->next = doorbells;
 	doorbells = d;
-	xs_log(XS_LOG_DEBUG, "request %s from dom%u: doorbell port %u rung", rq->id, rq->dom,
-	       d->port);
 	return 0;
 
 unbell:
-	xs_listener_unbell(lst, d->port);
+	if (rq)
+		xs_listener_unbell(lst, d->port);
 close_dfd:
 	close(d->dfd);
 free_bell:
@@ -317,12 +374,19 @@ free_bell:
  * Under ev_lock: unlink and free @d; withdraw its record if nobody claimed
  * it, and then answer the client with @refuse_err unless it is 0.
  */
+static void park_drop(struct parked *pk, const char *why);
+
 static void bell_drop(struct doorbell **pp, const char *why, int refuse_err)
 {
 	struct doorbell *d = *pp;
 
 	*pp = d->next;
-	if (xs_listener_unbell(d->l->lst, d->port) == 1) {
+	if (d->for_reuse) {
+		/* Not taken up by an accept() of ours: the client's next use
+		 * ends (it reads end of stream), as does the ring. */
+		if (d->reuse)
+			park_drop(d->reuse, why);
+	} else if (xs_listener_unbell(d->l->lst, d->port) == 1) {
 		xs_log(XS_LOG_INFO, "doorbell port %u withdrawn: %s", d->port, why);
 		if (refuse_err)
 			xs_listener_refuse(d->l->lst, &d->rq, refuse_err);
@@ -382,6 +446,208 @@ static void doorbells_drop(struct shim_sock *l)
 	}
 }
 
+/* ---- ring reuse ------------------------------------------------------------------------ */
+
+/*
+ * Under ev_lock: take @pk out of the pool and out of the epoll set; its
+ * ring is the caller's. @pk itself is freed after the event thread's
+ * current batch, which may still name it.
+ */
+static struct xs_conn *park_unlink(struct parked *pk)
+{
+	struct parked **pp;
+	struct doorbell *d;
+
+	for (pp = &parked; *pp; pp = &(*pp)->next) {
+		if (*pp == pk) {
+			*pp = pk->next;
+			nparked--;
+			break;
+		}
+	}
+	for (d = doorbells; d; d = d->next)
+		if (d->reuse == pk)
+			d->reuse = NULL;
+	epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(pk->c->ev), NULL);
+	pk->dead = true;
+	pk->next = parked_zombies;
+	parked_zombies = pk;
+	return pk->c;
+}
+
+/* Under ev_lock: close parked ring @pk for good. */
+static void park_drop(struct parked *pk, const char *why)
+{
+	xs_log(XS_LOG_DEBUG, "parked ring %s to dom%u closed: %s", pk->c->id, pk->c->peer, why);
+	xs_conn_close(park_unlink(pk));
+}
+
+static void free_parked_zombies(void)
+{
+	while (parked_zombies) {
+		struct parked *pk = parked_zombies;
+
+		parked_zombies = pk->next;
+		free(pk);
+	}
+}
+
+/* Under ev_lock: the listener of ours that serves @port, if any. */
+static struct shim_sock *listener_of(uint16_t port)
+{
+	struct shim_sock *l;
+	pid_t me = getpid();
+
+	for (l = listeners; l; l = l->ev_next)
+		if (!l->dead && l->owner == me && l->lst->port == port)
+			return l;
+	return NULL;
+}
+
+/* Under ev_lock: something happened on parked ring @pk's channel. */
+static void park_event(struct parked *pk)
+{
+	struct xs_conn *c = pk->c;
+	uint16_t sport;
+	int rc;
+
+	if (pk->dead)
+		return;
+	xs_conn_event(c);
+	rc = xs_conn_park_step(c);
+	if (rc < 0) {
+		park_drop(pk, rc == -ECONNRESET ? "peer closed it" : strerror(-rc));
+		return;
+	}
+	if (rc == 0 || c->side == XSR_SIDE_B || pk->ringing)
+		return;
+	/* Side A, idle: has the client opened the next use? */
+	rc = xsr_peer_opened(&c->ring, c->use + 1, &sport);
+	if (rc < 0) {
+		park_drop(pk, "bad next use");
+	} else if (rc == 1) {
+		struct shim_sock *l = listener_of(c->lport);
+
+		if (!l || forked) {
+			park_drop(pk, "not listening here any more");
+			return;
+		}
+		rc = ring_doorbell(l, NULL, pk);
+		if (rc < 0)
+			park_drop(pk, strerror(-rc));
+	}
+}
+
+/* Under ev_lock: close idle client rings unused for XSOCK_REUSE_IDLE_MS,
+ * and server rings once we forked; the earliest idle deadline or -1. */
+static int64_t parked_expire(int64_t now)
+{
+	struct parked *pk = parked, *next;
+	int64_t first = -1;
+
+	for (; pk; pk = next) {
+		struct xs_conn *c = pk->c;
+
+		next = pk->next;
+		if (c->side == XSR_SIDE_A) {
+			if (forked && !pk->ringing)
+				park_drop(pk, "process forked");
+			continue;
+		}
+		if (c->state != XS_CONN_IDLE)
+			continue;
+		if (now - c->idle_since_ms >= c->ctx->reuse_idle_ms) {
+			park_drop(pk, "idle");
+			continue;
+		}
+		if (first < 0 || c->idle_since_ms + c->ctx->reuse_idle_ms < first)
+			first = c->idle_since_ms + c->ctx->reuse_idle_ms;
+	}
+	return first;
+}
+
+bool evloop_park(struct xs_conn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	bool mine = ev_lock_mine, ok = false;
+	struct parked *pk;
+
+	if (!c->reuse || c->state != XS_CONN_CONNECTED)
+		return false;
+	if (!mine)
+		ev_lock_take();
+	if (!running || exiting || nparked >= c->ctx->reuse_max)
+		goto unlock;
+	/* The server parks only while the next use can come back to one of
+	 * its own accept() calls. */
+	if (c->side == XSR_SIDE_A && (forked || !listener_of(c->lport)))
+		goto unlock;
+	pk = calloc(1, sizeof(*pk));
+	if (!pk)
+		goto unlock;
+	pk->c = c;
+	ev.data.ptr = (void *)((uintptr_t)pk | PARK_TAG);
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, xsp_evtchn_fd(c->ev), &ev) < 0) {
+		free(pk);
+		goto unlock;
+	}
+	pk->next = parked;
+	parked = pk;
+	nparked++;
+	xs_conn_park_begin(c);
+	ok = true;
+	/* The peer may have closed and parked already. */
+	park_event(pk);
+	wake_thread();
+unlock:
+	if (!mine)
+		ev_lock_drop();
+	return ok;
+}
+
+struct xs_conn *evloop_pool_take(const struct sockaddr *dst, socklen_t dstlen)
+{
+	struct parked **pp, *best = NULL;
+	struct xs_conn *c = NULL;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	for (pp = &parked; *pp; pp = &(*pp)->next) {
+		struct xs_conn *x = (*pp)->c;
+
+		if (x->side != XSR_SIDE_B || x->state != XS_CONN_IDLE ||
+		    x->paddr_len != dstlen || memcmp(&x->paddr, dst, dstlen) != 0)
+			continue;
+		/* The biggest ring first: bulk transfers need it. */
+		if (!best || x->order > best->c->order)
+			best = *pp;
+	}
+	if (best)
+		c = park_unlink(best);
+	ev_lock_drop();
+	SHIM_LEAVE();
+	return c;
+}
+
+struct xs_conn *evloop_reuse_claim(const struct shim_sock *l, uint16_t bell)
+{
+	struct doorbell *d;
+	struct xs_conn *c = NULL;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	for (d = doorbells; d; d = d->next) {
+		if (d->l != l || d->port != bell || !d->reuse)
+			continue;
+		/* Taken up: the doorbell's hang-up then ends it quietly. */
+		c = park_unlink(d->reuse);
+		break;
+	}
+	ev_lock_drop();
+	SHIM_LEAVE();
+	return c;
+}
+
 /* ---- listeners --------------------------------------------------------------------------- */
 
 static void serve_listener(struct shim_sock *l)
@@ -390,7 +656,7 @@ static void serve_listener(struct shim_sock *l)
 
 	xs_listener_process(l->lst);
 	while (xs_listener_take(l->lst, &rq) == 1) {
-		int rc = ring_doorbell(l, rq);
+		int rc = ring_doorbell(l, rq, NULL);
 
 		if (rc < 0) {
 			xs_log(XS_LOG_WARN, "doorbell for dom%u: %s", rq->dom, strerror(-rc));
@@ -430,10 +696,10 @@ static void *evloop_main(void *arg)
 		n = epoll_wait(epfd, evs, (int)XS_ARRAY_SIZE(evs), timeout);
 		if (n < 0 && errno != EINTR)
 			break;
-		pthread_mutex_lock(&ev_lock);
+		ev_lock_take();
 		if (exiting) {
 			/* evloop_flush() freed what @evs may point to: stop. */
-			pthread_mutex_unlock(&ev_lock);
+			ev_lock_drop();
 			break;
 		}
 		for (i = 0; i < n; i++) {
@@ -445,6 +711,11 @@ static void *evloop_main(void *arg)
 				/* A pipe: read(), not recv(). */
 				while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
 					;
+				continue;
+			}
+			if ((uintptr_t)s & PARK_TAG) {
+				park_event((struct parked *)((uintptr_t)s &
+							     ~(uintptr_t)PARK_TAG));
 				continue;
 			}
 			if ((uintptr_t)s & BELL_TAG) {
@@ -472,21 +743,34 @@ static void *evloop_main(void *arg)
 				if (__atomic_load_n(&s->conn->ring.peer_gone, __ATOMIC_RELAXED))
 					epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev),
 						  NULL);
+			} else {
+				s->ev_due = true;	/* its store watch fired */
 			}
 		}
-		/* Listeners: cheap to look at all of them (they are few). */
-		for (struct shim_sock *l = listeners; l; l = l->ev_next)
-			serve_listener(l);
+		/* Listeners whose watch fired; all of them now and then. */
+		for (struct shim_sock *l = listeners; l; l = l->ev_next) {
+			if (l->ev_due || n == 0) {
+				l->ev_due = false;
+				serve_listener(l);
+			}
+		}
 		next = bells_expire();
 		free_zombies();
+		free_parked_zombies();
 		now = xs_now_ms();
+		{
+			int64_t d = parked_expire(now);
+
+			if (d >= 0 && (next < 0 || d < next))
+				next = d;
+		}
 		{
 			int64_t d = sweep_run(now);
 
 			if (d >= 0 && (next < 0 || d < next))
 				next = d;
 		}
-		pthread_mutex_unlock(&ev_lock);
+		ev_lock_drop();
 		timeout = next < 0 ? -1 : (int)XS_MAX(0, XS_MIN(next - now, 60000));
 	}
 	return NULL;
@@ -494,7 +778,7 @@ static void *evloop_main(void *arg)
 
 void evloop_flush(void)
 {
-	pthread_mutex_lock(&ev_lock);
+	ev_lock_take();
 	/*
 	 * The process is exiting and the event thread still runs: events it
 	 * fetched before the rings were deregistered may name the sockets
@@ -526,7 +810,11 @@ void evloop_flush(void)
 		} while (n == (int)XS_ARRAY_SIZE(evs) && ++rounds < 64);
 	}
 	free_zombies();
-	pthread_mutex_unlock(&ev_lock);
+	/* Parked rings end with us; their peers see them go now. */
+	while (parked)
+		park_drop(parked, "process exiting");
+	free_parked_zombies();
+	ev_lock_drop();
 }
 
 /* Under ev_lock. */
@@ -599,7 +887,7 @@ int evloop_add(struct shim_sock *s)
 	int rc, fd;
 
 	SHIM_ENTER();
-	pthread_mutex_lock(&ev_lock);
+	ev_lock_take();
 	rc = evloop_start();
 	if (rc < 0)
 		goto unlock;
@@ -620,10 +908,11 @@ int evloop_add(struct shim_sock *s)
 	if (s->kind == SHIM_LISTENER) {
 		s->ev_next = listeners;
 		listeners = s;
+		s->ev_due = true;	/* requests already waiting */
 	}
 	wake_thread();
 unlock:
-	pthread_mutex_unlock(&ev_lock);
+	ev_lock_drop();
 	SHIM_LEAVE();
 	if (s->kind == SHIM_RING && rc == 0)
 		ring_sync(s, false, true);
@@ -635,7 +924,7 @@ void evloop_del(struct shim_sock *s)
 	struct shim_sock **pp;
 
 	SHIM_ENTER();
-	pthread_mutex_lock(&ev_lock);
+	ev_lock_take();
 	if (!s->watched || s->dead)
 		goto unlock;
 	if (s->kind == SHIM_RING) {
@@ -656,7 +945,7 @@ void evloop_del(struct shim_sock *s)
 wake:
 	wake_thread();
 unlock:
-	pthread_mutex_unlock(&ev_lock);
+	ev_lock_drop();
 	SHIM_LEAVE();
 }
 

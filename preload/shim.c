@@ -390,7 +390,7 @@ void shim_ring_free(struct shim_sock *s)
 	SHIM_ENTER();
 	/* Only the process that made it ends the connection; a forked child
 	 * just lets go of its copies. */
-	if (s->owner == getpid())
+	if (s->owner == getpid() && !evloop_park(s->conn))
 		xs_conn_close(s->conn);
 	if (s->bfd >= 0)
 		shim_real.close(s->bfd);

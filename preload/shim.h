@@ -154,6 +154,7 @@ struct shim_sock {
 	/* event thread bookkeeping (under its lock) */
 	bool watched;			/* registered with the event thread */
 	bool dead;			/* deregistered; skip stale events */
+	bool ev_due;			/* listener: its watch fired, serve it */
 	struct shim_sock *ev_next;	/* listeners list / zombie list */
 };
 
@@ -278,6 +279,19 @@ static inline bool ring_room(struct xsr *r)
 uint16_t evloop_bell_port(const struct shim_sock *l, const struct sockaddr *sa, socklen_t salen);
 /* Free what evloop_del() left for the event thread, now (process exit). */
 void evloop_flush(void);
+/*
+ * Ring reuse (conn.h). evloop_park(): the application closed connection
+ * @c for good; park its ring for the next connection if it was
+ * negotiated for reuse and this process may keep it (XSOCK_REUSE, a
+ * server only while it still listens on the port and has not forked):
+ * true, the event thread owns @c now; false, close it.
+ * evloop_pool_take(): an idle ring of ours to @dst (side B), taken out of
+ * the pool, or NULL. evloop_reuse_claim(): the parked ring whose next use
+ * doorbell @bell of listener @l stands for, taken out, or NULL.
+ */
+bool evloop_park(struct xs_conn *c);
+struct xs_conn *evloop_pool_take(const struct sockaddr *dst, socklen_t dstlen);
+struct xs_conn *evloop_reuse_claim(const struct shim_sock *l, uint16_t bell);
 
 /* ---- ring I/O (io.c) -------------------------------------------------------------- */
 

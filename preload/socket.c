@@ -114,6 +114,21 @@ static int resources_fallback(xsp_domid_t dom, int rc)
 	return rc == -ENOSPC || rc == -EDQUOT ? -ENOBUFS : rc;
 }
 
+/* A real ephemeral port, so the port we announce is ours alone. */
+static uint16_t ephemeral_port(int fd, int family)
+{
+	struct sockaddr_storage any;
+	uint16_t sport = bound_port(fd, family);
+
+	if (sport)
+		return sport;
+	memset(&any, 0, sizeof(any));
+	any.ss_family = family;
+	shim_real.bind(fd, (struct sockaddr *)&any,
+		       family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	return bound_port(fd, family);
+}
+
 static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct xs_peer *peers = NULL;
@@ -130,6 +145,20 @@ static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	ctx = shim_ctx();
 	if (!ctx)
 		return 1;
+	/* A parked ring to that address carries the connection at once. */
+	c = evloop_pool_take(addr, len);
+	if (c) {
+		dom = c->peer;
+		sport = ephemeral_port(fd, addr->sa_family);
+		rc = sport ? xs_conn_reopen(c, sport) : -EADDRNOTAVAIL;
+		if (rc == 0) {
+			xs_log(XS_LOG_DEBUG, "ring %s to dom%u: use %u", c->id, dom, c->use);
+			goto connected;
+		}
+		xs_log(XS_LOG_INFO, "parked ring %s to dom%u not reusable: %s", c->id, dom,
+		       strerror(-rc));
+		xs_conn_close(c);
+	}
 	rc = xs_ctx_peers(ctx, &peers, &n);
 	if (rc < 0)
 		return 1;
@@ -138,18 +167,7 @@ static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	if (rc < 0)
 		return 1;
 
-	/* A real ephemeral port, so the port we announce is ours alone. */
-	sport = bound_port(fd, addr->sa_family);
-	if (sport == 0) {
-		struct sockaddr_storage any;
-
-		memset(&any, 0, sizeof(any));
-		any.ss_family = addr->sa_family;
-		shim_real.bind(fd, (struct sockaddr *)&any,
-			       addr->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
-							    sizeof(struct sockaddr_in6));
-		sport = bound_port(fd, addr->sa_family);
-	}
+	sport = ephemeral_port(fd, addr->sa_family);
 	rc = xs_conn_connect(ctx, dom, addr, len, sport, &c);
 	if (rc == -ENOENT) {
 		if (shim_fallback_allowed()) {
@@ -162,6 +180,7 @@ static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return resources_fallback(dom, rc);
 	if (rc < 0)
 		return rc;
+connected:
 	local_addr_towards(addr, len, sport, &c->laddr, &c->laddr_len);
 
 	fl = fcntl(fd, F_GETFL);
@@ -359,8 +378,25 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 			break;
 		SHIM_ENTER();
 		bell = evloop_bell_port(l, (struct sockaddr *)&ss, sslen);
-		a = bell ? listener_acceptor(l) : NULL;
-		rc = a ? xs_acceptor_claim(a, bell, &c) : -ENOENT;
+		c = bell ? evloop_reuse_claim(l, bell) : NULL;
+		if (c) {
+			/* The next use of a parked ring of ours. */
+			rc = xs_conn_reaccept(c);
+			if (rc != 1) {
+				xs_log(XS_LOG_INFO, "parked ring %s: next use lost: %s", c->id,
+				       rc ? strerror(-rc) : "not opened");
+				xs_conn_close(c);
+				rc = -ECONNABORTED;
+			} else {
+				rc = 0;
+			}
+			a = NULL;
+		} else {
+			a = bell ? listener_acceptor(l) : NULL;
+			if (a)
+				a->offer_reuse = l->owner == getpid() && l->lst;
+			rc = a ? xs_acceptor_claim(a, bell, &c) : -ENOENT;
+		}
 		if (rc == 0) {
 			rc = accept_ring(c, l->lst->addr.ss_family, nfd, flags);
 			if (rc == 0)

@@ -78,6 +78,9 @@ int xs_ctx_open(struct xs_ctx **out)
 					       XS_DEFAULT_ACCEPT_TIMEOUT_MS, 1, 3600000);
 	ctx->ack_timeout_ms = (int)env_long("XSOCK_LISTENER_ACK_MS", XS_DEFAULT_ACK_TIMEOUT_MS,
 					    1, 3600000);
+	ctx->reuse_max = (int)env_long("XSOCK_REUSE", XS_DEFAULT_REUSE_MAX, 0, 65536);
+	ctx->reuse_idle_ms = (int)env_long("XSOCK_REUSE_IDLE_MS", XS_DEFAULT_REUSE_IDLE_MS, 1,
+					   3600000);
 	*out = ctx;
 	return 0;
 }
@@ -224,6 +227,69 @@ void xs_conn_abandon(struct xs_conn *c)
 {
 	if (c)
 		conn_release(c, false);
+}
+
+/* ---- reuse --------------------------------------------------------------------- */
+
+void xs_conn_park_begin(struct xs_conn *c)
+{
+	xs_status_detach(c);
+	if (c->state == XS_CONN_CONNECTED)
+		xsr_close(&c->ring);
+	c->state = XS_CONN_PARKING;
+}
+
+int xs_conn_park_step(struct xs_conn *c)
+{
+	int rc;
+
+	if (c->state == XS_CONN_IDLE)
+		return 1;
+	if (c->state != XS_CONN_PARKING)
+		return -EINVAL;
+	rc = xsr_park(&c->ring, c->use);
+	if (rc == 1) {
+		c->state = XS_CONN_IDLE;
+		c->idle_since_ms = xs_now_ms();
+		xs_log(XS_LOG_DEBUG, "ring %s to dom%u parked after use %u", c->id, c->peer,
+		       c->use);
+	}
+	return rc;
+}
+
+int xs_conn_reopen(struct xs_conn *c, uint16_t sport)
+{
+	int rc;
+
+	if (c->side != XSR_SIDE_B || c->state != XS_CONN_IDLE)
+		return -EINVAL;
+	rc = xsr_reopen(&c->ring, c->use + 1, sport);
+	if (rc < 0)
+		return rc;
+	c->use++;
+	c->lport = sport;
+	c->state = XS_CONN_CONNECTED;
+	return 0;
+}
+
+int xs_conn_reaccept(struct xs_conn *c)
+{
+	uint16_t sport = 0;
+	int rc;
+
+	if (c->side != XSR_SIDE_A || c->state != XS_CONN_IDLE)
+		return -EINVAL;
+	rc = xsr_peer_opened(&c->ring, c->use + 1, &sport);
+	if (rc <= 0)
+		return rc;
+	rc = xsr_reaccept(&c->ring);
+	if (rc < 0)
+		return rc;
+	c->use++;
+	c->pport = sport;
+	sa_set_port(&c->paddr, sport);
+	c->state = XS_CONN_CONNECTED;
+	return 1;
 }
 
 /* ---- client ---------------------------------------------------------------- */
@@ -418,8 +484,10 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 		xs_log(XS_LOG_INFO, "dom%u port %u refused the ring: %s", peer, port,
 		       strerror(a.err));
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		rc = client_attach(c, &a);
+		c->reuse = a.reuse && ctx->reuse_max > 0;
+	}
 	if (rc == 0) {
 		/* The first event tells the server we are attached. */
 		rc = xsp_evtchn_notify(c->ev);
@@ -1282,8 +1350,9 @@ static int offer(struct xs_acceptor *a, xsp_domid_t dom, const char *id,
 	if (rc < 0)
 		goto free_conn;
 	snprintf(apath, sizeof(apath), "%s/%s", adir, id);
-	snprintf(val, sizeof(val), "state=offer ref=%u order=%u", xsp_share_refs(c->sh_intf)[0],
-		 c->order);
+	c->reuse = a->offer_reuse && ctx->reuse_max > 0;
+	snprintf(val, sizeof(val), "state=offer ref=%u order=%u%s", xsp_share_refs(c->sh_intf)[0],
+		 c->order, c->reuse ? " reuse=1" : "");
 	rc = publish_answer(a->st, apath, val, NULL);	/* replaces the listener's ack */
 	if (rc < 0)
 		goto free_conn;

@@ -55,6 +55,8 @@ struct xs_status_rec;
 #define XS_DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define XS_DEFAULT_ACCEPT_TIMEOUT_MS 5000
 #define XS_DEFAULT_ACK_TIMEOUT_MS 500	/* a live listener answers within this */
+#define XS_DEFAULT_REUSE_MAX 16		/* parked rings a process keeps */
+#define XS_DEFAULT_REUSE_IDLE_MS 2000	/* a client's idle parked ring lives this long */
 
 /* Process-wide context: the platform backend and our domain id. */
 struct xs_ctx {
@@ -67,12 +69,15 @@ struct xs_ctx {
 	int connect_timeout_ms;
 	int accept_timeout_ms;
 	int ack_timeout_ms;		/* no answer nor "wait" by then: listener dead */
+	int reuse_max;			/* XSOCK_REUSE: parked rings kept, 0 = no reuse */
+	int reuse_idle_ms;		/* XSOCK_REUSE_IDLE_MS */
 };
 
 /*
  * Open a context (platform backend per XSOCK_BACKEND, tunables from
  * XSOCK_RING_ORDER, XSOCK_RING_ORDER_SMALL, XSOCK_BIG_RINGS,
- * XSOCK_CONNECT_TIMEOUT_MS, XSOCK_ACCEPT_TIMEOUT_MS, XSOCK_LISTENER_ACK_MS).
+ * XSOCK_CONNECT_TIMEOUT_MS, XSOCK_ACCEPT_TIMEOUT_MS, XSOCK_LISTENER_ACK_MS,
+ * XSOCK_REUSE, XSOCK_REUSE_IDLE_MS).
  * Errors: those of xsp_open().
  */
 int xs_ctx_open(struct xs_ctx **out);
@@ -84,6 +89,8 @@ int xs_ctx_peers(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n);
 enum xs_conn_state {
 	XS_CONN_OFFERED,	/* server: answer published, waiting for the client */
 	XS_CONN_CONNECTED,
+	XS_CONN_PARKING,	/* closed by us, waiting for the peer to park too */
+	XS_CONN_IDLE,		/* parked: ready to carry the next connection */
 	XS_CONN_CLOSED,
 };
 
@@ -103,6 +110,9 @@ struct xs_conn {
 	struct sockaddr_storage laddr, paddr;	/* as the application sees them */
 	socklen_t laddr_len, paddr_len;
 	struct xs_status_rec *status;	/* our line in `xsockctl status` */
+	bool reuse;			/* both sides park it after close */
+	uint32_t use;			/* which connection on this ring (0: first) */
+	int64_t idle_since_ms;		/* XS_CONN_IDLE: when it got there */
 };
 
 /*
@@ -137,6 +147,36 @@ void xs_conn_close(struct xs_conn *c);
 
 /* Tear down without telling the peer (a forked child dropping its copy). */
 void xs_conn_abandon(struct xs_conn *c);
+
+/*
+ * Ring reuse (docs/protocol.md, "Ring reuse"). When the application has
+ * closed a connection whose offer said reuse=1, each side may park the
+ * ring instead of tearing it down; the next connect() from the same
+ * client process to the same address then opens the next use of the ring
+ * without the store, grants or a new event channel, and the server's
+ * accept() takes it up. Either side may refuse at any time by closing
+ * the ring for good (xs_conn_close()): the other side then sees it gone.
+ *
+ * xs_conn_park_begin(): close our endpoint of the current use and start
+ * parking (state XS_CONN_PARKING). xs_conn_park_step(): call after each
+ * event on the channel (xs_conn_event() first): 1 when the ring is
+ * parked (XS_CONN_IDLE), 0 not yet, negative errno when it cannot be
+ * reused (peer gone, broken, corrupt): close it.
+ */
+void xs_conn_park_begin(struct xs_conn *c);
+int xs_conn_park_step(struct xs_conn *c);
+/*
+ * Client (side B), idle ring: open the next use for a connect() from
+ * local port @sport; the server is kicked and will hand it to accept().
+ * Errors: -ECONNRESET the server let go of it, -EPROTO corrupt: close it.
+ */
+int xs_conn_reopen(struct xs_conn *c, uint16_t sport);
+/*
+ * Server (side A), idle ring: has the client opened the next use? 1 and
+ * the connection takes it up (the peer address gets the client's new
+ * port), 0 not yet, negative errno: close it.
+ */
+int xs_conn_reaccept(struct xs_conn *c);
 
 /* ------------------------------------------------------------------ */
 /* Listener                                                            */
@@ -262,6 +302,7 @@ struct xs_acceptor {
 	socklen_t addrlen;
 	struct xs_peer *peers;		/* registry snapshot, refreshed on a miss */
 	unsigned int npeers;
+	bool offer_reuse;		/* offer reuse=1 (set by the caller) */
 };
 
 /*

@@ -150,7 +150,7 @@ int xs_neg_parse_request(const char *v, size_t len, struct xs_neg_request *r)
 int xs_neg_parse_answer(const char *v, size_t len, struct xs_neg_answer *a)
 {
 	struct xs_neg_answer tmp;
-	unsigned long ref, order, err;
+	unsigned long ref, order, err, reuse;
 	char state[16];
 	int rc;
 
@@ -176,6 +176,11 @@ int xs_neg_parse_answer(const char *v, size_t len, struct xs_neg_answer *a)
 			return rc;
 		tmp.ref = (uint32_t)ref;
 		tmp.order = (unsigned int)order;
+		/* Optional: absent means no reuse; present, it must be 0 or 1. */
+		rc = xs_kv_get_uint(v, len, "reuse", 1, &reuse);
+		if (rc < 0 && rc != -ENOENT)
+			return -EPROTO;
+		tmp.reuse = rc == 0 && reuse == 1;
 	} else {
 		return -EPROTO;
 	}

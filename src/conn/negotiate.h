@@ -80,6 +80,8 @@ struct xs_neg_answer {
 	int err;			/* REFUSED: 1..4095, ECONNREFUSED if absent/bad */
 	uint32_t ref;			/* OFFER */
 	unsigned int order;		/* OFFER: <= XSOCK_RING_MAX_ORDER */
+	bool reuse;			/* OFFER: "reuse=1", the server parks the ring
+					 * after close for the next connection */
 	char id[XS_NEG_ID_LEN];		/* WAIT: the listener that acknowledged */
 };
 /* -EPROTO unknown state, or a word the state needs is missing/malformed. */

@@ -71,6 +71,7 @@ struct xsr {
 	uint32_t rx_prod_seen;		/* peer's producer index, last valid read */
 	int broken;			/* 0, or the sticky negative errno */
 	bool tx_shut;			/* we shut our direction down */
+	bool closed;			/* xsr_close() ran (for xsr_park()) */
 	bool peer_gone;			/* told by xsr_peer_gone() */
 
 	xsr_kick_fn kick;
@@ -133,6 +134,38 @@ void xsr_peer_gone(struct xsr *r);
 /* Side A: whether B has attached (its b_attached byte, see wire.h). A
  * hostile B can only lie about itself. */
 bool xsr_peer_attached(const struct xsr *r);
+
+/*
+ * Ring reuse (docs/protocol.md, "Ring reuse"): a ring both sides closed
+ * carries the next connection between the same two processes. The
+ * connections on one ring are numbered: the negotiated one is use 0.
+ *
+ * xsr_park(): after our own xsr_close() of use @use, make the ring ready
+ * for the next use. Side A waits for B's close (b_closed), drops what B
+ * sent that A did not read, resets its own direction and publishes
+ * a_parked = @use + 1 (kicking B); side B waits for that, then drops what
+ * A sent that B did not read. Returns 1 parked, 0 not yet (call again
+ * after the next event), -ECONNRESET the ring is broken or the peer gone
+ * or not closed by us, -EPROTO the peer corrupted an index.
+ */
+int xsr_park(struct xsr *r, uint32_t use);
+/*
+ * Side B, parked: open use @use (>= 1), announcing the client's port
+ * @sport, and kick A. -EPROTO if A's consumer index is not where parking
+ * left it; -ECONNRESET peer gone; -EINVAL bad arguments or side.
+ */
+int xsr_reopen(struct xsr *r, uint32_t use, uint16_t sport);
+/*
+ * Side A, parked after use @use - 1: has B opened use @use? 1 and *sport,
+ * 0 not yet, -EPROTO B wrote another use number or a zero port.
+ */
+int xsr_peer_opened(const struct xsr *r, uint32_t use, uint16_t *sport);
+/*
+ * Side A: take up the use B opened (after xsr_peer_opened() said 1).
+ * -EPROTO if B's consumer index is not where parking left it;
+ * -ECONNRESET peer gone.
+ */
+int xsr_reaccept(struct xsr *r);
 
 /*
  * Sleep protocol. Before blocking on the event channel for @what

@@ -65,6 +65,22 @@ struct xsock_intf_ext {
 	 * an event is B's "connected" and not the one Xen marks pending on a
 	 * freshly bound port (A binds B's channel). Written by B only. */
 	uint8_t b_attached;
+	uint8_t pad3[59];
+	/*
+	 * Ring reuse (docs/protocol.md, "Ring reuse"): a ring both sides
+	 * closed carries the next connection between the same two
+	 * processes instead of a new negotiation. Connections on one ring
+	 * are numbered ("uses"), the negotiated one is use 0.
+	 * a_parked: n + 1 once A has closed use n, dropped what B sent in it
+	 * that A did not read, and reset its own direction; written by A.
+	 */
+	uint32_t a_parked;
+	uint8_t pad4[60];
+	/* b_use: n when B opened use n (n >= 1), after setting b_sport (the
+	 * client's port for that use) and resetting its direction; written
+	 * by B. */
+	uint32_t b_use;
+	uint32_t b_sport;
 };
 
 _Static_assert(offsetof(struct xsock_data_intf, out_cons) == 64, "wire layout");
@@ -74,6 +90,9 @@ _Static_assert(offsetof(struct xsock_intf_ext, a_waiting) == 64, "wire layout");
 _Static_assert(offsetof(struct xsock_intf_ext, b_waiting) == 128, "wire layout");
 _Static_assert(offsetof(struct xsock_intf_ext, a_alive) == 192, "wire layout");
 _Static_assert(offsetof(struct xsock_intf_ext, b_attached) == 196, "wire layout");
+_Static_assert(offsetof(struct xsock_intf_ext, a_parked) == 256, "wire layout");
+_Static_assert(offsetof(struct xsock_intf_ext, b_use) == 320, "wire layout");
+_Static_assert(offsetof(struct xsock_intf_ext, b_sport) == 324, "wire layout");
 _Static_assert(XSOCK_INTF_EXT_OFFSET + sizeof(struct xsock_intf_ext) <= XSOCK_RING_PAGE_SIZE,
 	       "extension fits in the interface page");
 

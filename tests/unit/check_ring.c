@@ -884,6 +884,140 @@ START_TEST(test_hostile_random_fields)
 }
 END_TEST
 
+
+/* ---- reuse ---------------------------------------------------------------------- */
+
+/* Close both ends of use @use and park them (A first, as parking requires). */
+static void park_both(struct pair *p, uint32_t use)
+{
+	xsr_close(&p->a);
+	/* A waits for B's close. */
+	ck_assert_int_eq(xsr_park(&p->a, use), 0);
+	xsr_close(&p->b);
+	/* B waits for A's park. */
+	ck_assert_int_eq(xsr_park(&p->b, use), 0);
+	ck_assert_int_eq(xsr_park(&p->a, use), 1);
+	ck_assert_uint_eq(XSOCK_INTF_EXT(p->intf)->a_parked, use + 1);
+	ck_assert_int_eq(xsr_park(&p->b, use), 1);
+}
+
+START_TEST(test_reuse_cycles)
+{
+	struct pair p;
+	uint8_t buf[3000], got[3000];
+	uint32_t use;
+	uint16_t sport = 0;
+
+	pair_init(&p, 1);
+	for (use = 0; use < 50; use++) {
+		size_t i, la = 100 + use * 37 % 2000, lb = 1 + use * 53 % 2500;
+
+		if (use > 0) {
+			/* A sees nothing until B opens the use. */
+			ck_assert_int_eq(xsr_peer_opened(&p.a, use, &sport), 0);
+			ck_assert_int_eq(xsr_reopen(&p.b, use, (uint16_t)(40000 + use)), 0);
+			/* B may write before A takes the use up, as a TCP client
+			 * writes before accept(). */
+			memset(buf, 'b' + (int)use % 20, lb);
+			ck_assert_int_eq(xsr_write(&p.b, buf, lb), (ssize_t)lb);
+			ck_assert_int_eq(xsr_peer_opened(&p.a, use, &sport), 1);
+			ck_assert_uint_eq(sport, 40000 + use);
+			ck_assert_int_eq(xsr_reaccept(&p.a), 0);
+		} else {
+			memset(buf, 'b', lb);
+			ck_assert_int_eq(xsr_write(&p.b, buf, lb), (ssize_t)lb);
+		}
+		/* Only this use's bytes arrive, both ways. */
+		ck_assert_int_eq(xsr_read(&p.a, got, sizeof(got), 0), (ssize_t)lb);
+		for (i = 0; i < lb; i++)
+			ck_assert_uint_eq(got[i], (uint8_t)('b' + (use ? use % 20 : 0)));
+		memset(buf, 'A' + (int)use % 20, la);
+		ck_assert_int_eq(xsr_write(&p.a, buf, la), (ssize_t)la);
+		/* Every other use leaves unread data behind: it is dropped. */
+		if (use % 2 == 0) {
+			ck_assert_int_eq(xsr_read(&p.b, got, sizeof(got), 0), (ssize_t)la);
+			ck_assert_int_eq(memcmp(got, buf, la), 0);
+		} else {
+			ck_assert_int_eq(xsr_write(&p.b, "leftover", 8), 8);
+		}
+		park_both(&p, use);
+		ck_assert_int_eq(xsr_rx_ready(&p.a), 0);
+		ck_assert_int_eq(xsr_rx_ready(&p.b), 0);
+	}
+	pair_fini(&p);
+}
+END_TEST
+
+START_TEST(test_reuse_refused_states)
+{
+	struct pair p;
+	uint16_t sport;
+
+	pair_init(&p, 0);
+	/* Not closed by us: not parkable. */
+	ck_assert_int_eq(xsr_park(&p.a, 0), -ECONNRESET);
+	/* A peer gone is never parked. */
+	xsr_close(&p.a);
+	xsr_close(&p.b);
+	XSOCK_INTF_EXT(p.intf)->b_alive = 0;
+	ck_assert_int_eq(xsr_park(&p.a, 0), -ECONNRESET);
+	XSOCK_INTF_EXT(p.intf)->b_alive = 1;
+	ck_assert_int_eq(xsr_park(&p.a, 0), 1);
+	ck_assert_int_eq(xsr_park(&p.b, 0), 1);
+	/* Bad arguments. */
+	ck_assert_int_eq(xsr_reopen(&p.b, 0, 1), -EINVAL);
+	ck_assert_int_eq(xsr_reopen(&p.b, 1, 0), -EINVAL);
+	ck_assert_int_eq(xsr_reopen(&p.a, 1, 1), -EINVAL);
+	ck_assert_int_eq(xsr_reaccept(&p.b), -EINVAL);
+	/* A hostile B: a use out of sequence, a zero port. */
+	XSOCK_INTF_EXT(p.intf)->b_use = 7;
+	ck_assert_int_eq(xsr_peer_opened(&p.a, 1, &sport), -EPROTO);
+	XSOCK_INTF_EXT(p.intf)->b_use = 1;
+	XSOCK_INTF_EXT(p.intf)->b_sport = 0;
+	ck_assert_int_eq(xsr_peer_opened(&p.a, 1, &sport), -EPROTO);
+	XSOCK_INTF_EXT(p.intf)->b_sport = 70000;
+	ck_assert_int_eq(xsr_peer_opened(&p.a, 1, &sport), -EPROTO);
+	pair_fini(&p);
+}
+END_TEST
+
+START_TEST(test_reuse_hostile_indexes)
+{
+	struct pair p;
+	struct xsock_data_intf *d;
+
+	pair_init(&p, 0);
+	d = p.intf;
+	ck_assert_int_eq(xsr_write(&p.a, "xy", 2), 2);
+	xsr_close(&p.a);
+	xsr_close(&p.b);
+	/* B's prod moved beyond the ring while A parks: corrupt, not parked. */
+	d->in_prod = p.size + 5;
+	ck_assert_int_eq(xsr_park(&p.a, 0), -EPROTO);
+	ck_assert_int_eq(xsr_park(&p.a, 0), -ECONNRESET);
+	pair_fini(&p);
+
+	pair_init(&p, 0);
+	d = p.intf;
+	ck_assert_int_eq(xsr_write(&p.b, "xy", 2), 2);
+	park_both(&p, 0);
+	/* A's consumer index not where A's park put it: B refuses to reopen. */
+	d->in_cons = 1;
+	ck_assert_int_eq(xsr_reopen(&p.b, 1, 5), -EPROTO);
+	pair_fini(&p);
+
+	pair_init(&p, 0);
+	d = p.intf;
+	ck_assert_int_eq(xsr_write(&p.a, "xyz", 3), 3);
+	park_both(&p, 0);
+	ck_assert_int_eq(xsr_reopen(&p.b, 1, 5), 0);
+	/* B's consumer index not where B's park put it: A refuses the use. */
+	d->out_cons = 0;
+	ck_assert_int_eq(xsr_reaccept(&p.a), -EPROTO);
+	pair_fini(&p);
+}
+END_TEST
+
 static Suite *ring_suite(void)
 {
 	Suite *s = suite_create("ring");
@@ -913,6 +1047,12 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_peer_alive_cleared);
 	tcase_add_test(tc, test_peer_gone_call);
 	tcase_add_test(tc, test_peer_error_reset);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reuse");
+	tcase_add_test(tc, test_reuse_cycles);
+	tcase_add_test(tc, test_reuse_refused_states);
+	tcase_add_test(tc, test_reuse_hostile_indexes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("notify");
