@@ -70,6 +70,7 @@ static struct shim_sock *zombies;	/* deregistered, freed after the batch */
 static struct doorbell *doorbells;
 static struct parked *parked;
 static struct parked *parked_zombies;	/* freed after the event thread's batch */
+static struct doorbell *bell_zombies;	/* the same */
 static int nparked;
 static bool forked;		/* we forked: listeners may be shared, A parks no more */
 static __thread bool ev_lock_mine;	/* this thread holds ev_lock */
@@ -179,6 +180,7 @@ static void child_after_fork(void)
 	 * here until exec or exit, as gntalloc's do). */
 	parked = NULL;
 	parked_zombies = NULL;
+	bell_zombies = NULL;
 	nparked = 0;
 	sweep_wanted = 0;
 	sweep_at = -1;
@@ -490,6 +492,12 @@ static void free_parked_zombies(void)
 		parked_zombies = pk->next;
 		free(pk);
 	}
+	while (bell_zombies) {
+		struct doorbell *d = bell_zombies;
+
+		bell_zombies = d->next;
+		free(d);
+	}
 }
 
 /* Under ev_lock: the listener of ours that serves @port, if any. */
@@ -538,8 +546,12 @@ static void park_event(struct parked *pk)
 	}
 }
 
-/* Under ev_lock: close idle client rings unused for XSOCK_REUSE_IDLE_MS,
- * and server rings once we forked; the earliest idle deadline or -1. */
+/*
+ * Under ev_lock, after every batch of events: finish parking rings whose
+ * peer has closed too (it does not wake us for that), close client rings
+ * parked for XSOCK_REUSE_IDLE_MS (idle, or still waiting for the server
+ * to park), and server rings once we forked. The earliest deadline or -1.
+ */
 static int64_t parked_expire(int64_t now)
 {
 	struct parked *pk = parked, *next;
@@ -550,12 +562,19 @@ static int64_t parked_expire(int64_t now)
 
 		next = pk->next;
 		if (c->side == XSR_SIDE_A) {
-			if (forked && !pk->ringing)
+			if (forked && !pk->ringing) {
 				park_drop(pk, "process forked");
+				continue;
+			}
+			/* The client does not wake us when it closes: look. */
+			if (c->state == XS_CONN_PARKING && xs_conn_park_step(c) < 0)
+				park_drop(pk, "peer closed it");
 			continue;
 		}
-		if (c->state != XS_CONN_IDLE)
+		if (c->state == XS_CONN_PARKING && xs_conn_park_step(c) < 0) {
+			park_drop(pk, "peer closed it");
 			continue;
+		}
 		if (now - c->idle_since_ms >= c->ctx->reuse_idle_ms) {
 			park_drop(pk, "idle");
 			continue;
@@ -605,6 +624,49 @@ unlock:
 	return ok;
 }
 
+bool evloop_close_begin(struct shim_sock *s)
+{
+	bool ok = false;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	/*
+	 * Only when nothing else of ours holds it (the event thread, the
+	 * table entry, the caller): a thread still in a call on it would
+	 * find its connection gone. Stop watching end B first, or its
+	 * hang-up would wake the event thread for nothing.
+	 */
+	if (s->watched && !s->dead && shim_refs(s) == 3 &&
+	    epoll_ctl(epfd, EPOLL_CTL_DEL, s->bfd, NULL) == 0)
+		ok = true;
+	ev_lock_drop();
+	SHIM_LEAVE();
+	return ok;
+}
+
+void evloop_close_end(struct shim_sock *s, bool hung_up)
+{
+	struct xs_conn *c;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	if (s->dead)
+		goto unlock;
+	if (!hung_up || shim_refs(s) != 2) {
+		/* Another process holds the connection: watch end B again. */
+		watch_b(s);
+		goto unlock;
+	}
+	ring_retire(s);
+	c = s->conn;
+	s->conn = NULL;
+	if (!evloop_park(c))
+		xs_conn_close(c);
+unlock:
+	ev_lock_drop();
+	SHIM_LEAVE();
+}
+
 struct xs_conn *evloop_pool_take(const struct sockaddr *dst, socklen_t dstlen)
 {
 	struct parked **pp, *best = NULL;
@@ -615,8 +677,11 @@ struct xs_conn *evloop_pool_take(const struct sockaddr *dst, socklen_t dstlen)
 	for (pp = &parked; *pp; pp = &(*pp)->next) {
 		struct xs_conn *x = (*pp)->c;
 
-		if (x->side != XSR_SIDE_B || x->state != XS_CONN_IDLE ||
-		    x->paddr_len != dstlen || memcmp(&x->paddr, dst, dstlen) != 0)
+		if (x->side != XSR_SIDE_B || x->paddr_len != dstlen ||
+		    memcmp(&x->paddr, dst, dstlen) != 0)
+			continue;
+		/* The server does not wake us when it parks: look. */
+		if (x->state != XS_CONN_IDLE && xs_conn_park_step(x) != 1)
 			continue;
 		/* The biggest ring first: bulk transfers need it. */
 		if (!best || x->order > best->c->order)
@@ -636,11 +701,21 @@ struct xs_conn *evloop_reuse_claim(const struct shim_sock *l, uint16_t bell)
 
 	SHIM_ENTER();
 	ev_lock_take();
-	for (d = doorbells; d; d = d->next) {
+	struct doorbell **pp;
+
+	for (pp = &doorbells; *pp; pp = &(*pp)->next) {
+		d = *pp;
 		if (d->l != l || d->port != bell || !d->reuse)
 			continue;
-		/* Taken up: the doorbell's hang-up then ends it quietly. */
 		c = park_unlink(d->reuse);
+		/* Done: end it here, not when the event thread sees it hang
+		 * up (one wake-up less per connection). Freed after the
+		 * thread's batch, which may name it. */
+		*pp = d->next;
+		epoll_ctl(epfd, EPOLL_CTL_DEL, d->dfd, NULL);
+		close(d->dfd);
+		d->next = bell_zombies;
+		bell_zombies = d;
 		break;
 	}
 	ev_lock_drop();
@@ -909,8 +984,9 @@ int evloop_add(struct shim_sock *s)
 		s->ev_next = listeners;
 		listeners = s;
 		s->ev_due = true;	/* requests already waiting */
+		wake_thread();
 	}
-	wake_thread();
+	/* A ring's fds need no wake-up: epoll reports them when they fire. */
 unlock:
 	ev_lock_drop();
 	SHIM_LEAVE();

@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <linux/sockios.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -125,14 +126,51 @@ uint64_t shim_now_ns(void)
 #define RS_GET(rs, f) __atomic_load_n(&(rs)->f, __ATOMIC_RELAXED)
 #define RS_SET(rs, f, v) __atomic_store_n(&(rs)->f, (v), __ATOMIC_RELAXED)
 
+/*
+ * Readiness pages of ended rings are kept for the next ring (no mmap and
+ * munmap per connection). Only the process that mapped a page reuses it,
+ * and only once its ring has ended everywhere (its socketpair hung up:
+ * no process touches the page again). A forked child starts with an empty
+ * list: the pages on its copy of the list are its parent's to reuse.
+ */
+#define RS_KEEP 64
+static pthread_mutex_t rs_free_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shim_rstate *rs_free;
+static int rs_nfree;
+
+static void rs_child_after_fork(void)
+{
+	pthread_mutex_init(&rs_free_lock, NULL);
+	rs_free = NULL;
+	rs_nfree = 0;
+}
+
+__attribute__((constructor)) static void ready_constructor(void)
+{
+	pthread_atfork(NULL, NULL, rs_child_after_fork);
+}
+
 int ring_state_init(struct shim_sock *s)
 {
 	pthread_mutexattr_t ma;
 	struct shim_rstate *rs;
 
-	rs = mmap(NULL, sizeof(*rs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (rs == MAP_FAILED)
-		return -errno;
+	pthread_mutex_lock(&rs_free_lock);
+	rs = rs_free;
+	if (rs) {
+		rs_free = rs->next_free;
+		rs_nfree--;
+	}
+	pthread_mutex_unlock(&rs_free_lock);
+	if (rs) {
+		memset(rs, 0, sizeof(*rs));
+	} else {
+		rs = mmap(NULL, sizeof(*rs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			  -1, 0);
+		if (rs == MAP_FAILED)
+			return -errno;
+	}
+	rs->maker = getpid();
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
@@ -150,8 +188,22 @@ void ring_state_free(struct shim_sock *s)
 	if (!s->rs)
 		return;
 	/* Not destroyed: a forked child may still use it; unmapping is ours. */
-	munmap(s->rs, sizeof(*s->rs));
+	struct shim_rstate *rs = s->rs;
+	bool keep = false;
+
 	s->rs = NULL;
+	if (rs->maker == getpid() && s->owner == getpid()) {
+		pthread_mutex_lock(&rs_free_lock);
+		if (rs_nfree < RS_KEEP) {
+			rs->next_free = rs_free;
+			rs_free = rs;
+			rs_nfree++;
+			keep = true;
+		}
+		pthread_mutex_unlock(&rs_free_lock);
+	}
+	if (!keep)
+		munmap(rs, sizeof(*rs));
 }
 
 static void rs_lock(struct shim_sock *s)

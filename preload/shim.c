@@ -266,6 +266,16 @@ void shim_put(struct shim_sock *s)
 		sock_free(s);
 }
 
+int shim_refs(struct shim_sock *s)
+{
+	int n;
+
+	pthread_mutex_lock(&tab_lock);
+	n = s->refs;
+	pthread_mutex_unlock(&tab_lock);
+	return n;
+}
+
 void shim_ref_many(struct shim_sock **v, int n)
 {
 	int i;
@@ -390,7 +400,7 @@ void shim_ring_free(struct shim_sock *s)
 	SHIM_ENTER();
 	/* Only the process that made it ends the connection; a forked child
 	 * just lets go of its copies. */
-	if (s->owner == getpid() && !evloop_park(s->conn))
+	if (s->conn && s->owner == getpid() && !evloop_park(s->conn))
 		xs_conn_close(s->conn);
 	if (s->bfd >= 0)
 		shim_real.close(s->bfd);

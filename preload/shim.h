@@ -127,6 +127,8 @@ struct shim_rstate {
 	int rd_shut;			/* shutdown(SHUT_RD) */
 	int passive_rd, passive_wr;	/* notify us while nobody looks */
 	int sleep_rd, sleep_wr;		/* threads asleep waiting for the ring */
+	pid_t maker;			/* the process that mapped it (ready.c) */
+	struct shim_rstate *next_free;	/* on the maker's free list */
 };
 
 struct shim_sock {
@@ -166,6 +168,8 @@ bool shim_fallback_allowed(void);
 /* fd table. shim_get() takes a reference; shim_put() drops it. */
 struct shim_sock *shim_get(int fd);
 void shim_put(struct shim_sock *s);
+/* Its reference count now (under the table lock). */
+int shim_refs(struct shim_sock *s);
 /* References on / off many sockets at once (one table lock). */
 void shim_ref_many(struct shim_sock **v, int n);
 void shim_put_many(struct shim_sock **v, int n);
@@ -290,6 +294,17 @@ void evloop_flush(void);
  * doorbell @bell of listener @l stands for, taken out, or NULL.
  */
 bool evloop_park(struct xs_conn *c);
+/*
+ * close() of the application's last fd of ring socket @s in this process
+ * (the caller holds a reference): evloop_close_begin() before the real
+ * close, true if @s may be ended by the caller (then the event thread no
+ * longer watches end B); evloop_close_end() after it, with whether end B
+ * hung up (no process holds the connection any more): then the
+ * connection ends now (parked or closed) instead of when the event
+ * thread would notice; else end B is watched again.
+ */
+bool evloop_close_begin(struct shim_sock *s);
+void evloop_close_end(struct shim_sock *s, bool hung_up);
 struct xs_conn *evloop_pool_take(const struct sockaddr *dst, socklen_t dstlen);
 struct xs_conn *evloop_reuse_claim(const struct shim_sock *l, uint16_t bell);
 

@@ -153,6 +153,11 @@ static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		rc = sport ? xs_conn_reopen(c, sport) : -EADDRNOTAVAIL;
 		if (rc == 0) {
 			xs_log(XS_LOG_DEBUG, "ring %s to dom%u: use %u", c->id, dom, c->use);
+			/* The same route as the ring's first use: a new port. */
+			if (c->laddr.ss_family == AF_INET)
+				((struct sockaddr_in *)&c->laddr)->sin_port = htons(sport);
+			else
+				((struct sockaddr_in6 *)&c->laddr)->sin6_port = htons(sport);
 			goto connected;
 		}
 		xs_log(XS_LOG_INFO, "parked ring %s to dom%u not reusable: %s", c->id, dom,
@@ -180,8 +185,8 @@ static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return resources_fallback(dom, rc);
 	if (rc < 0)
 		return rc;
-connected:
 	local_addr_towards(addr, len, sport, &c->laddr, &c->laddr_len);
+connected:
 
 	fl = fcntl(fd, F_GETFL);
 	fdfl = fcntl(fd, F_GETFD);
@@ -468,12 +473,42 @@ static void release_fd(int fd)
 	SHIM_LEAVE();
 }
 
+/*
+ * Close ring fd @fd. When that was the last holder of the connection in
+ * any process (the shim's end of the socketpair hangs up at once), end
+ * the connection here rather than in the event thread: no wake-up of our
+ * own event thread per connection.
+ */
+static int close_ring(int fd)
+{
+	struct shim_sock *s = shim_get(fd);
+	bool mine;
+	int rc, err;
+
+	mine = s && s->kind == SHIM_RING && s->owner == getpid() && s->conn &&
+	       evloop_close_begin(s);
+	release_fd(fd);
+	rc = shim_real.close(fd);
+	err = errno;
+	if (mine) {
+		struct pollfd pfd = { .fd = s->bfd, .events = POLLRDHUP };
+
+		SHIM_ENTER();
+		evloop_close_end(s, poll(&pfd, 1, 0) == 1 &&
+				    (pfd.revents & (POLLHUP | POLLRDHUP)));
+		SHIM_LEAVE();
+	}
+	shim_put(s);
+	errno = err;
+	return rc;
+}
+
 XS_EXPORT int close(int fd)
 {
 	shim_resolve();
 	if (!shim_guard && shim_maybe_ours(fd))
-		release_fd(fd);
-	else if (!shim_guard)
+		return close_ring(fd);
+	if (!shim_guard)
 		wait_fd_closed(fd);	/* an epoll set we track? */
 	return shim_real.close(fd);
 }

@@ -236,7 +236,11 @@ void xs_conn_park_begin(struct xs_conn *c)
 	xs_status_detach(c);
 	if (c->state == XS_CONN_CONNECTED)
 		xsr_close(&c->ring);
+	/* Nobody of ours waits on it any more: no events for the data of a
+	 * use that is over (the peer's close, its unmap still signal). */
+	xsr_set_wait(&c->ring, 0);
 	c->state = XS_CONN_PARKING;
+	c->idle_since_ms = xs_now_ms();
 }
 
 int xs_conn_park_step(struct xs_conn *c)

@@ -713,9 +713,22 @@ void xsr_close(struct xsr *r)
 	 */
 	xs_wmb();
 	XS_WRITE_ONCE(*r->my_closed_p, 1);
-	/* Full barrier: orders the closed-byte store before the kick. */
+	/*
+	 * Full barrier: orders the closed-byte store before the loads of the
+	 * peer's waiting word and closed byte (the Dekker pairing of
+	 * notify_peer(): a peer about to sleep re-checks the ring after
+	 * storing its waiting word, and sees our close).
+	 */
 	xs_mb();
-	do_kick(r);
+	/*
+	 * Wake the peer only if something of it waits (any wait ends with
+	 * our close: EOF for a reader, EPIPE for a writer). A peer that does
+	 * not wait sees the close at its next look; one that is parking the
+	 * ring (xsr_park()) looks when it next wakes for anything, or when
+	 * it wants the ring again.
+	 */
+	if (XS_READ_ONCE(*r->peer_waiting_p))
+		do_kick(r);
 }
 
 void xsr_peer_gone(struct xsr *r)
@@ -779,9 +792,14 @@ int xsr_park(struct xsr *r, uint32_t use)
 		 * reads with acquire before it parks and opens the next use.
 		 */
 		__atomic_store_n(&r->ext->a_parked, use + 1, __ATOMIC_RELEASE);
-		/* Full barrier: orders the a_parked store before the kick. */
+		/*
+		 * Full barrier: orders the a_parked store before the load of
+		 * B's waiting word. B need not be woken otherwise: it looks
+		 * for a_parked itself when it wants the ring again.
+		 */
 		xs_mb();
-		do_kick(r);
+		if (XS_READ_ONCE(*r->peer_waiting_p))
+			do_kick(r);
 	}
 	return 1;
 }

@@ -485,7 +485,10 @@ START_TEST(test_close_epipe)
 	pair_init(&p, 0);
 	ck_assert_int_eq(xsr_write(&p.b, "bye", 3), 3);
 	ck_assert_int_eq(xsr_write(&p.a, "unread", 6), 6);
+	/* A waits for the ring: the close wakes it. */
+	E(&p)->a_waiting = 0x80000100u;
 	xsr_close(&p.b);
+	E(&p)->a_waiting = 0;
 	ck_assert_uint_eq(E(&p)->b_closed, 1);
 	ck_assert_uint_eq(E(&p)->a_closed, 0);
 	ck_assert_int_eq(I(&p)->in_error, ENOTCONN);
@@ -497,6 +500,16 @@ START_TEST(test_close_epipe)
 	ck_assert_int_eq(xsr_read(&p.a, buf, sizeof(buf), 0), 3);
 	ck_assert_int_eq(xsr_read(&p.a, buf, sizeof(buf), 0), 0);
 	ck_assert_int_eq(xsr_write(&p.b, "x", 1), -EPIPE);
+	/* A closes second, B closed and does not wait: no event. */
+	xsr_close(&p.a);
+	ck_assert_int_eq(p.a.kicks, 0);
+	pair_fini(&p);
+
+	/* Nobody waits and the peer is open: no event for a close. */
+	pair_init(&p, 0);
+	xsr_close(&p.a);
+	ck_assert_int_eq(p.a.kicks, 0);
+	ck_assert_uint_eq(xsr_poll(&p.b) & XSR_HUP, XSR_HUP);
 	pair_fini(&p);
 }
 END_TEST
