@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -58,6 +59,8 @@ struct parked {
 	struct xs_conn *c;
 	bool ringing;			/* A: a doorbell stands for its next use */
 	bool dead;			/* taken or dropped: skip stale events */
+	int direct;			/* A: accept() calls watching its channel */
+	uint64_t gen;			/* tells it from a later one at its address */
 };
 
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -72,6 +75,7 @@ static struct parked *parked;
 static struct parked *parked_zombies;	/* freed after the event thread's batch */
 static struct doorbell *bell_zombies;	/* the same */
 static int nparked;
+static uint64_t parked_gen;
 static bool forked;		/* we forked: listeners may be shared, A parks no more */
 static __thread bool ev_lock_mine;	/* this thread holds ev_lock */
 static int sweep_wanted;	/* atomic: 1 once asked, until the sweep ran */
@@ -540,6 +544,9 @@ static void park_event(struct parked *pk)
 			park_drop(pk, "not listening here any more");
 			return;
 		}
+		/* An accept() of ours waits on its channel: it takes it. */
+		if (pk->direct)
+			return;
 		rc = ring_doorbell(l, NULL, pk);
 		if (rc < 0)
 			park_drop(pk, strerror(-rc));
@@ -605,6 +612,7 @@ bool evloop_park(struct xs_conn *c)
 	if (!pk)
 		goto unlock;
 	pk->c = c;
+	pk->gen = ++parked_gen;
 	ev.data.ptr = (void *)((uintptr_t)pk | PARK_TAG);
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, xsp_evtchn_fd(c->ev), &ev) < 0) {
 		free(pk);
@@ -689,6 +697,93 @@ struct xs_conn *evloop_pool_take(const struct sockaddr *dst, socklen_t dstlen)
 	}
 	if (best)
 		c = park_unlink(best);
+	ev_lock_drop();
+	SHIM_LEAVE();
+	return c;
+}
+
+/* Under ev_lock: is @pk a server ring of listener @l's port? */
+static bool parked_for(const struct parked *pk, const struct shim_sock *l)
+{
+	return !pk->dead && pk->c->side == XSR_SIDE_A && pk->c->lport == l->lst->port;
+}
+
+int evloop_direct_begin(const struct shim_sock *l, struct pollfd *fds, struct evloop_watch *w,
+			int max)
+{
+	struct parked *pk;
+	int n = 0;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	for (pk = parked; pk && n < max; pk = pk->next) {
+		if (!parked_for(pk, l) || pk->ringing)
+			continue;
+		/* Its events are the caller's now: no wake-up here for them. */
+		if (pk->direct++ == 0)
+			epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(pk->c->ev), NULL);
+		w[n].pk = pk;
+		w[n].gen = pk->gen;
+		fds[n].fd = xsp_evtchn_fd(pk->c->ev);
+		fds[n].events = POLLIN;
+		fds[n].revents = 0;
+		n++;
+	}
+	ev_lock_drop();
+	SHIM_LEAVE();
+	return n;
+}
+
+void evloop_direct_end(const struct shim_sock *l, const struct evloop_watch *w, int n)
+{
+	struct parked *pk, *next;
+	int i;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	for (pk = parked; pk; pk = next) {
+		next = pk->next;
+		for (i = 0; i < n; i++) {
+			if (w[i].pk != pk || w[i].gen != pk->gen)
+				continue;
+			if (--pk->direct == 0) {
+				struct epoll_event ev = {
+					.events = EPOLLIN,
+					.data.ptr = (void *)((uintptr_t)pk | PARK_TAG),
+				};
+
+				/* Back to the event thread, with whatever came
+				 * meanwhile (a use opened and not taken, a
+				 * peer gone). */
+				if (epoll_ctl(epfd, EPOLL_CTL_ADD, xsp_evtchn_fd(pk->c->ev), &ev) < 0)
+					park_drop(pk, "cannot watch it");
+				else
+					park_event(pk);
+			}
+			break;
+		}
+	}
+	ev_lock_drop();
+	SHIM_LEAVE();
+}
+
+struct xs_conn *evloop_direct_take(const struct shim_sock *l)
+{
+	struct xs_conn *c = NULL;
+	struct parked *pk;
+	uint16_t sport;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	for (pk = parked; pk; pk = pk->next) {
+		if (!parked_for(pk, l) || pk->ringing || pk->c->state != XS_CONN_IDLE ||
+		    xsr_peer_opened(&pk->c->ring, pk->c->use + 1, &sport) != 1)
+			continue;
+		/* The event it sent is ours to take, not the event thread's. */
+		xs_conn_event(pk->c);
+		c = park_unlink(pk);
+		break;
+	}
 	ev_lock_drop();
 	SHIM_LEAVE();
 	return c;

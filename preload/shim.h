@@ -307,6 +307,24 @@ bool evloop_close_begin(struct shim_sock *s);
 void evloop_close_end(struct shim_sock *s, bool hung_up);
 struct xs_conn *evloop_pool_take(const struct sockaddr *dst, socklen_t dstlen);
 struct xs_conn *evloop_reuse_claim(const struct shim_sock *l, uint16_t bell);
+/*
+ * A blocking accept() on listener @l (ours) may wait on the channels of
+ * the port's parked rings itself and take a ring whose client opened its
+ * next use directly, without a doorbell. evloop_direct_begin() fills
+ * @fds (and @w, for evloop_direct_end()) with up to @max channels, which
+ * the event thread then leaves to us; evloop_direct_end() gives them back
+ * (ringing doorbells for uses opened meanwhile). evloop_direct_take(): a
+ * ring of @l's port whose next use is open, taken out of the pool, or
+ * NULL.
+ */
+struct evloop_watch {
+	struct parked *pk;
+	uint64_t gen;
+};
+int evloop_direct_begin(const struct shim_sock *l, struct pollfd *fds, struct evloop_watch *w,
+			int max);
+void evloop_direct_end(const struct shim_sock *l, const struct evloop_watch *w, int n);
+struct xs_conn *evloop_direct_take(const struct shim_sock *l);
 
 /* ---- ring I/O (io.c) -------------------------------------------------------------- */
 

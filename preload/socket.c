@@ -12,9 +12,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/compiler.h"
@@ -343,7 +345,17 @@ static int accept_ring(struct xs_conn *c, int family, int nfd, int flags)
 		xs_conn_close(c);
 		return rc;
 	}
-	rc = ring_take_fd(nfd, afd, flags & SOCK_NONBLOCK, flags & SOCK_CLOEXEC);
+	if (nfd < 0) {
+		/* No accepted TCP end to replace: end A is the new fd. */
+		nfd = afd;
+		rc = 0;
+		if (!(flags & SOCK_CLOEXEC))
+			fcntl(nfd, F_SETFD, 0);
+		if (flags & SOCK_NONBLOCK)
+			fcntl(nfd, F_SETFL, O_RDWR | O_NONBLOCK);
+	} else {
+		rc = ring_take_fd(nfd, afd, flags & SOCK_NONBLOCK, flags & SOCK_CLOEXEC);
+	}
 	if (rc == 0)
 		rc = shim_install(nfd, ring);
 	if (rc == 0) {
@@ -353,7 +365,96 @@ static int accept_ring(struct xs_conn *c, int family, int nfd, int flags)
 			shim_put(shim_remove(nfd));
 	}
 	shim_put(ring);
-	return rc;
+	return rc < 0 ? rc : nfd;
+}
+
+/*
+ * After a signal interrupted our wait inside accept(): would the kernel
+ * have restarted accept() itself? Yes unless some handler lacks
+ * SA_RESTART (we cannot tell which signal came; rare enough to look).
+ */
+static bool signals_restart(void)
+{
+	int sig;
+
+	for (sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+
+		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0)
+			continue;
+		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN &&
+		    !(sa.sa_flags & SA_RESTART))
+			return false;
+	}
+	return true;
+}
+
+#define DIRECT_MAX 32
+
+/*
+ * A blocking accept() on a listener of ours whose port has parked rings:
+ * wait on the listening socket and on those rings' channels at once, and
+ * take a ring whose client opened its next use directly (no doorbell: a
+ * TCP connection set up, accepted and closed per connection). Returns the
+ * new fd, 0 when a TCP connection is waiting (the caller accepts it as
+ * usual), 1 when this path does not apply, or a negative errno (EINTR).
+ */
+static int accept_direct(struct shim_sock *l, int fd, struct sockaddr *addr, socklen_t *addrlen,
+			 int flags)
+{
+	struct pollfd fds[DIRECT_MAX + 1];
+	struct evloop_watch w[DIRECT_MAX];
+	struct timeval tv;
+	socklen_t tvlen = sizeof(tv);
+	int fl, n, rc;
+
+	if (l->owner != getpid() || !l->lst)
+		return 1;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_NONBLOCK))
+		return 1;
+	/* SO_RCVTIMEO bounds a blocking accept(): leave those to the kernel. */
+	if (shim_real.getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &tvlen) == 0 &&
+	    (tv.tv_sec || tv.tv_usec))
+		return 1;
+	for (;;) {
+		struct xs_conn *c;
+
+		n = evloop_direct_begin(l, fds + 1, w, DIRECT_MAX);
+		if (n == 0)
+			return 1;
+		/* A use opened before we started watching is taken at once. */
+		c = evloop_direct_take(l);
+		rc = 0;
+		if (!c) {
+			fds[0].fd = fd;
+			fds[0].events = POLLIN;
+			fds[0].revents = 0;
+			rc = poll(fds, (nfds_t)n + 1, -1) < 0 ? -errno : 0;
+			if (rc == 0)
+				c = evloop_direct_take(l);
+		}
+		evloop_direct_end(l, w, n);
+		if (c) {
+			rc = xs_conn_reaccept(c);
+			if (rc != 1) {
+				xs_log(XS_LOG_INFO, "parked ring %s: next use lost: %s", c->id,
+				       rc ? strerror(-rc) : "not opened");
+				xs_conn_close(c);
+				continue;
+			}
+			rc = accept_ring(c, l->lst->addr.ss_family, -1, flags);
+			if (rc >= 0)
+				copy_addr(addr, addrlen, &c->paddr, c->paddr_len);
+			return rc;
+		}
+		if (rc == -EINTR && signals_restart())
+			continue;
+		if (rc < 0)
+			return rc;
+		if (fds[0].revents)
+			return 0;
+	}
 }
 
 static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags, bool four)
@@ -378,6 +479,13 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 		uint16_t bell;
 		int rc;
 
+		SHIM_ENTER();
+		rc = accept_direct(l, fd, addr, addrlen, flags);
+		SHIM_LEAVE();
+		if (rc < 0 || rc > 1) {
+			nfd = rc < 0 ? shim_fail(rc) : rc;
+			break;
+		}
 		nfd = shim_real.accept4(fd, (struct sockaddr *)&ss, &sslen, flags);
 		if (nfd < 0)
 			break;
@@ -404,8 +512,10 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 		}
 		if (rc == 0) {
 			rc = accept_ring(c, l->lst->addr.ss_family, nfd, flags);
-			if (rc == 0)
+			if (rc >= 0) {
 				copy_addr(addr, addrlen, &c->paddr, c->paddr_len);
+				rc = 0;
+			}
 		} else if (rc != -ECONNABORTED) {
 			/* An ordinary TCP client (or we cannot tell). */
 			copy_addr(addr, addrlen, &ss, sslen);
