@@ -675,7 +675,7 @@ unlock:
 	SHIM_LEAVE();
 }
 
-struct xs_conn *evloop_pool_take(const struct sockaddr *dst, socklen_t dstlen)
+struct xs_conn *evloop_pool_take(xsp_domid_t dom, const struct sockaddr *dst, socklen_t dstlen)
 {
 	struct parked **pp, *best = NULL;
 	struct xs_conn *c = NULL;
@@ -685,7 +685,7 @@ struct xs_conn *evloop_pool_take(const struct sockaddr *dst, socklen_t dstlen)
 	for (pp = &parked; *pp; pp = &(*pp)->next) {
 		struct xs_conn *x = (*pp)->c;
 
-		if (x->side != XSR_SIDE_B || x->paddr_len != dstlen ||
+		if (x->side != XSR_SIDE_B || x->peer != dom || x->paddr_len != dstlen ||
 		    memcmp(&x->paddr, dst, dstlen) != 0)
 			continue;
 		/* The server does not wake us when it parks: look. */
@@ -1111,6 +1111,16 @@ void evloop_del(struct shim_sock *s)
 	}
 	doorbells_drop(s);
 	s->dead = true;
+	/* Rings parked for the port's next clients: nobody accepts them. */
+	if (!listener_of(s->lst->port)) {
+		struct parked *pk, *next;
+
+		for (pk = parked; pk; pk = next) {
+			next = pk->next;
+			if (pk->c->side == XSR_SIDE_A && pk->c->lport == s->lst->port)
+				park_drop(pk, "listener closed");
+		}
+	}
 	s->ev_next = zombies;
 	zombies = s;
 wake:

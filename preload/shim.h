@@ -289,8 +289,8 @@ void evloop_flush(void);
  * negotiated for reuse and this process may keep it (XSOCK_REUSE, a
  * server only while it still listens on the port and has not forked):
  * true, the event thread owns @c now; false, close it.
- * evloop_pool_take(): an idle ring of ours to @dst (side B), taken out of
- * the pool, or NULL. evloop_reuse_claim(): the parked ring whose next use
+ * evloop_pool_take(): an idle ring of ours to @dst in domain @dom (side
+ * B), taken out of the pool, or NULL. evloop_reuse_claim(): the parked ring whose next use
  * doorbell @bell of listener @l stands for, taken out, or NULL.
  */
 bool evloop_park(struct xs_conn *c);
@@ -305,7 +305,7 @@ bool evloop_park(struct xs_conn *c);
  */
 bool evloop_close_begin(struct shim_sock *s);
 void evloop_close_end(struct shim_sock *s, bool hung_up);
-struct xs_conn *evloop_pool_take(const struct sockaddr *dst, socklen_t dstlen);
+struct xs_conn *evloop_pool_take(xsp_domid_t dom, const struct sockaddr *dst, socklen_t dstlen);
 struct xs_conn *evloop_reuse_claim(const struct shim_sock *l, uint16_t bell);
 /*
  * A blocking accept() on listener @l (ours) may wait on the channels of

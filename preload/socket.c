@@ -131,14 +131,48 @@ static uint16_t ephemeral_port(int fd, int family)
 	return bound_port(fd, family);
 }
 
+/*
+ * The registry, read at most every REGISTRY_MS per process: a connect()
+ * would otherwise cost a store read. Changes reach running processes
+ * that late.
+ */
+#define REGISTRY_MS 250
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xs_peer *reg_peers;
+static unsigned int reg_n;
+static int64_t reg_at = -1;
+
+static int registry_lookup(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t len,
+			   xsp_domid_t *dom)
+{
+	int64_t now = xs_now_ms();
+	int rc = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	if (reg_at < 0 || now - reg_at >= REGISTRY_MS) {
+		struct xs_peer *peers = NULL;
+		unsigned int n = 0;
+
+		rc = xs_ctx_peers(ctx, &peers, &n);
+		if (rc == 0) {
+			free(reg_peers);
+			reg_peers = peers;
+			reg_n = n;
+			reg_at = now;
+		}
+	}
+	if (rc == 0)
+		rc = xs_registry_lookup(reg_peers, reg_n, addr, len, dom);
+	pthread_mutex_unlock(&reg_lock);
+	return rc;
+}
+
 static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	struct xs_peer *peers = NULL;
 	struct xs_ctx *ctx;
 	struct xs_conn *c;
 	struct shim_sock *s;
 	xsp_domid_t dom;
-	unsigned int n = 0;
 	uint16_t sport;
 	int fl, fdfl, afd, rc;
 
@@ -147,10 +181,11 @@ static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	ctx = shim_ctx();
 	if (!ctx)
 		return 1;
+	if (registry_lookup(ctx, addr, len, &dom) < 0)
+		return 1;
 	/* A parked ring to that address carries the connection at once. */
-	c = evloop_pool_take(addr, len);
+	c = evloop_pool_take(dom, addr, len);
 	if (c) {
-		dom = c->peer;
 		sport = ephemeral_port(fd, addr->sa_family);
 		rc = sport ? xs_conn_reopen(c, sport) : -EADDRNOTAVAIL;
 		if (rc == 0) {
@@ -166,13 +201,6 @@ static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		       strerror(-rc));
 		xs_conn_close(c);
 	}
-	rc = xs_ctx_peers(ctx, &peers, &n);
-	if (rc < 0)
-		return 1;
-	rc = xs_registry_lookup(peers, n, addr, len, &dom);
-	free(peers);
-	if (rc < 0)
-		return 1;
 
 	sport = ephemeral_port(fd, addr->sa_family);
 	rc = xs_conn_connect(ctx, dom, addr, len, sport, &c);
@@ -544,6 +572,7 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 static void acc_child_after_fork(void)
 {
 	pthread_mutex_init(&acc_lock, NULL);
+	pthread_mutex_init(&reg_lock, NULL);
 }
 
 __attribute__((constructor)) static void socket_constructor(void)

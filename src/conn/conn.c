@@ -248,7 +248,7 @@ int xs_conn_park_step(struct xs_conn *c)
 	int rc;
 
 	if (c->state == XS_CONN_IDLE)
-		return 1;
+		return xsr_alive(&c->ring) ? 1 : -ECONNRESET;
 	if (c->state != XS_CONN_PARKING)
 		return -EINVAL;
 	rc = xsr_park(&c->ring, c->use);

@@ -746,6 +746,11 @@ static int reuse_check(struct xsr *r)
 	return 0;
 }
 
+bool xsr_alive(struct xsr *r)
+{
+	return reuse_check(r) == 0;
+}
+
 int xsr_park(struct xsr *r, uint32_t use)
 {
 	uint32_t prod, avail, seen;

@@ -166,6 +166,8 @@ int xsr_peer_opened(const struct xsr *r, uint32_t use, uint16_t *sport);
  * -ECONNRESET peer gone.
  */
 int xsr_reaccept(struct xsr *r);
+/* Could this endpoint carry another use: not broken, peer not gone? */
+bool xsr_alive(struct xsr *r);
 
 /*
  * Sleep protocol. Before blocking on the event channel for @what
