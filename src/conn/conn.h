@@ -8,9 +8,10 @@
  *   B(S)/listen/<port>       "pid=<pid> id=<hex>": a ring listener on <port>;
  *                            readable by S's registered peers only
  *   B(C)/req/<S>/<id>        client C asks server S for a connection:
- *                            "port=<p> sport=<p> daddr=<addr>"; readable by S
- *   B(S)/conn/<C>/<id>       S answers: "state=offer ref=<gref> evtchn=<port>
- *                            order=<n>" or "state=refused err=<errno>", or
+ *                            "port=<p> sport=<p> daddr=<addr> evtchn=<port>
+ *                            pid=<pid>"; readable by S
+ *   B(S)/conn/<C>/<id>       S answers: "state=offer ref=<gref> order=<n>
+ *                            [reuse=1]" or "state=refused err=<errno>", or
  *                            acknowledges "state=wait id=<listener id>";
  *                            readable by C
  *   B(S)/bell/<port>/<bell>  "dom=<C> id=<id>": a doorbell for a request
@@ -18,11 +19,14 @@
  * The listener acknowledges each request at once ("state=wait"); a
  * listener that neither answers nor acknowledges within
  * XSOCK_LISTENER_ACK_MS is presumed dead (docs/protocol.md, "Liveness").
- * The server (side A: the process that accepts) shares the ring and
- * allocates the event channel, and its offer replaces the acknowledgement;
- * the client (side B) maps and binds, then signals the channel once: that
- * first event is the server's "connected". Both sides remove their
- * negotiation nodes as soon as the connection is up or has failed.
+ * The client allocates the ring's event channel and names it in its
+ * request; the server (side A: the process that accepts) binds it, shares
+ * the ring, and its offer replaces the acknowledgement; the client (side
+ * B) maps, sets b_attached and signals the channel once: that first event
+ * is the server's "connected". Both sides remove their negotiation nodes
+ * as soon as the connection is up or has failed. A closed ring may carry
+ * the next connection between the same two processes ("Ring reuse"
+ * below, docs/protocol.md section 2b).
  *
  * Error contract: 0 or a negative errno; nothing printed.
  */

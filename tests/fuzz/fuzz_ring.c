@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for the data ring. The input is a program: each step
- * either runs an operation on one of the two endpoints (A, B) or plays the
- * hostile peer and overwrites a shared field (indexes, error fields,
- * ring_order, magic, waiting/alive/closed bytes) between operations.
+ * either runs an operation on one of the two endpoints (A, B), ring reuse
+ * (park, reopen, take up) included, or plays the hostile peer and
+ * overwrites a shared field (indexes, error fields, ring_order, magic,
+ * waiting/alive/closed bytes, the reuse fields) between operations.
  *
  * Checked: reads/writes never return more than asked (nor more than the
  * ring holds), errors are from the contract, a broken endpoint stays
@@ -138,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct iovec iov[3];
 		ssize_t n;
 
-		switch ((op >> 1) % 16) {
+		switch ((op >> 1) % 20) {
 		case 0:
 			len = take_len(&c);
 			check_io(e, xsr_write(&e->r, buf, len), len, true);
@@ -156,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			iov[1] = (struct iovec){ buf + iov[0].iov_len, 0 };
 			iov[2] = (struct iovec){ buf + iov[0].iov_len, XS_MAX(len, v) - XS_MIN(len, v) };
 			len = XS_MAX(len, v);
-			if ((op >> 1) % 16 == 2)
+			if ((op >> 1) % 20 == 2)
 				check_io(e, xsr_writev(&e->r, iov, 3), len, true);
 			else
 				check_io(e, xsr_readv(&e->r, iov, 3, 0), len, false);
@@ -227,9 +228,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			else
 				CHECK(n == -EPIPE || (n >= 0 && n <= e->r.size));
 			break;
-		default:
+		case 15:
 			if (xsr_read_layout(intf, MAX_ORDER_FUZZ, &o2, refs) == 0)
 				CHECK(o2 <= MAX_ORDER_FUZZ);
+			break;
+		case 16: /* ring reuse: park after use n */
+			n = xsr_park(&e->r, take8(&c) % 4);
+			if (n == -EPROTO)
+				e->broken = true;
+			else
+				CHECK(n == 0 || n == 1 || n == -ECONNRESET);
+			break;
+		case 17: /* reuse: B opens a use */
+			n = xsr_reopen(&e->r, take8(&c) % 4, (uint16_t)take32(&c));
+			if (n == -EPROTO)
+				e->broken = true;
+			else
+				CHECK(n == 0 || n == -EINVAL || n == -ECONNRESET);
+			break;
+		case 18: { /* reuse: A takes a use up */
+			uint16_t sport = 0;
+
+			n = xsr_peer_opened(&e->r, take8(&c) % 4, &sport);
+			CHECK(n == 0 || n == -EPROTO || (n == 1 && sport != 0));
+			n = xsr_reaccept(&e->r);
+			if (n == -EPROTO)
+				e->broken = true;
+			else
+				CHECK(n == 0 || n == -EINVAL || n == -ECONNRESET);
+			break;
+		}
+		default: /* hostile: the reuse fields */
+			v = take32(&c);
+			switch (take8(&c) % 3) {
+			case 0: XS_WRITE_ONCE(ext->a_parked, v); break;
+			case 1: XS_WRITE_ONCE(ext->b_use, v); break;
+			default: XS_WRITE_ONCE(ext->b_sport, v); break;
+			}
 			break;
 		}
 	}

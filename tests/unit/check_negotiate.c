@@ -209,6 +209,12 @@ START_TEST(test_answer)
 		VS(" order=9 ref=4294967295 state=offer future=1 "), &a), 0);
 	ck_assert_uint_eq(a.ref, UINT32_MAX);
 	ck_assert_uint_eq(a.order, 9);
+	ck_assert(!a.reuse);
+	/* Ring reuse is offered explicitly; absent or 0 means none. */
+	ck_assert_int_eq(xs_neg_parse_answer(VS("state=offer ref=8 order=5 reuse=1"), &a), 0);
+	ck_assert(a.reuse);
+	ck_assert_int_eq(xs_neg_parse_answer(VS("state=offer ref=8 order=5 reuse=0"), &a), 0);
+	ck_assert(!a.reuse);
 
 	ck_assert_int_eq(xs_neg_parse_answer(VS("state=refused err=28"), &a), 0);
 	ck_assert_int_eq(a.state, XS_NEG_REFUSED);
@@ -247,6 +253,9 @@ START_TEST(test_answer_malformed)
 		"state=wait id=XYZ",
 		"state=offerxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",		/* too long */
 		"state=offer\tref=8 order=5",
+		"state=offer ref=8 order=5 reuse=2",		/* reuse is 0 or 1 */
+		"state=offer ref=8 order=5 reuse=",
+		"state=offer ref=8 order=5 reuse=1 reuse=1",
 	};
 	struct xs_neg_answer a, keep;
 	unsigned int i;
