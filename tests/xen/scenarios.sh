@@ -653,3 +653,45 @@ scenario_cycles_200() {
 	[ $rc -eq 0 ] && [ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ] &&
 		echo "$got" | grep -q "LINES=$N UNIQ=$N"
 }
+
+# Ring reuse on real Xen (docs/protocol.md, "Ring reuse"): one client
+# process (xsock-connbench: connect, 16-byte request, echoed answer
+# checked, close) makes connections to one server process in U2 for 5 s;
+# nearly all of them ride rings parked by earlier ones (counted in the
+# client's debug log). The same for 5 s with XSOCK_REUSE=0, negotiating
+# every connection, for comparison. Nothing is left afterwards: store
+# nodes, user event channels, Xen's grant and channel counts.
+scenario_reuse_connbench() {
+	port=7060
+	CB=/opt/xsock/bin/xsock-connbench
+	js=$(start_on "$U2" "$SHIM $CB server $port & echo \$! > /tmp/srv.$port; wait")
+	wait_listen "$U2" "$port" || return 1
+	on "$U1" "$SHIM $CB client $(addr_of $U2) $port 1" || return 1
+	sleep 3
+	n0=$(count_nodes)
+	e0=$(evtchn_all)
+	x0=$(xen_counts)
+	out=$(on "$U1" "XSOCK_DEBUG=4 XSOCK_LOG=/tmp/reuse.log $SHIM $CB client $(addr_of $U2) $port 5 &&
+		echo REUSED=\$(grep -c ': use [0-9]' /tmp/reuse.log) NEG=\$(grep -c 'connected (evtchn' /tmp/reuse.log)")
+	rc=$?
+	echo "$out"
+	out0=$(on "$U1" "XSOCK_REUSE=0 $SHIM $CB client $(addr_of $U2) $port 5")
+	rc0=$?
+	echo "$out0"
+	sleep 3
+	n1=$(count_nodes)
+	e1=$(evtchn_all)
+	x1=$(xen_counts)
+	on "$U2" 'kill $(cat /tmp/srv.'$port')'
+	wait_on "$U2" "$js" 20 > /dev/null
+	conns=$(echo "$out" | sed -n 's/.*connections \([0-9]*\) in.*/\1/p' | tail -n 1)
+	rate=$(echo "$out" | sed -n 's/.*: \([0-9]*\) per second.*/\1/p' | tail -n 1)
+	rate0=$(echo "$out0" | sed -n 's/.*: \([0-9]*\) per second.*/\1/p' | tail -n 1)
+	reused=$(field REUSED "$out" | cut -d' ' -f1)
+	result "ring reuse: $conns connections in 5 s ($rate/s), $reused of them on parked rings;" \
+		"without reuse ${rate0:-?}/s; store nodes $n0 -> $n1;" \
+		"user event channels (dom0 U1 U2) [$e0] -> [$e1]; Xen grants/channels $x0 -> $x1"
+	[ $rc -eq 0 ] && [ $rc0 -eq 0 ] && [ -n "$conns" ] && [ -n "$reused" ] &&
+		[ "$reused" -ge $((conns * 9 / 10)) ] &&
+		[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ]
+}
