@@ -417,6 +417,19 @@ static bool signals_restart(void)
 	return true;
 }
 
+/* Take up the next use of parked ring @c: 0, or -ECONNABORTED (closed). */
+static int take_up(struct xs_conn *c)
+{
+	int rc = xs_conn_reaccept(c);
+
+	if (rc == 1)
+		return 0;
+	xs_log(XS_LOG_INFO, "parked ring %s: next use lost: %s", c->id,
+	       rc ? strerror(-rc) : "not opened");
+	xs_conn_close(c);
+	return -ECONNABORTED;
+}
+
 #define DIRECT_MAX 32
 
 /*
@@ -464,13 +477,8 @@ static int accept_direct(struct shim_sock *l, int fd, struct sockaddr *addr, soc
 		}
 		evloop_direct_end(l, w, n);
 		if (c) {
-			rc = xs_conn_reaccept(c);
-			if (rc != 1) {
-				xs_log(XS_LOG_INFO, "parked ring %s: next use lost: %s", c->id,
-				       rc ? strerror(-rc) : "not opened");
-				xs_conn_close(c);
+			if (take_up(c) < 0)
 				continue;
-			}
 			rc = accept_ring(c, l->lst->addr.ss_family, -1, flags);
 			if (rc >= 0)
 				copy_addr(addr, addrlen, &c->paddr, c->paddr_len);
@@ -522,15 +530,7 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 		c = bell ? evloop_reuse_claim(l, bell) : NULL;
 		if (c) {
 			/* The next use of a parked ring of ours. */
-			rc = xs_conn_reaccept(c);
-			if (rc != 1) {
-				xs_log(XS_LOG_INFO, "parked ring %s: next use lost: %s", c->id,
-				       rc ? strerror(-rc) : "not opened");
-				xs_conn_close(c);
-				rc = -ECONNABORTED;
-			} else {
-				rc = 0;
-			}
+			rc = take_up(c);
 			a = NULL;
 		} else {
 			a = bell ? listener_acceptor(l) : NULL;

@@ -38,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 	} while (0)
 
 static const char *const keys[] = {
-	"state", "ref", "evtchn", "order", "err", "id", "port", "sport", "daddr", "pid", "x",
+	"state", "ref", "evtchn", "order", "err", "id", "port", "sport", "daddr", "pid", "reuse",
+	"x",
 };
 
 static bool well_formed(const char *v, size_t len)
@@ -141,8 +142,10 @@ static void check_answer(const char *v, size_t len, bool ok)
 	switch (a.state) {
 	case XS_NEG_OFFER:
 		CHECK(a.order <= XSOCK_RING_MAX_ORDER);
-		n = snprintf(text, sizeof(text), "state=offer ref=%u order=%u", a.ref,
-			     a.order);
+		/* reuse is 0 or 1 in the input: stored as a bool. */
+		CHECK(a.reuse == true || a.reuse == false);
+		n = snprintf(text, sizeof(text), "state=offer ref=%u order=%u%s", a.ref,
+			     a.order, a.reuse ? " reuse=1" : "");
 		break;
 	case XS_NEG_REFUSED:
 		CHECK(a.err > 0 && a.err <= 4095);
@@ -161,7 +164,7 @@ static void check_answer(const char *v, size_t len, bool ok)
 	CHECK(xs_neg_parse_answer(text, (size_t)n, &b) == 0);
 	CHECK(b.state == a.state);
 	if (a.state == XS_NEG_OFFER)
-		CHECK(b.ref == a.ref && b.order == a.order);
+		CHECK(b.ref == a.ref && b.order == a.order && b.reuse == a.reuse);
 	else if (a.state == XS_NEG_REFUSED)
 		CHECK(b.err == a.err);
 	else
