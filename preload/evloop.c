@@ -148,7 +148,7 @@ static void resume_after_fork(void)
 {
 	/* The listeners we share with the child may hand a doorbell to its
 	 * accept(): side A parks no more rings (docs/protocol.md). */
-	forked = true;
+	__atomic_store_n(&forked, true, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&ev_lock);
 }
 
@@ -590,6 +590,11 @@ static int64_t parked_expire(int64_t now)
 			first = c->idle_since_ms + c->ctx->reuse_idle_ms;
 	}
 	return first;
+}
+
+bool evloop_forked(void)
+{
+	return __atomic_load_n(&forked, __ATOMIC_RELAXED);
 }
 
 bool evloop_park(struct xs_conn *c)

@@ -294,6 +294,8 @@ void evloop_flush(void);
  * doorbell @bell of listener @l stands for, taken out, or NULL.
  */
 bool evloop_park(struct xs_conn *c);
+/* This process has forked (then it parks no server rings). */
+bool evloop_forked(void);
 /*
  * close() of the application's last fd of ring socket @s in this process
  * (the caller holds a reference): evloop_close_begin() before the real

@@ -535,7 +535,8 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 		} else {
 			a = bell ? listener_acceptor(l) : NULL;
 			if (a)
-				a->offer_reuse = l->owner == getpid() && l->lst;
+				a->offer_reuse = l->owner == getpid() && l->lst &&
+						 !evloop_forked();
 			rc = a ? xs_acceptor_claim(a, bell, &c) : -ENOENT;
 		}
 		if (rc == 0) {
