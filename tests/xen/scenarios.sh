@@ -464,6 +464,12 @@ evtchn_all() {
 	done | tr '\n' ' '
 }
 
+# snapshot N: what a connection may leave behind, into nN (store nodes),
+# eN (user event channels per domain) and xN (Xen's grants and channels).
+snapshot() {
+	eval "n$1=\$(count_nodes); e$1=\$(evtchn_all); x$1=\$(xen_counts)"
+}
+
 # kill_case VDOM VROLE SDOM PORT: a process in VDOM (the ring listener when
 # VROLE=server, else the client) streams zeros to its peer in SDOM and is
 # SIGKILLed; the survivor must end (EOF or ECONNRESET) within 2 s. The
@@ -548,9 +554,7 @@ kill_case() {
 scenario_sigkill_peer() {
 	ok=0
 	sleep 1
-	n0=$(count_nodes)
-	e0=$(evtchn_all)
-	x0=$(xen_counts)
+	snapshot 0
 	set -- $x0
 	base_g=$1 base_e=$2
 	kill_case "$U1" client 0 7030 || ok=1
@@ -558,9 +562,7 @@ scenario_sigkill_peer() {
 	kill_case "$U2" server "$U1" 7032 || ok=1
 	kill_case "$U1" client "$U2" 7033 || ok=1
 	sleep 1
-	n1=$(count_nodes)
-	e1=$(evtchn_all)
-	x1=$(xen_counts)
+	snapshot 1
 	result "after 4 SIGKILLs: store nodes under data/xsock $n0 -> $n1;" \
 		"user event channels (dom0 U1 U2) [$e0] -> [$e1]; Xen grants/channels $x0 -> $x1"
 	[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ] && [ $ok -eq 0 ]
@@ -583,9 +585,7 @@ scenario_client_killed_waiting() {
 		> /tmp/ckw.out & echo \$! > /tmp/srv.$port; wait")
 	wait_listen "$U2" "$port" || return 1
 	sleep 1
-	n0=$(count_nodes)
-	e0=$(evtchn_all)
-	x0=$(xen_counts)
+	snapshot 0
 	on "$U2" 'kill -STOP $(cat /tmp/srv.'$port')'
 	j1=$(start_on "$U1" "echo doomed | XSOCK_LISTENER_ACK_MS=60000 XSOCK_CONNECT_TIMEOUT_MS=60000 \
 		$SHIM socat -u STDIN TCP:$(addr_of $U2):$port & echo \$! > /tmp/c1.$port; wait")
@@ -606,9 +606,7 @@ scenario_client_killed_waiting() {
 	sleep 2
 	got=$(on "$U2" "echo GOT=\$(tr '\\n' , < /tmp/ckw.out)")
 	echo "$got"
-	n1=$(count_nodes)
-	e1=$(evtchn_all)
-	x1=$(xen_counts)
+	snapshot 1
 	on "$U2" 'kill $(cat /tmp/srv.'$port')'
 	wait_on "$U2" "$js" 20 > /dev/null
 	secs=$(field SECS "$out")
@@ -630,9 +628,7 @@ scenario_cycles_200() {
 	wait_listen "$U2" "$port" || return 1
 	on "$U1" "echo warm-up | $SHIM socat -u STDIN TCP:$(addr_of $U2):$port" || return 1
 	sleep 1
-	n0=$(count_nodes)
-	e0=$(evtchn_all)
-	x0=$(xen_counts)
+	snapshot 0
 	out=$(on "$U1" "t0=\$($UP); i=1; while [ \$i -le $N ]; do
 		echo line-\$i | $SHIM socat -u STDIN TCP:$(addr_of $U2):$port || { echo FAILED_AT=\$i; exit 1; }
 		i=\$((i + 1)); done; echo SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.1f\", \$2 - \$1 }')")
@@ -641,9 +637,7 @@ scenario_cycles_200() {
 	sleep 2
 	got=$(on "$U2" "echo LINES=\$(grep -c '^line-' /tmp/cyc.out) UNIQ=\$(sort -u /tmp/cyc.out | grep -c '^line-')")
 	echo "$got"
-	n1=$(count_nodes)
-	e1=$(evtchn_all)
-	x1=$(xen_counts)
+	snapshot 1
 	on "$U2" 'kill $(cat /tmp/srv.'$port')'
 	wait_on "$U2" "$js" 20 > /dev/null
 	result "$N connections in $(field SECS "$out") s; lines received" \
@@ -668,9 +662,7 @@ scenario_reuse_connbench() {
 	wait_listen "$U2" "$port" || return 1
 	on "$U1" "$SHIM $CB client $(addr_of $U2) $port 1" || return 1
 	sleep 3
-	n0=$(count_nodes)
-	e0=$(evtchn_all)
-	x0=$(xen_counts)
+	snapshot 0
 	out=$(on "$U1" "XSOCK_DEBUG=4 XSOCK_LOG=/tmp/reuse.log $SHIM $CB client $(addr_of $U2) $port 5 &&
 		echo REUSED=\$(grep -c ': use [0-9]' /tmp/reuse.log) NEG=\$(grep -c 'connected (evtchn' /tmp/reuse.log)")
 	rc=$?
@@ -679,9 +671,7 @@ scenario_reuse_connbench() {
 	rc0=$?
 	echo "$out0"
 	sleep 3
-	n1=$(count_nodes)
-	e1=$(evtchn_all)
-	x1=$(xen_counts)
+	snapshot 1
 	on "$U2" 'kill $(cat /tmp/srv.'$port')'
 	wait_on "$U2" "$js" 20 > /dev/null
 	conns=$(echo "$out" | sed -n 's/.*connections \([0-9]*\) in.*/\1/p' | tail -n 1)
