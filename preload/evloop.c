@@ -481,6 +481,17 @@ static struct xs_conn *park_unlink(struct parked *pk)
 	return pk->c;
 }
 
+/* Under ev_lock: have the event thread watch parked ring @pk's channel. */
+static int park_watch(struct parked *pk)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN,
+		.data.ptr = (void *)((uintptr_t)pk | PARK_TAG),
+	};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, xsp_evtchn_fd(pk->c->ev), &ev) < 0 ? -errno : 0;
+}
+
 /* Under ev_lock: close parked ring @pk for good. */
 static void park_drop(struct parked *pk, const char *why)
 {
@@ -599,7 +610,6 @@ bool evloop_forked(void)
 
 bool evloop_park(struct xs_conn *c)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	bool mine = ev_lock_mine, ok = false;
 	struct parked *pk;
 
@@ -618,8 +628,7 @@ bool evloop_park(struct xs_conn *c)
 		goto unlock;
 	pk->c = c;
 	pk->gen = ++parked_gen;
-	ev.data.ptr = (void *)((uintptr_t)pk | PARK_TAG);
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, xsp_evtchn_fd(c->ev), &ev) < 0) {
+	if (park_watch(pk) < 0) {
 		free(pk);
 		goto unlock;
 	}
@@ -752,15 +761,10 @@ void evloop_direct_end(const struct shim_sock *l, const struct evloop_watch *w, 
 			if (w[i].pk != pk || w[i].gen != pk->gen)
 				continue;
 			if (--pk->direct == 0) {
-				struct epoll_event ev = {
-					.events = EPOLLIN,
-					.data.ptr = (void *)((uintptr_t)pk | PARK_TAG),
-				};
-
 				/* Back to the event thread, with whatever came
 				 * meanwhile (a use opened and not taken, a
 				 * peer gone). */
-				if (epoll_ctl(epfd, EPOLL_CTL_ADD, xsp_evtchn_fd(pk->c->ev), &ev) < 0)
+				if (park_watch(pk) < 0)
 					park_drop(pk, "cannot watch it");
 				else
 					park_event(pk);

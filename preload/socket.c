@@ -190,11 +190,6 @@ static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		rc = sport ? xs_conn_reopen(c, sport) : -EADDRNOTAVAIL;
 		if (rc == 0) {
 			xs_log(XS_LOG_DEBUG, "ring %s to dom%u: use %u", c->id, dom, c->use);
-			/* The same route as the ring's first use: a new port. */
-			if (c->laddr.ss_family == AF_INET)
-				((struct sockaddr_in *)&c->laddr)->sin_port = htons(sport);
-			else
-				((struct sockaddr_in6 *)&c->laddr)->sin6_port = htons(sport);
 			goto connected;
 		}
 		xs_log(XS_LOG_INFO, "parked ring %s to dom%u not reusable: %s", c->id, dom,
@@ -449,14 +444,9 @@ static int accept_direct(struct shim_sock *l, int fd, struct sockaddr *addr, soc
 	socklen_t tvlen = sizeof(tv);
 	int fl, n, rc;
 
+	bool checked = false;
+
 	if (l->owner != getpid() || !l->lst)
-		return 1;
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || (fl & O_NONBLOCK))
-		return 1;
-	/* SO_RCVTIMEO bounds a blocking accept(): leave those to the kernel. */
-	if (shim_real.getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &tvlen) == 0 &&
-	    (tv.tv_sec || tv.tv_usec))
 		return 1;
 	for (;;) {
 		struct xs_conn *c;
@@ -464,6 +454,21 @@ static int accept_direct(struct shim_sock *l, int fd, struct sockaddr *addr, soc
 		n = evloop_direct_begin(l, fds + 1, w, DIRECT_MAX);
 		if (n == 0)
 			return 1;
+		/*
+		 * Only a blocking accept() without SO_RCVTIMEO (which bounds
+		 * it: leave those to the kernel). Looked at once, and only
+		 * when there are parked rings: no system calls otherwise.
+		 */
+		if (!checked) {
+			fl = fcntl(fd, F_GETFL);
+			if (fl < 0 || (fl & O_NONBLOCK) ||
+			    (shim_real.getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &tvlen) == 0 &&
+			     (tv.tv_sec || tv.tv_usec))) {
+				evloop_direct_end(l, w, n);
+				return 1;
+			}
+			checked = true;
+		}
 		/* A use opened before we started watching is taken at once. */
 		c = evloop_direct_take(l);
 		rc = 0;

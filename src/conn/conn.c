@@ -272,6 +272,8 @@ int xs_conn_reopen(struct xs_conn *c, uint16_t sport)
 		return rc;
 	c->use++;
 	c->lport = sport;
+	/* The same route as the ring's first use, from the new port. */
+	sa_set_port(&c->laddr, sport);
 	c->state = XS_CONN_CONNECTED;
 	return 0;
 }

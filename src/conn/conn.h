@@ -171,7 +171,8 @@ void xs_conn_park_begin(struct xs_conn *c);
 int xs_conn_park_step(struct xs_conn *c);
 /*
  * Client (side B), idle ring: open the next use for a connect() from
- * local port @sport; the server is kicked and will hand it to accept().
+ * local port @sport (the local address keeps its host part and gets
+ * @sport); the server is kicked and will hand it to accept().
  * Errors: -ECONNRESET the server let go of it, -EPROTO corrupt: close it.
  */
 int xs_conn_reopen(struct xs_conn *c, uint16_t sport);
