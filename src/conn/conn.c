@@ -25,6 +25,7 @@
 #include "conn/status.h"
 
 #define BASE_FMT "/local/domain/%u/data/xsock"
+#define XS_LIFE_OFFSET 0	/* the client's life byte in its life page */
 
 int64_t xs_now_ms(void)
 {
@@ -54,6 +55,7 @@ static long env_long(const char *name, long def, long min, long max)
 int xs_ctx_open(struct xs_ctx **out)
 {
 	struct xs_ctx *ctx = calloc(1, sizeof(*ctx));
+	const char *fault;
 	int rc;
 
 	*out = NULL;
@@ -81,6 +83,11 @@ int xs_ctx_open(struct xs_ctx **out)
 	ctx->reuse_max = (int)env_long("XSOCK_REUSE", XS_DEFAULT_REUSE_MAX, 0, 65536);
 	ctx->reuse_idle_ms = (int)env_long("XSOCK_REUSE_IDLE_MS", XS_DEFAULT_REUSE_IDLE_MS, 1,
 					   3600000);
+	fault = getenv("XSOCK_FAULT");
+	if (fault && strcmp(fault, "die-before-attach") == 0)
+		ctx->fault_die_before_attach = true;
+	else if (fault && *fault)
+		xs_log(XS_LOG_WARN, "ignoring unknown XSOCK_FAULT=%s", fault);
 	*out = ctx;
 	return 0;
 }
@@ -210,6 +217,8 @@ static void conn_release(struct xs_conn *c, bool tell_peer)
 	xsp_unmap(c->mp_intf);
 	xsp_unshare(c->sh_data);
 	xsp_unshare(c->sh_intf);
+	xsp_unmap(c->mp_life);
+	xsp_unshare(c->sh_life);
 	xsp_evtchn_close(c->ev);
 	if (c->big)
 		__atomic_fetch_sub(&c->ctx->big_rings, 1, __ATOMIC_RELAXED);
@@ -410,11 +419,12 @@ static int wait_answer(struct xs_conn *c, struct xsp_store *st, const char *apat
 int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr *dst,
 		    socklen_t dstlen, uint16_t sport, struct xs_conn **out)
 {
-	char lpath[128], rdir[128], rpath[160], apath[160], req[128], daddr[INET6_ADDRSTRLEN];
+	char lpath[128], rdir[128], rpath[160], apath[160], req[192], daddr[INET6_ADDRSTRLEN];
 	uint16_t port = sa_port(dst);
 	struct xsp_store *st;
 	struct xs_conn *c;
 	struct xs_neg_answer a;
+	struct xsp_unmap_notify life;
 	char *val;
 	int rc;
 
@@ -457,6 +467,19 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	rc = xsp_evtchn_alloc(ctx->plat, peer, &c->ev);
 	if (rc < 0)
 		goto close_store;
+	/*
+	 * On Xen a channel the server has bound says nothing when we die, so
+	 * until we attach we also share a life page: its unmap notification
+	 * clears the byte and signals the channel when we go, even by
+	 * SIGKILL (docs/protocol.md, section 2, step 5).
+	 */
+	life.offset = XS_LIFE_OFFSET;
+	life.ev = c->ev;
+	rc = xsp_share(ctx->plat, peer, 1, &life, &c->sh_life);
+	if (rc < 0)
+		goto close_store;
+	__atomic_store_n((uint8_t *)xsp_share_addr(c->sh_life) + XS_LIFE_OFFSET, 1,
+			 __ATOMIC_RELAXED);	/* published by the store write below */
 	snprintf(rdir, sizeof(rdir), BASE_FMT "/req/%u", ctx->self, peer);
 	rc = ensure_dir_for(st, ctx->self, rdir, peer);
 	if (rc < 0)
@@ -470,8 +493,9 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	if (__atomic_exchange_n(&swept_requests, 1, __ATOMIC_RELAXED) == 0)
 		sweep_requests(st, ctx->self, NULL);
 	/* pid= is for this domain's sweep only (pids are per kernel). */
-	snprintf(req, sizeof(req), "port=%u sport=%u daddr=%s evtchn=%u pid=%d", port, sport,
-		 daddr, xsp_evtchn_port(c->ev), (int)getpid());
+	snprintf(req, sizeof(req), "port=%u sport=%u daddr=%s evtchn=%u life=%u pid=%d", port,
+		 sport, daddr, xsp_evtchn_port(c->ev), xsp_share_refs(c->sh_life)[0],
+		 (int)getpid());
 	rc = xsp_store_write(st, XSP_TXN_NONE, rpath, req, strlen(req));
 	if (rc < 0)
 		goto unwatch;
@@ -490,6 +514,10 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 		xs_log(XS_LOG_INFO, "dom%u port %u refused the ring: %s", peer, port,
 		       strerror(a.err));
 	}
+	if (rc == 0 && ctx->fault_die_before_attach) {
+		xs_log(XS_LOG_WARN, "XSOCK_FAULT=die-before-attach: offer %s read, dying", c->id);
+		raise(SIGKILL);
+	}
 	if (rc == 0) {
 		rc = client_attach(c, &a);
 		c->reuse = a.reuse && ctx->reuse_max > 0;
@@ -498,6 +526,10 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 		/* The first event tells the server we are attached. */
 		rc = xsp_evtchn_notify(c->ev);
 	}
+	/* Attached (the server looks at b_attached before the life byte) or
+	 * failed: the life page has done its work. */
+	xsp_unshare(c->sh_life);
+	c->sh_life = NULL;
 	/* Our request has served its purpose either way. */
 	xsp_store_rm(st, XSP_TXN_NONE, rpath);
 unwatch:
@@ -518,6 +550,7 @@ close_store:
 free_conn:
 	xsp_unmap(c->mp_data);
 	xsp_unmap(c->mp_intf);
+	xsp_unshare(c->sh_life);
 	xsp_evtchn_close(c->ev);
 	free(c);
 	return rc;
@@ -1277,6 +1310,21 @@ static int acceptor_peer_addr(struct xs_acceptor *a, xsp_domid_t dom, int family
 	return xs_registry_addr_of(a->peers, a->npeers, dom, family, ss, len);
 }
 
+/*
+ * While the offer waits: false once the client's life byte is 0 (its life
+ * page unshared: the client attached, gave up or died). Clients without
+ * a life page count as alive.
+ */
+static bool client_lives(struct xs_conn *c)
+{
+	if (!c->mp_life)
+		return true;
+	/* Acquire: pairs with the client's b_attached store, made before it
+	 * unshared the page (a system call); b_attached is read after this. */
+	return __atomic_load_n((const uint8_t *)xsp_map_addr(c->mp_life) + XS_LIFE_OFFSET,
+			       __ATOMIC_ACQUIRE) != 0;
+}
+
 /* Build side A of a ring for @dom and publish the offer. */
 static int offer(struct xs_acceptor *a, xsp_domid_t dom, const char *id,
 		 const struct xs_neg_request *req, struct xs_conn **out)
@@ -1327,6 +1375,24 @@ static int offer(struct xs_acceptor *a, xsp_domid_t dom, const char *id,
 		       "(its channel %u: %s)", id, dom, req->evtchn, strerror(-rc));
 		rc = -ECONNRESET;
 		goto free_conn;
+	}
+	/*
+	 * Its life page, when it sent one: mapped only while we wait for the
+	 * attach. A page we cannot map or whose byte is already 0 is a client
+	 * that left (or a broken one): dropped like a dead client's channel.
+	 */
+	if (req->has_life) {
+		xsp_gref_t ref = (xsp_gref_t)req->life;
+
+		rc = xsp_map(p, dom, 1, &ref, NULL, &c->mp_life);
+		if (rc == 0 && !client_lives(c))
+			rc = -ENOENT;
+		if (rc < 0) {
+			xs_log(XS_LOG_INFO, "ring %s from dom%u: client gone before accept() "
+			       "(its life page %u: %s)", id, dom, req->life, strerror(-rc));
+			rc = -ECONNRESET;
+			goto free_conn;
+		}
 	}
 	notify.offset = XSOCK_A_ALIVE_OFFSET;
 	notify.ev = c->ev;
@@ -1380,8 +1446,11 @@ free_conn:
  * (it already left, perhaps after sending data and closing, as a TCP
  * client may before accept()), else a client that died before attaching
  * (local backend; on Xen a dead client's channel says nothing once bound).
- * The client removes its request once it has signalled, or when it gives
- * up: a request gone without an event is a client gone.
+ * So the client's life byte going to 0 without b_attached is a client gone
+ * too: its unmap notification clears the byte and signals the channel on
+ * both platforms, also when it dies. The client removes its request once
+ * it has signalled, or when it gives up: a request gone without an event
+ * is a client gone (older clients without a life page).
  * Returns 0 connected, -ECONNABORTED, -ETIMEDOUT, or a channel error.
  */
 static int offer_wait(struct xs_acceptor *a, struct xs_conn *c, const char *rpath)
@@ -1408,6 +1477,9 @@ static int offer_wait(struct xs_acceptor *a, struct xs_conn *c, const char *rpat
 			return 0;
 		if (rc < 0)
 			return rc;
+		/* The life byte last: b_attached is read after it (above). */
+		if (!client_lives(c))
+			return xsr_peer_attached(&c->ring) ? 0 : -ECONNABORTED;
 		now = xs_now_ms();
 		if (gone_at >= 0 && now - gone_at >= 100)
 			return -ECONNABORTED;
@@ -1496,6 +1568,8 @@ int xs_acceptor_claim(struct xs_acceptor *a, uint16_t bell, struct xs_conn **out
 	}
 	rc = offer_wait(a, c, rpath);
 	/* The negotiation is over either way. */
+	xsp_unmap(c->mp_life);
+	c->mp_life = NULL;
 	rm_answer(a->st, ctx->self, c->peer, c->id);
 	if (rc < 0) {
 		xs_log(XS_LOG_INFO, "offer %s to dom%u dropped: %s", c->id, c->peer,

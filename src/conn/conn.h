@@ -75,13 +75,16 @@ struct xs_ctx {
 	int ack_timeout_ms;		/* no answer nor "wait" by then: listener dead */
 	int reuse_max;			/* XSOCK_REUSE: parked rings kept, 0 = no reuse */
 	int reuse_idle_ms;		/* XSOCK_REUSE_IDLE_MS */
+	bool fault_die_before_attach;	/* XSOCK_FAULT=die-before-attach (tests) */
 };
 
 /*
  * Open a context (platform backend per XSOCK_BACKEND, tunables from
  * XSOCK_RING_ORDER, XSOCK_RING_ORDER_SMALL, XSOCK_BIG_RINGS,
  * XSOCK_CONNECT_TIMEOUT_MS, XSOCK_ACCEPT_TIMEOUT_MS, XSOCK_LISTENER_ACK_MS,
- * XSOCK_REUSE, XSOCK_REUSE_IDLE_MS).
+ * XSOCK_REUSE, XSOCK_REUSE_IDLE_MS) and the fault injection tests use,
+ * XSOCK_FAULT=die-before-attach: a client kills itself (SIGKILL) once it
+ * has read the server's offer, before attaching.
  * Errors: those of xsp_open().
  */
 int xs_ctx_open(struct xs_ctx **out);
@@ -107,6 +110,8 @@ struct xs_conn {
 	struct xsp_evtchn *ev;
 	struct xsp_share *sh_intf, *sh_data;	/* side A */
 	struct xsp_map *mp_intf, *mp_data;	/* side B */
+	struct xsp_share *sh_life;	/* side B, until attached (protocol.md) */
+	struct xsp_map *mp_life;	/* side A, while the offer waits */
 	unsigned int order;
 	bool big;			/* counted in ctx->big_rings */
 	struct xsr ring;

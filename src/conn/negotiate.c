@@ -130,7 +130,7 @@ static int req_uint(const char *v, size_t len, const char *key, unsigned long ma
 int xs_neg_parse_request(const char *v, size_t len, struct xs_neg_request *r)
 {
 	struct xs_neg_request tmp;
-	unsigned long port, sport, evtchn;
+	unsigned long port, sport, evtchn, life = 0;
 	int rc;
 
 	if ((rc = req_uint(v, len, "port", 65535, &port)) < 0 ||
@@ -143,6 +143,11 @@ int xs_neg_parse_request(const char *v, size_t len, struct xs_neg_request *r)
 	tmp.port = (uint16_t)port;
 	tmp.sport = (uint16_t)sport;
 	tmp.evtchn = (uint32_t)evtchn;
+	rc = xs_kv_get_uint(v, len, "life", UINT32_MAX, &life);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	tmp.has_life = rc == 0;
+	tmp.life = (uint32_t)life;
 	*r = tmp;
 	return 0;
 }

@@ -57,16 +57,24 @@ int xs_kv_get_uint(const char *v, size_t len, const char *key, unsigned long max
 int xs_kv_get_id(const char *v, size_t len, const char *key, char id[XS_NEG_ID_LEN]);
 
 /*
- * A request: B(C)/req/<S>/<id> = "port=<p> sport=<p> daddr=<addr> evtchn=<port>".
+ * A request: B(C)/req/<S>/<id> =
+ *   "port=<p> sport=<p> daddr=<addr> evtchn=<port> [life=<gref>]".
  * evtchn is the client's unbound event channel for S: the ring's channel,
  * and while the client waits for accept() the sign that it still lives.
+ * life (optional: older clients omit it) is a page the client shares with
+ * S until it has attached, byte 0 set to 1 and cleared by its unmap
+ * notification: how S tells a client that died after S bound its channel
+ * (Xen says nothing then) from a slow one.
  */
 struct xs_neg_request {
 	uint16_t port, sport;
 	uint32_t evtchn;
+	bool has_life;
+	uint32_t life;			/* has_life: the life page's grant */
 	char daddr[INET6_ADDRSTRLEN];	/* as text; see xs_neg_text_to_sa() */
 };
-/* -EPROTO if any of the four words is missing or malformed. */
+/* -EPROTO if any of the four required words is missing or malformed, or a
+ * life word is present but malformed. */
 int xs_neg_parse_request(const char *v, size_t len, struct xs_neg_request *r);
 
 /* An answer: B(S)/conn/<C>/<id>. */

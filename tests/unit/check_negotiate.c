@@ -294,6 +294,11 @@ START_TEST(test_request)
 	ck_assert_uint_eq(r.sport, 40000);
 	ck_assert_str_eq(r.daddr, "10.77.0.2");
 	ck_assert_uint_eq(r.evtchn, 17);
+	ck_assert(!r.has_life);		/* optional: older clients omit it */
+	ck_assert_int_eq(xs_neg_parse_request(
+		VS("port=7101 sport=40000 daddr=10.77.0.2 evtchn=17 life=4294967295"), &r), 0);
+	ck_assert(r.has_life);
+	ck_assert_uint_eq(r.life, 4294967295u);
 	ck_assert_int_eq(xs_neg_parse_request(
 		VS("evtchn=4294967295 daddr=ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255 sport=0 port=65535"), &r),
 		0);
@@ -312,6 +317,15 @@ START_TEST(test_request)
 						&r), -EPROTO);
 	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=2 daddr=::1 daddr=::2 evtchn=1"), &r),
 			 -EPROTO);
+	/* A life word, when there, must be a 32-bit number, once. */
+	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=2 daddr=::1 evtchn=1 life=-1"), &r),
+			 -EPROTO);
+	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=2 daddr=::1 evtchn=1 life="), &r),
+			 -EPROTO);
+	ck_assert_int_eq(xs_neg_parse_request(
+		VS("port=1 sport=2 daddr=::1 evtchn=1 life=4294967296"), &r), -EPROTO);
+	ck_assert_int_eq(xs_neg_parse_request(VS("port=1 sport=2 daddr=::1 evtchn=1 life=1 life=1"),
+						&r), -EPROTO);
 	/* 46 characters do not fit INET6_ADDRSTRLEN with its NUL. */
 	ck_assert_int_eq(xs_neg_parse_request(
 		VS("port=1 sport=2 evtchn=1 daddr=ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.2555"), &r),
@@ -639,6 +653,162 @@ START_TEST(test_batched_requests)
 }
 END_TEST
 
+/*
+ * The client's life page (protocol.md, section 2, step 5). A hand-made
+ * client in domain 1 sends a request naming its channel and a life page,
+ * waits for the offer, then plays each case while its channel stays open
+ * (so only the life byte can tell):
+ *   LIFE_DROP   unshares the life page without attaching: what Xen's
+ *               unmap notification does when a client dies there;
+ *   LIFE_BOGUS  names a grant it never made;
+ *   LIFE_ZERO   shares a page whose byte is already 0.
+ * The acceptor must drop the offer (-ECONNABORTED) at once, not after
+ * XSOCK_ACCEPT_TIMEOUT_MS (10 s here), and leave no answer node.
+ */
+enum life_case { LIFE_DROP, LIFE_BOGUS, LIFE_ZERO };
+
+static void life_client(enum life_case how)
+{
+	struct xsp_unmap_notify n = { .offset = 0 };
+	struct xs_ctx *c = ctx_as("1");
+	struct xsp_evtchn *ev;
+	struct xsp_share *life;
+	struct xsp_store *st;
+	struct xsp_perm perms[2] = {
+		{ .dom = 1, .perm = XSP_PERM_NONE },
+		{ .dom = 2, .perm = XSP_PERM_READ },
+	};
+	char req[160], *val = NULL;
+	int64_t end = now_ms() + (how == LIFE_DROP ? 5000 : 1000);
+	uint32_t ref;
+
+	if (xsp_store_open(c->plat, &st) < 0 || xsp_evtchn_alloc(c->plat, 2, &ev) < 0)
+		_exit(2);
+	n.ev = ev;
+	if (xsp_share(c->plat, 2, 1, &n, &life) < 0)
+		_exit(2);
+	*(volatile uint8_t *)xsp_share_addr(life) = how == LIFE_ZERO ? 0 : 1;
+	ref = how == LIFE_BOGUS ? xsp_share_refs(life)[0] + 1000 : xsp_share_refs(life)[0];
+	if (xsp_store_write(st, XSP_TXN_NONE, BASE(1) "/req/2", "", 0) < 0 ||
+	    xsp_store_set_perms(st, XSP_TXN_NONE, BASE(1) "/req/2", perms, 2) < 0)
+		_exit(2);
+	snprintf(req, sizeof(req), "port=7000 sport=40000 daddr=10.0.0.2 evtchn=%u life=%u",
+		 xsp_evtchn_port(ev), ref);
+	if (xsp_store_write(st, XSP_TXN_NONE, BASE(1) "/req/2/00aa", req, strlen(req)) < 0)
+		_exit(2);
+	/* The offer (not the listener's "state=wait"), or a drop. */
+	while (now_ms() < end) {
+		free(val);
+		val = NULL;
+		if (xsp_store_read(st, XSP_TXN_NONE, BASE(2) "/conn/1/00aa", &val, NULL) == 0 &&
+		    strstr(val, "state=offer"))
+			break;
+		usleep(1000);
+	}
+	if (how == LIFE_DROP)
+		xsp_unshare(life);
+	sleep(1);	/* the channel (and for LIFE_BOGUS/ZERO the page) held meanwhile */
+	_exit(val && strstr(val, "state=offer") ? 0 : 1);
+}
+
+START_TEST(test_life_page)
+{
+	static const char *const names[] = { "dropped", "bogus", "zero" };
+	enum life_case how = (enum life_case)_i;
+	const char *dir = tu_fresh_local_dir();
+	struct xs_conn *got = NULL;
+	struct xs_ctx *s;
+	struct xs_listener *l;
+	int64_t end, t0 = 0, dt;
+	int rc = 0, st;
+	pid_t pid;
+
+	setenv("XSOCK_ACCEPT_TIMEOUT_MS", "10000", 1);
+	setenv("XSOCK_LISTENER_ACK_MS", "3000", 1);
+	s = ctx_as("2");
+	l = listen_in_2(s);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		life_client(how);
+	end = now_ms() + 5000;
+	while (now_ms() < end) {
+		xs_listener_process(l);
+		t0 = now_ms();
+		rc = serve_one(s, l, 1001, &got);
+		if (rc != 0)
+			break;
+		usleep(2000);
+	}
+	dt = now_ms() - t0;
+	unsetenv("XSOCK_ACCEPT_TIMEOUT_MS");
+	ck_assert_ptr_null(got);
+	ck_assert_msg(rc == -ECONNABORTED, "%s life page: serve_one %d", names[how], rc);
+	/* The bogus and zero pages fail at the offer, the dropped one within
+	 * one 50 ms poll of the client's drop (the client waits for the offer
+	 * in 1 ms steps). */
+	ck_assert_msg(dt < 1000, "%s life page: offer dropped after %lld ms", names[how],
+		      (long long)dt);
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1"), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	/* The dropped case saw the offer; the others were refused before it. */
+	if (how == LIFE_DROP)
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	else
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	xs_listener_close(l);
+	xs_ctx_close(s);
+	tu_rm_rf(dir);
+}
+END_TEST
+
+/*
+ * XSOCK_FAULT=die-before-attach: a real client killed between reading the
+ * offer and attaching. The acceptor drops it at once and the next client
+ * connects; nothing is left in the store.
+ */
+START_TEST(test_client_dies_before_attach)
+{
+	const char *dir = tu_fresh_local_dir();
+	struct xs_conn *got = NULL, *conn = NULL;
+	struct xs_ctx *s, *c;
+	struct xs_listener *l;
+	int64_t end, t0, dt;
+	int rc = 0, st;
+	pid_t pid;
+
+	setenv("XSOCK_ACCEPT_TIMEOUT_MS", "10000", 1);
+	setenv("XSOCK_LISTENER_ACK_MS", "3000", 1);
+	s = ctx_as("2");
+	l = listen_in_2(s);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		setenv("XSOCK_FAULT", "die-before-attach", 1);
+		c = ctx_as("1");
+		connect_1_to_2(c, &conn);
+		_exit(3);	/* not reached: the fault kills */
+	}
+	end = now_ms() + 5000;
+	t0 = now_ms();
+	while (rc == 0 && now_ms() < end) {
+		xs_listener_process(l);
+		rc = serve_one(s, l, 1001, &got);
+		usleep(2000);
+	}
+	dt = now_ms() - t0;
+	ck_assert_int_eq(rc, -ECONNABORTED);
+	ck_assert_msg(dt < 1000, "offer to the dead client dropped after %lld ms", (long long)dt);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	unsetenv("XSOCK_ACCEPT_TIMEOUT_MS");
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1"), 0);
+	xs_listener_close(l);
+	xs_ctx_close(s);
+	tu_rm_rf(dir);
+}
+END_TEST
+
 START_TEST(test_sweep)
 {
 	const char *dir = tu_fresh_local_dir();
@@ -704,6 +874,8 @@ static Suite *negotiate_suite(void)
 	tcase_add_test(tl, test_live_listener);
 	tcase_add_test(tl, test_batched_requests);
 	tcase_add_test(tl, test_sweep);
+	tcase_add_loop_test(tl, test_life_page, LIFE_DROP, LIFE_ZERO + 1);
+	tcase_add_test(tl, test_client_dies_before_attach);
 	suite_add_tcase(s, tl);
 	return s;
 }
