@@ -618,6 +618,58 @@ scenario_client_killed_waiting() {
 		[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ]
 }
 
+# A client killed between the server's bind of its channel and its attach
+# (XSOCK_FAULT=die-before-attach: socat in U1 kills itself once it has read
+# the offer). Xen says nothing on the bound channel then; the client's life
+# page (docs/protocol.md, section 2) does: gntalloc's unmap notification
+# clears its byte and signals the channel. The listener in U2 (ncat -l -k,
+# XSOCK_ACCEPT_TIMEOUT_MS=20000, debug log) must drop the offer within 2 s
+# of publishing it, on its own clock (an upper bound: it includes the
+# client's watch, its reading the offer and its death). 4 s later the next
+# client connects and sends, only its line arrives, and store nodes, user
+# event channels and Xen's grant/channel counts are back where they were.
+scenario_client_killed_before_attach() {
+	port=7055
+	js=$(start_on "$U2" "XSOCK_ACCEPT_TIMEOUT_MS=20000 XSOCK_DEBUG=4 XSOCK_LOG=/tmp/kba.log \
+		$SHIM ncat -l -k $port --recv-only > /tmp/kba.out & echo \$! > /tmp/srv.$port; wait")
+	wait_listen "$U2" "$port" || return 1
+	sleep 1
+	snapshot 0
+	out1=$(on "$U1" "echo doomed | XSOCK_FAULT=die-before-attach XSOCK_DEBUG=2 \
+		XSOCK_LOG=/tmp/kba-c1.log $SHIM socat -u STDIN TCP:$(addr_of $U2):$port
+		echo RC1=\$?; echo FAULTS=\$(grep -c die-before-attach /tmp/kba-c1.log)")
+	echo "$out1"
+	# The next client's first connect sweeps the dead client's request,
+	# which ends the offer too (section 2, step 5): it comes well after the
+	# 2 s bound, so that only the life page can meet it.
+	sleep 4
+	out2=$(on "$U1" "t0=\$($UP); echo alive | XSOCK_CONNECT_TIMEOUT_MS=30000 \
+		$SHIM socat -u STDIN TCP:$(addr_of $U2):$port &&
+		echo SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.2f\", \$2 - \$1 }')")
+	rc=$?
+	echo "$out2"
+	sleep 2
+	got=$(on "$U2" "echo GOT=\$(tr '\\n' , < /tmp/kba.out)
+		echo DROP=\$(awk '/offered ring/ && !o { o = \$1 } / dropped: / && !d { d = \$1 }
+			END { if (o && d) printf \"%.3f\", d - o }' /tmp/kba.log)")
+	echo "$got"
+	snapshot 1
+	on "$U2" 'kill $(cat /tmp/srv.'$port')'
+	wait_on "$U2" "$js" 20 > /dev/null
+	drop=$(field DROP "$got")
+	secs=$(field SECS "$out2")
+	result "client killed between the server's bind and its attach: offer dropped" \
+		"${drop:-?} s after it was published (accept timeout 20 s); the next client" \
+		"connected and sent in ${secs:-?} s; the listener got '$(field GOT "$got")';" \
+		"store nodes $n0 -> $n1; user event channels (dom0 U1 U2) [$e0] -> [$e1];" \
+		"Xen grants/channels $x0 -> $x1"
+	[ "$(field RC1 "$out1")" = 137 ] && [ "$(field FAULTS "$out1")" = 1 ] &&
+		[ -n "$drop" ] && awk -v d="$drop" 'BEGIN { exit !(d >= 0 && d < 2.0) }' &&
+		[ $rc -eq 0 ] && [ -n "$secs" ] && awk -v s="$secs" 'BEGIN { exit !(s < 5) }' &&
+		[ "$(field GOT "$got")" = "alive," ] &&
+		[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ]
+}
+
 # 200 sequential connections U1 -> U2 (socat clients) against one ncat -l -k
 # in U2: all data arrives, and the store nodes and event channels are back
 # to where they were after a warm-up connection.
