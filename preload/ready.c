@@ -448,7 +448,14 @@ void ring_set_rd_shut(struct shim_sock *s)
 unsigned int ring_revents(struct shim_sock *s, unsigned int events)
 {
 	struct xsr *r = &s->conn->ring;
-	unsigned int m = xsr_poll(r), rev = 0;
+	bool rd = events & (POLLIN | POLLRDNORM | POLLRDHUP);
+	bool wr = events & (POLLOUT | POLLWRNORM);
+	/* Only what was asked for; a process that never forked is the ring's
+	 * only reader, and its reader's cached view may say "readable". */
+	unsigned int m = xsr_poll_for(r, (rd ? XSR_READABLE : 0) | (wr ? XSR_WRITABLE : 0) |
+					 ((events & POLLRDHUP) ? XSR_RDHUP : 0),
+				      !evloop_forked());
+	unsigned int rev = 0;
 
 	if (ring_rd_shut(s))
 		m |= XSR_READABLE | XSR_RDHUP;
@@ -460,7 +467,7 @@ unsigned int ring_revents(struct shim_sock *s, unsigned int events)
 		rev |= POLLERR;
 	if ((m & XSR_HUP) && (m & XSR_RDHUP))
 		rev |= POLLHUP;
-	if ((m & (XSR_HUP | XSR_ERR)) || ((m & XSR_WRITABLE) && ring_room(r)))
+	if ((m & (XSR_HUP | XSR_ERR)) || (wr && (m & XSR_WRITABLE) && ring_room(r)))
 		rev |= events & (POLLOUT | POLLWRNORM);
 	return rev;
 }

@@ -195,6 +195,11 @@ static void rings_put(struct wring *w, int n, struct wring *local)
 /* ---- poll and select ------------------------------------------------------------------ */
 
 static __thread unsigned int poll_skips;
+/* When this thread's last do_poll() started to wait (spin or sleep), in
+ * shim_now_ns() time, or -1 if it answered without waiting: select()
+ * then reports its timeout untouched instead of reading the clock twice
+ * per call (Linux would subtract the microsecond or so it took). */
+static __thread int64_t poll_wait_start = -1;
 
 /* Put the rings' own state into their revents; the number of ready fds. */
 static int poll_merge(struct pollfd *fds, nfds_t nfds, struct wring *w, int n)
@@ -222,6 +227,8 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 	uint64_t slept_at;
 	int n = 0, rc, ready;
 	nfds_t j;
+
+	poll_wait_start = -1;
 
 	for (j = 0; j < nfds; j++) {
 		struct shim_sock *s;
@@ -253,6 +260,8 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 	if (n == 0) {
 		if (w != local)
 			free(w);
+		if (timeout != 0)
+			poll_wait_start = (int64_t)shim_now_ns();
 		if (!mask)
 			return real.poll(fds, nfds, timeout);
 		if (timeout >= 0) {
@@ -264,10 +273,11 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 
 	/*
 	 * A ring that is ready answers without a system call; the other fds
-	 * are still looked at on every 16th such call so that a busy ring
+	 * are still looked at on every 64th such call (a few tens of
+	 * microseconds apart while a ring stays ready) so that a busy ring
 	 * cannot starve them (their readiness is level: it waits).
 	 */
-	if (!mask && (++poll_skips & 15) != 0) {
+	if (!mask && (++poll_skips & 63) != 0) {
 		for (j = 0; j < nfds; j++)
 			fds[j].revents = 0;
 		ready = poll_merge(fds, nfds, w, n);
@@ -291,7 +301,8 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 		if (first) {
 			rings_unpassive(w, n);
 			deadline = deadline_of(timeout);
-			spin_end = (int64_t)shim_now_ns() + shim_spin_budget();
+			poll_wait_start = (int64_t)shim_now_ns();
+			spin_end = poll_wait_start + shim_spin_budget();
 		}
 		if ((int64_t)shim_now_ns() >= spin_end) {
 			shim_spin_result(false);
@@ -377,6 +388,12 @@ static bool set_has_ring(int nfds, fd_set *r, fd_set *w, fd_set *e)
 }
 
 /* select() on top of do_poll(): the number of bits set, or -1. */
+/* The bytes of an fd_set that hold fds 0..nfds-1, in whole longs. */
+static size_t fdset_bytes(int nfds)
+{
+	return ((size_t)nfds + 8 * sizeof(long) - 1) / (8 * sizeof(long)) * sizeof(long);
+}
+
 static int do_select(int nfds, fd_set *r, fd_set *w, fd_set *e, int timeout,
 		     const sigset_t *mask)
 {
@@ -420,12 +437,13 @@ static int do_select(int nfds, fd_set *r, fd_set *w, fd_set *e, int timeout,
 			goto out;
 		}
 	}
+	/* Linux writes back the first nfds bits (rounded up to longs) only. */
 	if (r)
-		FD_ZERO(r);
+		memset(r, 0, fdset_bytes(nfds));
 	if (w)
-		FD_ZERO(w);
+		memset(w, 0, fdset_bytes(nfds));
 	if (e)
-		FD_ZERO(e);
+		memset(e, 0, fdset_bytes(nfds));
 	rc = 0;
 	for (i = 0; i < n; i++) {
 		short rev = p[i].revents;
@@ -451,7 +469,6 @@ out:
 
 XS_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
-	int64_t start;
 	int ms = -1, rc;
 
 	resolve();
@@ -465,11 +482,11 @@ XS_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *
 		ms = (int)XS_MIN((int64_t)tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000,
 				 (int64_t)INT_MAX);
 	}
-	start = (int64_t)shim_now_ns();
+	poll_wait_start = -1;
 	rc = do_select(nfds, r, w, e, ms, NULL);
-	if (tv) {
+	if (tv && poll_wait_start >= 0) {
 		/* Linux reports the time left. */
-		int64_t left = (int64_t)ms * 1000 - ((int64_t)shim_now_ns() - start) / 1000;
+		int64_t left = (int64_t)ms * 1000 - ((int64_t)shim_now_ns() - poll_wait_start) / 1000;
 
 		if (left < 0)
 			left = 0;

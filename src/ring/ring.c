@@ -280,7 +280,8 @@ static ssize_t rx_refresh(struct xsr *r, struct rx_state *st)
 	/* Unsigned: catches prod beyond the ring, behind cons, or moving back. */
 	if (avail > r->size || avail < seen)
 		return ring_corrupt(r, "rx prod", prod, r->rx_cons);
-	r->rx_prod_seen = prod;
+	/* Atomic: observers of this process read it (xsr_poll_for()). */
+	__atomic_store_n(&r->rx_prod_seen, prod, __ATOMIC_RELAXED);
 	/*
 	 * Read barrier: orders the load of prod before the loads of the data
 	 * it covers (pairs with the peer's write barrier between its data
@@ -649,7 +650,24 @@ ssize_t xsr_tx_space(struct xsr *r)
 	return rc == -EPROTO ? broken_report(r) : rc;
 }
 
-unsigned int xsr_poll(struct xsr *r)
+/*
+ * Unread bytes as the reader last saw them (its cached copy of the peer's
+ * prod ahead of its cons), without touching the shared page. Only the
+ * reader moves either index; prod_seen is loaded first (acquire: the cons
+ * load cannot pass it), so cons is at least as new: if prod_seen - cons is
+ * in 1..size, those bytes were there and unread when cons was loaded
+ * (the peer's prod is at or past any prod_seen). A reader that moved on
+ * in between gives a window outside 1..size: not ready by this test.
+ */
+static bool rx_cached_ready(const struct xsr *r)
+{
+	uint32_t seen = __atomic_load_n(&r->rx_prod_seen, __ATOMIC_ACQUIRE);
+	uint32_t avail = seen - __atomic_load_n(&r->rx_cons, __ATOMIC_RELAXED);
+
+	return avail != 0 && avail <= r->size;
+}
+
+unsigned int xsr_poll_for(struct xsr *r, unsigned int want, bool own_reader)
 {
 	const unsigned int err_bits = XSR_READABLE | XSR_WRITABLE | XSR_ERR;
 	unsigned int bits = 0;
@@ -658,22 +676,49 @@ unsigned int xsr_poll(struct xsr *r)
 
 	if (broken_get(r))
 		return err_bits;
-	rc = rx_observe(r, &eof);
-	if (rc < 0)
-		return err_bits;	/* -EPROTO is reported by the next read/write */
-	if (rc > 0)
+	if ((want & XSR_READABLE) && own_reader && rx_cached_ready(r)) {
+		/*
+		 * The peer's error field shares its cache line with its prod:
+		 * loaded only when XSR_RDHUP is asked for. With bytes to read
+		 * an error or end of stream needs no report yet: the reader's
+		 * cached path hands out those bytes before it looks, too.
+		 */
+		int32_t err = (want & XSR_RDHUP) ? XS_READ_ONCE(*r->rx_err_p) : 0;
+
+		if (err != 0 && err != ENOTCONN) {
+			broken_set(r, -ECONNRESET);
+			return err_bits;
+		}
 		bits |= XSR_READABLE;
+		eof = err == ENOTCONN || !XS_READ_ONCE(*r->peer_alive_p) ||
+		      XS_READ_ONCE(*r->peer_closed_p) || peer_gone_get(r);
+	} else {
+		rc = rx_observe(r, &eof);
+		if (rc < 0)
+			return err_bits;	/* -EPROTO is reported by the next read/write */
+		if (rc > 0)
+			bits |= XSR_READABLE;
+	}
 	if (eof)
 		bits |= XSR_READABLE | XSR_RDHUP;
 	if (peer_gone_get(r) || !XS_READ_ONCE(*r->peer_alive_p) ||
 	    XS_READ_ONCE(*r->peer_closed_p))
 		bits |= XSR_HUP;
+	/* Not asked for writability: nothing of our direction either (its
+	 * errors come with the next write, or a poll that asks). */
+	if (!(want & XSR_WRITABLE))
+		return bits;
 	rc = tx_observe(r);
 	if (rc == -EPROTO || rc == -ECONNRESET)
 		return err_bits;
 	if (rc != 0)
 		bits |= XSR_WRITABLE;	/* space, or -EPIPE to report */
 	return bits;
+}
+
+unsigned int xsr_poll(struct xsr *r)
+{
+	return xsr_poll_for(r, XSR_READABLE | XSR_WRITABLE, false);
 }
 
 /* ---- shutdown ------------------------------------------------------------------------ */
@@ -781,8 +826,8 @@ int xsr_park(struct xsr *r, uint32_t use)
 	seen = r->rx_prod_seen - r->rx_cons;
 	if (avail > r->size || avail < seen)
 		return ring_corrupt(r, "rx prod at park", prod, r->rx_cons);
-	r->rx_cons = prod;
-	r->rx_prod_seen = prod;
+	__atomic_store_n(&r->rx_cons, prod, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->rx_prod_seen, prod, __ATOMIC_RELAXED);
 	/*
 	 * Release: orders our last reads of the data before handing the
 	 * space back with the consumer index.

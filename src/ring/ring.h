@@ -122,6 +122,18 @@ ssize_t xsr_rx_ready(struct xsr *r);
 ssize_t xsr_tx_space(struct xsr *r);
 /* Current state as XSR_* bits (never blocks, never fails). */
 unsigned int xsr_poll(struct xsr *r);
+/*
+ * xsr_poll() for a caller that needs only the @want bits of
+ * XSR_READABLE, XSR_WRITABLE and XSR_RDHUP. Bits not asked for may be
+ * missing; so may XSR_ERR for a direction the caller did not ask about
+ * (the next read or write reports it), and XSR_RDHUP while bytes wait to
+ * be read, unless asked for. XSR_HUP is always computed.
+ * @own_reader: the caller's process is the only one that reads this ring
+ * (it has not forked since it attached), so the reader's own cached view
+ * may answer "readable" without loading the peer's index, whose cache
+ * line the peer's writer keeps moving.
+ */
+unsigned int xsr_poll_for(struct xsr *r, unsigned int want, bool own_reader);
 
 /* End our direction (like shutdown(SHUT_WR)): the peer reads what was
  * written, then EOF. Idempotent. Kicks the peer. */

@@ -477,6 +477,62 @@ START_TEST(test_shutdown_eof_after_drain)
 }
 END_TEST
 
+/*
+ * xsr_poll_for(): only the bits asked for, and the reader's cached view
+ * (own_reader) answers "readable" without the shared prod -- which the
+ * test moves behind the reader's back to tell the two views apart.
+ */
+START_TEST(test_poll_for)
+{
+	const unsigned int rw = XSR_READABLE | XSR_WRITABLE;
+	struct pair p;
+	char buf[64];
+	uint32_t prod;
+
+	pair_init(&p, 0);
+	/* Writability only when asked; readability of an empty ring. */
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true), 0);
+	ck_assert_uint_eq(xsr_poll_for(&p.b, rw, true), XSR_WRITABLE);
+	ck_assert_uint_eq(xsr_poll_for(&p.b, 0, false), 0);
+	/* Written, not yet seen by B's reader: only the shared view knows. */
+	ck_assert_int_eq(xsr_write(&p.a, "0123456789", 10), 10);
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true), XSR_READABLE);
+	/* B reads 4 (its cache now says 6 more); the shared prod is then
+	 * pulled back to B's cons: the shared view says empty, the cache not. */
+	ck_assert_int_eq(xsr_read(&p.b, buf, 4, 0), 4);
+	prod = I(&p)->out_prod;
+	I(&p)->out_prod = I(&p)->out_cons;
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true), XSR_READABLE);
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, false), 0);
+	/* A forked process's view (own_reader false) is the shared one. */
+	I(&p)->out_prod = prod;
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, false), XSR_READABLE);
+	/* End of stream with bytes left: RDHUP when asked, the cache too. */
+	ck_assert_int_eq(xsr_shutdown_tx(&p.a), 0);
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE | XSR_RDHUP, true) &
+			  (XSR_READABLE | XSR_RDHUP), XSR_READABLE | XSR_RDHUP);
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true) & XSR_RDHUP, 0);
+	ck_assert_int_eq(xsr_read(&p.b, buf, sizeof(buf), 0), 6);
+	ck_assert_int_eq(memcmp(buf, "456789", 6), 0);
+	/* Drained: the cache has nothing, the shared view gives EOF. */
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true) & (XSR_READABLE | XSR_RDHUP),
+			  XSR_READABLE | XSR_RDHUP);
+	ck_assert_int_eq(xsr_read(&p.b, buf, sizeof(buf), 0), 0);
+	/* A peer error with bytes cached: reported by the read (as the
+	 * cached read path does), or at once when RDHUP is asked for. */
+	pair_fini(&p);
+	pair_init(&p, 0);
+	ck_assert_int_eq(xsr_write(&p.a, "abcdef", 6), 6);
+	ck_assert_int_eq(xsr_read(&p.b, buf, 2, 0), 2);
+	I(&p)->out_error = EIO;
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true), XSR_READABLE);
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE | XSR_RDHUP, true),
+			  XSR_READABLE | XSR_WRITABLE | XSR_ERR);
+	ck_assert_int_eq(xsr_read(&p.b, buf, sizeof(buf), 0), -ECONNRESET);
+	pair_fini(&p);
+}
+END_TEST
+
 START_TEST(test_close_epipe)
 {
 	struct pair p;
@@ -1045,6 +1101,7 @@ static Suite *ring_suite(void)
 	tc = tcase_create("data");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_empty);
+	tcase_add_test(tc, test_poll_for);
 	tcase_add_test(tc, test_fill_exactly_full);
 	tcase_add_test(tc, test_partial_write);
 	tcase_add_test(tc, test_wrap_around);
