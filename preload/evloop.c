@@ -1083,7 +1083,7 @@ int evloop_add(struct shim_sock *s)
 		}
 	}
 	s->watched = true;
-	s->refs++;
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 	if (s->kind == SHIM_LISTENER) {
 		s->ev_next = listeners;
 		listeners = s;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -127,9 +128,14 @@ static void env_restore(void)
  * parent's event-channel or store handles (src/platform/xen/xen.c). The
  * parent's stays allocated: connections the child inherited point to it.
  */
+static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void ctx_child_after_fork(void)
 {
 	pthread_mutex_init(&ctx_lock, NULL);
+	/* A thread of the parent may have held it (records are allocated
+	 * and freed outside the event thread's fork quiescence). */
+	pthread_mutex_init(&free_lock, NULL);
 	__atomic_store_n(&ctx, NULL, __ATOMIC_RELEASE);
 }
 
@@ -222,18 +228,72 @@ void shim_for_each_ring(void (*fn)(struct shim_sock *s))
 	pthread_mutex_unlock(&tab_lock);
 }
 
-struct shim_sock *shim_get(int fd)
+/*
+ * Records are type-stable: a freed one waits on this list for the next
+ * allocation and is never unmapped, so a shim_get() that loaded a table
+ * entry just before it was removed and freed still touches a record (its
+ * refs at 0, or a new life's): it then finds the entry changed and lets
+ * go. That makes the per-call lookup two atomic operations, not two
+ * mutex round trips on one process-wide lock.
+ */
+static struct shim_sock *free_socks;	/* linked through ev_next */
+
+struct shim_sock *shim_sock_alloc(void)
 {
 	struct shim_sock *s;
 
+	pthread_mutex_lock(&free_lock);
+	s = free_socks;
+	if (s)
+		free_socks = s->ev_next;
+	pthread_mutex_unlock(&free_lock);
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return NULL;
+	}
+	/* All but refs, which a stale shim_get() may look at (it is 0 here,
+	 * and nobody increments a 0). */
+	memset((char *)s + offsetof(struct shim_sock, kind), 0,
+	       sizeof(*s) - offsetof(struct shim_sock, kind));
+	/* Release: the zeroed fields before a stale getter's increment. */
+	__atomic_store_n(&s->refs, 1, __ATOMIC_RELEASE);
+	return s;
+}
+
+void shim_sock_free(struct shim_sock *s)
+{
+	pthread_mutex_lock(&free_lock);
+	s->ev_next = free_socks;
+	free_socks = s;
+	pthread_mutex_unlock(&free_lock);
+}
+
+struct shim_sock *shim_get(int fd)
+{
+	struct shim_sock *s;
+	int r;
+
 	if (!shim_maybe_ours(fd))
 		return NULL;
-	pthread_mutex_lock(&tab_lock);
-	s = shim_tab[fd];
-	if (s)
-		s->refs++;
-	pthread_mutex_unlock(&tab_lock);
-	return s;
+	for (;;) {
+		s = __atomic_load_n(&shim_tab[fd], __ATOMIC_ACQUIRE);
+		if (!s)
+			return NULL;
+		/* A reference unless the record is free (0): then it is on
+		 * its way out of the table, look again. */
+		r = __atomic_load_n(&s->refs, __ATOMIC_RELAXED);
+		while (r > 0 && !__atomic_compare_exchange_n(&s->refs, &r, r + 1, true,
+							      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			;
+		if (r <= 0)
+			continue;	/* the table holds a reference: s left it */
+		/* Still the entry for fd (not a record freed and reused since
+		 * we loaded it)? Acquire: orders this load after the CAS. */
+		if (__atomic_load_n(&shim_tab[fd], __ATOMIC_ACQUIRE) == s)
+			return s;
+		shim_put(s);
+	}
 }
 
 static void sock_free(struct shim_sock *s)
@@ -250,7 +310,7 @@ static void sock_free(struct shim_sock *s)
 	if (s->acc && s->acc_pid == getpid())
 		xs_acceptor_close(s->acc);
 	SHIM_LEAVE();
-	free(s);
+	shim_sock_free(s);
 }
 
 void shim_put(struct shim_sock *s)
@@ -259,44 +319,32 @@ void shim_put(struct shim_sock *s)
 
 	if (!s)
 		return;
-	pthread_mutex_lock(&tab_lock);
-	last = --s->refs == 0;
-	pthread_mutex_unlock(&tab_lock);
+	/* Acquire-release: every use of the record before the last put
+	 * happens before sock_free(). */
+	last = __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0;
 	if (last)
 		sock_free(s);
 }
 
 int shim_refs(struct shim_sock *s)
 {
-	int n;
-
-	pthread_mutex_lock(&tab_lock);
-	n = s->refs;
-	pthread_mutex_unlock(&tab_lock);
-	return n;
+	return __atomic_load_n(&s->refs, __ATOMIC_ACQUIRE);
 }
 
 void shim_ref_many(struct shim_sock **v, int n)
 {
 	int i;
 
-	pthread_mutex_lock(&tab_lock);
 	for (i = 0; i < n; i++)
-		v[i]->refs++;
-	pthread_mutex_unlock(&tab_lock);
+		__atomic_add_fetch(&v[i]->refs, 1, __ATOMIC_RELAXED);
 }
 
 void shim_put_many(struct shim_sock **v, int n)
 {
-	int i, last = 0;
+	int i;
 
-	pthread_mutex_lock(&tab_lock);
 	for (i = 0; i < n; i++)
-		if (--v[i]->refs == 0)
-			v[last++] = v[i];	/* @v is the caller's scratch */
-	pthread_mutex_unlock(&tab_lock);
-	for (i = 0; i < last; i++)
-		sock_free(v[i]);
+		shim_put(v[i]);
 }
 
 int shim_install(int fd, struct shim_sock *s)
@@ -309,7 +357,7 @@ int shim_install(int fd, struct shim_sock *s)
 		rc = -EMFILE;
 	if (rc == 0) {
 		s->fd = fd;
-		s->refs++;
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 		if (fd + 1 > shim_tab_hi)
 			shim_tab_hi = fd + 1;
 		__atomic_store_n(&shim_tab[fd], s, __ATOMIC_RELEASE);
@@ -355,12 +403,12 @@ int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int 
 
 	*out = NULL;
 	*afd = -1;
-	s = calloc(1, sizeof(*s));
+	s = shim_sock_alloc();
 	if (!s)
 		return -ENOMEM;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		rc = -errno;
-		free(s);
+		shim_sock_free(s);
 		return rc;
 	}
 	/* B never blocks the shim. */
@@ -382,12 +430,11 @@ int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int 
 	if (rc < 0) {
 		shim_real.close(sv[0]);
 		shim_real.close(sv[1]);
-		free(s);
+		shim_sock_free(s);
 		return rc;
 	}
 	pthread_mutex_init(&s->rlock, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
-	s->refs = 1;
 	s->owner = getpid();
 	xs_status_attach(conn->ctx, conn);
 	*out = s;
@@ -407,6 +454,6 @@ void shim_ring_free(struct shim_sock *s)
 	pthread_mutex_destroy(&s->rlock);
 	pthread_mutex_destroy(&s->wlock);
 	ring_state_free(s);
-	free(s);
+	shim_sock_free(s);
 	SHIM_LEAVE();
 }

@@ -132,9 +132,11 @@ struct shim_rstate {
 };
 
 struct shim_sock {
+	/* Atomic. First: shim_sock_alloc() keeps it across reuse, for a
+	 * shim_get() that still holds an old pointer (see shim.c). */
+	int refs;			/* table entries + event thread + calls */
 	enum shim_kind kind;
 	int fd;				/* the application's fd */
-	int refs;			/* table entries + event thread */
 	int nfds;			/* application fds naming it (dup) */
 
 	/* SHIM_RING */
@@ -165,7 +167,17 @@ struct shim_sock {
 struct xs_ctx *shim_ctx(void);
 bool shim_fallback_allowed(void);
 
-/* fd table. shim_get() takes a reference; shim_put() drops it. */
+/*
+ * Socket records, zeroed, with one reference (refs = 1). Their memory is
+ * never given back to malloc: shim_sock_free() keeps it for the next
+ * shim_sock_alloc() (type-stable, so that shim_get() needs no lock).
+ * NULL when out of memory.
+ */
+struct shim_sock *shim_sock_alloc(void);
+void shim_sock_free(struct shim_sock *s);
+
+/* fd table. shim_get() takes a reference; shim_put() drops it. Neither
+ * takes a lock. */
 struct shim_sock *shim_get(int fd);
 void shim_put(struct shim_sock *s);
 /* Its reference count now (under the table lock). */

@@ -283,17 +283,16 @@ XS_EXPORT int listen(int fd, int backlog)
 	if (!ctx)
 		goto out;
 	port = bound_port(fd, ss.ss_family);
-	s = calloc(1, sizeof(*s));
+	s = shim_sock_alloc();
 	if (!s)
 		goto out;
 	s->kind = SHIM_LISTENER;
-	s->refs = 1;
 	s->owner = getpid();
 	rc = xs_listener_open(ctx, (struct sockaddr *)&ss, len, port, &s->lst);
 	if (rc < 0) {
 		xs_log(XS_LOG_WARN, "port %u: ring listener not advertised: %s", port,
 		       strerror(-rc));
-		free(s);
+		shim_sock_free(s);
 		rc = 0;
 		goto out;
 	}
