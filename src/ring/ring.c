@@ -586,7 +586,7 @@ static int observe_corrupt(struct xsr *r, const char *what, uint32_t a, uint32_t
 	return -EPROTO;
 }
 
-static ssize_t rx_observe(struct xsr *r, bool *eof)
+static ssize_t rx_observe(struct xsr *r, bool own_reader, bool *eof)
 {
 	uint32_t cons, prod;
 	int64_t avail;
@@ -599,11 +599,13 @@ static ssize_t rx_observe(struct xsr *r, bool *eof)
 	/* Read barrier: orders the loads above before the loads of prod (see
 	 * rx_refresh(): an error seen implies the final prod is seen). */
 	xs_rmb();
-	/* The peer's prod leads our cons as published: after fork() the
-	 * process reading may be another one than this observer. (The peer
-	 * can scribble on our cons too; then it misleads readiness only, and
-	 * the reader's own checks catch the corruption.) */
-	avail = observe_window(r, r->rx_prod_p, r->rx_cons_p, &prod, &cons);
+	/* The peer's prod leads our cons: the reader's own in its process,
+	 * else as published (after fork() the process reading may be another
+	 * one than this observer). The peer can scribble on the published
+	 * cons; then it misleads only other processes' readiness, and the
+	 * reader's own checks catch the corruption. */
+	avail = observe_window(r, r->rx_prod_p, own_reader ? &r->rx_cons : r->rx_cons_p,
+			       &prod, &cons);
 	if (avail < 0)
 		return observe_corrupt(r, "rx prod", prod, cons);
 	if (err != 0 && err != ENOTCONN) {
@@ -636,7 +638,7 @@ ssize_t xsr_rx_ready(struct xsr *r)
 
 	if (broken_get(r))
 		return broken_report(r);
-	rc = rx_observe(r, &eof);
+	rc = rx_observe(r, false, &eof);
 	return rc == -EPROTO ? broken_report(r) : rc;
 }
 
@@ -693,7 +695,7 @@ unsigned int xsr_poll_for(struct xsr *r, unsigned int want, bool own_reader)
 		eof = err == ENOTCONN || !XS_READ_ONCE(*r->peer_alive_p) ||
 		      XS_READ_ONCE(*r->peer_closed_p) || peer_gone_get(r);
 	} else {
-		rc = rx_observe(r, &eof);
+		rc = rx_observe(r, own_reader, &eof);
 		if (rc < 0)
 			return err_bits;	/* -EPROTO is reported by the next read/write */
 		if (rc > 0)

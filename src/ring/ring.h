@@ -131,7 +131,9 @@ unsigned int xsr_poll(struct xsr *r);
  * @own_reader: the caller's process is the only one that reads this ring
  * (it has not forked since it attached), so the reader's own cached view
  * may answer "readable" without loading the peer's index, whose cache
- * line the peer's writer keeps moving.
+ * line the peer's writer keeps moving, and the reader's own consumer index
+ * (which the peer cannot scribble on) is used instead of the published
+ * one.
  */
 unsigned int xsr_poll_for(struct xsr *r, unsigned int want, bool own_reader);
 

@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const keys[] = {
 	"state", "ref", "evtchn", "order", "err", "id", "port", "sport", "daddr", "pid", "reuse",
-	"x",
+	"life", "x",
 };
 
 static bool well_formed(const char *v, size_t len)
@@ -176,7 +176,7 @@ static void check_request(const char *v, size_t len, bool ok)
 	struct xs_neg_request r, b, untouched;
 	struct sockaddr_storage ss, ssu;
 	socklen_t sl = 12345;
-	char text[128];
+	char text[160];
 	int rc, n;
 
 	memset(&untouched, 0xa5, sizeof(untouched));
@@ -189,11 +189,16 @@ static void check_request(const char *v, size_t len, bool ok)
 		return;
 	}
 	CHECK(strlen(r.daddr) >= 1 && strlen(r.daddr) < sizeof(r.daddr));
+	/* The optional life word: present (and a number) or absent. */
+	CHECK(r.has_life == true || r.has_life == false);
+	CHECK(r.has_life || r.life == 0);
 	n = snprintf(text, sizeof(text), "port=%u sport=%u daddr=%s evtchn=%u", r.port, r.sport,
 		     r.daddr, r.evtchn);
+	if (r.has_life)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, " life=%u", r.life);
 	CHECK(xs_neg_parse_request(text, (size_t)n, &b) == 0);
 	CHECK(b.port == r.port && b.sport == r.sport && b.evtchn == r.evtchn &&
-	      strcmp(b.daddr, r.daddr) == 0);
+	      b.has_life == r.has_life && b.life == r.life && strcmp(b.daddr, r.daddr) == 0);
 
 	memset(&ss, 0xa5, sizeof(ss));
 	ssu = ss;

@@ -196,9 +196,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			default: XS_WRITE_ONCE(ext->version, v); break;
 			}
 			break;
-		case 7:
-			(void)xsr_poll(&e->r);
+		case 7: {
+			/* Readiness, whole or for some bits. From the reader's own
+			 * view, "readable" means a read right after does not say
+			 * "nothing yet" (data, EOF or an error), whatever the peer
+			 * wrote; the published view may be misled by a peer that
+			 * scribbles on our consumer index. */
+			uint8_t w = take8(&c);
+			unsigned int m = (w & 16) ? xsr_poll(&e->r) :
+				xsr_poll_for(&e->r, w & (XSR_READABLE | XSR_WRITABLE | XSR_RDHUP),
+					     w & 8);
+			char b;
+
+			if (!(w & 16) && (w & 8) && (m & XSR_READABLE) &&
+			    xsr_read(&e->r, &b, 1, XSR_PEEK) == -EAGAIN)
+				abort();
 			break;
+		}
 		case 8:
 			(void)xsr_prepare_wait(&e->r, take8(&c) & 3);
 			break;

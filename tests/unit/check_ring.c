@@ -494,6 +494,12 @@ START_TEST(test_poll_for)
 	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true), 0);
 	ck_assert_uint_eq(xsr_poll_for(&p.b, rw, true), XSR_WRITABLE);
 	ck_assert_uint_eq(xsr_poll_for(&p.b, 0, false), 0);
+	/* A peer scribbling on B's published cons misleads only the shared
+	 * view (other processes); B's own view keeps its own cons. */
+	I(&p)->out_cons = 0u - 271u;
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true), 0);
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, false), XSR_READABLE);
+	I(&p)->out_cons = 0;
 	/* Written, not yet seen by B's reader: only the shared view knows. */
 	ck_assert_int_eq(xsr_write(&p.a, "0123456789", 10), 10);
 	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true), XSR_READABLE);
