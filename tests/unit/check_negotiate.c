@@ -667,8 +667,9 @@ END_TEST
  */
 enum life_case { LIFE_DROP, LIFE_BOGUS, LIFE_ZERO };
 
-static void life_client(enum life_case how)
+static void life_client(int arg)
 {
+	enum life_case how = (enum life_case)arg;
 	struct xsp_unmap_notify n = { .offset = 0 };
 	struct xs_ctx *c = ctx_as("1");
 	struct xsp_evtchn *ev;
@@ -711,16 +712,20 @@ static void life_client(enum life_case how)
 	_exit(val && strstr(val, "state=offer") ? 0 : 1);
 }
 
-START_TEST(test_life_page)
+/*
+ * Domain 2 listens (XSOCK_ACCEPT_TIMEOUT_MS 10 s) while @client(@arg)
+ * plays domain 1's doomed client in a child. Serves until accept() has an
+ * outcome: returns it (serve_one()'s), how long the deciding call took in
+ * *dt, the child's wait status in *st; checks that no connection came out
+ * and no answer node is left.
+ */
+static int serve_doomed(void (*client)(int), int arg, const char *dir, int64_t *dt, int *st)
 {
-	static const char *const names[] = { "dropped", "bogus", "zero" };
-	enum life_case how = (enum life_case)_i;
-	const char *dir = tu_fresh_local_dir();
 	struct xs_conn *got = NULL;
 	struct xs_ctx *s;
 	struct xs_listener *l;
-	int64_t end, t0 = 0, dt;
-	int rc = 0, st;
+	int64_t end, t0 = 0;
+	int rc = 0;
 	pid_t pid;
 
 	setenv("XSOCK_ACCEPT_TIMEOUT_MS", "10000", 1);
@@ -730,81 +735,71 @@ START_TEST(test_life_page)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0)
-		life_client(how);
+		client(arg);
 	end = now_ms() + 5000;
-	while (now_ms() < end) {
+	while (rc == 0 && now_ms() < end) {
 		xs_listener_process(l);
 		t0 = now_ms();
 		rc = serve_one(s, l, 1001, &got);
-		if (rc != 0)
-			break;
-		usleep(2000);
+		if (rc == 0)
+			usleep(2000);
 	}
-	dt = now_ms() - t0;
+	*dt = now_ms() - t0;
 	unsetenv("XSOCK_ACCEPT_TIMEOUT_MS");
 	ck_assert_ptr_null(got);
-	ck_assert_msg(rc == -ECONNABORTED, "%s life page: serve_one %d", names[how], rc);
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1"), 0);
+	ck_assert_int_eq(waitpid(pid, st, 0), pid);
+	xs_listener_close(l);
+	xs_ctx_close(s);
+	return rc;
+}
+
+START_TEST(test_life_page)
+{
+	static const char *const names[] = { "dropped", "bogus", "zero" };
+	const char *dir = tu_fresh_local_dir();
+	int64_t dt;
+	int rc, st;
+
+	rc = serve_doomed(life_client, _i, dir, &dt, &st);
+	ck_assert_msg(rc == -ECONNABORTED, "%s life page: serve_one %d", names[_i], rc);
 	/* The bogus and zero pages fail at the offer, the dropped one within
 	 * one 50 ms poll of the client's drop (the client waits for the offer
 	 * in 1 ms steps). */
-	ck_assert_msg(dt < 1000, "%s life page: offer dropped after %lld ms", names[how],
+	ck_assert_msg(dt < 1000, "%s life page: offer dropped after %lld ms", names[_i],
 		      (long long)dt);
-	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1"), 0);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	/* The dropped case saw the offer; the others were refused before it. */
-	if (how == LIFE_DROP)
-		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	else
-		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
-	xs_listener_close(l);
-	xs_ctx_close(s);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == (_i == LIFE_DROP ? 0 : 1));
 	tu_rm_rf(dir);
 }
 END_TEST
 
+/* A real client with XSOCK_FAULT=die-before-attach (it never returns). */
+static void dying_client(int unused)
+{
+	struct xs_conn *conn;
+
+	(void)unused;
+	setenv("XSOCK_FAULT", "die-before-attach", 1);
+	connect_1_to_2(ctx_as("1"), &conn);
+	_exit(3);	/* not reached: the fault kills */
+}
+
 /*
  * XSOCK_FAULT=die-before-attach: a real client killed between reading the
- * offer and attaching. The acceptor drops it at once and the next client
- * connects; nothing is left in the store.
+ * offer and attaching. The acceptor drops it at once; nothing is left in
+ * the store.
  */
 START_TEST(test_client_dies_before_attach)
 {
 	const char *dir = tu_fresh_local_dir();
-	struct xs_conn *got = NULL, *conn = NULL;
-	struct xs_ctx *s, *c;
-	struct xs_listener *l;
-	int64_t end, t0, dt;
-	int rc = 0, st;
-	pid_t pid;
+	int64_t dt;
+	int rc, st;
 
-	setenv("XSOCK_ACCEPT_TIMEOUT_MS", "10000", 1);
-	setenv("XSOCK_LISTENER_ACK_MS", "3000", 1);
-	s = ctx_as("2");
-	l = listen_in_2(s);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		setenv("XSOCK_FAULT", "die-before-attach", 1);
-		c = ctx_as("1");
-		connect_1_to_2(c, &conn);
-		_exit(3);	/* not reached: the fault kills */
-	}
-	end = now_ms() + 5000;
-	t0 = now_ms();
-	while (rc == 0 && now_ms() < end) {
-		xs_listener_process(l);
-		rc = serve_one(s, l, 1001, &got);
-		usleep(2000);
-	}
-	dt = now_ms() - t0;
+	rc = serve_doomed(dying_client, 0, dir, &dt, &st);
 	ck_assert_int_eq(rc, -ECONNABORTED);
 	ck_assert_msg(dt < 1000, "offer to the dead client dropped after %lld ms", (long long)dt);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	unsetenv("XSOCK_ACCEPT_TIMEOUT_MS");
-	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1"), 0);
-	xs_listener_close(l);
-	xs_ctx_close(s);
 	tu_rm_rf(dir);
 }
 END_TEST

@@ -568,6 +568,14 @@ scenario_sigkill_peer() {
 	[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ] && [ $ok -eq 0 ]
 }
 
+# timed_send FROM TEXT TO PORT: a ring client (socat) in FROM sends the line
+# TEXT to TO:PORT and prints SECS=<the seconds its connect and send took>.
+timed_send() {
+	on "$1" "t0=\$($UP); echo $2 | XSOCK_CONNECT_TIMEOUT_MS=30000 \
+		$SHIM socat -u STDIN TCP:$(addr_of $3):$4 &&
+		echo SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.2f\", \$2 - \$1 }')"
+}
+
 # A client killed while its connect() waits for accept(). The ring listener
 # in U2 (ncat -l -k, XSOCK_ACCEPT_TIMEOUT_MS=20000) is stopped (SIGSTOP)
 # while client 1 in U1 asks (it waits: its acknowledgement bound is set
@@ -598,9 +606,7 @@ scenario_client_killed_waiting() {
 	on "$U1" 'kill -9 $(cat /tmp/c1.'$port')'
 	wait_on "$U1" "$j1" 20 > /dev/null
 	on "$U2" 'kill -CONT $(cat /tmp/srv.'$port')'
-	out=$(on "$U1" "t0=\$($UP); echo alive | XSOCK_CONNECT_TIMEOUT_MS=30000 \
-		$SHIM socat -u STDIN TCP:$(addr_of $U2):$port &&
-		echo SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.2f\", \$2 - \$1 }')")
+	out=$(timed_send "$U1" alive "$U2" "$port")
 	rc=$?
 	echo "$out"
 	sleep 2
@@ -643,9 +649,7 @@ scenario_client_killed_before_attach() {
 	# which ends the offer too (section 2, step 5): it comes well after the
 	# 2 s bound, so that only the life page can meet it.
 	sleep 4
-	out2=$(on "$U1" "t0=\$($UP); echo alive | XSOCK_CONNECT_TIMEOUT_MS=30000 \
-		$SHIM socat -u STDIN TCP:$(addr_of $U2):$port &&
-		echo SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.2f\", \$2 - \$1 }')")
+	out2=$(timed_send "$U1" alive "$U2" "$port")
 	rc=$?
 	echo "$out2"
 	sleep 2
