@@ -123,13 +123,13 @@ static void env_restore(void)
 	}
 }
 
+static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;	/* shim_sock_alloc() */
+
 /*
  * A forked child opens its own context: on Xen it must not use its
  * parent's event-channel or store handles (src/platform/xen/xen.c). The
  * parent's stays allocated: connections the child inherited point to it.
  */
-static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;
-
 static void ctx_child_after_fork(void)
 {
 	pthread_mutex_init(&ctx_lock, NULL);

@@ -180,7 +180,7 @@ void shim_sock_free(struct shim_sock *s);
  * takes a lock. */
 struct shim_sock *shim_get(int fd);
 void shim_put(struct shim_sock *s);
-/* Its reference count now (under the table lock). */
+/* Its reference count now (a snapshot). */
 int shim_refs(struct shim_sock *s);
 /* References on / off many sockets at once (one table lock). */
 void shim_ref_many(struct shim_sock **v, int n);

@@ -387,13 +387,13 @@ static bool set_has_ring(int nfds, fd_set *r, fd_set *w, fd_set *e)
 	return false;
 }
 
-/* select() on top of do_poll(): the number of bits set, or -1. */
 /* The bytes of an fd_set that hold fds 0..nfds-1, in whole longs. */
 static size_t fdset_bytes(int nfds)
 {
 	return ((size_t)nfds + 8 * sizeof(long) - 1) / (8 * sizeof(long)) * sizeof(long);
 }
 
+/* select() on top of do_poll(): the number of bits set, or -1. */
 static int do_select(int nfds, fd_set *r, fd_set *w, fd_set *e, int timeout,
 		     const sigset_t *mask)
 {

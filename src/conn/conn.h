@@ -82,9 +82,9 @@ struct xs_ctx {
  * Open a context (platform backend per XSOCK_BACKEND, tunables from
  * XSOCK_RING_ORDER, XSOCK_RING_ORDER_SMALL, XSOCK_BIG_RINGS,
  * XSOCK_CONNECT_TIMEOUT_MS, XSOCK_ACCEPT_TIMEOUT_MS, XSOCK_LISTENER_ACK_MS,
- * XSOCK_REUSE, XSOCK_REUSE_IDLE_MS) and the fault injection tests use,
- * XSOCK_FAULT=die-before-attach: a client kills itself (SIGKILL) once it
- * has read the server's offer, before attaching.
+ * XSOCK_REUSE, XSOCK_REUSE_IDLE_MS), and XSOCK_FAULT for fault-injection
+ * tests ("die-before-attach": a client kills itself with SIGKILL once it
+ * has read the server's offer, before attaching).
  * Errors: those of xsp_open().
  */
 int xs_ctx_open(struct xs_ctx **out);
