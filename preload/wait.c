@@ -77,9 +77,14 @@ static void resolve(void)
 /* ---- time ------------------------------------------------------------------------- */
 
 /* Absolute deadline in ns for a timeout in ms (<0: none). */
+static int64_t deadline_at(int64_t now, int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : now + (int64_t)timeout_ms * 1000000;
+}
+
 static int64_t deadline_of(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : (int64_t)shim_now_ns() + (int64_t)timeout_ms * 1000000;
+	return deadline_at((int64_t)shim_now_ns(), timeout_ms);
 }
 
 /* What is left of @deadline, in ms rounded up (-1: none). */
@@ -300,8 +305,8 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 		}
 		if (first) {
 			rings_unpassive(w, n);
-			deadline = deadline_of(timeout);
 			poll_wait_start = (int64_t)shim_now_ns();
+			deadline = deadline_at(poll_wait_start, timeout);
 			spin_end = poll_wait_start + shim_spin_budget();
 		}
 		if ((int64_t)shim_now_ns() >= spin_end) {
@@ -725,7 +730,7 @@ static int ep_rings(int epfd, struct wring *local, int nlocal, struct wring **ou
 		w[i].wr = set->e[i].events & EPOLLOUT;
 		pv[i] = w[i].s;
 	}
-	shim_ref_many(pv, n);	/* tab lock inside ep_lock: never the other way */
+	shim_ref_many(pv, n);	/* under ep_lock: no entry leaves the set meanwhile */
 	pthread_mutex_unlock(&ep_lock);
 	if (pv != v)
 		free(pv);

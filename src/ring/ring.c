@@ -297,11 +297,17 @@ static ssize_t rx_refresh(struct xsr *r, struct rx_state *st)
 	return avail;
 }
 
+/* The peer is gone (told), dead (its alive byte cleared) or closed. */
+static bool peer_ended(const struct xsr *r)
+{
+	return peer_gone_get(r) || !XS_READ_ONCE(*r->peer_alive_p) ||
+	       XS_READ_ONCE(*r->peer_closed_p);
+}
+
 /* True when writes must fail with -EPIPE (us shut down, peer closed/dead). */
 static bool tx_hup(struct xsr *r)
 {
-	return tx_shut_get(r) || peer_gone_get(r) || !XS_READ_ONCE(*r->peer_alive_p) ||
-	       XS_READ_ONCE(*r->peer_closed_p);
+	return tx_shut_get(r) || peer_ended(r);
 }
 
 /*
@@ -692,8 +698,7 @@ unsigned int xsr_poll_for(struct xsr *r, unsigned int want, bool own_reader)
 			return err_bits;
 		}
 		bits |= XSR_READABLE;
-		eof = err == ENOTCONN || !XS_READ_ONCE(*r->peer_alive_p) ||
-		      XS_READ_ONCE(*r->peer_closed_p) || peer_gone_get(r);
+		eof = err == ENOTCONN || peer_ended(r);
 	} else {
 		rc = rx_observe(r, own_reader, &eof);
 		if (rc < 0)
@@ -703,8 +708,7 @@ unsigned int xsr_poll_for(struct xsr *r, unsigned int want, bool own_reader)
 	}
 	if (eof)
 		bits |= XSR_READABLE | XSR_RDHUP;
-	if (peer_gone_get(r) || !XS_READ_ONCE(*r->peer_alive_p) ||
-	    XS_READ_ONCE(*r->peer_closed_p))
+	if (peer_ended(r))
 		bits |= XSR_HUP;
 	/* Not asked for writability: nothing of our direction either (its
 	 * errors come with the next write, or a poll that asks). */
