@@ -23,7 +23,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
+#include "common/env.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "preload/shim.h"
@@ -202,7 +204,7 @@ static int sweep_ms(void)
 {
 	static int ms = -1;
 
-	return shim_tunable(&ms, "XSOCK_SWEEP_MS", 20, 1, 60000);
+	return xs_env_cached(&ms, "XSOCK_SWEEP_MS", 20, 1, 60000);
 }
 
 

@@ -20,7 +20,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
+#include "common/iov.h"
 #include "common/log.h"
 #include "conn/status.h"
 #include "preload/shim.h"
@@ -66,7 +68,7 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 		return (xsr_poll(r) & want) ? 0 : -EAGAIN;
 	}
 	if (shim_spin_budget()) {
-		uint64_t end = shim_now_ns() + shim_spin_budget();
+		uint64_t end = (uint64_t)xs_now_ns() + shim_spin_budget();
 
 		for (i = 1;; i++) {
 			if (xsr_poll(r) & want) {
@@ -75,7 +77,7 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 			}
 			cpu_relax();
 			if (!(i & 63)) {
-				if (shim_now_ns() > end)
+				if ((uint64_t)xs_now_ns() > end)
 					break;
 				/* Let a runnable peer (or its event thread) have
 				 * this CPU: on two cores, spinning against it is
@@ -101,7 +103,7 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 		 * B is taken back at once (ring_drain_filler()).
 		 */
 		char c = 0;
-		uint64_t slept_at = shim_now_ns();
+		uint64_t slept_at = (uint64_t)xs_now_ns();
 		ssize_t got = readable ? recv(s->fd, &c, 1, MSG_PEEK) :
 					 send(s->fd, &c, 1, MSG_NOSIGNAL);
 
@@ -126,14 +128,13 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 	return 0;
 }
 
-static size_t iov_total(const struct iovec *iov, int iovcnt)
+/* Total of an already validated iovec array, saturated at SSIZE_MAX. */
+static size_t iov_len_of(const struct iovec *iov, int iovcnt)
 {
-	size_t t = 0;
-	int i;
+	uint64_t t = 0;
 
-	for (i = 0; i < iovcnt; i++)
-		t += iov[i].iov_len;
-	return t;
+	(void)xs_iov_total(iov, iovcnt, SSIZE_MAX, &t);
+	return (size_t)t;
 }
 
 /* Advance a private copy of an iovec array by @n bytes. */
@@ -167,7 +168,7 @@ ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 	if (flags & MSG_OOB)
 		return -EINVAL;	/* TCP without urgent data says the same */
 	memcpy(local, iov0, (size_t)iovcnt * sizeof(*iov0));
-	want = iov_total(iov0, iovcnt);
+	want = iov_len_of(iov0, iovcnt);
 	if (want == 0)
 		return 0;
 	if (ring_rd_shut(s))
@@ -220,7 +221,7 @@ ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 	if (iovcnt < 0 || iovcnt > IOV_MAX_LOCAL)
 		return -EINVAL;		/* as readv/writev say */
 	memcpy(local, iov0, (size_t)iovcnt * sizeof(*iov0));
-	want = iov_total(iov0, iovcnt);
+	want = iov_len_of(iov0, iovcnt);
 	pthread_mutex_lock(&s->wlock);
 	while (sent < want) {
 		rc = xsr_writev(r, iov, iovcnt);

@@ -40,32 +40,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
+#include "common/env.h"
 #include "common/log.h"
 #include "preload/shim.h"
 
 /* ---- tunables ------------------------------------------------------------------- */
 
-int shim_tunable(int *cache, const char *name, long def, long min, long max)
-{
-	/* Any thread may compute it (the same value): relaxed is enough. */
-	int v = __atomic_load_n(cache, __ATOMIC_RELAXED);
-
-	if (v < 0) {
-		const char *e = getenv(name);
-		long n = e && *e ? strtol(e, NULL, 10) : def;
-
-		v = (int)(n < min ? min : n > max ? max : n);
-		__atomic_store_n(cache, v, __ATOMIC_RELAXED);
-	}
-	return v;
-}
-
 unsigned int shim_spin_ns(void)
 {
 	static int us = -1;
 
-	return (unsigned int)shim_tunable(&us, "XSOCK_SPIN_US", 50, 0, 1000000) * 1000u;
+	return (unsigned int)xs_env_cached(&us, "XSOCK_SPIN_US", 50, 0, 1000000) * 1000u;
 }
 
 /*
@@ -103,16 +90,8 @@ void shim_spin_slept(uint64_t slept_at, bool woke_ready)
 	 * was too short, not useless (without this a budget that reached 0
 	 * could never grow again).
 	 */
-	if (woke_ready && shim_now_ns() - slept_at < shim_spin_ns())
+	if (woke_ready && (uint64_t)xs_now_ns() - slept_at < shim_spin_ns())
 		shim_spin_result(true);
-}
-
-uint64_t shim_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- the shared state ---------------------------------------------------------- */

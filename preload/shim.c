@@ -174,13 +174,6 @@ struct xs_ctx *shim_ctx(void)
 	return c;
 }
 
-bool shim_fallback_allowed(void)
-{
-	const char *v = getenv("XSOCK_FALLBACK");
-
-	return !(v && strcmp(v, "0") == 0);
-}
-
 /* ---- the fd table ---------------------------------------------------------------- */
 
 struct shim_sock **shim_tab;

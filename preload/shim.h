@@ -165,7 +165,6 @@ struct shim_sock {
 /* The process context (platform + tunables), opened on first use.
  * NULL if xsock cannot work here (then everything passes to libc). */
 struct xs_ctx *shim_ctx(void);
-bool shim_fallback_allowed(void);
 
 /*
  * Socket records, zeroed, with one reference (refs = 1). Their memory is
@@ -250,18 +249,14 @@ bool ring_rd_shut(const struct shim_sock *s);
 void ring_set_rd_shut(struct shim_sock *s);
 /* poll() bits for a ring socket, computed from the ring itself. */
 unsigned int ring_revents(struct shim_sock *s, unsigned int events);
-/* An integer tunable from the environment, clamped, read once into *cache
- * (which starts at -1). */
-int shim_tunable(int *cache, const char *name, long def, long min, long max);
 /* Spin bound before sleeping (XSOCK_SPIN_US, default 50 us), in ns. */
 unsigned int shim_spin_ns(void);
 /* This thread's spin for its next wait (ns, <= shim_spin_ns()), and how
  * the last one went. */
 unsigned int shim_spin_budget(void);
 void shim_spin_result(bool paid_off);
-/* After a sleep begun at @slept_at (shim_now_ns()): news came that soon? */
+/* After a sleep begun at @slept_at (xs_now_ns()): news came that soon? */
 void shim_spin_slept(uint64_t slept_at, bool woke_ready);
-uint64_t shim_now_ns(void);
 
 static inline void cpu_relax(void)
 {

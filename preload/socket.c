@@ -19,9 +19,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "common/log.h"
 #include "conn/addr.h"
+#include "conn/route.h"
 #include "preload/shim.h"
 
 static bool is_inet_stream(int fd, int family)
@@ -91,31 +93,6 @@ static int ring_take_fd(int fd, int afd, bool nonblock, bool cloexec)
 	return 0;
 }
 
-/*
- * 0: connected over a ring; 1: not ours, pass to libc; <0: fail with that.
- */
-/* Our side ran out of something (store quota, memory, fds, grants). */
-static bool short_of_resources(int rc)
-{
-	return rc == -ENOSPC || rc == -EDQUOT || rc == -ENOMEM || rc == -EMFILE ||
-	       rc == -ENFILE || rc == -ENOBUFS;
-}
-
-/*
- * Out of resources for a ring: TCP if allowed (logged), else the errno
- * TCP's connect() gives when short of buffers (ENOSPC and EDQUOT are not
- * among its errors; ENOMEM, EMFILE and ENFILE are kept).
- */
-static int resources_fallback(xsp_domid_t dom, int rc)
-{
-	if (shim_fallback_allowed()) {
-		xs_log(XS_LOG_WARN, "ring to dom%u: %s: falling back to TCP", dom, strerror(-rc));
-		return 1;
-	}
-	xs_log(XS_LOG_WARN, "ring to dom%u: %s", dom, strerror(-rc));
-	return rc == -ENOSPC || rc == -EDQUOT ? -ENOBUFS : rc;
-}
-
 /* A real ephemeral port, so the port we announce is ours alone. */
 static uint16_t ephemeral_port(int fd, int family)
 {
@@ -167,7 +144,13 @@ static int registry_lookup(struct xs_ctx *ctx, const struct sockaddr *addr, sock
 	return rc;
 }
 
-static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
+/*
+ * connect()'s decision: a ring if the registry places @addr in another
+ * domain that serves us one (XS_ROUTE_RING, or XS_ROUTE_FAIL with
+ * -EINPROGRESS for a non-blocking socket, as TCP), libc for everything
+ * else and where xs_route_after_failure() allows TCP instead.
+ */
+static struct xs_route route_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct xs_ctx *ctx;
 	struct xs_conn *c;
@@ -177,12 +160,12 @@ static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	int fl, fdfl, afd, rc;
 
 	if (!is_inet_stream(fd, addr->sa_family) || xs_addr_is_loopback(addr, len))
-		return 1;
+		return xs_route_libc();
 	ctx = shim_ctx();
 	if (!ctx)
-		return 1;
+		return xs_route_libc();
 	if (registry_lookup(ctx, addr, len, &dom) < 0)
-		return 1;
+		return xs_route_libc();
 	/* A parked ring to that address carries the connection at once. */
 	c = evloop_pool_take(dom, addr, len);
 	if (c) {
@@ -199,17 +182,8 @@ static int try_ring_connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 	sport = ephemeral_port(fd, addr->sa_family);
 	rc = xs_conn_connect(ctx, dom, addr, len, sport, &c);
-	if (rc == -ENOENT) {
-		if (shim_fallback_allowed()) {
-			xs_log(XS_LOG_INFO, "no ring listener in dom%u: falling back to TCP", dom);
-			return 1;
-		}
-		return -ECONNREFUSED;
-	}
-	if (rc < 0 && short_of_resources(rc))
-		return resources_fallback(dom, rc);
 	if (rc < 0)
-		return rc;
+		return xs_route_after_failure(ctx, dom, rc);
 	local_addr_towards(addr, len, sport, &c->laddr, &c->laddr_len);
 connected:
 
@@ -218,7 +192,7 @@ connected:
 	rc = shim_ring_new(c, addr->sa_family, &s, &afd);
 	if (rc < 0) {
 		xs_conn_close(c);
-		return short_of_resources(rc) ? resources_fallback(dom, rc) : rc;
+		return xs_route_after_failure(ctx, dom, rc);
 	}
 	rc = ring_take_fd(fd, afd, fl >= 0 && (fl & O_NONBLOCK), fdfl >= 0 && (fdfl & FD_CLOEXEC));
 	if (rc == 0)
@@ -235,14 +209,16 @@ connected:
 	 * A non-blocking socket still gets what TCP gives it: EINPROGRESS,
 	 * then writability (at once) and SO_ERROR 0.
 	 */
-	if (rc == 0 && fl >= 0 && (fl & O_NONBLOCK))
-		return -EINPROGRESS;
-	return rc;
+	if (rc < 0)
+		return xs_route_fail(rc);
+	if (fl >= 0 && (fl & O_NONBLOCK))
+		return xs_route_fail(-EINPROGRESS);
+	return xs_route_ring(fd);
 }
 
 XS_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	int rc;
+	struct xs_route r;
 
 	shim_resolve();
 	if (shim_guard || !addr || len < sizeof(struct sockaddr_in) ||
@@ -251,11 +227,17 @@ XS_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	if (shim_maybe_ours(fd))
 		return shim_fail(-EISCONN);
 	SHIM_ENTER();
-	rc = try_ring_connect(fd, addr, len);
+	r = route_connect(fd, addr, len);
 	SHIM_LEAVE();
-	if (rc == 1)
+	switch (r.kind) {
+	case XS_ROUTE_RING:
+		return 0;
+	case XS_ROUTE_LIBC:
 		return shim_real.connect(fd, addr, len);
-	return rc < 0 ? shim_fail(rc) : 0;
+	case XS_ROUTE_FAIL:
+	default:
+		return shim_fail(r.err);
+	}
 }
 
 static struct xs_acceptor *listener_acceptor(struct shim_sock *l);

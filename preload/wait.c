@@ -35,6 +35,7 @@
 #include <sys/select.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "common/log.h"
 #include "preload/shim.h"
@@ -84,7 +85,7 @@ static int64_t deadline_at(int64_t now, int timeout_ms)
 
 static int64_t deadline_of(int timeout_ms)
 {
-	return deadline_at((int64_t)shim_now_ns(), timeout_ms);
+	return deadline_at(xs_now_ns(), timeout_ms);
 }
 
 /* What is left of @deadline, in ms rounded up (-1: none). */
@@ -94,7 +95,7 @@ static int left_ms(int64_t deadline)
 
 	if (deadline < 0)
 		return -1;
-	left = deadline - (int64_t)shim_now_ns();
+	left = deadline - xs_now_ns();
 	if (left <= 0)
 		return 0;
 	left = (left + 999999) / 1000000;
@@ -201,7 +202,7 @@ static void rings_put(struct wring *w, int n, struct wring *local)
 
 static __thread unsigned int poll_skips;
 /* When this thread's last do_poll() started to wait (spin or sleep), in
- * shim_now_ns() time, or -1 if it answered without waiting: select()
+ * xs_now_ns() time, or -1 if it answered without waiting: select()
  * then reports its timeout untouched instead of reading the clock twice
  * per call (Linux would subtract the microsecond or so it took). */
 static __thread int64_t poll_wait_start = -1;
@@ -266,7 +267,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 		if (w != local)
 			free(w);
 		if (timeout != 0)
-			poll_wait_start = (int64_t)shim_now_ns();
+			poll_wait_start = xs_now_ns();
 		if (!mask)
 			return real.poll(fds, nfds, timeout);
 		if (timeout >= 0) {
@@ -305,11 +306,11 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 		}
 		if (first) {
 			rings_unpassive(w, n);
-			poll_wait_start = (int64_t)shim_now_ns();
+			poll_wait_start = xs_now_ns();
 			deadline = deadline_at(poll_wait_start, timeout);
 			spin_end = poll_wait_start + shim_spin_budget();
 		}
-		if ((int64_t)shim_now_ns() >= spin_end) {
+		if (xs_now_ns() >= spin_end) {
 			shim_spin_result(false);
 			break;
 		}
@@ -324,7 +325,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 			ts.tv_sec = left / 1000;
 			ts.tv_nsec = (left % 1000) * 1000000L;
 		}
-		slept_at = shim_now_ns();
+		slept_at = (uint64_t)xs_now_ns();
 		rc = real.ppoll(fds, nfds, left >= 0 ? &ts : NULL, mask);
 		if (rc < 0)
 			rc = -errno;
@@ -491,7 +492,7 @@ XS_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *
 	rc = do_select(nfds, r, w, e, ms, NULL);
 	if (tv && poll_wait_start >= 0) {
 		/* Linux reports the time left. */
-		int64_t left = (int64_t)ms * 1000 - ((int64_t)shim_now_ns() - poll_wait_start) / 1000;
+		int64_t left = (int64_t)ms * 1000 - (xs_now_ns() - poll_wait_start) / 1000;
 
 		if (left < 0)
 			left = 0;
@@ -792,9 +793,9 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		}
 		if (first) {
 			rings_unpassive(w, n);
-			spin_end = (int64_t)shim_now_ns() + shim_spin_budget();
+			spin_end = xs_now_ns() + shim_spin_budget();
 		}
-		if ((int64_t)shim_now_ns() >= spin_end) {
+		if (xs_now_ns() >= spin_end) {
 			shim_spin_result(false);
 			break;
 		}
@@ -810,7 +811,7 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		 * so sleep on the kernel's word in any case.
 		 */
 		rings_sleep_begin(w, n);
-		slept_at = shim_now_ns();
+		slept_at = (uint64_t)xs_now_ns();
 		rc = real.epoll_pwait(epfd, evs, max, left, mask);
 		if (rc < 0)
 			rc = -errno;

@@ -18,39 +18,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
+#include "common/env.h"
 #include "common/log.h"
 #include "conn/conn.h"
 #include "conn/negotiate.h"
+#include "conn/route.h"
 #include "conn/status.h"
 
 #define BASE_FMT "/local/domain/%u/data/xsock"
 #define XS_LIFE_OFFSET 0	/* the client's life byte in its life page */
-
-int64_t xs_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long env_long(const char *name, long def, long min, long max)
-{
-	const char *s = getenv(name);
-	char *end;
-	long v;
-
-	if (!s || !*s)
-		return def;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max) {
-		xs_log(XS_LOG_WARN, "ignoring invalid %s=%s", name, s);
-		return def;
-	}
-	return v;
-}
 
 int xs_ctx_open(struct xs_ctx **out)
 {
@@ -67,26 +45,27 @@ int xs_ctx_open(struct xs_ctx **out)
 		return rc;
 	}
 	ctx->self = xsp_self_domid(ctx->plat);
-	ctx->ring_order = (unsigned int)env_long("XSOCK_RING_ORDER", XS_DEFAULT_RING_ORDER, 0,
+	ctx->ring_order = (unsigned int)xs_env_long("XSOCK_RING_ORDER", XS_DEFAULT_RING_ORDER, 0,
 						 XSOCK_RING_MAX_ORDER);
-	ctx->small_order = (unsigned int)env_long("XSOCK_RING_ORDER_SMALL", XS_DEFAULT_SMALL_ORDER,
+	ctx->small_order = (unsigned int)xs_env_long("XSOCK_RING_ORDER_SMALL", XS_DEFAULT_SMALL_ORDER,
 						  0, XSOCK_RING_MAX_ORDER);
 	if (ctx->small_order > ctx->ring_order)
 		ctx->small_order = ctx->ring_order;
-	ctx->big_rings_max = (int)env_long("XSOCK_BIG_RINGS", XS_DEFAULT_BIG_RINGS, 0, 1000000);
-	ctx->connect_timeout_ms = (int)env_long("XSOCK_CONNECT_TIMEOUT_MS",
+	ctx->big_rings_max = (int)xs_env_long("XSOCK_BIG_RINGS", XS_DEFAULT_BIG_RINGS, 0, 1000000);
+	ctx->connect_timeout_ms = (int)xs_env_long("XSOCK_CONNECT_TIMEOUT_MS",
 						XS_DEFAULT_CONNECT_TIMEOUT_MS, 1, 3600000);
-	ctx->accept_timeout_ms = (int)env_long("XSOCK_ACCEPT_TIMEOUT_MS",
+	ctx->accept_timeout_ms = (int)xs_env_long("XSOCK_ACCEPT_TIMEOUT_MS",
 					       XS_DEFAULT_ACCEPT_TIMEOUT_MS, 1, 3600000);
-	ctx->ack_timeout_ms = (int)env_long("XSOCK_LISTENER_ACK_MS", XS_DEFAULT_ACK_TIMEOUT_MS,
+	ctx->ack_timeout_ms = (int)xs_env_long("XSOCK_LISTENER_ACK_MS", XS_DEFAULT_ACK_TIMEOUT_MS,
 					    1, 3600000);
-	ctx->reuse_max = (int)env_long("XSOCK_REUSE", XS_DEFAULT_REUSE_MAX, 0, 65536);
-	ctx->reuse_idle_ms = (int)env_long("XSOCK_REUSE_IDLE_MS", XS_DEFAULT_REUSE_IDLE_MS, 1,
+	ctx->reuse_max = (int)xs_env_long("XSOCK_REUSE", XS_DEFAULT_REUSE_MAX, 0, 65536);
+	ctx->reuse_idle_ms = (int)xs_env_long("XSOCK_REUSE_IDLE_MS", XS_DEFAULT_REUSE_IDLE_MS, 1,
 					   3600000);
-	fault = getenv("XSOCK_FAULT");
+	ctx->fallback = xs_env_on("XSOCK_FALLBACK");
+	fault = xs_env_str("XSOCK_FAULT");
 	if (fault && strcmp(fault, "die-before-attach") == 0)
 		ctx->fault_die_before_attach = true;
-	else if (fault && *fault)
+	else if (fault)
 		xs_log(XS_LOG_WARN, "ignoring unknown XSOCK_FAULT=%s", fault);
 	*out = ctx;
 	return 0;
@@ -508,9 +487,10 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 		rc = -ENOENT;
 	}
 	if (rc == 0 && a.state == XS_NEG_REFUSED) {
-		/* A server out of grants, channels or memory: no ring now, but
-		 * the caller may still use TCP. */
-		rc = (a.err == ENOSPC || a.err == ENOMEM || a.err == EMFILE) ? -ENOENT : -a.err;
+		/* A server out of grants, channels or memory says so; whether
+		 * TCP may do instead is xs_route_after_failure()'s call. */
+		rc = (a.err == ENOSPC || a.err == ENOMEM || a.err == EMFILE) ? -XS_EPEER_SHORT :
+									      -a.err;
 		xs_log(XS_LOG_INFO, "dom%u port %u refused the ring: %s", peer, port,
 		       strerror(a.err));
 	}

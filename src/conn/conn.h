@@ -75,6 +75,7 @@ struct xs_ctx {
 	int ack_timeout_ms;		/* no answer nor "wait" by then: listener dead */
 	int reuse_max;			/* XSOCK_REUSE: parked rings kept, 0 = no reuse */
 	int reuse_idle_ms;		/* XSOCK_REUSE_IDLE_MS */
+	bool fallback;			/* XSOCK_FALLBACK (conn/route.h) */
 	bool fault_die_before_attach;	/* XSOCK_FAULT=die-before-attach (tests) */
 };
 
@@ -82,7 +83,7 @@ struct xs_ctx {
  * Open a context (platform backend per XSOCK_BACKEND, tunables from
  * XSOCK_RING_ORDER, XSOCK_RING_ORDER_SMALL, XSOCK_BIG_RINGS,
  * XSOCK_CONNECT_TIMEOUT_MS, XSOCK_ACCEPT_TIMEOUT_MS, XSOCK_LISTENER_ACK_MS,
- * XSOCK_REUSE, XSOCK_REUSE_IDLE_MS), and XSOCK_FAULT for fault-injection
+ * XSOCK_REUSE, XSOCK_REUSE_IDLE_MS, XSOCK_FALLBACK), and XSOCK_FAULT for fault-injection
  * tests ("die-before-attach": a client kills itself with SIGKILL once it
  * has read the server's offer, before attaching).
  * Errors: those of xsp_open().
@@ -131,9 +132,9 @@ struct xs_conn {
  * ctx->ack_timeout_ms if the listener does not react at all.
  * Errors: -ENOENT no ring listener is advertised for that port (or we
  * may not see it), or the advertised listener did not acknowledge the
- * request within ctx->ack_timeout_ms (its process is gone, or stopped),
- * or the server is out of grants, channels or memory:
- * the caller may fall back to TCP; -ECONNREFUSED the
+ * request within ctx->ack_timeout_ms (its process is gone, or stopped);
+ * -XS_EPEER_SHORT the server is out of grants, channels or memory (for
+ * these two xs_route_after_failure() decides about TCP); -ECONNREFUSED the
  * server refused; -ETIMEDOUT no answer; -EPROTO malformed answer or ring;
  * grant/event-channel errors (-ENOSPC, -EPERM, ...).
  */
@@ -338,7 +339,5 @@ void xs_acceptor_close(struct xs_acceptor *a);
  */
 int xs_acceptor_claim(struct xs_acceptor *a, uint16_t bell, struct xs_conn **out);
 
-/* Milliseconds on a monotonic clock. */
-int64_t xs_now_ms(void);
 
 #endif /* XSOCK_CONN_CONN_H */

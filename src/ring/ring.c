@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "common/iov.h"
 #include "common/log.h"
 #include "ring/ring.h"
 
@@ -382,25 +383,6 @@ static void ring_get(struct xsr *r, uint32_t idx, uint8_t *dst, size_t n)
 		memcpy(dst + first, r->rx, n - first);
 }
 
-/* Total of an iovec array, saturated at UINT32_MAX; -EINVAL if malformed. */
-static ssize_t iov_total(const struct iovec *iov, int iovcnt, uint32_t *total)
-{
-	uint64_t t = 0;
-	int i;
-
-	if (iovcnt < 0 || (iovcnt > 0 && !iov))
-		return -EINVAL;
-	for (i = 0; i < iovcnt; i++) {
-		t += iov[i].iov_len;
-		if (t >= UINT32_MAX || iov[i].iov_len >= UINT32_MAX) {
-			t = UINT32_MAX;
-			break;
-		}
-	}
-	*total = (uint32_t)t;
-	return 0;
-}
-
 /* ---- write ------------------------------------------------------------------------ */
 
 static ssize_t do_writev(struct xsr *r, const struct iovec *iov, int iovcnt, uint32_t total)
@@ -453,12 +435,12 @@ ssize_t xsr_write(struct xsr *r, const void *buf, size_t len)
 
 ssize_t xsr_writev(struct xsr *r, const struct iovec *iov, int iovcnt)
 {
-	uint32_t total;
-	ssize_t rc = iov_total(iov, iovcnt, &total);
+	uint64_t total;
+	int rc = xs_iov_total(iov, iovcnt, UINT32_MAX, &total);
 
 	if (rc < 0)
 		return rc;
-	return do_writev(r, iov, iovcnt, total);
+	return do_writev(r, iov, iovcnt, (uint32_t)total);
 }
 
 /* ---- read ------------------------------------------------------------------------- */
@@ -528,12 +510,12 @@ ssize_t xsr_read(struct xsr *r, void *buf, size_t len, unsigned int flags)
 
 ssize_t xsr_readv(struct xsr *r, const struct iovec *iov, int iovcnt, unsigned int flags)
 {
-	uint32_t total;
-	ssize_t rc = iov_total(iov, iovcnt, &total);
+	uint64_t total;
+	int rc = xs_iov_total(iov, iovcnt, UINT32_MAX, &total);
 
 	if (rc < 0)
 		return rc;
-	return do_readv(r, iov, iovcnt, total, flags);
+	return do_readv(r, iov, iovcnt, (uint32_t)total, flags);
 }
 
 /* ---- state -------------------------------------------------------------------------- */

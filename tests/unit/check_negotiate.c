@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "conn/conn.h"
 #include "conn/negotiate.h"
 #include "conn/registry.h"

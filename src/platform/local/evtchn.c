@@ -74,6 +74,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "platform/local/local.h"
@@ -89,19 +90,11 @@
 static long long gc_last_ns;
 static unsigned long gc_left, gc_allocs;
 
-static long long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static bool evtchn_gc_due(void)
 {
 	long long last = __atomic_load_n(&gc_last_ns, __ATOMIC_RELAXED);
 
-	return last == 0 || mono_ns() - last >= EVTCHN_GC_INTERVAL_NS ||
+	return last == 0 || xs_now_ns() - last >= EVTCHN_GC_INTERVAL_NS ||
 	       __atomic_load_n(&gc_allocs, __ATOMIC_RELAXED) >=
 	       __atomic_load_n(&gc_left, __ATOMIC_RELAXED);
 }
@@ -139,7 +132,7 @@ static void evtchn_gc(struct local_priv *lp)
 	DIR *d;
 	int fd;
 
-	__atomic_store_n(&gc_last_ns, mono_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&gc_last_ns, xs_now_ns(), __ATOMIC_RELAXED);
 	__atomic_store_n(&gc_allocs, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&gc_left, 0, __ATOMIC_RELAXED);
 	fd = openat(lp->dirfd, "evtchn", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

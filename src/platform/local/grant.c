@@ -82,6 +82,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "platform/local/local.h"
@@ -111,14 +112,6 @@ struct map_priv {
 
 /* Last GC of this process (CLOCK_MONOTONIC ns); 0: never. */
 static long long last_gc_ns;	/* relaxed atomics: map reads it unlocked */
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static unsigned int grant_limit(void)
 {
@@ -320,7 +313,7 @@ static int gc_visit(int gfd, const char *gname, const char *name, uint32_t ref0,
  */
 static int grant_gc(struct local_priv *lp, int lockfd)
 {
-	__atomic_store_n(&last_gc_ns, now_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&last_gc_ns, xs_now_ns(), __ATOMIC_RELAXED);
 	return grant_walk(lp, gc_visit, &lockfd);
 }
 
@@ -328,7 +321,7 @@ static bool grant_gc_due(void)
 {
 	long long last = __atomic_load_n(&last_gc_ns, __ATOMIC_RELAXED);
 
-	return last == 0 || now_ns() - last >= local_grant_gc_interval_ns;
+	return last == 0 || xs_now_ns() - last >= local_grant_gc_interval_ns;
 }
 
 static int count_visit(int gfd, const char *gname, const char *name, uint32_t ref0,
