@@ -12,8 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <xsock/ring.h>
+
 #include "conn/negotiate.h"
-#include "ring/wire.h"
 
 int xs_neg_check(const char *v, size_t len)
 {
