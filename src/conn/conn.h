@@ -44,7 +44,7 @@
 #include "platform/platform.h"
 #include "ring/ring.h"
 
-struct xs_status_rec;
+struct xsock_status_rec;
 
 /*
  * Ring sizes. The first XS_DEFAULT_BIG_RINGS rings a process serves get
@@ -120,7 +120,7 @@ struct xs_conn {
 	uint16_t lport, pport;		/* ports as the application sees them */
 	struct sockaddr_storage laddr, paddr;	/* as the application sees them */
 	socklen_t laddr_len, paddr_len;
-	struct xs_status_rec *status;	/* our line in `xsockctl status` */
+	struct xsock_status_rec *status;	/* our line in `xsockctl status` */
 	bool reuse;			/* both sides park it after close */
 	uint32_t use;			/* which connection on this ring (0: first) */
 	int64_t idle_since_ms;		/* XS_CONN_IDLE: when it got there */
