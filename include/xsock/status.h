@@ -33,7 +33,7 @@
 #define XSOCK_STATUS_MAGIC	0x31545358u	/* "XST1" */
 #define XSOCK_STATUS_VERSION	1u
 #define XSOCK_STATUS_SLOTS	1024u		/* records per table */
-#define XSOCK_STATUS_PADDR_LEN	48u		/* the peer's address as text, with its NUL */
+#define XSOCK_STATUS_PADDR_LEN	48u		/* paddr[]: address text and its NUL */
 
 struct xsock_status_hdr {
 	uint32_t magic;			/* XSOCK_STATUS_MAGIC, stored last */
@@ -49,7 +49,7 @@ struct xsock_status_hdr {
 struct xsock_status_rec {
 	uint32_t in_use;		/* 1 while the connection lives */
 	uint16_t peer_dom;		/* the peer's domain id */
-	uint16_t lport, pport;		/* local and peer port, as the application sees them */
+	uint16_t lport, pport;		/* local, peer port (as the application sees them) */
 	uint8_t side;			/* XSOCK_STATUS_SIDE_A or XSOCK_STATUS_SIDE_B */
 	uint8_t order;			/* ring order: 2^order data pages */
 	int32_t err;			/* 0, or why the connection broke (Linux errno) */

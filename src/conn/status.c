@@ -160,6 +160,7 @@ static int print_table(FILE *out, bool json, int pid, const struct xsock_status_
 
 	for (i = 0; i < XSOCK_STATUS_SLOTS; i++) {
 		const struct xsock_status_rec *r = &t[i];
+		const char *role = r->side == XSOCK_STATUS_SIDE_A ? "server" : "client";
 		char state[48];
 
 		if (!__atomic_load_n(&r->in_use, __ATOMIC_ACQUIRE))
@@ -173,15 +174,14 @@ static int print_table(FILE *out, bool json, int pid, const struct xsock_status_
 				"\"peer_address\":\"%s\",\"local_port\":%u,\"peer_port\":%u,"
 				"\"state\":\"%s\",\"bytes_out\":%llu,\"bytes_in\":%llu,"
 				"\"ring_bytes\":%u}",
-				*count ? "," : "", pid, r->side == XSOCK_STATUS_SIDE_A ? "server" : "client",
-				r->peer_dom, r->paddr, r->lport, r->pport, state,
-				(unsigned long long)r->tx, (unsigned long long)r->rx,
-				XSOCK_RING_HALF_SIZE(r->order));
+				*count ? "," : "", pid, role, r->peer_dom, r->paddr, r->lport,
+				r->pport, state, (unsigned long long)r->tx,
+				(unsigned long long)r->rx, XSOCK_RING_HALF_SIZE(r->order));
 		else
 			fprintf(out, "%-7d %-6s %-6u %-22s %-6u %-6u %-12llu %-12llu %-8u %s\n",
-				pid, r->side == XSOCK_STATUS_SIDE_A ? "server" : "client", r->peer_dom, r->paddr,
-				r->lport, r->pport, (unsigned long long)r->tx,
-				(unsigned long long)r->rx, XSOCK_RING_HALF_SIZE(r->order), state);
+				pid, role, r->peer_dom, r->paddr, r->lport, r->pport,
+				(unsigned long long)r->tx, (unsigned long long)r->rx,
+				XSOCK_RING_HALF_SIZE(r->order), state);
 		(*count)++;
 	}
 	return 0;
