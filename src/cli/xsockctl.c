@@ -91,25 +91,6 @@ static int failure(const char *what, int err)
 	return EXIT_FAILURE;
 }
 
-/* Strict decimal 0..32751: no sign, spaces or leading zeros. */
-static int parse_domid(const char *s, xsp_domid_t *out)
-{
-	unsigned long v = 0;
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > 5 || (s[0] == '0' && n > 1))
-		return -EINVAL;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (v > DOMID_MAX)
-		return -EINVAL;
-	*out = (xsp_domid_t)v;
-	return 0;
-}
-
 /*
  * Report an ADDR[/PREFIX] that xs_prefix_parse() rejected, saying why when
  * the reason is not just "not an address".
@@ -237,7 +218,8 @@ static int cmd_peer_add(char **argv, int argc)
 				   printable(argv[2], shown, sizeof(shown)));
 	if (xs_prefix_parse(argv[0], &pfx) < 0)
 		return bad_address(argv[0]);
-	if (parse_domid(argv[1], &dom) < 0)
+	/* Strict decimal 0..32751: no sign, spaces or leading zeros. */
+	if (xs_registry_parse_domid(argv[1], strlen(argv[1]), &dom) < 0)
 		return usage_error("invalid domain id '%s' (want 0..%u)",
 				   printable(argv[1], shown, sizeof(shown)), DOMID_MAX);
 	rc = ctx_open_backend(&c);

@@ -3,13 +3,14 @@
  * Connections: negotiating a data ring between two domains through the
  * store, and the established ring connection itself.
  *
- * Store layout (docs/protocol.md has the full description):
- *   B(d) = /local/domain/<d>/data/xsock
+ * Store layout (docs/protocol.md has the full description; the paths,
+ * words and value formats are the ABI header <xsock/store.h>):
+ *   B(d) = XSOCK_STORE_BASE_FMT for domain d
  *   B(S)/listen/<port>       "pid=<pid> id=<hex>": a ring listener on <port>;
  *                            readable by S's registered peers only
  *   B(C)/req/<S>/<id>        client C asks server S for a connection:
  *                            "port=<p> sport=<p> daddr=<addr> evtchn=<port>
- *                            pid=<pid>"; readable by S
+ *                            life=<gref> pid=<pid>"; readable by S
  *   B(S)/conn/<C>/<id>       S answers: "state=offer ref=<gref> order=<n>
  *                            [reuse=1]" or "state=refused err=<errno>", or
  *                            acknowledges "state=wait id=<listener id>";
@@ -43,7 +44,7 @@
 #include "platform/platform.h"
 #include "ring/ring.h"
 
-struct xs_status_rec;
+struct xsock_status_rec;
 
 /*
  * Ring sizes. The first XS_DEFAULT_BIG_RINGS rings a process serves get
@@ -119,7 +120,7 @@ struct xs_conn {
 	uint16_t lport, pport;		/* ports as the application sees them */
 	struct sockaddr_storage laddr, paddr;	/* as the application sees them */
 	socklen_t laddr_len, paddr_len;
-	struct xs_status_rec *status;	/* our line in `xsockctl status` */
+	struct xsock_status_rec *status;	/* our line in `xsockctl status` */
 	bool reuse;			/* both sides park it after close */
 	uint32_t use;			/* which connection on this ring (0: first) */
 	int64_t idle_since_ms;		/* XS_CONN_IDLE: when it got there */
@@ -210,7 +211,7 @@ int xs_conn_reaccept(struct xs_conn *c);
  *    will use it; on Xen any process of the domain may share grants with
  *    and allocate channels for the peer, so this holds there too.
  *
- * Store nodes (B(S) = /local/domain/<S>/data/xsock, see docs/protocol.md):
+ * Store nodes (B(S) as above, see docs/protocol.md):
  *   B(S)/bell/<port>/<bell>  "dom=<C> id=<id>": the doorbell whose local
  *                            (source) port is <bell> stands for client C's
  *                            request <id>; readable by S only.

@@ -12,8 +12,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <xsock/ring.h>
+#include <xsock/store.h>
+
 #include "conn/negotiate.h"
-#include "ring/wire.h"
 
 int xs_neg_check(const char *v, size_t len)
 {
@@ -79,7 +81,7 @@ int xs_kv_get(const char *v, size_t len, const char *key, char *buf, size_t bufl
 int xs_kv_get_uint(const char *v, size_t len, const char *key, unsigned long max,
 		   unsigned long *out)
 {
-	char buf[21];		/* at most 20 digits: ULONG_MAX has 20 */
+	char buf[XSOCK_NUMBER_MAX_DIGITS + 1];	/* ULONG_MAX has 20 digits */
 	unsigned long n = 0;
 	const char *p;
 	int rc = xs_kv_get(v, len, key, buf, sizeof(buf));
@@ -109,7 +111,7 @@ int xs_kv_get_id(const char *v, size_t len, const char *key, char id[XS_NEG_ID_L
 
 	if (rc < 0)
 		return rc == -EINVAL ? rc : -EPROTO;
-	if (strlen(buf) > 16)
+	if (strlen(buf) > XSOCK_ID_MAX_DIGITS)
 		return -EPROTO;
 	for (p = buf; *p; p++)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
@@ -133,17 +135,17 @@ int xs_neg_parse_request(const char *v, size_t len, struct xs_neg_request *r)
 	unsigned long port, sport, evtchn, life = 0;
 	int rc;
 
-	if ((rc = req_uint(v, len, "port", 65535, &port)) < 0 ||
-	    (rc = req_uint(v, len, "sport", 65535, &sport)) < 0 ||
-	    (rc = req_uint(v, len, "evtchn", UINT32_MAX, &evtchn)) < 0)
+	if ((rc = req_uint(v, len, XSOCK_KEY_PORT, 65535, &port)) < 0 ||
+	    (rc = req_uint(v, len, XSOCK_KEY_SPORT, 65535, &sport)) < 0 ||
+	    (rc = req_uint(v, len, XSOCK_KEY_EVTCHN, UINT32_MAX, &evtchn)) < 0)
 		return rc;
-	rc = xs_kv_get(v, len, "daddr", tmp.daddr, sizeof(tmp.daddr));
+	rc = xs_kv_get(v, len, XSOCK_KEY_DADDR, tmp.daddr, sizeof(tmp.daddr));
 	if (rc < 0)
 		return rc == -ENOENT ? -EPROTO : rc;
 	tmp.port = (uint16_t)port;
 	tmp.sport = (uint16_t)sport;
 	tmp.evtchn = (uint32_t)evtchn;
-	rc = xs_kv_get_uint(v, len, "life", UINT32_MAX, &life);
+	rc = xs_kv_get_uint(v, len, XSOCK_KEY_LIFE, UINT32_MAX, &life);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	tmp.has_life = rc == 0;
@@ -160,29 +162,29 @@ int xs_neg_parse_answer(const char *v, size_t len, struct xs_neg_answer *a)
 	int rc;
 
 	memset(&tmp, 0, sizeof(tmp));
-	rc = xs_kv_get(v, len, "state", state, sizeof(state));
+	rc = xs_kv_get(v, len, XSOCK_KEY_STATE, state, sizeof(state));
 	if (rc < 0)
 		return rc == -ENOENT ? -EPROTO : rc;
-	if (strcmp(state, "refused") == 0) {
+	if (strcmp(state, XSOCK_STATE_REFUSED) == 0) {
 		tmp.state = XS_NEG_REFUSED;
 		/* The errno is advice; a refusal stays a refusal without it. */
-		if (xs_kv_get_uint(v, len, "err", 4095, &err) < 0 || err == 0)
+		if (xs_kv_get_uint(v, len, XSOCK_KEY_ERR, XSOCK_ERRNO_MAX, &err) < 0 || err == 0)
 			err = ECONNREFUSED;
 		tmp.err = (int)err;
-	} else if (strcmp(state, "wait") == 0) {
+	} else if (strcmp(state, XSOCK_STATE_WAIT) == 0) {
 		tmp.state = XS_NEG_WAIT;
-		rc = xs_kv_get_id(v, len, "id", tmp.id);
+		rc = xs_kv_get_id(v, len, XSOCK_KEY_ID, tmp.id);
 		if (rc < 0)
 			return rc;
-	} else if (strcmp(state, "offer") == 0) {
+	} else if (strcmp(state, XSOCK_STATE_OFFER) == 0) {
 		tmp.state = XS_NEG_OFFER;
-		if ((rc = req_uint(v, len, "ref", UINT32_MAX, &ref)) < 0 ||
-		    (rc = req_uint(v, len, "order", XSOCK_RING_MAX_ORDER, &order)) < 0)
+		if ((rc = req_uint(v, len, XSOCK_KEY_REF, UINT32_MAX, &ref)) < 0 ||
+		    (rc = req_uint(v, len, XSOCK_KEY_ORDER, XSOCK_RING_MAX_ORDER, &order)) < 0)
 			return rc;
 		tmp.ref = (uint32_t)ref;
 		tmp.order = (unsigned int)order;
 		/* Optional: absent means no reuse; present, it must be 0 or 1. */
-		rc = xs_kv_get_uint(v, len, "reuse", 1, &reuse);
+		rc = xs_kv_get_uint(v, len, XSOCK_KEY_REUSE, 1, &reuse);
 		if (rc < 0 && rc != -ENOENT)
 			return -EPROTO;
 		tmp.reuse = rc == 0 && reuse == 1;
@@ -199,11 +201,11 @@ int xs_neg_parse_listen(const char *v, size_t len, struct xs_neg_listen *l)
 	unsigned long pid;
 	int rc;
 
-	if ((rc = req_uint(v, len, "pid", INT32_MAX, &pid)) < 0)
+	if ((rc = req_uint(v, len, XSOCK_KEY_PID, INT32_MAX, &pid)) < 0)
 		return rc;
 	if (pid == 0)
 		return -EPROTO;
-	rc = xs_kv_get_id(v, len, "id", tmp.id);
+	rc = xs_kv_get_id(v, len, XSOCK_KEY_ID, tmp.id);
 	if (rc < 0)
 		return rc;
 	tmp.pid = (pid_t)pid;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Parsing the negotiation values a peer writes into the store
- * (docs/protocol.md, section 2). Internal to the core library.
+ * (docs/protocol.md, section 2; the words and formats are the ABI,
+ * <xsock/store.h>). Internal to the core library.
  *
  * Every value is untrusted: it comes from another domain, as a byte string
  * with a length (it may contain NUL bytes, may be huge, may repeat or omit
@@ -30,10 +31,13 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <xsock/store.h>
+
 /* The longest negotiation value accepted (ours are under 100 bytes). */
-#define XS_NEG_VALUE_MAX 512u
-/* Buffer size for an id ("id=" words: 1..16 hex digits). */
+#define XS_NEG_VALUE_MAX XSOCK_VALUE_MAX
+/* Buffer size for an id ("id=" words: 1..XSOCK_ID_MAX_DIGITS hex digits). */
 #define XS_NEG_ID_LEN 24u
+_Static_assert(XS_NEG_ID_LEN > XSOCK_ID_MAX_DIGITS, "an id and its NUL fit");
 
 /* 0 if @v[0..len) is well formed (see above), else -EPROTO. */
 int xs_neg_check(const char *v, size_t len);

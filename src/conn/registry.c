@@ -20,10 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xsock/store.h>
+
 #include "common/log.h"
 #include "conn/registry.h"
 
-#define PEERS_FMT "/local/domain/%u/data/xsock/peers"
 #define PEERS_PATH_MAX 64
 #define ENTRY_PATH_MAX (PEERS_PATH_MAX + XS_PREFIX_KEYLEN)
 /* "<domid> <prefix>" */
@@ -38,7 +39,7 @@ static bool domid_usable(xsp_domid_t self, xsp_domid_t dom)
 
 static void peers_path(xsp_domid_t self, char *buf)
 {
-	snprintf(buf, PEERS_PATH_MAX, PEERS_FMT, (unsigned int)self);
+	snprintf(buf, PEERS_PATH_MAX, XSOCK_PEERS_FMT, (unsigned int)self);
 }
 
 static int entry_path(xsp_domid_t self, const struct xs_prefix *pfx, char *buf)
@@ -49,7 +50,7 @@ static int entry_path(xsp_domid_t self, const struct xs_prefix *pfx, char *buf)
 	rc = xs_prefix_to_key(pfx, key, sizeof(key));
 	if (rc < 0)
 		return rc;
-	snprintf(buf, ENTRY_PATH_MAX, PEERS_FMT "/%s", (unsigned int)self, key);
+	snprintf(buf, ENTRY_PATH_MAX, XSOCK_PEERS_FMT "/%s", (unsigned int)self, key);
 	return 0;
 }
 
@@ -88,7 +89,7 @@ int xs_registry_add(struct xsp_store *st, xsp_domid_t self,
 	rc = xs_prefix_format(pfx, text, sizeof(text));
 	if (rc < 0)
 		return rc;
-	n = snprintf(val, sizeof(val), "%u %s", (unsigned int)dom, text);
+	n = snprintf(val, sizeof(val), XSOCK_PEER_FMT, (unsigned int)dom, text);
 	if (n < 0 || (size_t)n >= sizeof(val))
 		return -EINVAL;
 
@@ -130,8 +131,7 @@ int xs_registry_del(struct xsp_store *st, xsp_domid_t self,
 	return xsp_store_rm(st, XSP_TXN_NONE, path);
 }
 
-/* A domain id as stored: decimal, no sign, no leading zeros, < 0x7FF0. */
-static int parse_stored_domid(const char *s, size_t n, xsp_domid_t *out)
+int xs_registry_parse_domid(const char *s, size_t n, xsp_domid_t *out)
 {
 	unsigned long v = 0;
 	size_t i;
@@ -166,7 +166,7 @@ static int decode_entry(xsp_domid_t self, const char *key, const char *val,
 		       (unsigned int)self, key);
 		return -EINVAL;
 	}
-	if (parse_stored_domid(val, (size_t)(sp - val), &out->dom) < 0 ||
+	if (xs_registry_parse_domid(val, (size_t)(sp - val), &out->dom) < 0 ||
 	    out->dom == self) {
 		xs_log(XS_LOG_WARN, "registry %u: skipping entry '%s': bad domain '%.*s'",
 		       (unsigned int)self, key, (int)(sp - val), val);

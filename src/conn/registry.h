@@ -14,6 +14,7 @@
 #ifndef XSOCK_CONN_REGISTRY_H
 #define XSOCK_CONN_REGISTRY_H
 
+#include <stddef.h>
 #include <sys/socket.h>
 
 #include "conn/addr.h"
@@ -23,6 +24,13 @@ struct xs_peer {
 	struct xs_prefix prefix;
 	xsp_domid_t dom;
 };
+
+/*
+ * A domain id as the registry stores it and xsockctl takes it: @n decimal
+ * digits at @s, no sign, no leading zeros, below XSP_DOMID_SELF (0x7FF0).
+ * -EINVAL otherwise (*out untouched).
+ */
+int xs_registry_parse_domid(const char *s, size_t n, xsp_domid_t *out);
 
 /* Add or replace. -EINVAL if @dom is this domain or reserved (>= 0x7FF0). */
 int xs_registry_add(struct xsp_store *st, xsp_domid_t self,

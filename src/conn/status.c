@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Live connection status tables (see status.h). */
+/* Live connection status tables (see status.h; the layout is <xsock/status.h>). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -17,11 +17,17 @@
 #include "common/log.h"
 #include "conn/status.h"
 
-#define TABLE_BYTES (XS_STATUS_SLOTS * sizeof(struct xs_status_rec))
+#define TABLE_BYTES XSOCK_STATUS_TABLE_SIZE
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct xs_status_rec *table;
+static struct xsock_status_rec *table;	/* this process's records */
 static pid_t table_pid;
+
+/* The records that follow the header of the table mapped at @mem. */
+static struct xsock_status_rec *table_recs(void *mem)
+{
+	return (struct xsock_status_rec *)((struct xsock_status_hdr *)mem + 1);
+}
 
 static int status_dir(const struct xs_ctx *ctx, char *buf, size_t len)
 {
@@ -54,8 +60,9 @@ static void mkdirs(char *path)
 }
 
 /* Under table_lock: this process's table (a new one after fork). */
-static struct xs_status_rec *table_get(struct xs_ctx *ctx)
+static struct xsock_status_rec *table_get(struct xs_ctx *ctx)
 {
+	struct xsock_status_hdr *hdr;
 	char dir[512], path[600];
 	void *mem;
 	int fd;
@@ -79,20 +86,26 @@ static struct xs_status_rec *table_get(struct xs_ctx *ctx)
 	close(fd);
 	if (mem == MAP_FAILED)
 		return NULL;
-	table = mem;
+	hdr = mem;
+	hdr->version = XSOCK_STATUS_VERSION;
+	hdr->slots = XSOCK_STATUS_SLOTS;
+	hdr->rec_size = sizeof(struct xsock_status_rec);
+	/* Release: a reader that sees the magic (acquire) sees the fields above. */
+	__atomic_store_n(&hdr->magic, XSOCK_STATUS_MAGIC, __ATOMIC_RELEASE);
+	table = table_recs(mem);
 	table_pid = getpid();
 	return table;
 }
 
 void xs_status_attach(struct xs_ctx *ctx, struct xs_conn *c)
 {
-	struct xs_status_rec *t, *r = NULL;
+	struct xsock_status_rec *t, *r = NULL;
 	const void *a;
 	unsigned int i;
 
 	pthread_mutex_lock(&table_lock);
 	t = table_get(ctx);
-	for (i = 0; t && i < XS_STATUS_SLOTS; i++) {
+	for (i = 0; t && i < XSOCK_STATUS_SLOTS; i++) {
 		if (!t[i].in_use) {
 			r = &t[i];
 			break;
@@ -103,7 +116,7 @@ void xs_status_attach(struct xs_ctx *ctx, struct xs_conn *c)
 		r->peer_dom = c->peer;
 		r->lport = c->lport;
 		r->pport = c->pport;
-		r->side = c->side == XSR_SIDE_A ? 'A' : 'B';
+		r->side = c->side == XSR_SIDE_A ? XSOCK_STATUS_SIDE_A : XSOCK_STATUS_SIDE_B;
 		r->order = (uint8_t)c->order;
 		a = c->paddr.ss_family == AF_INET6 ?
 			(const void *)&((struct sockaddr_in6 *)&c->paddr)->sin6_addr :
@@ -129,13 +142,25 @@ void xs_status_detach(struct xs_conn *c)
 
 /* ---- reading (xsockctl) ------------------------------------------------------ */
 
-static int print_table(FILE *out, bool json, int pid, const struct xs_status_rec *t,
+/* Is the table mapped at @mem one this reader knows (<xsock/status.h>)? */
+static bool table_known(const void *mem)
+{
+	const struct xsock_status_hdr *hdr = mem;
+
+	/* Acquire: pairs with the writer's release store of the magic, made last. */
+	return __atomic_load_n(&hdr->magic, __ATOMIC_ACQUIRE) == XSOCK_STATUS_MAGIC &&
+	       hdr->version == XSOCK_STATUS_VERSION && hdr->slots == XSOCK_STATUS_SLOTS &&
+	       hdr->rec_size == sizeof(struct xsock_status_rec);
+}
+
+static int print_table(FILE *out, bool json, int pid, const struct xsock_status_rec *t,
 		       unsigned int *count)
 {
 	unsigned int i;
 
-	for (i = 0; i < XS_STATUS_SLOTS; i++) {
-		const struct xs_status_rec *r = &t[i];
+	for (i = 0; i < XSOCK_STATUS_SLOTS; i++) {
+		const struct xsock_status_rec *r = &t[i];
+		const char *role = r->side == XSOCK_STATUS_SIDE_A ? "server" : "client";
 		char state[48];
 
 		if (!__atomic_load_n(&r->in_use, __ATOMIC_ACQUIRE))
@@ -149,15 +174,14 @@ static int print_table(FILE *out, bool json, int pid, const struct xs_status_rec
 				"\"peer_address\":\"%s\",\"local_port\":%u,\"peer_port\":%u,"
 				"\"state\":\"%s\",\"bytes_out\":%llu,\"bytes_in\":%llu,"
 				"\"ring_bytes\":%u}",
-				*count ? "," : "", pid, r->side == 'A' ? "server" : "client",
-				r->peer_dom, r->paddr, r->lport, r->pport, state,
-				(unsigned long long)r->tx, (unsigned long long)r->rx,
-				(4096u << r->order) / 2);
+				*count ? "," : "", pid, role, r->peer_dom, r->paddr, r->lport,
+				r->pport, state, (unsigned long long)r->tx,
+				(unsigned long long)r->rx, XSOCK_RING_HALF_SIZE(r->order));
 		else
 			fprintf(out, "%-7d %-6s %-6u %-22s %-6u %-6u %-12llu %-12llu %-8u %s\n",
-				pid, r->side == 'A' ? "server" : "client", r->peer_dom, r->paddr,
-				r->lport, r->pport, (unsigned long long)r->tx,
-				(unsigned long long)r->rx, (4096u << r->order) / 2, state);
+				pid, role, r->peer_dom, r->paddr, r->lport, r->pport,
+				(unsigned long long)r->tx, (unsigned long long)r->rx,
+				XSOCK_RING_HALF_SIZE(r->order), state);
 		(*count)++;
 	}
 	return 0;
@@ -186,6 +210,7 @@ int xs_status_print(FILE *out, bool json)
 	while (d && (de = readdir(d)) != NULL) {
 		char path[800];
 		int pid = atoi(de->d_name), fd;
+		struct stat sb;
 		void *mem;
 
 		if (pid <= 0)
@@ -198,11 +223,18 @@ int xs_status_print(FILE *out, bool json)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
+		/* Shorter than a table (being created, or not one): mapping
+		 * it whole would fault past its end. */
+		if (fstat(fd, &sb) < 0 || sb.st_size < (off_t)TABLE_BYTES) {
+			close(fd);
+			continue;
+		}
 		mem = mmap(NULL, TABLE_BYTES, PROT_READ, MAP_SHARED, fd, 0);
 		close(fd);
 		if (mem == MAP_FAILED)
 			continue;
-		print_table(out, json, pid, mem, &count);
+		if (table_known(mem))
+			print_table(out, json, pid, table_recs(mem), &count);
 		munmap(mem, TABLE_BYTES);
 	}
 	if (d)

@@ -6,7 +6,9 @@
  * them in a per-domain status directory (the local backend:
  * $XSOCK_LOCAL_DIR/status/<domid>/<pid>; Xen: /dev/shm/xsock-status/<domid>/
  * <pid>, inside the domain). The shim updates a record with plain stores
- * as bytes move; xsockctl reads the tables of live processes.
+ * as bytes move; xsockctl reads the tables of live processes. The table's
+ * layout, its magic and version, and the rules for writer and reader are
+ * the ABI header <xsock/status.h>.
  *
  * Error contract: 0 or a negative errno. Status keeping is best effort:
  * a failure to keep it never affects a connection.
@@ -18,21 +20,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <xsock/status.h>
+
 #include "conn/conn.h"
-
-#define XS_STATUS_SLOTS 1024
-
-struct xs_status_rec {
-	uint32_t in_use;		/* 1 while the connection lives */
-	uint16_t peer_dom;
-	uint16_t lport, pport;
-	uint8_t side;			/* 'A' accepted (server), 'B' connected (client) */
-	uint8_t order;			/* ring order: 2^order pages */
-	int32_t err;			/* 0, or why the connection broke (errno) */
-	uint32_t pad;
-	uint64_t tx, rx;		/* bytes each way */
-	char paddr[48];			/* the peer's address as the application sees it */
-};
 
 /* Give @c a record (sets c->status). Best effort: on failure c->status
  * stays NULL. */
@@ -40,7 +30,7 @@ void xs_status_attach(struct xs_ctx *ctx, struct xs_conn *c);
 /* Copy the byte counters and error into the record. */
 static inline void xs_status_update(struct xs_conn *c, int err)
 {
-	struct xs_status_rec *r = c->status;
+	struct xsock_status_rec *r = c->status;
 
 	if (!r)
 		return;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One endpoint's view of a data ring (wire.h): a byte stream each way.
+ * One endpoint's view of a data ring (<xsock/ring.h>): a byte stream each
+ * way.
  *
  * Independent of the platform: the caller maps the pages and owns the
  * event channel; the ring calls @kick when the peer must be woken.
@@ -33,7 +34,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "ring/wire.h"
+#include <xsock/ring.h>
 
 enum xsr_side {
 	XSR_SIDE_A,	/* allocator: produces out, consumes in */
@@ -84,7 +85,7 @@ struct xsr {
 /* Bytes per half for @order. */
 static inline uint32_t xsr_half_size(unsigned int order)
 {
-	return (XSOCK_RING_PAGE_SIZE << order) / 2;
+	return XSOCK_RING_HALF_SIZE(order);
 }
 
 /*
@@ -145,7 +146,7 @@ int xsr_shutdown_tx(struct xsr *r);
 void xsr_close(struct xsr *r);
 /* The platform reported the peer gone (its event channel hung up). */
 void xsr_peer_gone(struct xsr *r);
-/* Side A: whether B has attached (its b_attached byte, see wire.h). A
+/* Side A: whether B has attached (its b_attached byte, see <xsock/ring.h>). A
  * hostile B can only lie about itself. */
 bool xsr_peer_attached(const struct xsr *r);
 

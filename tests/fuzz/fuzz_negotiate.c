@@ -23,8 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xsock/ring.h>
+
 #include "conn/negotiate.h"
-#include "ring/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

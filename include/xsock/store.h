@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xsock ABI: the store protocol, how two domains negotiate a data ring
+ * through xenstore (docs/protocol.md, section 2; the ring itself is
+ * <xsock/ring.h>).
+ *
+ * This header is part of the xsock ABI (include/xsock/, in the manner of
+ * Xen's include/public/io): it is self-contained (it includes nothing) and
+ * is all another implementation needs to find, write and read xsock's store
+ * nodes. It is stable: changing a path, a word, a value format or a rule
+ * stated here is a protocol change. The store protocol has no version
+ * word: it grows compatibly only, by optional words that older readers
+ * ignore (life=, reuse= were added so).
+ *
+ * Paths. B(d) is XSOCK_STORE_BASE_FMT with domain id d: a domain writes
+ * only below its own home, as a Xen domU may.
+ *
+ *   B(d)/peers/<key>          d's peer registry, readable by d only:
+ *                             XSOCK_PEER_FMT; <key> is "4-<hex addr>-<len>"
+ *                             or "6-<hex addr>-<len>"
+ *   B(S)/listen/<port>        a ring listener on <port> (decimal): the
+ *                             advertisement, XSOCK_LISTEN_FMT; readable by
+ *                             S and every domain S registered
+ *   B(C)/req/<S>/<id>         client C's request to server S:
+ *                             XSOCK_REQUEST_FMT; readable by C and S
+ *   B(S)/conn/<C>/<id>        S's answer to C's request <id>:
+ *                             XSOCK_ANSWER_OFFER_FMT,
+ *                             XSOCK_ANSWER_REFUSED_FMT or the acknowledgement
+ *                             XSOCK_ANSWER_WAIT_FMT; readable by S and C
+ *   B(S)/bell/<port>/<bell>   a doorbell (S-internal): XSOCK_BELL_FMT;
+ *                             readable by S only
+ * Each req/<S> and conn/<C> directory is created with permissions [owner
+ * self: none, peer: read]; its children inherit them.
+ *
+ * Values. Words "key=value" of printable ASCII (0x21..0x7e) separated by
+ * one or more spaces, at most XSOCK_VALUE_MAX bytes. Unknown words are
+ * ignored; a missing, empty, repeated or malformed word, a NUL or control
+ * byte, or a longer value makes the value invalid. Numbers are plain
+ * decimal digits (no sign, at most XSOCK_NUMBER_MAX_DIGITS) within the
+ * field's range. Ids (<id>, id=) are 1..XSOCK_ID_MAX_DIGITS lowercase hex
+ * digits. Errno values (err=) are Linux's numbers, 1..4095.
+ */
+#ifndef XSOCK_ABI_STORE_H
+#define XSOCK_ABI_STORE_H
+
+/* ---- paths (printf formats; domain ids and ports as %u) ---------------- */
+
+#define XSOCK_STORE_BASE_FMT	"/local/domain/%u/data/xsock"	/* B(d) */
+
+/* Node names below B(d). */
+#define XSOCK_NODE_PEERS	"peers"
+#define XSOCK_NODE_LISTEN	"listen"
+#define XSOCK_NODE_REQ		"req"
+#define XSOCK_NODE_CONN		"conn"
+#define XSOCK_NODE_BELL		"bell"
+
+/*
+ * Path formats; their arguments (domain ids, then ports or an id):
+ *   XSOCK_PEERS_FMT		d		XSOCK_REQ_PATH_FMT	C, S, id
+ *   XSOCK_LISTEN_DIR_FMT	S		XSOCK_CONN_PEER_FMT	S, C
+ *   XSOCK_LISTEN_PATH_FMT	S, port		XSOCK_CONN_PATH_FMT	S, C, id
+ *   XSOCK_REQ_DIR_FMT		C		XSOCK_BELL_DIR_FMT	S, port
+ *   XSOCK_REQ_PEER_FMT		C, S		XSOCK_BELL_PATH_FMT	S, port, bell
+ */
+#define XSOCK_PEERS_FMT		XSOCK_STORE_BASE_FMT "/" XSOCK_NODE_PEERS
+#define XSOCK_LISTEN_DIR_FMT	XSOCK_STORE_BASE_FMT "/" XSOCK_NODE_LISTEN
+#define XSOCK_LISTEN_PATH_FMT	XSOCK_LISTEN_DIR_FMT "/%u"
+#define XSOCK_REQ_DIR_FMT	XSOCK_STORE_BASE_FMT "/" XSOCK_NODE_REQ
+#define XSOCK_REQ_PEER_FMT	XSOCK_REQ_DIR_FMT "/%u"
+#define XSOCK_REQ_PATH_FMT	XSOCK_REQ_PEER_FMT "/%s"
+#define XSOCK_CONN_PEER_FMT	XSOCK_STORE_BASE_FMT "/" XSOCK_NODE_CONN "/%u"
+#define XSOCK_CONN_PATH_FMT	XSOCK_CONN_PEER_FMT "/%s"
+#define XSOCK_BELL_DIR_FMT	XSOCK_STORE_BASE_FMT "/" XSOCK_NODE_BELL "/%u"
+#define XSOCK_BELL_PATH_FMT	XSOCK_BELL_DIR_FMT "/%u"
+
+/* ---- words ------------------------------------------------------------- */
+
+#define XSOCK_KEY_PORT	"port"		/* request: the listening port, 0..65535 */
+#define XSOCK_KEY_SPORT	"sport"		/* request: the client's port, 0..65535 */
+#define XSOCK_KEY_DADDR	"daddr"		/* request: the address the client dialled
+					 * (numeric IPv4 or IPv6 text) */
+#define XSOCK_KEY_EVTCHN	"evtchn"	/* request: the client's unbound event channel
+					 * for S, the ring's channel (32 bits) */
+#define XSOCK_KEY_LIFE	"life"		/* request (optional): the grant of the
+					 * client's life page (below; 32 bits) */
+#define XSOCK_KEY_PID	"pid"		/* request, advertisement: the writer's pid,
+					 * 1..2^31-1, meaningful in its domain only
+					 * (for that domain's sweep of dead nodes) */
+#define XSOCK_KEY_ID	"id"		/* advertisement: the listener's id; wait
+					 * answer: the acknowledging listener; doorbell:
+					 * the request's id */
+#define XSOCK_KEY_STATE	"state"		/* answer: XSOCK_STATE_* */
+#define XSOCK_KEY_REF	"ref"		/* offer: the interface page's grant (32 bits) */
+#define XSOCK_KEY_ORDER	"order"		/* offer: ring_order, at most
+					 * XSOCK_RING_MAX_ORDER (<xsock/ring.h>) */
+#define XSOCK_KEY_REUSE	"reuse"		/* offer (optional): 0 or 1; 1 = the server
+					 * parks the ring after close (ring reuse) */
+#define XSOCK_KEY_ERR	"err"		/* refusal: why, an errno (advice: absent,
+					 * 0 or bad reads as ECONNREFUSED) */
+#define XSOCK_KEY_DOM	"dom"		/* doorbell: the client's domain */
+
+/* Values of XSOCK_KEY_STATE. */
+#define XSOCK_STATE_OFFER	"offer"		/* S bound the channel, shared the ring */
+#define XSOCK_STATE_REFUSED	"refused"	/* no ring: see err= */
+#define XSOCK_STATE_WAIT	"wait"		/* acknowledged: a live listener has it */
+
+/* ---- values, as written (printf formats) -------------------------------- */
+
+/* B(d)/peers/<key>: domain id, prefix ("10.77.0.2/32", "fd00::/64"). */
+#define XSOCK_PEER_FMT "%u %s"
+
+/* B(S)/listen/<port>: pid, listener id. */
+#define XSOCK_LISTEN_FMT XSOCK_KEY_PID "=%d " XSOCK_KEY_ID "=%s"
+
+/* B(C)/req/<S>/<id>: port, sport, daddr, evtchn, life, pid. */
+#define XSOCK_REQUEST_FMT \
+	XSOCK_KEY_PORT "=%u " XSOCK_KEY_SPORT "=%u " XSOCK_KEY_DADDR "=%s " \
+	XSOCK_KEY_EVTCHN "=%u " XSOCK_KEY_LIFE "=%u " XSOCK_KEY_PID "=%d"
+
+/* B(S)/conn/<C>/<id>, the offer: ref, order, then XSOCK_ANSWER_REUSE or "". */
+#define XSOCK_ANSWER_OFFER_FMT \
+	XSOCK_KEY_STATE "=" XSOCK_STATE_OFFER " " XSOCK_KEY_REF "=%u " XSOCK_KEY_ORDER "=%u%s"
+#define XSOCK_ANSWER_REUSE " " XSOCK_KEY_REUSE "=1"
+/* ... the refusal: errno. */
+#define XSOCK_ANSWER_REFUSED_FMT XSOCK_KEY_STATE "=" XSOCK_STATE_REFUSED " " XSOCK_KEY_ERR "=%d"
+/* ... the acknowledgement: listener id. */
+#define XSOCK_ANSWER_WAIT_FMT XSOCK_KEY_STATE "=" XSOCK_STATE_WAIT " " XSOCK_KEY_ID "=%s"
+
+/* B(S)/bell/<port>/<bell>: client domain, request id. */
+#define XSOCK_BELL_FMT XSOCK_KEY_DOM "=%u " XSOCK_KEY_ID "=%s"
+
+/* ---- limits and constants ------------------------------------------------ */
+
+#define XSOCK_VALUE_MAX		512u	/* bytes in a value, at most */
+#define XSOCK_NUMBER_MAX_DIGITS	20u	/* digits in a number, at most */
+#define XSOCK_ID_MAX_DIGITS	16u	/* hex digits in an id, at most */
+#define XSOCK_ERRNO_MAX		4095u	/* largest err= */
+
+/*
+ * The life page: one page the client shares with S from before its
+ * request until it has attached (or given up), its byte at
+ * XSOCK_LIFE_OFFSET set to XSOCK_LIFE_ALIVE, with an unmap notification
+ * on that byte and the ring's channel. S maps it while the offer waits:
+ * the byte at 0 (or the page gone) without b_attached is a client that
+ * died, on Xen too, where a dead client's bound channel says nothing.
+ */
+#define XSOCK_LIFE_OFFSET	0u
+#define XSOCK_LIFE_ALIVE	1u
+
+#endif /* XSOCK_ABI_STORE_H */

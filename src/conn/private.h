@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the files of src/conn share, internal to them: the connection
+ * object's allocation (conn.c), the negotiation's store nodes (nodes.c:
+ * directories, ids, conditional removal, answers, doorbell records) and
+ * the sweeps of dead processes' nodes (sweep.c). The store layout is
+ * <xsock/store.h>.
+ *
+ * Error contract: functions returning int give 0 (or the count or flag
+ * stated) or a negative errno; the void ones are best effort and say
+ * nothing when they fail. Nothing is printed.
+ */
+#ifndef XSOCK_CONN_PRIVATE_H
+#define XSOCK_CONN_PRIVATE_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <xsock/store.h>
+
+#include "common/compiler.h"
+#include "conn/conn.h"
+
+/* ---- conn.c, and socket addresses ---------------------------------------------- */
+
+/* A zeroed connection of @ctx to @peer on @side of the ring, or NULL (no
+ * memory). Free it with xs_conn_abandon(). */
+struct xs_conn *xs_conn_alloc(struct xs_ctx *ctx, xsp_domid_t peer, enum xsr_side side);
+
+/* Keep the application's address @sa (@salen bytes, cut to fit) in @ss. */
+static inline void xs_sa_keep(struct sockaddr_storage *ss, socklen_t *sslen,
+			      const struct sockaddr *sa, socklen_t salen)
+{
+	memcpy(ss, sa, XS_MIN((size_t)salen, sizeof(*ss)));
+	*sslen = salen;
+}
+
+/* Set the port of an AF_INET or AF_INET6 address (others are left alone). */
+static inline void xs_sa_set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+/* ---- nodes.c --------------------------------------------------------------------- */
+
+/*
+ * Make sure @dir exists with permissions "owner self, nobody else, @peer
+ * may read". Children created later inherit them. Errors: store errors.
+ */
+int xs_dir_ensure(struct xsp_store *st, xsp_domid_t self, const char *dir, xsp_domid_t peer);
+
+/* A random id of 16 hex digits into @buf (XS_NEG_ID_LEN bytes). Never fails. */
+void xs_random_id(char *buf, size_t len);
+
+/* Remove @path if its value still is @val (in a transaction). */
+void xs_node_rm_if_unchanged(struct xsp_store *st, const char *path, const char *val);
+/* Remove the advertisement @path if it is still the one of listener @id. */
+void xs_listen_rm_own(struct xsp_store *st, const char *path, const char *id);
+
+/*
+ * Publish the answer @val at @apath unless another one exists already.
+ * An existing acknowledgement may be replaced: by any offer or refusal
+ * (@ack_id NULL), or by an acknowledgement of the same listener (@ack_id).
+ * Errors: -EALREADY another answer (or another listener's
+ * acknowledgement) is there; -EAGAIN the transaction kept conflicting;
+ * store errors.
+ */
+int xs_answer_publish(struct xsp_store *st, const char *apath, const char *val,
+		      const char *ack_id);
+/* Answer @dom's request @id with "refused" and @err. Errors: those of
+ * xs_answer_publish(). */
+int xs_answer_refuse(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id,
+		     int err);
+/* Remove the answer node of @dom's request @id (the negotiation is over). */
+void xs_answer_rm(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id);
+/* Remove the answer to (@dom, @id) if it is an acknowledgement (any listener's). */
+void xs_answer_rm_wait(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id);
+/* Remove listener @listener_id's own acknowledgement of (@dom, @id), if still there. */
+void xs_answer_rm_ack(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id,
+		      const char *listener_id);
+
+/* The path of doorbell @bell of @port in domain @self. */
+void xs_bell_path(char *buf, size_t len, xsp_domid_t self, uint16_t port, uint16_t bell);
+/*
+ * Take the doorbell record at @path away: 1 (and its value in *val, to
+ * free(), if @val is not NULL) if we removed it, 0 if it was not there.
+ * Errors: -EAGAIN the transaction kept conflicting; store errors.
+ */
+int xs_bell_take(struct xsp_store *st, const char *path, char **val);
+/* Remove B(self)/bell/<port> if no doorbell is left in it. */
+void xs_bell_rm_dir(struct xsp_store *st, xsp_domid_t self, uint16_t port);
+
+/* ---- sweep.c --------------------------------------------------------------------- */
+
+/*
+ * Remove @self's listen/<port> advertisements (xs_sweep_listen()) or
+ * req/<S>/<id> requests (xs_sweep_requests()) whose pid is dead; *removed
+ * (may be NULL) gets the count. Errors: store errors (an absent directory
+ * is not one).
+ */
+int xs_sweep_listen(struct xsp_store *st, xsp_domid_t self, unsigned int *removed);
+int xs_sweep_requests(struct xsp_store *st, xsp_domid_t self, unsigned int *removed);
+
+#endif /* XSOCK_CONN_PRIVATE_H */
