@@ -58,9 +58,11 @@
 #include "conn/conn.h"
 #include "platform/platform.h"
 #include "ring/ring.h"
-#include "ring/wire.h"
 
-#define BASE_FMT "/local/domain/%u/data/xsock"
+#include <xsock/ring.h>
+#include <xsock/store.h>
+
+#define BASE_FMT XSOCK_STORE_BASE_FMT
 #define FAKE_PORT 4000000u	/* no event channel or grant has this number */
 
 struct opts {
