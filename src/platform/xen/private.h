@@ -4,11 +4,11 @@
  * the logger handed to the Xen libraries, the errno helpers, and each
  * file's entries into the ops table (xen.c).
  *
- *   xen.c     opening and closing the backend, the self domid, logging,
- *             the ops table
- *   gnttab.c  grants: libxengnttab (gntshr to share, gnttab to map)
- *   evtchn.c  event channels: libxenevtchn, one handle per endpoint
- *   store.c   the store: libxenstore, transactions and watches
+ *   xen.c        opening and closing the backend, the self domid, logging,
+ *                the ops table
+ *   xengnttab.c  grants: libxengnttab (gntshr to share, gnttab to map)
+ *   xenevtchn.c  event channels: libxenevtchn, one handle per endpoint
+ *   xenstore.c   the store: libxenstore, transactions and watches
  */
 #ifndef XSOCK_PLATFORM_XEN_PRIVATE_H
 #define XSOCK_PLATFORM_XEN_PRIVATE_H
@@ -37,7 +37,7 @@ int xen_err_or(int fallback);
 int xen_map_open_errno(int e);
 xsp_domid_t xen_real_domid(const struct xsp *p, xsp_domid_t d);
 
-/* gnttab.c */
+/* xengnttab.c */
 int xen_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 	      const struct xsp_unmap_notify *notify, struct xsp_share *s);
 void xen_unshare(struct xsp_share *s);
@@ -45,7 +45,7 @@ int xen_map(struct xsp *p, xsp_domid_t peer, unsigned int n, const xsp_gref_t *r
 	    const struct xsp_unmap_notify *notify, struct xsp_map *m);
 void xen_unmap(struct xsp_map *m);
 
-/* evtchn.c */
+/* xenevtchn.c */
 int xen_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e);
 int xen_evtchn_bind(struct xsp *p, xsp_domid_t peer, xsp_port_t remote_port,
 		    struct xsp_evtchn *e);
@@ -53,7 +53,7 @@ int xen_evtchn_notify(struct xsp_evtchn *e);
 int xen_evtchn_ack(struct xsp_evtchn *e);
 void xen_evtchn_close(struct xsp_evtchn *e);
 
-/* store.c */
+/* xenstore.c */
 int xen_store_open(struct xsp *p, struct xsp_store *st);
 void xen_store_close(struct xsp_store *st);
 int xen_store_read(struct xsp_store *st, xsp_txn_t t, const char *path, char **val,

@@ -5,10 +5,11 @@
  *
  *   xen.c           this file: opening and closing the backend, the self
  *                   domid, logging, the ops table
- *   gnttab.c        grants: libxengnttab (gntalloc to share, gntdev to map)
- *   evtchn.c        event channels: libxenevtchn, one handle per endpoint
- *   store.c         the store: libxenstore, one connection per xsp_store
+ *   xengnttab.c     grants: libxengnttab (gntalloc to share, gntdev to map)
+ *   xenevtchn.c     event channels: libxenevtchn, one handle per endpoint
+ *   xenstore.c      the store: libxenstore, one connection per xsp_store
  *   private.h       what they share
+ * (each file is named after the library it wraps)
  *
  * Self domid: read from the store as the relative node "domid" (resolved by
  * xenstored to /local/domain/<self>/domid). Dom0 has no such node in some
@@ -18,10 +19,11 @@
  * -ENOENT.
  *
  * Error mapping (Xen -> the -errno contract of platform.h): each file maps
- * the errors of the library it wraps (gnttab.c, evtchn.c, store.c); a
- * device that cannot be opened is -ENOENT (no Xen), -EACCES or -EMFILE.
+ * the errors of the library it wraps (xengnttab.c, xenevtchn.c,
+ * xenstore.c); a device that cannot be opened is -ENOENT (no Xen), -EACCES
+ * or -EMFILE.
  *
- * Peer death: see evtchn.c.
+ * Peer death: see xenevtchn.c.
  *
  * Fork: the grant-sharing mappings are inherited by a child (gntalloc
  * VMAs); gntdev mappings are not (VM_DONTCOPY), as platform.h promises.
