@@ -13,6 +13,7 @@
 #ifndef XSOCK_PLATFORM_XEN_PRIVATE_H
 #define XSOCK_PLATFORM_XEN_PRIVATE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -31,46 +32,71 @@ static inline struct xen_priv *xen_priv(const struct xsp *p)
 	return (struct xen_priv *)p->priv;
 }
 
-/* xen.c */
+/* The logger handed to the Xen libraries (xen.c). */
 extern struct xentoollog_logger xen_logger;
-int xen_err_or(int fallback);
-int xen_map_open_errno(int e);
-xsp_domid_t xen_real_domid(const struct xsp *p, xsp_domid_t d);
+
+/* errno after a failed call, never 0 (some paths fail without setting it). */
+static inline int xen_err_or(int fallback)
+{
+	return errno > 0 ? errno : fallback;
+}
+
+/* Map an errno from a device open to the contract (-ENOENT: no Xen). */
+static inline int xen_map_open_errno(int e)
+{
+	switch (e) {
+	case ENOENT:
+	case ENODEV:
+	case ENXIO:
+		return -ENOENT;
+	case EACCES:
+	case EPERM:
+		return -EACCES;
+	case EMFILE:
+	case ENFILE:
+		return -EMFILE;
+	default:
+		return -e;
+	}
+}
+
+static inline xsp_domid_t xen_real_domid(const struct xsp *p, xsp_domid_t d)
+{
+	return d == XSP_DOMID_SELF ? p->self : d;
+}
+
+/*
+ * The entries of the ops table (xen.c) that the other files define:
+ * xen_<member>, declared with the type of its member of struct xsp_ops.
+ */
+#define XEN_OP(member) extern __typeof__(*((struct xsp_ops *)0)->member) xen_##member
 
 /* xengnttab.c */
-int xen_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
-	      const struct xsp_unmap_notify *notify, struct xsp_share *s);
-void xen_unshare(struct xsp_share *s);
-int xen_map(struct xsp *p, xsp_domid_t peer, unsigned int n, const xsp_gref_t *refs,
-	    const struct xsp_unmap_notify *notify, struct xsp_map *m);
-void xen_unmap(struct xsp_map *m);
+XEN_OP(share);
+XEN_OP(unshare);
+XEN_OP(map);
+XEN_OP(unmap);
 
 /* xenevtchn.c */
-int xen_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e);
-int xen_evtchn_bind(struct xsp *p, xsp_domid_t peer, xsp_port_t remote_port,
-		    struct xsp_evtchn *e);
-int xen_evtchn_notify(struct xsp_evtchn *e);
-int xen_evtchn_ack(struct xsp_evtchn *e);
-void xen_evtchn_close(struct xsp_evtchn *e);
+XEN_OP(evtchn_alloc);
+XEN_OP(evtchn_bind);
+XEN_OP(evtchn_notify);
+XEN_OP(evtchn_ack);
+XEN_OP(evtchn_close);
 
 /* xenstore.c */
-int xen_store_open(struct xsp *p, struct xsp_store *st);
-void xen_store_close(struct xsp_store *st);
-int xen_store_read(struct xsp_store *st, xsp_txn_t t, const char *path, char **val,
-		   size_t *len);
-int xen_store_write(struct xsp_store *st, xsp_txn_t t, const char *path,
-		    const void *val, size_t len);
-int xen_store_rm(struct xsp_store *st, xsp_txn_t t, const char *path);
-int xen_store_list(struct xsp_store *st, xsp_txn_t t, const char *path, char ***names,
-		   unsigned int *n);
-int xen_store_set_perms(struct xsp_store *st, xsp_txn_t t, const char *path,
-			const struct xsp_perm *perms, unsigned int n);
-int xen_store_get_perms(struct xsp_store *st, xsp_txn_t t, const char *path,
-			struct xsp_perm **perms, unsigned int *n);
-int xen_txn_start(struct xsp_store *st, xsp_txn_t *t);
-int xen_txn_end(struct xsp_store *st, xsp_txn_t t, bool abort);
-int xen_watch_add(struct xsp_store *st, const char *path, const char *token);
-int xen_watch_rm(struct xsp_store *st, const char *path, const char *token);
-int xen_watch_read(struct xsp_store *st, char **path, char **token);
+XEN_OP(store_open);
+XEN_OP(store_close);
+XEN_OP(store_read);
+XEN_OP(store_write);
+XEN_OP(store_rm);
+XEN_OP(store_list);
+XEN_OP(store_set_perms);
+XEN_OP(store_get_perms);
+XEN_OP(txn_start);
+XEN_OP(txn_end);
+XEN_OP(watch_add);
+XEN_OP(watch_rm);
+XEN_OP(watch_read);
 
 #endif /* XSOCK_PLATFORM_XEN_PRIVATE_H */

@@ -98,37 +98,7 @@ struct xentoollog_logger xen_logger = {
 	.destroy = xen_log_destroy,
 };
 
-/* ---- helpers ------------------------------------------------------------- */
-
-/* errno after a failed call, never 0 (some paths fail without setting it). */
-int xen_err_or(int fallback)
-{
-	return errno > 0 ? errno : fallback;
-}
-
-/* Map an errno from a device open to the contract (-ENOENT: no Xen). */
-int xen_map_open_errno(int e)
-{
-	switch (e) {
-	case ENOENT:
-	case ENODEV:
-	case ENXIO:
-		return -ENOENT;
-	case EACCES:
-	case EPERM:
-		return -EACCES;
-	case EMFILE:
-	case ENFILE:
-		return -EMFILE;
-	default:
-		return -e;
-	}
-}
-
-xsp_domid_t xen_real_domid(const struct xsp *p, xsp_domid_t d)
-{
-	return d == XSP_DOMID_SELF ? p->self : d;
-}
+/* ---- self domid ---------------------------------------------------------- */
 
 static int is_dom0(void)
 {

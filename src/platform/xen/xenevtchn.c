@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +72,53 @@ static void evtchn_handle_close(struct xsp_evtchn *e, struct xen_evtchn *xe)
 	e->fd = -1;
 }
 
-int xen_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
+/* A failed bind of an unbound port for @peer: log, and errno as the contract says. */
+static int alloc_errno(xsp_domid_t peer)
+{
+	int err = xen_err_or(ENOSPC);
+
+	xs_log(XS_LOG_WARN, "xen: evtchn alloc for dom%u: %s", (unsigned int)peer,
+	       strerror(err));
+	return err == ENOMEM ? -ENOMEM : (err == EMFILE ? -EMFILE : -ENOSPC);
+}
+
+/* A failed bind to @peer's @remote_port: log, and errno as the contract says. */
+static int bind_errno(xsp_domid_t peer, xsp_port_t remote_port)
+{
+	int err = xen_err_or(EINVAL), rc;
+
+	xs_log(XS_LOG_WARN, "xen: evtchn bind to dom%u port %u: %s", (unsigned int)peer,
+	       (unsigned int)remote_port, strerror(err));
+	switch (err) {
+	case ESRCH:
+		rc = -ECONNREFUSED;
+		break;
+	case EPERM:
+	case EACCES:
+		rc = -EPERM;
+		break;
+	case EBUSY:
+	case EEXIST:
+		rc = -EBUSY;
+		break;
+	case ENOSPC:
+	case ENOMEM:
+	case EMFILE:
+		rc = -err;
+		break;
+	default:
+		rc = -ENOENT;	/* EINVAL: absent, bound, or not ours */
+		break;
+	}
+	return rc;
+}
+
+/*
+ * Open @e's handle and bind it: to @peer's @remote_port if @bind, else to
+ * a new unbound port that @peer may bind (alloc).
+ */
+static int evtchn_open(struct xsp *p, xsp_domid_t peer, bool bind, xsp_port_t remote_port,
+		       struct xsp_evtchn *e)
 {
 	struct xen_evtchn *xe;
 	xenevtchn_port_or_error_t port;
@@ -81,13 +128,12 @@ int xen_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 	if (rc < 0)
 		return rc;
 	errno = 0;
-	port = xenevtchn_bind_unbound_port(xe->h, xen_real_domid(p, peer));
+	if (bind)
+		port = xenevtchn_bind_interdomain(xe->h, xen_real_domid(p, peer), remote_port);
+	else
+		port = xenevtchn_bind_unbound_port(xe->h, xen_real_domid(p, peer));
 	if (port < 0) {
-		int err = xen_err_or(ENOSPC);
-
-		xs_log(XS_LOG_WARN, "xen: evtchn alloc for dom%u: %s", (unsigned int)peer,
-		       strerror(err));
-		rc = err == ENOMEM ? -ENOMEM : (err == EMFILE ? -EMFILE : -ENOSPC);
+		rc = bind ? bind_errno(peer, remote_port) : alloc_errno(peer);
 		goto close_handle;
 	}
 	e->port = (xsp_port_t)port;
@@ -99,53 +145,15 @@ close_handle:
 	return rc;
 }
 
+int xen_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
+{
+	return evtchn_open(p, peer, false, 0, e);
+}
+
 int xen_evtchn_bind(struct xsp *p, xsp_domid_t peer, xsp_port_t remote_port,
 		    struct xsp_evtchn *e)
 {
-	struct xen_evtchn *xe;
-	xenevtchn_port_or_error_t port;
-	int rc;
-
-	rc = evtchn_handle_open(e, &xe);
-	if (rc < 0)
-		return rc;
-	errno = 0;
-	port = xenevtchn_bind_interdomain(xe->h, xen_real_domid(p, peer), remote_port);
-	if (port < 0) {
-		int err = xen_err_or(EINVAL);
-
-		xs_log(XS_LOG_WARN, "xen: evtchn bind to dom%u port %u: %s", (unsigned int)peer,
-		       (unsigned int)remote_port, strerror(err));
-		switch (err) {
-		case ESRCH:
-			rc = -ECONNREFUSED;
-			break;
-		case EPERM:
-		case EACCES:
-			rc = -EPERM;
-			break;
-		case EBUSY:
-		case EEXIST:
-			rc = -EBUSY;
-			break;
-		case ENOSPC:
-		case ENOMEM:
-		case EMFILE:
-			rc = -err;
-			break;
-		default:
-			rc = -ENOENT;	/* EINVAL: absent, bound, or not ours */
-			break;
-		}
-		goto close_handle;
-	}
-	e->port = (xsp_port_t)port;
-	e->priv = xe;
-	return 0;
-
-close_handle:
-	evtchn_handle_close(e, xe);
-	return rc;
+	return evtchn_open(p, peer, true, remote_port, e);
 }
 
 int xen_evtchn_notify(struct xsp_evtchn *e)

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -45,6 +46,26 @@ static int map_grant_errno(int e)
 	}
 }
 
+/* The port an unmap notification signals: its event channel's, or none (-1). */
+static evtchn_port_t notify_port(const struct xsp_unmap_notify *notify)
+{
+	return notify->ev ? notify->ev->port : (evtchn_port_t)-1;
+}
+
+/* End a share (@shared) or a map of @n pages at *@addr; forget the address. */
+static void grant_release(struct xsp *p, bool shared, void **addr, unsigned int n)
+{
+	struct xen_priv *xp = xen_priv(p);
+	int rc;
+
+	if (!*addr)
+		return;
+	rc = shared ? xengntshr_unshare(xp->gs, *addr, n) : xengnttab_unmap(xp->gt, *addr, n);
+	if (rc < 0)
+		xs_log(XS_LOG_WARN, "xen: %s: %s", shared ? "unshare" : "unmap", strerror(errno));
+	*addr = NULL;
+}
+
 int xen_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 	      const struct xsp_unmap_notify *notify, struct xsp_share *s)
 {
@@ -53,14 +74,11 @@ int xen_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 	void *addr;
 
 	errno = 0;
-	if (notify) {
-		evtchn_port_t port = notify->ev ? notify->ev->port : (evtchn_port_t)-1;
-
+	if (notify)
 		addr = xengntshr_share_page_notify(xp->gs, dom, &s->refs[0], 1,
-						   (uint32_t)notify->offset, port);
-	} else {
+						   (uint32_t)notify->offset, notify_port(notify));
+	else
 		addr = xengntshr_share_pages(xp->gs, dom, (int)npages, s->refs, 1);
-	}
 	if (!addr) {
 		int e = xen_err_or(ENOMEM);
 
@@ -76,11 +94,7 @@ int xen_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 
 void xen_unshare(struct xsp_share *s)
 {
-	struct xen_priv *xp = xen_priv(s->p);
-
-	if (s->addr && xengntshr_unshare(xp->gs, s->addr, s->npages) < 0)
-		xs_log(XS_LOG_WARN, "xen: unshare: %s", strerror(errno));
-	s->addr = NULL;
+	grant_release(s->p, true, &s->addr, s->npages);
 }
 
 int xen_map(struct xsp *p, xsp_domid_t peer, unsigned int n, const xsp_gref_t *refs,
@@ -92,11 +106,9 @@ int xen_map(struct xsp *p, xsp_domid_t peer, unsigned int n, const xsp_gref_t *r
 
 	errno = 0;
 	if (notify) {
-		evtchn_port_t port = notify->ev ? notify->ev->port : (evtchn_port_t)-1;
-
 		addr = xengnttab_map_grant_ref_notify(xp->gt, dom, refs[0],
 						      PROT_READ | PROT_WRITE,
-						      (uint32_t)notify->offset, port);
+						      (uint32_t)notify->offset, notify_port(notify));
 	} else {
 		/* The library takes a non-const array but does not write it. */
 		addr = xengnttab_map_domain_grant_refs(xp->gt, n, dom, (uint32_t *)refs,
@@ -115,9 +127,5 @@ int xen_map(struct xsp *p, xsp_domid_t peer, unsigned int n, const xsp_gref_t *r
 
 void xen_unmap(struct xsp_map *m)
 {
-	struct xen_priv *xp = xen_priv(m->p);
-
-	if (m->addr && xengnttab_unmap(xp->gt, m->addr, m->npages) < 0)
-		xs_log(XS_LOG_WARN, "xen: unmap: %s", strerror(errno));
-	m->addr = NULL;
+	grant_release(m->p, false, &m->addr, m->npages);
 }
