@@ -79,8 +79,11 @@ xsp_domid_t xsp_self_domid(const struct xsp *p)
 
 /* ---- grants -------------------------------------------------------- */
 
-static int check_notify(unsigned int npages, const struct xsp_unmap_notify *n)
+/* A share or map of @npages with notification @n: 0, or -EINVAL. */
+static int check_pages(unsigned int npages, const struct xsp_unmap_notify *n)
 {
+	if (npages == 0 || npages > 1024)
+		return -EINVAL;
 	if (!n)
 		return 0;
 	if (npages != 1 || n->offset >= XSP_PAGE_SIZE)
@@ -95,9 +98,7 @@ int xsp_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 	int rc;
 
 	*out = NULL;
-	if (npages == 0 || npages > 1024)
-		return -EINVAL;
-	rc = check_notify(npages, notify);
+	rc = check_pages(npages, notify);
 	if (rc < 0)
 		return rc;
 	s = calloc(1, sizeof(*s));
@@ -142,9 +143,7 @@ int xsp_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 	int rc;
 
 	*out = NULL;
-	if (n == 0 || n > 1024)
-		return -EINVAL;
-	rc = check_notify(n, notify);
+	rc = check_pages(n, notify);
 	if (rc < 0)
 		return rc;
 	m = calloc(1, sizeof(*m));

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The local backend: opening it, and the ops table. */
+/*
+ * The local backend: opening it, the helpers its files share (counters,
+ * lock files, FIFOs, directory streams), and the ops table.
+ */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -143,6 +147,56 @@ close_fd:
 int local_counter_next(struct xsp *p, const char *name, uint32_t *out)
 {
 	return local_counter_add(p, name, 1, out);
+}
+
+int local_lock_open(int dirfd, const char *name, int flags)
+{
+	int fd, rc;
+
+	fd = openat(dirfd, name, flags | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+	}
+	return fd;
+}
+
+int local_fifo_open(int dirfd, const char *name, int *rfd, int *wfd)
+{
+	int rc;
+
+	*rfd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*rfd < 0)
+		return -errno;
+	*wfd = openat(dirfd, name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*wfd < 0) {
+		rc = -errno;
+		close(*rfd);
+		*rfd = -1;
+		return rc;
+	}
+	return 0;
+}
+
+int local_opendir_at(int dirfd, const char *name, int flags, DIR **out)
+{
+	int fd, rc;
+
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
+	if (fd < 0)
+		return -errno;
+	*out = fdopendir(fd);
+	if (!*out) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return 0;
 }
 
 const struct xsp_ops xsp_local_ops = {
