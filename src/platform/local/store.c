@@ -174,9 +174,6 @@ free_sp:
 void local_store_close(struct xsp_store *st)
 {
 	struct store_priv *sp = spriv(st);
-	char name[128];
-	struct pend *pe;
-	size_t i;
 
 	if (!sp)
 		return;
@@ -186,24 +183,8 @@ void local_store_close(struct xsp_store *st)
 		sp->txns = tx->next;
 		txn_free(sp, tx);
 	}
-	wfile(sp, "reg", name, sizeof(name));
-	unlinkat(sp->dirfd, name, 0);
-	wfile(sp, "fifo", name, sizeof(name));
-	unlinkat(sp->dirfd, name, 0);
-	wfile(sp, "ovf", name, sizeof(name));
-	unlinkat(sp->dirfd, name, 0);
-	close(sp->rfd);
-	close(sp->kfd);
+	watch_close(sp);
 	close(sp->lockfd);
-	for (i = 0; i < sp->nw; i++) {
-		free(sp->w[i].path);
-		free(sp->w[i].token);
-	}
-	free(sp->w);
-	while ((pe = sp->pend) != NULL) {
-		sp->pend = pe->next;
-		free(pe);
-	}
 	free(sp);
 	st->priv = NULL;
 	st->watch_fd = -1;
@@ -221,6 +202,23 @@ static int get_view(struct xsp_store *st, xsp_txn_t t, struct view *v)
 }
 
 /*
+ * @path recorded in @v's transaction, if any (@children: its child list
+ * too), then the lock taken @how. On success the caller must
+ * store_unlock(v->sp).
+ */
+static int view_lock(struct view *v, const char *path, bool children, int how)
+{
+	int rc;
+
+	if (v->tx) {
+		rc = acc_path(v->tx, path, children);
+		if (rc < 0)
+			return rc;
+	}
+	return store_lock(v->sp, how);
+}
+
+/*
  * The start of every read: the view for @t, the read recorded in a
  * transaction (@children: its child list too), the shared lock taken.
  * On success the caller must store_unlock(v->sp).
@@ -232,12 +230,24 @@ static int read_begin(struct xsp_store *st, xsp_txn_t t, const char *path, bool 
 
 	if (rc < 0)
 		return rc;
-	if (v->tx) {
-		rc = acc_path(v->tx, path, children);
-		if (rc < 0)
-			return rc;
-	}
-	return store_lock(v->sp, LOCK_SH);
+	return view_lock(v, path, children, LOCK_SH);
+}
+
+/*
+ * Outside a transaction, under the exclusive lock: make one change to the
+ * live tree (apply_op()) and publish it.
+ */
+static int change_live(struct store_priv *sp, int kind, const char *path, const void *val,
+		       size_t len, const struct perms *pm)
+{
+	struct cctx c = { .sp = sp };
+	int rc, rc2;
+
+	rc = apply_op(&c, kind, path, val, len, pm);
+	rc2 = cctx_finish(&c);
+	if (rc == 0)
+		rc = rc2;
+	return rc;
 }
 
 int local_store_read(struct xsp_store *st, xsp_txn_t t, const char *path,
@@ -261,42 +271,26 @@ int local_store_write(struct xsp_store *st, xsp_txn_t t, const char *path,
 		      const void *val, size_t len)
 {
 	struct view v;
-	struct cctx c;
 	unsigned int created;
 	size_t alen;
-	int rc, rc2;
+	int rc;
 
 	rc = get_view(st, t, &v);
 	if (rc < 0)
 		return rc;
 	if (!val)
 		val = "";
-	if (v.tx) {
-		rc = store_lock(v.sp, LOCK_SH);
-		if (rc < 0)
-			return rc;
-		rc = check_write(&v, path, &created, &alen);
-		if (rc == 0)
-			rc = check_quota(v.sp, v.tx->created + (long)created);
-		if (rc == 0)
-			rc = txn_write(v.sp, v.tx, path, val, len, alen);
-		store_unlock(v.sp);
-		return rc;
-	}
-	rc = store_lock(v.sp, LOCK_EX);
+	/* check_write() records what it consults in the transaction. */
+	rc = store_lock(v.sp, v.tx ? LOCK_SH : LOCK_EX);
 	if (rc < 0)
 		return rc;
 	rc = check_write(&v, path, &created, &alen);
 	if (rc == 0)
-		rc = check_quota(v.sp, created);
-	if (rc == 0) {
-		memset(&c, 0, sizeof(c));
-		c.sp = v.sp;
-		rc = apply_write(&c, path, val, len, v.sp->self);
-		rc2 = cctx_finish(&c);
-		if (rc == 0)
-			rc = rc2;
-	}
+		rc = check_quota(v.sp, (v.tx ? v.tx->created : 0) + (long)created);
+	if (rc == 0 && v.tx)
+		rc = txn_write(v.sp, v.tx, path, val, len, alen);
+	else if (rc == 0)
+		rc = change_live(v.sp, OP_WRITE, path, val, len, NULL);
 	store_unlock(v.sp);
 	return rc;
 }
@@ -304,33 +298,21 @@ int local_store_write(struct xsp_store *st, xsp_txn_t t, const char *path,
 int local_store_rm(struct xsp_store *st, xsp_txn_t t, const char *path)
 {
 	struct view v;
-	struct cctx c;
-	int rc, rc2;
+	int rc;
 
 	rc = get_view(st, t, &v);
 	if (rc < 0)
 		return rc;
 	if (is_root(path))
 		return -EINVAL;
-	if (v.tx) {
-		rc = acc_path(v.tx, path, false);
-		if (rc < 0)
-			return rc;
-	}
-	rc = store_lock(v.sp, v.tx ? LOCK_SH : LOCK_EX);
+	rc = view_lock(&v, path, false, v.tx ? LOCK_SH : LOCK_EX);
 	if (rc < 0)
 		return rc;
 	rc = view_access(&v, path, XSP_PERM_WRITE, NULL, NULL, NULL);
-	if (rc == 0 && v.tx) {
+	if (rc == 0 && v.tx)
 		rc = txn_rm(v.tx, path);
-	} else if (rc == 0) {
-		memset(&c, 0, sizeof(c));
-		c.sp = v.sp;
-		rc = apply_rm(&c, path);
-		rc2 = cctx_finish(&c);
-		if (rc == 0)
-			rc = rc2;
-	}
+	else if (rc == 0)
+		rc = change_live(v.sp, OP_RM, path, NULL, 0, NULL);
 	store_unlock(v.sp);
 	return rc;
 }
@@ -383,10 +365,8 @@ int local_store_set_perms(struct xsp_store *st, xsp_txn_t t, const char *path,
 {
 	struct perms pm;
 	struct view v;
-	struct cctx c;
-	struct ov *o;
 	unsigned int i;
-	int rc, rc2;
+	int rc;
 
 	rc = get_view(st, t, &v);
 	if (rc < 0)
@@ -399,31 +379,14 @@ int local_store_set_perms(struct xsp_store *st, xsp_txn_t t, const char *path,
 		pm.p[i] = perms[i];
 	}
 	pm.n = n;
-	if (v.tx) {
-		rc = acc_path(v.tx, path, false);
-		if (rc < 0)
-			return rc;
-	}
-	rc = store_lock(v.sp, v.tx ? LOCK_SH : LOCK_EX);
+	rc = view_lock(&v, path, false, v.tx ? LOCK_SH : LOCK_EX);
 	if (rc < 0)
 		return rc;
 	rc = check_set_perms(&v, path, &pm);
-	if (rc == 0 && v.tx) {
-		o = ov_get(v.sp, v.tx, path);
-		if (!o) {
-			rc = -ENOMEM;
-		} else {
-			o->pm = pm;
-			rc = txn_op(v.tx, OP_PERMS, path, NULL, 0, &pm);
-		}
-	} else if (rc == 0) {
-		memset(&c, 0, sizeof(c));
-		c.sp = v.sp;
-		rc = apply_perms(&c, path, &pm);
-		rc2 = cctx_finish(&c);
-		if (rc == 0)
-			rc = rc2;
-	}
+	if (rc == 0 && v.tx)
+		rc = txn_set_perms(v.sp, v.tx, path, &pm);
+	else if (rc == 0)
+		rc = change_live(v.sp, OP_PERMS, path, NULL, 0, &pm);
 	store_unlock(v.sp);
 	return rc;
 }

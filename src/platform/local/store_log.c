@@ -21,8 +21,16 @@
 
 #include "platform/local/store_priv.h"
 
+#define LOG_MAGIC 0x78736f636b4c4f47ull	/* "xsockLOG" */
 #define LOG_SLOTS 1024u
 #define LOG_HDR_SIZE 64
+
+struct log_hdr {
+	uint64_t magic;
+	uint64_t gen;		/* bumped by every modification */
+	uint64_t lost;		/* newest generation with an overwritten record */
+	uint64_t head;		/* records ever written */
+};
 
 struct log_slot {
 	uint64_t gen;
@@ -65,7 +73,7 @@ void store_unlock(struct store_priv *sp)
 }
 
 /* Read the header; 0 with h->magic == 0 when the log is new or corrupt. */
-int log_hdr_read(struct store_priv *sp, struct log_hdr *h)
+static int log_hdr_read(struct store_priv *sp, struct log_hdr *h)
 {
 	ssize_t n = pread(sp->lockfd, h, sizeof(*h), 0);
 
@@ -74,6 +82,22 @@ int log_hdr_read(struct store_priv *sp, struct log_hdr *h)
 	if ((size_t)n != sizeof(*h) || h->magic != LOG_MAGIC)
 		memset(h, 0, sizeof(*h));
 	return 0;
+}
+
+/* The current generation (under the shared lock), 0 when the log is new or corrupt. */
+int log_gen(struct store_priv *sp, uint64_t *gen)
+{
+	struct log_hdr h;
+	int rc;
+
+	rc = store_lock(sp, LOCK_SH);
+	if (rc < 0)
+		return rc;
+	rc = log_hdr_read(sp, &h);
+	store_unlock(sp);
+	if (rc == 0)
+		*gen = h.magic == LOG_MAGIC ? h.gen : 0;
+	return rc;
 }
 
 /* Under the exclusive lock: bump the generation and record @keys. */

@@ -24,8 +24,6 @@
 #define WATCH_DIR "store-watch"
 #define QUOTA_DIR "store-quota"
 
-#define LOG_MAGIC 0x78736f636b4c4f47ull	/* "xsockLOG" */
-
 #define MAX_PERMS 64
 
 /* Change-log key kinds (low two bits of a path hash). */
@@ -34,13 +32,6 @@ enum { KEY_V = 1, KEY_C = 2, KEY_S = 3 };
 struct perms {
 	unsigned int n;
 	struct xsp_perm p[MAX_PERMS];
-};
-
-struct log_hdr {
-	uint64_t magic;
-	uint64_t gen;		/* bumped by every modification */
-	uint64_t lost;		/* newest generation with an overwritten record */
-	uint64_t head;		/* records ever written */
 };
 
 /* A transaction's view of one node that it touched. */
@@ -218,14 +209,12 @@ int store_write_file_atomic(int dirfd, const char *name, const void *data, size_
 bool live_exists(struct store_priv *sp, const char *path);
 void live_perms(struct store_priv *sp, const char *path, struct perms *pm);
 int live_value(struct store_priv *sp, const char *path, char **val, size_t *len);
-int live_create(struct store_priv *sp, const char *path, const struct perms *pm,
-		const void *val, size_t len);
-int apply_write(struct cctx *c, const char *path, const void *val, size_t len,
-		xsp_domid_t creator);
-int apply_rm(struct cctx *c, const char *path);
-int apply_perms(struct cctx *c, const char *path, const struct perms *pm);
 int live_children(struct store_priv *sp, const char *path, char ***names, size_t *n,
 		  size_t *cap);
+int live_create(struct store_priv *sp, const char *path, const struct perms *pm,
+		const void *val, size_t len);
+int apply_op(struct cctx *c, int kind, const char *path, const void *val, size_t len,
+	     const struct perms *pm);
 
 /* store_perms.c */
 int perms_parse(const char *s, struct perms *pm);
@@ -240,7 +229,7 @@ int check_set_perms(const struct view *v, const char *path, const struct perms *
 /* store_log.c */
 int store_lock(struct store_priv *sp, int how);
 void store_unlock(struct store_priv *sp);
-int log_hdr_read(struct store_priv *sp, struct log_hdr *h);
+int log_gen(struct store_priv *sp, uint64_t *gen);
 int log_conflict(struct store_priv *sp, struct txn *tx);
 int cctx_key(struct cctx *c, const char *path, size_t len, int kind);
 int cctx_ev(struct cctx *c, const char *path, bool removed);
@@ -256,17 +245,15 @@ int view_node(const struct view *v, const char *path, bool *exists, struct perms
 int view_access(const struct view *v, const char *path, unsigned int need,
 		struct perms *pm, char **val, size_t *len);
 int view_children(const struct view *v, const char *path, char ***names, size_t *n);
-int txn_op(struct txn *tx, int kind, const char *path, const void *val, size_t len,
-	   const struct perms *pm);
-struct ov *ov_get(struct store_priv *sp, struct txn *tx, const char *path);
 int txn_write(struct store_priv *sp, struct txn *tx, const char *path, const void *val,
 	      size_t len, size_t alen);
 int txn_rm(struct txn *tx, const char *path);
+int txn_set_perms(struct store_priv *sp, struct txn *tx, const char *path, const struct perms *pm);
 void txn_free(struct store_priv *sp, struct txn *tx);
 
 /* store_watch.c */
-int wfile(const struct store_priv *sp, const char *ext, char *buf, size_t size);
 void notify_watches(struct store_priv *sp, const struct ev *evs, size_t nev);
 int watch_setup(struct store_priv *sp);
+void watch_close(struct store_priv *sp);
 
 #endif /* XSOCK_PLATFORM_LOCAL_STORE_PRIV_H */

@@ -188,20 +188,14 @@ int live_children(struct store_priv *sp, const char *path, char ***names, size_t
 	struct dirent *de;
 	struct stat sb;
 	DIR *d;
-	int fd, rc = 0;
+	int rc = 0;
 
 	rc = store_rel(path, NULL, r, sizeof(r));
 	if (rc < 0)
 		return rc;
-	fd = openat(sp->dirfd, r, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+	rc = local_opendir_at(sp->dirfd, r, 0, &d);
+	if (rc < 0)
+		return rc == -ENOENT ? 0 : rc;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -250,8 +244,8 @@ int live_create(struct store_priv *sp, const char *path, const struct perms *pm,
 
 /* ---- changes under the exclusive lock ------------------------------------------------------- */
 
-int apply_write(struct cctx *c, const char *path, const void *val, size_t len,
-		xsp_domid_t creator)
+static int apply_write(struct cctx *c, const char *path, const void *val, size_t len,
+		       xsp_domid_t creator)
 {
 	char buf[XSP_STORE_PATH_MAX + 1], r[PATH_MAX];
 	struct perms pm;
@@ -297,7 +291,7 @@ static int rm_tree(struct cctx *c, char *r, size_t rlen)
 	char *buf = NULL;
 	size_t len;
 	DIR *d;
-	int fd, rc = 0;
+	int rc = 0;
 
 	if (rlen + 4 < PATH_MAX) {
 		memcpy(r + rlen, "/.p", 4);
@@ -309,15 +303,9 @@ static int rm_tree(struct cctx *c, char *r, size_t rlen)
 		free(buf);
 		r[rlen] = '\0';
 	}
-	fd = openat(c->sp->dirfd, r, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		rc = -errno;
-		close(fd);
+	rc = local_opendir_at(c->sp->dirfd, r, O_NOFOLLOW, &d);
+	if (rc < 0)
 		return rc;
-	}
 	while ((de = readdir(d)) != NULL) {
 		size_t nlen = strlen(de->d_name);
 
@@ -342,7 +330,7 @@ static int rm_tree(struct cctx *c, char *r, size_t rlen)
 	return rc;
 }
 
-int apply_rm(struct cctx *c, const char *path)
+static int apply_rm(struct cctx *c, const char *path)
 {
 	char r[PATH_MAX];
 	size_t len = strlen(path);
@@ -361,7 +349,7 @@ int apply_rm(struct cctx *c, const char *path)
 	return rc;
 }
 
-int apply_perms(struct cctx *c, const char *path, const struct perms *pm)
+static int apply_perms(struct cctx *c, const char *path, const struct perms *pm)
 {
 	char r[PATH_MAX], pbuf[MAX_PERMS * 8 + 1];
 	struct perms old;
@@ -381,4 +369,22 @@ int apply_perms(struct cctx *c, const char *path, const struct perms *pm)
 	}
 	rc = cctx_key(c, path, strlen(path), KEY_V);
 	return rc < 0 ? rc : cctx_ev(c, path, false);
+}
+
+/*
+ * Apply one change of @kind made by the handle's domain: OP_WRITE of @val
+ * (@len bytes), OP_RM (of a node that is gone already: nothing), OP_PERMS
+ * of @pm.
+ */
+int apply_op(struct cctx *c, int kind, const char *path, const void *val, size_t len,
+	     const struct perms *pm)
+{
+	switch (kind) {
+	case OP_WRITE:
+		return apply_write(c, path, val, len, c->sp->self);
+	case OP_RM:
+		return live_exists(c->sp, path) ? apply_rm(c, path) : 0;
+	default:
+		return apply_perms(c, path, pm);
+	}
 }

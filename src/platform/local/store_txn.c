@@ -85,6 +85,23 @@ static struct ov *ov_new(struct txn *tx, const char *path)
 	return o;
 }
 
+/*
+ * The overlay entry of @path, found or added, marked removed by the
+ * transaction (@deleted) or (re)created by it. NULL: out of memory.
+ */
+static struct ov *ov_mark(struct txn *tx, const char *path, bool deleted)
+{
+	struct ov *o = ov_find(tx, path);
+
+	if (!o)
+		o = ov_new(tx, path);
+	if (o) {
+		o->deleted = deleted;
+		o->fresh = !deleted;
+	}
+	return o;
+}
+
 static void ov_free(struct ov *o)
 {
 	free(o->path);
@@ -241,8 +258,8 @@ sort:
 
 /* ---- transactions: buffering ---------------------------------------------------------- */
 
-int txn_op(struct txn *tx, int kind, const char *path, const void *val, size_t len,
-	   const struct perms *pm)
+static int txn_op(struct txn *tx, int kind, const char *path, const void *val, size_t len,
+		  const struct perms *pm)
 {
 	struct op *o;
 	int rc;
@@ -272,7 +289,7 @@ int txn_op(struct txn *tx, int kind, const char *path, const void *val, size_t l
 }
 
 /* The overlay entry for an existing node, copying it from the live tree. */
-struct ov *ov_get(struct store_priv *sp, struct txn *tx, const char *path)
+static struct ov *ov_get(struct store_priv *sp, struct txn *tx, const char *path)
 {
 	struct ov *o = ov_find(tx, path);
 	char *val;
@@ -331,13 +348,9 @@ int txn_write(struct store_priv *sp, struct txn *tx, const char *path, const voi
 		return rc;
 	while (alen < plen) {
 		alen = extend(path, plen, buf, alen);
-		o = ov_find(tx, buf);		/* a node the txn removed */
-		if (!o)
-			o = ov_new(tx, buf);
+		o = ov_mark(tx, buf, false);	/* perhaps a node the txn removed */
 		if (!o)
 			return -ENOMEM;
-		o->deleted = false;
-		o->fresh = true;
 		pm.p[0].dom = sp->self;
 		o->pm = pm;
 		rc = ov_set_val(o, alen == plen ? val : "", alen == plen ? len : 0);
@@ -361,17 +374,23 @@ int txn_rm(struct txn *tx, const char *path)
 			i++;
 		}
 	}
-	o = ov_find(tx, path);
-	if (!o)
-		o = ov_new(tx, path);
+	o = ov_mark(tx, path, true);
 	if (!o)
 		return -ENOMEM;
-	o->deleted = true;
-	o->fresh = false;
 	free(o->val);
 	o->val = NULL;
 	o->len = 0;
 	return txn_op(tx, OP_RM, path, NULL, 0, NULL);
+}
+
+int txn_set_perms(struct store_priv *sp, struct txn *tx, const char *path, const struct perms *pm)
+{
+	struct ov *o = ov_get(sp, tx, path);
+
+	if (!o)
+		return -ENOMEM;
+	o->pm = *pm;
+	return txn_op(tx, OP_PERMS, path, NULL, 0, pm);
 }
 
 void txn_free(struct store_priv *sp, struct txn *tx)
@@ -414,16 +433,11 @@ static int txn_count(int dfd)
 {
 	struct dirent *de;
 	DIR *d;
-	int fd, n = 0;
+	int n = 0, rc;
 
-	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
+	rc = local_opendir_at(dfd, ".", 0, &d);
+	if (rc < 0)
+		return rc;
 	while ((de = readdir(d)) != NULL) {
 		int f;
 
@@ -448,7 +462,6 @@ static int txn_count(int dfd)
 int local_txn_start(struct xsp_store *st, xsp_txn_t *t)
 {
 	struct store_priv *sp = spriv(st);
-	struct log_hdr h;
 	struct txn *tx;
 	char name[64];
 	int dfd, rc, n;
@@ -462,16 +475,10 @@ int local_txn_start(struct xsp_store *st, xsp_txn_t *t)
 		rc = -errno;
 		goto free_tx;
 	}
-	dfd = openat(sp->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = local_lock_open(sp->dirfd, name, O_RDONLY | O_DIRECTORY);
 	if (dfd < 0) {
-		rc = -errno;
+		rc = dfd;
 		goto free_tx;
-	}
-	while (flock(dfd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			rc = -errno;
-			goto close_dir;
-		}
 	}
 	n = txn_count(dfd);
 	if (n < 0) {
@@ -501,22 +508,16 @@ int local_txn_start(struct xsp_store *st, xsp_txn_t *t)
 	flock(dfd, LOCK_UN);
 	close(dfd);
 
-	rc = store_lock(sp, LOCK_SH);
-	if (rc < 0)
-		goto unlink_rec;
-	rc = log_hdr_read(sp, &h);
-	store_unlock(sp);
-	if (rc < 0)
-		goto unlink_rec;
-	tx->gen = h.magic == LOG_MAGIC ? h.gen : 0;
+	rc = log_gen(sp, &tx->gen);
+	if (rc < 0) {
+		txn_free(sp, tx);	/* unlinks the record */
+		return rc;
+	}
 	tx->next = sp->txns;
 	sp->txns = tx;
 	*t = tx->id;
 	return 0;
 
-unlink_rec:
-	txn_free(sp, tx);
-	return rc;
 close_dir:
 	close(dfd);	/* drops the flock */
 free_tx:
@@ -554,17 +555,7 @@ int local_txn_end(struct xsp_store *st, xsp_txn_t t, bool abort)
 	for (i = 0; i < tx->nops; i++) {
 		struct op *o = &tx->ops[i];
 
-		switch (o->kind) {
-		case OP_WRITE:
-			rc = apply_write(&c, o->path, o->val, o->len, sp->self);
-			break;
-		case OP_RM:
-			rc = live_exists(sp, o->path) ? apply_rm(&c, o->path) : 0;
-			break;
-		default:
-			rc = apply_perms(&c, o->path, &o->pm);
-			break;
-		}
+		rc = apply_op(&c, o->kind, o->path, o->val, o->len, &o->pm);
 		if (rc < 0) {
 			xs_log(XS_LOG_ERR, "store: commit: %s failed half-way: %s", o->path,
 			       strerror(-rc));

@@ -137,7 +137,7 @@ static void refire_all(struct store_priv *sp)
 		queue_local(sp, sp->w[i].path, sp->w[i].token);
 }
 
-int wfile(const struct store_priv *sp, const char *ext, char *buf, size_t size)
+static int wfile(const struct store_priv *sp, const char *ext, char *buf, size_t size)
 {
 	int n = snprintf(buf, size, WATCH_DIR "/%s.%s", sp->wname, ext);
 
@@ -174,18 +174,24 @@ static int write_reg(struct store_priv *sp)
 
 /* ---- watches: the writer side ----------------------------------------------------------- */
 
-/* Remove the files of a dead handle whose FIFO is store-watch/<base>.fifo. */
-static void watch_gc(int wdfd, const char *base)
+/* Remove the files <base>.reg, .fifo and .ovf of a handle (relative to @dfd). */
+static void watch_unlink(int dfd, const char *base)
 {
 	static const char *const ext[] = { "reg", "fifo", "ovf" };
 	char name[NAME_MAX + 16];
 	size_t i;
 
-	xs_log(XS_LOG_INFO, "store: removing stale watch registration %s", base);
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "%s.%s", base, ext[i]);
-		unlinkat(wdfd, name, 0);
+		unlinkat(dfd, name, 0);
 	}
+}
+
+/* Remove the files of a dead handle whose FIFO is store-watch/<base>.fifo. */
+static void watch_gc(int wdfd, const char *base)
+{
+	xs_log(XS_LOG_INFO, "store: removing stale watch registration %s", base);
+	watch_unlink(wdfd, base);
 }
 
 /* Does a watch on @w fire for an event on @ev? *fpath: the path to report. */
@@ -306,16 +312,9 @@ void notify_watches(struct store_priv *sp, const struct ev *evs, size_t nev)
 	bool was_pending;
 	struct dirent *de;
 	DIR *d;
-	int wdfd;
 
-	wdfd = openat(sp->dirfd, WATCH_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (wdfd < 0)
+	if (local_opendir_at(sp->dirfd, WATCH_DIR, 0, &d) < 0)
 		return;
-	d = fdopendir(wdfd);
-	if (!d) {
-		close(wdfd);
-		return;
-	}
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
@@ -345,16 +344,9 @@ static void watch_gc_all(struct store_priv *sp, int wdfd)
 {
 	struct dirent *de;
 	DIR *d;
-	int fd;
 
-	fd = openat(wdfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (local_opendir_at(wdfd, ".", 0, &d) < 0)
 		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	while ((de = readdir(d)) != NULL) {
 		char base[NAME_MAX + 1];
 		size_t n = strlen(de->d_name);
@@ -388,16 +380,11 @@ int watch_setup(struct store_priv *sp)
 	char name[128];
 	int wdfd, rc = 0, tries;
 
-	wdfd = openat(sp->dirfd, WATCH_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (wdfd < 0)
-		return -errno;
 	/* Creation and collection exclude each other: a FIFO just made but
 	 * not yet opened looks dead. */
-	while (flock(wdfd, LOCK_EX) < 0)
-		if (errno != EINTR) {
-			rc = -errno;
-			goto close_dir;
-		}
+	wdfd = local_lock_open(sp->dirfd, WATCH_DIR, O_RDONLY | O_DIRECTORY);
+	if (wdfd < 0)
+		return wdfd;
 	watch_gc_all(sp, wdfd);
 	for (tries = 0; tries < 100; tries++) {
 		unsigned int seq = __atomic_add_fetch(&watch_seq, 1, __ATOMIC_RELAXED);
@@ -416,28 +403,39 @@ int watch_setup(struct store_priv *sp)
 		rc = -EEXIST;
 		goto unlock;
 	}
-	sp->rfd = openat(sp->dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (sp->rfd < 0) {
-		rc = -errno;
+	rc = local_fifo_open(sp->dirfd, name, &sp->rfd, &sp->kfd);
+	if (rc < 0)
 		goto unlink_fifo;
-	}
-	sp->kfd = openat(sp->dirfd, name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (sp->kfd < 0) {
-		rc = -errno;
-		goto close_rfd;
-	}
 	goto unlock;
 
-close_rfd:
-	close(sp->rfd);
-	sp->rfd = -1;
 unlink_fifo:
 	unlinkat(sp->dirfd, name, 0);
 unlock:
 	flock(wdfd, LOCK_UN);
-close_dir:
 	close(wdfd);
 	return rc;
+}
+
+/* At close: remove this handle's files, close its FIFO, drop its watches and events. */
+void watch_close(struct store_priv *sp)
+{
+	char base[128];
+	struct pend *pe;
+	size_t i;
+
+	snprintf(base, sizeof(base), WATCH_DIR "/%s", sp->wname);
+	watch_unlink(sp->dirfd, base);
+	close(sp->rfd);
+	close(sp->kfd);
+	for (i = 0; i < sp->nw; i++) {
+		free(sp->w[i].path);
+		free(sp->w[i].token);
+	}
+	free(sp->w);
+	while ((pe = sp->pend) != NULL) {
+		sp->pend = pe->next;
+		free(pe);
+	}
 }
 
 /* ---- the interface -------------------------------------------------------------------------- */
