@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/env.h"
 #include "common/log.h"
 #include "platform/platform.h"
 
@@ -52,9 +53,9 @@ int xsp_open_backend(const char *name, struct xsp **out)
 
 int xsp_open(struct xsp **out)
 {
-	const char *name = getenv("XSOCK_BACKEND");
+	const char *name = xs_env_str("XSOCK_BACKEND");
 
-	if (!name || !*name)
+	if (!name)
 		name = access("/dev/xen/gntdev", F_OK) == 0 ? "xen" : "local";
 	return xsp_open_backend(name, out);
 }

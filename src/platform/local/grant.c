@@ -83,6 +83,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/env.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "platform/local/local.h"
@@ -113,19 +114,10 @@ struct map_priv {
 /* Last GC of this process (CLOCK_MONOTONIC ns); 0: never. */
 static long long last_gc_ns;	/* relaxed atomics: map reads it unlocked */
 
+/* Read at every share: tests change it between shares. */
 static unsigned int grant_limit(void)
 {
-	const char *s = getenv("XSOCK_GRANT_LIMIT");
-	unsigned long v;
-	char *end;
-
-	if (!s || !*s)
-		return GRANT_DEFAULT_LIMIT;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v == 0 || v > 1u << 20)
-		return GRANT_DEFAULT_LIMIT;
-	return (unsigned int)v;
+	return (unsigned int)xs_env_long("XSOCK_GRANT_LIMIT", GRANT_DEFAULT_LIMIT, 1, 1 << 20);
 }
 
 static int ensure_dir(int dirfd, const char *path)

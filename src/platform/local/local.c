@@ -15,24 +15,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/env.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "platform/local/local.h"
 
 #define LOCAL_DEFAULT_DIR "/dev/shm/xsock"
 
-static int parse_domid(const char *s, xsp_domid_t *out)
+/*
+ * XSOCK_DOMID: 0 (the default) up to below DOMID_FIRST_RESERVED (0x7FF0).
+ * It names the domain, and so its rights: unlike a tunable, a malformed or
+ * out-of-range value fails the open with -EINVAL instead of falling back
+ * to the default (domain 0 may do anything).
+ */
+static int read_domid(xsp_domid_t *out)
 {
-	char *end;
-	unsigned long v;
+	long v = 0;
 
-	if (!s || !*s) {
-		*out = 0;
-		return 0;
-	}
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || s[0] == '-' || v >= 0x7FF0)	/* DOMID_FIRST_RESERVED */
+	if (xs_env_str("XSOCK_DOMID"))
+		v = xs_env_long("XSOCK_DOMID", -1, 0, XSP_DOMID_SELF - 1);
+	if (v < 0)
 		return -EINVAL;
 	*out = (xsp_domid_t)v;
 	return 0;
@@ -62,16 +64,16 @@ static int mkdir_p(const char *path, mode_t mode)
 
 static int local_open(struct xsp *p)
 {
-	const char *dir = getenv("XSOCK_LOCAL_DIR");
+	const char *dir = xs_env_str("XSOCK_LOCAL_DIR");
 	struct local_priv *lp;
 	int rc;
 
-	rc = parse_domid(getenv("XSOCK_DOMID"), &p->self);
+	rc = read_domid(&p->self);
 	if (rc < 0) {
 		xs_log(XS_LOG_ERR, "XSOCK_DOMID must be a number below 32752");
 		return rc;
 	}
-	if (!dir || !*dir)
+	if (!dir)
 		dir = LOCAL_DEFAULT_DIR;
 	if (dir[0] != '/' || strlen(dir) >= sizeof(lp->dir) - 64)
 		return -EINVAL;

@@ -61,6 +61,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/env.h"
 #include "common/log.h"
 #include "platform/local/store_priv.h"
 
@@ -128,7 +129,6 @@ static int bootstrap(struct store_priv *sp)
 int local_store_open(struct xsp *p, struct xsp_store *st)
 {
 	struct local_priv *lp = local_priv(p);
-	const char *q = getenv("XSOCK_STORE_NODE_QUOTA");
 	struct store_priv *sp;
 	int rc;
 
@@ -138,9 +138,7 @@ int local_store_open(struct xsp *p, struct xsp_store *st)
 	sp->dirfd = lp->dirfd;
 	sp->self = p->self;
 	sp->rfd = sp->kfd = -1;
-	sp->quota = q && *q ? strtol(q, NULL, 10) : DEFAULT_NODE_QUOTA;
-	if (sp->quota <= 0)
-		sp->quota = DEFAULT_NODE_QUOTA;
+	sp->quota = xs_env_long("XSOCK_STORE_NODE_QUOTA", DEFAULT_NODE_QUOTA, 1, LONG_MAX);
 	sp->lockfd = openat(sp->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (sp->lockfd < 0) {
 		rc = -errno;
