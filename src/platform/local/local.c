@@ -172,6 +172,7 @@ int local_fifo_open(int dirfd, const char *name, int *rfd, int *wfd)
 {
 	int rc;
 
+	*wfd = -1;
 	*rfd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (*rfd < 0)
 		return -errno;
