@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/env.h"
 #include "common/log.h"
 #include "platform/platform.h"
 
@@ -52,9 +53,9 @@ int xsp_open_backend(const char *name, struct xsp **out)
 
 int xsp_open(struct xsp **out)
 {
-	const char *name = getenv("XSOCK_BACKEND");
+	const char *name = xs_env_str("XSOCK_BACKEND");
 
-	if (!name || !*name)
+	if (!name)
 		name = access("/dev/xen/gntdev", F_OK) == 0 ? "xen" : "local";
 	return xsp_open_backend(name, out);
 }
@@ -79,8 +80,11 @@ xsp_domid_t xsp_self_domid(const struct xsp *p)
 
 /* ---- grants -------------------------------------------------------- */
 
-static int check_notify(unsigned int npages, const struct xsp_unmap_notify *n)
+/* A share or map of @npages with notification @n: 0, or -EINVAL. */
+static int check_pages(unsigned int npages, const struct xsp_unmap_notify *n)
 {
+	if (npages == 0 || npages > 1024)
+		return -EINVAL;
 	if (!n)
 		return 0;
 	if (npages != 1 || n->offset >= XSP_PAGE_SIZE)
@@ -95,9 +99,7 @@ int xsp_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 	int rc;
 
 	*out = NULL;
-	if (npages == 0 || npages > 1024)
-		return -EINVAL;
-	rc = check_notify(npages, notify);
+	rc = check_pages(npages, notify);
 	if (rc < 0)
 		return rc;
 	s = calloc(1, sizeof(*s));
@@ -142,9 +144,7 @@ int xsp_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 	int rc;
 
 	*out = NULL;
-	if (n == 0 || n > 1024)
-		return -EINVAL;
-	rc = check_notify(n, notify);
+	rc = check_pages(n, notify);
 	if (rc < 0)
 		return rc;
 	m = calloc(1, sizeof(*m));

@@ -135,14 +135,9 @@ static void evtchn_gc(struct local_priv *lp)
 	__atomic_store_n(&gc_last_ns, xs_now_ns(), __ATOMIC_RELAXED);
 	__atomic_store_n(&gc_allocs, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&gc_left, 0, __ATOMIC_RELAXED);
-	fd = openat(lp->dirfd, "evtchn", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (local_opendir_at(lp->dirfd, "evtchn", 0, &d) < 0)
 		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
+	fd = dirfd(d);
 	while ((de = readdir(d)) != NULL) {
 		unsigned long port;
 		char *end, name[64];
@@ -193,16 +188,10 @@ int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 		rc = -errno;
 		goto free_priv;
 	}
-	lockfd = openat(lp->dirfd, "evtchn.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	lockfd = local_lock_open(lp->dirfd, "evtchn.lock", O_RDWR | O_CREAT);
 	if (lockfd < 0) {
-		rc = -errno;
+		rc = lockfd;
 		goto free_priv;
-	}
-	while (flock(lockfd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			rc = -errno;
-			goto unlock;
-		}
 	}
 	if (evtchn_gc_due())
 		evtchn_gc(lp);
@@ -233,16 +222,9 @@ int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 		goto remove_files;
 	}
 	/* Reader first, so that opening the writer non-blocking cannot fail. */
-	ep->rd_tmp = openat(lp->dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (ep->rd_tmp < 0) {
-		rc = -errno;
+	rc = local_fifo_open(lp->dirfd, name, &ep->rd_tmp, &ep->wfd);
+	if (rc < 0)
 		goto remove_files;
-	}
-	ep->wfd = openat(lp->dirfd, name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (ep->wfd < 0) {
-		rc = -errno;
-		goto remove_files;
-	}
 	snprintf(name, sizeof(name), "evtchn/%u.b2a", port);
 	if (mkfifoat(lp->dirfd, name, 0600) < 0) {
 		rc = -errno;

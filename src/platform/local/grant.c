@@ -83,6 +83,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/env.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "platform/local/local.h"
@@ -113,19 +114,10 @@ struct map_priv {
 /* Last GC of this process (CLOCK_MONOTONIC ns); 0: never. */
 static long long last_gc_ns;	/* relaxed atomics: map reads it unlocked */
 
+/* Read at every share: tests change it between shares. */
 static unsigned int grant_limit(void)
 {
-	const char *s = getenv("XSOCK_GRANT_LIMIT");
-	unsigned long v;
-	char *end;
-
-	if (!s || !*s)
-		return GRANT_DEFAULT_LIMIT;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v == 0 || v > 1u << 20)
-		return GRANT_DEFAULT_LIMIT;
-	return (unsigned int)v;
+	return (unsigned int)xs_env_long("XSOCK_GRANT_LIMIT", GRANT_DEFAULT_LIMIT, 1, 1 << 20);
 }
 
 static int ensure_dir(int dirfd, const char *path)
@@ -138,22 +130,12 @@ static int ensure_dir(int dirfd, const char *path)
 /* Take grant.lock exclusively. Returns the fd (close to unlock) or -errno. */
 static int grant_lock(struct local_priv *lp)
 {
-	int fd, rc;
+	int rc;
 
 	rc = ensure_dir(lp->dirfd, "grant");
 	if (rc < 0)
 		return rc;
-	fd = openat(lp->dirfd, "grant.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			rc = -errno;
-			close(fd);
-			return rc;
-		}
-	}
-	return fd;
+	return local_lock_open(lp->dirfd, "grant.lock", O_RDWR | O_CREAT);
 }
 
 static void grant_unlock(int fd)
@@ -239,50 +221,55 @@ static void count_sub(int lockfd, xsp_domid_t d, uint32_t n)
 }
 
 /*
- * Call @fn for every share file below grant/<grantee>/ with its grantee
- * directory fd and its parsed name; @fn returns the amount to add to the
- * result. (grant.lock held by the caller.)
+ * Call @fn for every share file below grant/<grantee>/, in every grantee
+ * directory but that of domain @skip (-1: none), with its grantee
+ * directory fd and its parsed name. @fn returns the amount to add to the
+ * result, or a negative value to end the walk, which then returns that
+ * value.
  */
 typedef int (*grant_visit_fn)(int gfd, const char *gname, const char *name, uint32_t ref0,
 			      unsigned int sharer, void *arg);
 
-static int grant_walk(struct local_priv *lp, grant_visit_fn fn, void *arg)
+static int grant_visit(struct local_priv *lp, long skip, grant_visit_fn fn, void *arg)
 {
 	DIR *top, *sub;
 	struct dirent *de, *se;
-	int topfd, gfd, total = 0;
+	int gfd, total = 0;
 
-	local_grant_walks++;
-	topfd = openat(lp->dirfd, "grant", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (topfd < 0)
+	if (local_opendir_at(lp->dirfd, "grant", 0, &top) < 0)
 		return 0;
-	top = fdopendir(topfd);
-	if (!top) {
-		close(topfd);
-		return 0;
-	}
-	while ((de = readdir(top)) != NULL) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+	while (total >= 0 && (de = readdir(top)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' ||
+		    (skip >= 0 && strtoul(de->d_name, NULL, 10) == (unsigned long)skip))
 			continue;
-		gfd = openat(topfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (gfd < 0)
+		if (local_opendir_at(dirfd(top), de->d_name, 0, &sub) < 0)
 			continue;
-		sub = fdopendir(gfd);
-		if (!sub) {
-			close(gfd);
-			continue;
-		}
+		gfd = dirfd(sub);
 		while ((se = readdir(sub)) != NULL) {
 			uint32_t ref0;
 			unsigned int sharer;
+			int n;
 
-			if (parse_name(se->d_name, &ref0, &sharer) == 0)
-				total += fn(gfd, de->d_name, se->d_name, ref0, sharer, arg);
+			if (parse_name(se->d_name, &ref0, &sharer) < 0)
+				continue;
+			n = fn(gfd, de->d_name, se->d_name, ref0, sharer, arg);
+			if (n < 0) {
+				total = n;
+				break;
+			}
+			total += n;
 		}
 		closedir(sub);	/* closes gfd */
 	}
-	closedir(top);		/* closes topfd */
+	closedir(top);
 	return total;
+}
+
+/* A full walk, counted in local_grant_walks (grant.lock held by the caller). */
+static int grant_walk(struct local_priv *lp, grant_visit_fn fn, void *arg)
+{
+	local_grant_walks++;
+	return grant_visit(lp, -1, fn, arg);
 }
 
 /*
@@ -562,50 +549,23 @@ void local_unshare(struct xsp_share *s)
 	free(sp);
 }
 
+/* Does share file @name hold ref *@arg? Then end the walk (-1). */
+static int holds_visit(int gfd, const char *gname, const char *name, uint32_t ref0,
+		       unsigned int sharer, void *arg)
+{
+	uint32_t ref = *(const uint32_t *)arg;
+	struct stat st;
+
+	if (ref0 <= ref && ref - ref0 < GRANT_MAX_SHARE && fstatat(gfd, name, &st, 0) == 0 &&
+	    (uint64_t)(ref - ref0) * XSP_PAGE_SIZE < (uint64_t)st.st_size)
+		return -1;
+	return 0;
+}
+
 /* Does a share of another grantee than @self hold <ref>? */
 static bool ref_elsewhere(struct local_priv *lp, xsp_domid_t self, uint32_t ref)
 {
-	DIR *top, *sub;
-	struct dirent *de, *se;
-	int topfd, gfd;
-	bool found = false;
-
-	topfd = openat(lp->dirfd, "grant", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (topfd < 0)
-		return false;
-	top = fdopendir(topfd);
-	if (!top) {
-		close(topfd);
-		return false;
-	}
-	while (!found && (de = readdir(top)) != NULL) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9' ||
-		    strtoul(de->d_name, NULL, 10) == self)
-			continue;
-		gfd = openat(topfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (gfd < 0)
-			continue;
-		sub = fdopendir(gfd);
-		if (!sub) {
-			close(gfd);
-			continue;
-		}
-		while ((se = readdir(sub)) != NULL) {
-			struct stat st;
-			uint32_t r0;
-			unsigned int d;
-
-			if (parse_name(se->d_name, &r0, &d) == 0 && r0 <= ref &&
-			    ref - r0 < GRANT_MAX_SHARE && fstatat(gfd, se->d_name, &st, 0) == 0 &&
-			    (uint64_t)(ref - r0) * XSP_PAGE_SIZE < (uint64_t)st.st_size) {
-				found = true;
-				break;
-			}
-		}
-		closedir(sub);
-	}
-	closedir(top);
-	return found;
+	return grant_visit(lp, self, holds_visit, &ref) < 0;
 }
 
 /* An open share file of the mapping peer: it holds refs ref0 .. ref0 + npages - 1. */

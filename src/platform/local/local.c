@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The local backend: opening it, and the ops table. */
+/*
+ * The local backend: opening it, the helpers its files share (counters,
+ * lock files, FIFOs, directory streams), and the ops table.
+ */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,24 +15,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/env.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "platform/local/local.h"
 
 #define LOCAL_DEFAULT_DIR "/dev/shm/xsock"
 
-static int parse_domid(const char *s, xsp_domid_t *out)
+/*
+ * XSOCK_DOMID: 0 (the default) up to below DOMID_FIRST_RESERVED (0x7FF0).
+ * It names the domain, and so its rights: unlike a tunable, a malformed or
+ * out-of-range value fails the open with -EINVAL instead of falling back
+ * to the default (domain 0 may do anything).
+ */
+static int read_domid(xsp_domid_t *out)
 {
-	char *end;
-	unsigned long v;
+	long v = 0;
 
-	if (!s || !*s) {
-		*out = 0;
-		return 0;
-	}
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || s[0] == '-' || v >= 0x7FF0)	/* DOMID_FIRST_RESERVED */
+	if (xs_env_str("XSOCK_DOMID"))
+		v = xs_env_long("XSOCK_DOMID", -1, 0, XSP_DOMID_SELF - 1);
+	if (v < 0)
 		return -EINVAL;
 	*out = (xsp_domid_t)v;
 	return 0;
@@ -58,16 +64,16 @@ static int mkdir_p(const char *path, mode_t mode)
 
 static int local_open(struct xsp *p)
 {
-	const char *dir = getenv("XSOCK_LOCAL_DIR");
+	const char *dir = xs_env_str("XSOCK_LOCAL_DIR");
 	struct local_priv *lp;
 	int rc;
 
-	rc = parse_domid(getenv("XSOCK_DOMID"), &p->self);
+	rc = read_domid(&p->self);
 	if (rc < 0) {
 		xs_log(XS_LOG_ERR, "XSOCK_DOMID must be a number below 32752");
 		return rc;
 	}
-	if (!dir || !*dir)
+	if (!dir)
 		dir = LOCAL_DEFAULT_DIR;
 	if (dir[0] != '/' || strlen(dir) >= sizeof(lp->dir) - 64)
 		return -EINVAL;
@@ -143,6 +149,57 @@ close_fd:
 int local_counter_next(struct xsp *p, const char *name, uint32_t *out)
 {
 	return local_counter_add(p, name, 1, out);
+}
+
+int local_lock_open(int dirfd, const char *name, int flags)
+{
+	int fd, rc;
+
+	fd = openat(dirfd, name, flags | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+	}
+	return fd;
+}
+
+int local_fifo_open(int dirfd, const char *name, int *rfd, int *wfd)
+{
+	int rc;
+
+	*wfd = -1;
+	*rfd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*rfd < 0)
+		return -errno;
+	*wfd = openat(dirfd, name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*wfd < 0) {
+		rc = -errno;
+		close(*rfd);
+		*rfd = -1;
+		return rc;
+	}
+	return 0;
+}
+
+int local_opendir_at(int dirfd, const char *name, int flags, DIR **out)
+{
+	int fd, rc;
+
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
+	if (fd < 0)
+		return -errno;
+	*out = fdopendir(fd);
+	if (!*out) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return 0;
 }
 
 const struct xsp_ops xsp_local_ops = {

@@ -10,7 +10,7 @@
  *   evtchn/<port>.a2b, .b2a, .meta  a channel's FIFOs and owner record
  *   grant.lock, evtchn.lock         serialise allocation and collection
  *                                   (grant.lock also holds the budget counts)
- *   store/, store.lock, store-*     the store tree (store.c)
+ *   store/, store.lock, store-*     the store (store.c and store_*.c)
  *   grant-ref, evtchn-port          counters (under flock)
  *
  * The backend enforces Xen's rules in the library (a domain maps only the
@@ -23,6 +23,7 @@
 #ifndef XSOCK_PLATFORM_LOCAL_H
 #define XSOCK_PLATFORM_LOCAL_H
 
+#include <dirent.h>
 #include <limits.h>
 #include <stdint.h>
 
@@ -53,6 +54,28 @@ int local_counter_next(struct xsp *p, const char *name, uint32_t *out);
  * Errors: -EINVAL (@n 0 or above LOCAL_COUNTER_MAX_BATCH), -errno of I/O.
  */
 int local_counter_add(struct xsp *p, const char *name, uint32_t n, uint32_t *first);
+
+/*
+ * Open @name (relative to @dirfd) with @flags and O_CLOEXEC (O_CREAT:
+ * mode 0600) and wait for an exclusive flock on it. Returns the fd (close
+ * it to unlock) or -errno.
+ */
+int local_lock_open(int dirfd, const char *name, int flags);
+
+/*
+ * Open FIFO @name (relative to @dirfd) for reading, then for writing, both
+ * O_NONBLOCK and O_CLOEXEC: with a reader open, opening the writer
+ * non-blocking cannot fail with ENXIO. On failure neither stays open (both
+ * fds are -1). Errors: -errno of open.
+ */
+int local_fifo_open(int dirfd, const char *name, int *rfd, int *wfd);
+
+/*
+ * Open directory @name (relative to @dirfd; "." for @dirfd itself, which
+ * stays open) as a stream, O_CLOEXEC plus @flags (0 or O_NOFOLLOW).
+ * closedir() closes its own fd. Errors: -errno of open or fdopendir.
+ */
+int local_opendir_at(int dirfd, const char *name, int flags, DIR **out);
 
 /* grant.c */
 int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
@@ -100,8 +123,12 @@ int local_store_set_perms(struct xsp_store *st, xsp_txn_t t, const char *path,
 			  const struct xsp_perm *perms, unsigned int n);
 int local_store_get_perms(struct xsp_store *st, xsp_txn_t t, const char *path,
 			  struct xsp_perm **perms, unsigned int *n);
+
+/* store_txn.c */
 int local_txn_start(struct xsp_store *st, xsp_txn_t *t);
 int local_txn_end(struct xsp_store *st, xsp_txn_t t, bool abort);
+
+/* store_watch.c */
 int local_watch_add(struct xsp_store *st, const char *path, const char *token);
 int local_watch_rm(struct xsp_store *st, const char *path, const char *token);
 int local_watch_read(struct xsp_store *st, char **path, char **token);
