@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/env.h"
 #include "common/log.h"
 #include "conn/status.h"
 
@@ -31,17 +32,12 @@ static struct xsock_status_rec *table_recs(void *mem)
 
 static int status_dir(const struct xs_ctx *ctx, char *buf, size_t len)
 {
-	const char *base = getenv("XSOCK_STATUS_DIR");
+	const char *base = xs_env_str("XSOCK_STATUS_DIR");
 	int n;
 
-	if (base && *base)
-		n = snprintf(buf, len, "%s/%u", base, ctx->self);
-	else if (strcmp(xsp_backend_name(ctx->plat), "local") == 0)
-		n = snprintf(buf, len, "%s/status/%u",
-			     getenv("XSOCK_LOCAL_DIR") && *getenv("XSOCK_LOCAL_DIR") ?
-			     getenv("XSOCK_LOCAL_DIR") : "/dev/shm/xsock", ctx->self);
-	else
-		n = snprintf(buf, len, "/dev/shm/xsock-status/%u", ctx->self);
+	if (!base)
+		base = xsp_status_base(ctx->plat);
+	n = snprintf(buf, len, "%s/%u", base, ctx->self);
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 

@@ -73,6 +73,11 @@ const char *xsp_backend_name(const struct xsp *p)
 	return p->ops->name;
 }
 
+const char *xsp_status_base(const struct xsp *p)
+{
+	return p->ops->status_base(p);
+}
+
 xsp_domid_t xsp_self_domid(const struct xsp *p)
 {
 	return p->self;

@@ -77,6 +77,14 @@ void xsp_close(struct xsp *p);
 const char *xsp_backend_name(const struct xsp *p);
 
 /*
+ * The directory below which this host's processes keep per-process files
+ * about their connections (`xsockctl status` reads them), without the
+ * domain: local: $XSOCK_LOCAL_DIR/status (the backend's own directory),
+ * xen: /dev/shm/xsock-status. Never fails; the string lives as long as @p.
+ */
+const char *xsp_status_base(const struct xsp *p);
+
+/*
  * The domain this process runs in. xen: from the store ("domid"), local:
  * XSOCK_DOMID (default 0). Cached after the first call. Never fails once
  * xsp_open() succeeded.
@@ -304,6 +312,7 @@ int xsp_watch_read(struct xsp_store *st, char **path, char **token);
 
 struct xsp_ops {
 	const char *name;
+	const char *(*status_base)(const struct xsp *p);
 	int (*open)(struct xsp *p);
 	void (*close)(struct xsp *p);
 

@@ -81,6 +81,7 @@ static int local_open(struct xsp *p)
 	if (!lp)
 		return -ENOMEM;
 	strcpy(lp->dir, dir);
+	snprintf(lp->status, sizeof(lp->status), "%s/status", dir);
 	rc = mkdir_p(dir, 0700);
 	if (rc < 0)
 		goto free_priv;
@@ -202,8 +203,14 @@ int local_opendir_at(int dirfd, const char *name, int flags, DIR **out)
 	return 0;
 }
 
+static const char *local_status_base(const struct xsp *p)
+{
+	return local_priv(p)->status;
+}
+
 const struct xsp_ops xsp_local_ops = {
 	.name = "local",
+	.status_base = local_status_base,
 	.open = local_open,
 	.close = local_close,
 	.share = local_share,

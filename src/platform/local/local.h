@@ -31,6 +31,7 @@
 
 struct local_priv {
 	char dir[PATH_MAX];		/* XSOCK_LOCAL_DIR, absolute */
+	char status[PATH_MAX];		/* dir + "/status" (xsp_status_base()) */
 	int dirfd;			/* O_PATH|O_DIRECTORY of dir */
 };
 

@@ -192,8 +192,15 @@ static void xen_close(struct xsp *p)
 	p->priv = NULL;
 }
 
+static const char *xen_status_base(const struct xsp *p)
+{
+	(void)p;
+	return "/dev/shm/xsock-status";
+}
+
 const struct xsp_ops xsp_xen_ops = {
 	.name = "xen",
+	.status_base = xen_status_base,
 	.open = xen_open,
 	.close = xen_close,
 	.share = xen_share,
