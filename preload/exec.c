@@ -16,7 +16,6 @@
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -65,63 +64,51 @@ static void rings_before_exec(void)
 
 /* ---- the calls ------------------------------------------------------------------------ */
 
-/* The next definition of @name (libc's), looked up once. */
-#define REAL(name)                                                                           \
-	static __typeof__(&name) real_##name;                                                \
-	if (!real_##name)                                                                    \
-		*(void **)&real_##name = dlsym(RTLD_NEXT, #name)
-
 XS_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	REAL(execve);
 	shim_resolve();
 	rings_before_exec();
-	return real_execve(path, argv, envp);
+	return shim_real.execve(path, argv, envp);
 }
 
 XS_EXPORT int execv(const char *path, char *const argv[])
 {
-	REAL(execv);
 	shim_resolve();
 	rings_before_exec();
-	return real_execv(path, argv);
+	return shim_real.execv(path, argv);
 }
 
 XS_EXPORT int execvp(const char *file, char *const argv[])
 {
-	REAL(execvp);
 	shim_resolve();
 	rings_before_exec();
-	return real_execvp(file, argv);
+	return shim_real.execvp(file, argv);
 }
 
 XS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	REAL(execvpe);
 	shim_resolve();
 	rings_before_exec();
-	return real_execvpe(file, argv, envp);
+	return shim_real.execvpe(file, argv, envp);
 }
 
 XS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	REAL(fexecve);
 	shim_resolve();
 	rings_before_exec();
-	return real_fexecve(fd, argv, envp);
+	return shim_real.fexecve(fd, argv, envp);
 }
 
 XS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 		       int flags)
 {
-	REAL(execveat);
-	if (!real_execveat) {
+	shim_resolve();
+	if (!shim_real.execveat) {
 		errno = ENOSYS;
 		return -1;
 	}
-	shim_resolve();
 	rings_before_exec();
-	return real_execveat(dirfd, path, argv, envp, flags);
+	return shim_real.execveat(dirfd, path, argv, envp, flags);
 }
 
 /* The variadic forms: collect the arguments, then the vector forms above. */

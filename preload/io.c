@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -265,12 +264,6 @@ ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 	return rc;
 }
 
-/* glibc's _FORTIFY_SOURCE entry points (no public prototypes). */
-ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
-ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
-ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
-		       struct sockaddr *from, socklen_t *fromlen);
-
 /* ---- wrappers ------------------------------------------------------------------------ */
 
 
@@ -519,16 +512,13 @@ static ssize_t ring_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size
 
 XS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
-	static ssize_t (*real)(int, int, off_t *, size_t);
 	struct shim_sock *s;
 	ssize_t rc;
 
-	if (!real)
-		*(void **)&real = dlsym(RTLD_NEXT, "sendfile");
 	shim_resolve();
 	s = shim_ring_of(out_fd);
 	if (!s)
-		return real(out_fd, in_fd, offset, count);
+		return shim_real.sendfile(out_fd, in_fd, offset, count);
 	SHIM_ENTER();
 	rc = ring_sendfile(s, in_fd, offset, count);
 	SHIM_LEAVE();

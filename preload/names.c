@@ -6,7 +6,6 @@
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/sockios.h>
@@ -219,7 +218,6 @@ XS_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
  */
 XS_EXPORT int ioctl(int fd, unsigned long req, ...)
 {
-	static int (*real)(int, unsigned long, ...);
 	struct shim_sock *s;
 	va_list ap;
 	void *arg;
@@ -228,14 +226,12 @@ XS_EXPORT int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (!real)
-		*(void **)&real = dlsym(RTLD_NEXT, "ioctl");
-	if (req != FIONREAD && req != SIOCOUTQ && req != SIOCOUTQNSD && req != SIOCATMARK)
-		return real(fd, req, arg);
 	shim_resolve();
+	if (req != FIONREAD && req != SIOCOUTQ && req != SIOCOUTQNSD && req != SIOCATMARK)
+		return shim_real.ioctl(fd, req, arg);
 	s = shim_ring_of(fd);
 	if (!s)
-		return real(fd, req, arg);
+		return shim_real.ioctl(fd, req, arg);
 	if (!arg) {
 		shim_put(s);
 		return shim_fail(-EFAULT);

@@ -1,12 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The shim's core: the libc table (resolved once with dlsym(RTLD_NEXT), so
- * stacked preloads keep working), the recursion guard, the process
- * context and the fd table.
+ * The shim's core: the process context and the fd table.
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,57 +18,6 @@
 #include "common/log.h"
 #include "conn/status.h"
 #include "preload/shim.h"
-
-struct shim_libc shim_real;
-__thread int shim_guard __attribute__((tls_model("initial-exec")));
-
-static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
-
-#define RESOLVE(name)                                                        \
-	do {                                                                 \
-		*(void **)&shim_real.name = dlsym(RTLD_NEXT, #name);         \
-	} while (0)
-
-static void resolve_all(void)
-{
-	RESOLVE(socket);
-	RESOLVE(bind);
-	RESOLVE(listen);
-	RESOLVE(accept);
-	RESOLVE(accept4);
-	RESOLVE(connect);
-	RESOLVE(send);
-	RESOLVE(sendto);
-	RESOLVE(sendmsg);
-	RESOLVE(recv);
-	RESOLVE(recvfrom);
-	RESOLVE(recvmsg);
-	RESOLVE(read);
-	RESOLVE(write);
-	RESOLVE(readv);
-	RESOLVE(writev);
-	RESOLVE(close);
-	RESOLVE(shutdown);
-	RESOLVE(getsockname);
-	RESOLVE(getpeername);
-	RESOLVE(getsockopt);
-	RESOLVE(setsockopt);
-	RESOLVE(__read_chk);
-	RESOLVE(__recv_chk);
-	RESOLVE(__recvfrom_chk);
-}
-
-void shim_resolve(void)
-{
-	pthread_once(&resolve_once, resolve_all);
-}
-
-/* Resolve as early as possible; wrappers also resolve on demand, so a call
- * made before this constructor runs still works. */
-__attribute__((constructor)) static void shim_constructor(void)
-{
-	shim_resolve();
-}
 
 /* ---- the process context --------------------------------------------------- */
 

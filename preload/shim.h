@@ -54,55 +54,9 @@
 #include <sys/uio.h>
 
 #include "conn/conn.h"
+#include "preload/libc.h"
 
 #define XS_EXPORT __attribute__((visibility("default")))
-
-/* ---- libc ---------------------------------------------------------------- */
-
-struct shim_libc {
-	int (*socket)(int, int, int);
-	int (*bind)(int, const struct sockaddr *, socklen_t);
-	int (*listen)(int, int);
-	int (*accept)(int, struct sockaddr *, socklen_t *);
-	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
-	int (*connect)(int, const struct sockaddr *, socklen_t);
-	ssize_t (*send)(int, const void *, size_t, int);
-	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
-	ssize_t (*sendmsg)(int, const struct msghdr *, int);
-	ssize_t (*recv)(int, void *, size_t, int);
-	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
-	ssize_t (*recvmsg)(int, struct msghdr *, int);
-	ssize_t (*read)(int, void *, size_t);
-	ssize_t (*write)(int, const void *, size_t);
-	ssize_t (*readv)(int, const struct iovec *, int);
-	ssize_t (*writev)(int, const struct iovec *, int);
-	int (*close)(int);
-	int (*shutdown)(int, int);
-	int (*getsockname)(int, struct sockaddr *, socklen_t *);
-	int (*getpeername)(int, struct sockaddr *, socklen_t *);
-	int (*getsockopt)(int, int, int, void *, socklen_t *);
-	int (*setsockopt)(int, int, int, const void *, socklen_t);
-	ssize_t (*__read_chk)(int, void *, size_t, size_t);
-	ssize_t (*__recv_chk)(int, void *, size_t, size_t, int);
-	ssize_t (*__recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *,
-				  socklen_t *);
-};
-
-extern struct shim_libc shim_real;
-
-/* Resolve the libc table (idempotent, safe as the very first call). */
-void shim_resolve(void);
-
-/*
- * The recursion guard: while set, every wrapper goes straight to libc.
- * Set around everything the shim does internally (the store backends make
- * their own socket/read/write/close calls), and for the event thread's
- * whole life.
- */
-extern __thread int shim_guard __attribute__((tls_model("initial-exec")));
-
-#define SHIM_ENTER() (shim_guard++)
-#define SHIM_LEAVE() (shim_guard--)
 
 /* ---- sockets we handle ---------------------------------------------------- */
 

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -693,12 +692,10 @@ static int dup_track(int oldfd, int newfd)
 
 XS_EXPORT int dup(int oldfd)
 {
-	static int (*real)(int);
 	int rc;
 
-	if (!real)
-		*(void **)&real = dlsym(RTLD_NEXT, "dup");
-	rc = real(oldfd);
+	shim_resolve();
+	rc = shim_real.dup(oldfd);
 
 	if (shim_guard || !shim_maybe_ours(oldfd))
 		return rc;
@@ -707,22 +704,17 @@ XS_EXPORT int dup(int oldfd)
 
 static int dup23(int oldfd, int newfd, int flags, bool three)
 {
-	static int (*real2)(int, int);
-	static int (*real3)(int, int, int);
 	int rc;
 
-	if (!real2) {
-		*(void **)&real2 = dlsym(RTLD_NEXT, "dup2");
-		*(void **)&real3 = dlsym(RTLD_NEXT, "dup3");
-	}
+	shim_resolve();
 	if (shim_guard)
-		return three ? real3(oldfd, newfd, flags) : real2(oldfd, newfd);
+		return three ? shim_real.dup3(oldfd, newfd, flags) : shim_real.dup2(oldfd, newfd);
 	if (oldfd == newfd)
-		return three ? real3(oldfd, newfd, flags) : real2(oldfd, newfd);
+		return three ? shim_real.dup3(oldfd, newfd, flags) : shim_real.dup2(oldfd, newfd);
 	/* dup2 closes newfd first: so do we. */
 	if (shim_maybe_ours(newfd) && fcntl(oldfd, F_GETFD) >= 0)
 		release_fd(newfd);
-	rc = three ? real3(oldfd, newfd, flags) : real2(oldfd, newfd);
+	rc = three ? shim_real.dup3(oldfd, newfd, flags) : shim_real.dup2(oldfd, newfd);
 	if (rc < 0 || !shim_maybe_ours(oldfd))
 		return rc;
 	return dup_track(oldfd, rc);
@@ -738,14 +730,9 @@ XS_EXPORT int dup3(int oldfd, int newfd, int flags)
 	return dup23(oldfd, newfd, flags, true);
 }
 
-static int do_fcntl(int (**cache)(int, int, ...), const char *name, int fd, int cmd,
-		    void *arg)
+static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
-	int rc;
-
-	if (!*cache)
-		*(void **)cache = dlsym(RTLD_NEXT, name);
-	rc = (*cache)(fd, cmd, arg);
+	int rc = real(fd, cmd, arg);
 
 	if (shim_guard || (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) || !shim_maybe_ours(fd))
 		return rc;
@@ -760,9 +747,8 @@ XS_EXPORT int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	static int (*real)(int, int, ...);
-
-	return do_fcntl(&real, "fcntl", fd, cmd, arg);
+	shim_resolve();
+	return do_fcntl(shim_real.fcntl, fd, cmd, arg);
 }
 
 XS_EXPORT int fcntl64(int fd, int cmd, ...)
@@ -773,9 +759,8 @@ XS_EXPORT int fcntl64(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	static int (*real)(int, int, ...);
-
-	return do_fcntl(&real, "fcntl64", fd, cmd, arg);
+	shim_resolve();
+	return do_fcntl(shim_real.fcntl64, fd, cmd, arg);
 }
 
 /*

@@ -22,7 +22,6 @@
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -39,41 +38,6 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "preload/shim.h"
-
-/* ---- libc ------------------------------------------------------------------------- */
-
-static struct {
-	int (*poll)(struct pollfd *, nfds_t, int);
-	int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
-	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
-	int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *,
-		       const sigset_t *);
-	int (*epoll_ctl)(int, int, int, struct epoll_event *);
-	int (*epoll_wait)(int, struct epoll_event *, int, int);
-	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
-	int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *,
-			    const sigset_t *);
-} real;
-
-static void resolve_once(void)
-{
-	*(void **)&real.poll = dlsym(RTLD_NEXT, "poll");
-	*(void **)&real.ppoll = dlsym(RTLD_NEXT, "ppoll");
-	*(void **)&real.select = dlsym(RTLD_NEXT, "select");
-	*(void **)&real.pselect = dlsym(RTLD_NEXT, "pselect");
-	*(void **)&real.epoll_ctl = dlsym(RTLD_NEXT, "epoll_ctl");
-	*(void **)&real.epoll_wait = dlsym(RTLD_NEXT, "epoll_wait");
-	*(void **)&real.epoll_pwait = dlsym(RTLD_NEXT, "epoll_pwait");
-	*(void **)&real.epoll_pwait2 = dlsym(RTLD_NEXT, "epoll_pwait2");
-}
-
-static void resolve(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, resolve_once);
-	shim_resolve();
-}
 
 /* ---- time ------------------------------------------------------------------------- */
 
@@ -269,12 +233,12 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 		if (timeout != 0)
 			poll_wait_start = xs_now_ns();
 		if (!mask)
-			return real.poll(fds, nfds, timeout);
+			return shim_real.poll(fds, nfds, timeout);
 		if (timeout >= 0) {
 			ts.tv_sec = timeout / 1000;
 			ts.tv_nsec = (timeout % 1000) * 1000000L;
 		}
-		return real.ppoll(fds, nfds, timeout >= 0 ? &ts : NULL, mask);
+		return shim_real.ppoll(fds, nfds, timeout >= 0 ? &ts : NULL, mask);
 	}
 
 	/*
@@ -294,7 +258,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 	}
 	spin_end = -1;
 	for (bool first = true;; first = false) {
-		rc = real.ppoll(fds, nfds, &zero, mask);
+		rc = shim_real.ppoll(fds, nfds, &zero, mask);
 		if (rc < 0)
 			goto out;
 		ready = poll_merge(fds, nfds, w, n);
@@ -326,7 +290,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 			ts.tv_nsec = (left % 1000) * 1000000L;
 		}
 		slept_at = (uint64_t)xs_now_ns();
-		rc = real.ppoll(fds, nfds, left >= 0 ? &ts : NULL, mask);
+		rc = shim_real.ppoll(fds, nfds, left >= 0 ? &ts : NULL, mask);
 		if (rc < 0)
 			rc = -errno;
 		rings_sleep_end(w, n);
@@ -350,9 +314,9 @@ out:
 
 XS_EXPORT int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 {
-	resolve();
+	shim_resolve();
 	if (shim_guard)
-		return real.poll(fds, nfds, timeout);
+		return shim_real.poll(fds, nfds, timeout);
 	return do_poll(fds, nfds, timeout, NULL);
 }
 
@@ -369,9 +333,9 @@ XS_EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo,
 {
 	int ms;
 
-	resolve();
+	shim_resolve();
 	if (shim_guard)
-		return real.ppoll(fds, nfds, tmo, mask);
+		return shim_real.ppoll(fds, nfds, tmo, mask);
 	ms = ts_to_ms(tmo);
 	if (ms == -2) {
 		errno = EINVAL;
@@ -477,9 +441,9 @@ XS_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *
 {
 	int ms = -1, rc;
 
-	resolve();
+	shim_resolve();
 	if (shim_guard || !set_has_ring(nfds, r, w, e))
-		return real.select(nfds, r, w, e, tv);
+		return shim_real.select(nfds, r, w, e, tv);
 	if (tv) {
 		if (tv->tv_sec < 0 || tv->tv_usec < 0) {
 			errno = EINVAL;
@@ -507,9 +471,9 @@ XS_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct ti
 {
 	int ms;
 
-	resolve();
+	shim_resolve();
 	if (shim_guard || !set_has_ring(nfds, r, w, e))
-		return real.pselect(nfds, r, w, e, tmo, mask);
+		return shim_real.pselect(nfds, r, w, e, tmo, mask);
 	ms = ts_to_ms(tmo);
 	if (ms == -2) {
 		errno = EINVAL;
@@ -683,8 +647,8 @@ XS_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	int rc;
 
-	resolve();
-	rc = real.epoll_ctl(epfd, op, fd, ev);
+	shim_resolve();
+	rc = shim_real.epoll_ctl(epfd, op, fd, ev);
 	if (rc == 0 && !shim_guard)
 		ep_track(epfd, op, fd, ev);
 	return rc;
@@ -762,7 +726,7 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 
 	n = ep_rings(epfd, local, (int)XS_ARRAY_SIZE(local), &w);
 	if (n == 0)
-		return real.epoll_pwait(epfd, evs, max, timeout, mask);
+		return shim_real.epoll_pwait(epfd, evs, max, timeout, mask);
 	if (n > EP_SPIN_MAX) {
 		/*
 		 * A big set (a server with many clients): spinning over every
@@ -778,14 +742,14 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		for (i = 0; i < n; i++)
 			if (w[i].rd && !__atomic_load_n(&w[i].s->rs->passive_rd, __ATOMIC_RELAXED))
 				ring_passive(w[i].s, true, true);
-		rc = real.epoll_pwait(epfd, evs, max, timeout, mask);
+		rc = shim_real.epoll_pwait(epfd, evs, max, timeout, mask);
 		goto out;
 	}
 	deadline = deadline_of(timeout);
 	spin_end = 0;
 	for (bool first = true;; first = false) {
 		rings_sync(w, n);
-		rc = real.epoll_pwait(epfd, evs, max, 0, mask);
+		rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
 		if (rc != 0 || timeout == 0) {
 			if (!first && rc > 0)
 				shim_spin_result(true);	/* found by spinning */
@@ -812,7 +776,7 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		 */
 		rings_sleep_begin(w, n);
 		slept_at = (uint64_t)xs_now_ns();
-		rc = real.epoll_pwait(epfd, evs, max, left, mask);
+		rc = shim_real.epoll_pwait(epfd, evs, max, left, mask);
 		if (rc < 0)
 			rc = -errno;
 		rings_sleep_end(w, n);
@@ -825,7 +789,7 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		if (rc > 0 || left_ms(deadline) == 0)
 			goto out;
 		rings_sync(w, n);
-		rc = real.epoll_pwait(epfd, evs, max, 0, mask);
+		rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
 		if (rc != 0)
 			goto out;
 	}
@@ -836,18 +800,18 @@ out:
 
 XS_EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 {
-	resolve();
+	shim_resolve();
 	if (shim_guard)
-		return real.epoll_wait(epfd, evs, max, timeout);
+		return shim_real.epoll_wait(epfd, evs, max, timeout);
 	return do_epoll(epfd, evs, max, timeout, NULL);
 }
 
 XS_EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
 			  const sigset_t *mask)
 {
-	resolve();
+	shim_resolve();
 	if (shim_guard)
-		return real.epoll_pwait(epfd, evs, max, timeout, mask);
+		return shim_real.epoll_pwait(epfd, evs, max, timeout, mask);
 	return do_epoll(epfd, evs, max, timeout, mask);
 }
 
@@ -856,9 +820,9 @@ XS_EXPORT int epoll_pwait2(int epfd, struct epoll_event *evs, int max,
 {
 	int ms;
 
-	resolve();
-	if (shim_guard || !real.epoll_pwait2)
-		return real.epoll_pwait2 ? real.epoll_pwait2(epfd, evs, max, tmo, mask) :
+	shim_resolve();
+	if (shim_guard || !shim_real.epoll_pwait2)
+		return shim_real.epoll_pwait2 ? shim_real.epoll_pwait2(epfd, evs, max, tmo, mask) :
 					   (errno = ENOSYS, -1);
 	ms = ts_to_ms(tmo);
 	if (ms == -2) {
