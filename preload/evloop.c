@@ -122,7 +122,7 @@ static int watch_b(struct shim_sock *s)
 }
 
 /* Under ev_lock: stop watching a ring socket; it is freed after the batch. */
-static void ring_retire(struct shim_sock *s)
+static void sock_retire(struct shim_sock *s)
 {
 	if (s->dead)
 		return;
@@ -234,7 +234,7 @@ static int64_t sweep_run(int64_t now)
 		return sweep_at;
 	sweep_at = -1;
 	__atomic_store_n(&sweep_wanted, 0, __ATOMIC_RELEASE);
-	shim_for_each_ring(ring_sweep);
+	shim_for_each_ring(sock_sweep);
 	return -1;
 }
 
@@ -303,7 +303,7 @@ static uint16_t sock_port(int fd)
  * NULL) for the next use of parked ring @pk, which needs no store record:
  * only an accept() of this process can take it up (evloop_reuse_claim()).
  */
-static int ring_doorbell(struct shim_sock *l, const struct xs_request *rq, struct parked *pk)
+static int bell_ring(struct shim_sock *l, const struct xs_request *rq, struct parked *pk)
 {
 	struct xs_listener *lst = l->lst;
 	struct epoll_event ev = { .events = EPOLLRDHUP };
@@ -560,7 +560,7 @@ static void park_event(struct parked *pk)
 		/* An accept() of ours waits on its channel: it takes it. */
 		if (pk->direct)
 			return;
-		rc = ring_doorbell(l, NULL, pk);
+		rc = bell_ring(l, NULL, pk);
 		if (rc < 0)
 			park_drop(pk, strerror(-rc));
 	}
@@ -681,7 +681,7 @@ void evloop_close_end(struct shim_sock *s, bool hung_up)
 		watch_b(s);
 		goto unlock;
 	}
-	ring_retire(s);
+	sock_retire(s);
 	c = s->conn;
 	s->conn = NULL;
 	if (!evloop_park(c))
@@ -837,7 +837,7 @@ static void serve_listener(struct shim_sock *l)
 
 	xs_listener_process(l->lst);
 	while (xs_listener_take(l->lst, &rq) == 1) {
-		int rc = ring_doorbell(l, rq, NULL);
+		int rc = bell_ring(l, rq, NULL);
 
 		if (rc < 0) {
 			xs_log(XS_LOG_WARN, "doorbell for dom%u: %s", rq->dom, strerror(-rc));
@@ -908,14 +908,14 @@ static void *evloop_main(void *arg)
 				/* Nobody holds the application's end any more:
 				 * the connection is closed for good. */
 				s = (struct shim_sock *)((uintptr_t)s & ~(uintptr_t)B_TAG);
-				ring_retire(s);
+				sock_retire(s);
 				continue;
 			}
 			if (s->dead)
 				continue;
 			if (s->kind == SHIM_RING) {
 				xs_conn_event(s->conn);
-				ring_sync(s, false, false);
+				sock_sync(s, false, false);
 				/*
 				 * A channel whose peer is gone polls hang-up
 				 * forever: stop watching it, or we would spin.
@@ -986,7 +986,7 @@ void evloop_flush(void)
 
 				if ((void *)evs[i].data.ptr != (void *)&wake_marker &&
 				    !(t & BELL_TAG) && (t & B_TAG))
-					ring_retire((struct shim_sock *)(t & ~(uintptr_t)B_TAG));
+					sock_retire((struct shim_sock *)(t & ~(uintptr_t)B_TAG));
 			}
 		} while (n == (int)XS_ARRAY_SIZE(evs) && ++rounds < 64);
 	}
@@ -1097,7 +1097,7 @@ unlock:
 	ev_lock_drop();
 	SHIM_LEAVE();
 	if (s->kind == SHIM_RING && rc == 0)
-		ring_sync(s, false, true);
+		sock_sync(s, false, true);
 	return rc;
 }
 
@@ -1110,7 +1110,7 @@ void evloop_del(struct shim_sock *s)
 	if (!s->watched || s->dead)
 		goto unlock;
 	if (s->kind == SHIM_RING) {
-		ring_retire(s);
+		sock_retire(s);
 		goto wake;
 	}
 	epoll_ctl(epfd, EPOLL_CTL_DEL, xs_listener_fd(s->lst), NULL);

@@ -53,7 +53,7 @@ static int sock_timeout_ms(struct shim_sock *s, int name)
  * kernel on end A. A non-blocking call that must report EAGAIN asks for
  * one passively: the program is about to wait for this fd somewhere.
  */
-static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
+static int sock_wait(struct shim_sock *s, bool readable, bool nonblock)
 {
 	struct xsr *r = &s->conn->ring;
 	unsigned int want = readable ? (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR) :
@@ -63,7 +63,7 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 	int rc, timeout;
 
 	if (nonblock) {
-		ring_passive(s, readable, true);
+		sock_passive(s, readable, true);
 		return (xsr_poll(r) & want) ? 0 : -EAGAIN;
 	}
 	if (shim_spin_budget()) {
@@ -86,8 +86,8 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 		}
 	}
 	shim_spin_result(false);
-	if (ring_sleep_begin(s, readable, !readable)) {
-		ring_sleep_end(s, readable, !readable);
+	if (sock_sleep_begin(s, readable, !readable)) {
+		sock_sleep_end(s, readable, !readable);
 		return 0;	/* some room (or news): the caller writes what fits */
 	}
 	timeout = sock_timeout_ms(s, readable ? SO_RCVTIMEO : SO_SNDTIMEO);
@@ -99,7 +99,7 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 		 * without, as TCP does (with a timeout TCP never restarts, nor
 		 * does poll() below). Readable: a token (or EOF) in A to peek
 		 * at. Writable: A unplugged; the one filler byte this sends to
-		 * B is taken back at once (ring_drain_filler()).
+		 * B is taken back at once (sock_drain_filler()).
 		 */
 		char c = 0;
 		uint64_t slept_at = (uint64_t)xs_now_ns();
@@ -109,8 +109,8 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 		rc = got < 0 ? -errno : 0;	/* EINTR; EAGAIN if made non-blocking meanwhile */
 		shim_spin_slept(slept_at, got >= 0);
 		if (!readable && got > 0)
-			ring_drain_filler(s);
-		ring_sleep_end(s, readable, !readable);
+			sock_drain_filler(s);
+		sock_sleep_end(s, readable, !readable);
 		return rc;
 	}
 	pfd.fd = s->fd;
@@ -119,7 +119,7 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 	rc = poll(&pfd, 1, timeout);
 	if (rc < 0)
 		rc = -errno;
-	ring_sleep_end(s, readable, !readable);
+	sock_sleep_end(s, readable, !readable);
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
@@ -152,7 +152,7 @@ static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
 
 #define IOV_MAX_LOCAL IOV_MAX	/* 1024: what the kernel accepts */
 
-ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
+ssize_t sock_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
 {
 	struct xsr *r = &s->conn->ring;
 	/* O_NONBLOCK is looked up only when the call would block. */
@@ -170,7 +170,7 @@ ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 	want = iov_len_of(iov0, iovcnt);
 	if (want == 0)
 		return 0;
-	if (ring_rd_shut(s))
+	if (sock_rd_shut(s))
 		return 0;
 	pthread_mutex_lock(&s->rlock);
 	for (;;) {
@@ -190,7 +190,7 @@ ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 			nonblock = fd_nonblocking(s->fd);
 		if (got > 0 && (!waitall || nonblock))
 			break;	/* a short read to report */
-		rc = ring_wait(s, true, nonblock);
+		rc = sock_wait(s, true, nonblock);
 		if (rc < 0)
 			break;
 	}
@@ -198,18 +198,18 @@ ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 	if (got > 0) {
 		/* The program is reading: no notifications needed for now. */
 		if (__atomic_load_n(&s->rs->passive_rd, __ATOMIC_RELAXED))
-			ring_passive(s, true, false);
+			sock_passive(s, true, false);
 		/* Emptied it? Then A must stop polling readable. (A token
 		 * for data that arrived meanwhile is the business of the
 		 * waits and the event thread: not worth a look here.) */
 		if (__atomic_load_n(&s->rs->tok, __ATOMIC_RELAXED))
-			ring_sync(s, false, true);
+			sock_sync(s, false, true);
 		return (ssize_t)got;
 	}
 	return rc;
 }
 
-ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
+ssize_t sock_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
 {
 	struct xsr *r = &s->conn->ring;
 	int nonblock = (flags & MSG_DONTWAIT) ? 1 : -1;	/* looked up when needed */
@@ -237,18 +237,18 @@ ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 			nonblock = fd_nonblocking(s->fd);
 		if (nonblock && sent > 0)
 			break;
-		rc = ring_wait(s, false, nonblock);
+		rc = sock_wait(s, false, nonblock);
 		if (rc < 0)
 			break;
 	}
 	pthread_mutex_unlock(&s->wlock);
 	if (sent > 0) {
 		if (__atomic_load_n(&s->rs->passive_wr, __ATOMIC_RELAXED))
-			ring_passive(s, false, false);
+			sock_passive(s, false, false);
 		/* Unplug A if the peer freed room meanwhile; a full ring plugs
 		 * it only when a call meets it (EAGAIN) or before a wait. */
 		if (__atomic_load_n(&s->rs->plug, __ATOMIC_RELAXED))
-			ring_sync(s, false, true);
+			sock_sync(s, false, true);
 	}
 	if (sent > 0)
 		return (ssize_t)sent;
@@ -272,7 +272,7 @@ static ssize_t do_recv(struct shim_sock *s, const struct iovec *iov, int iovcnt,
 	ssize_t rc;
 
 	SHIM_ENTER();
-	rc = ring_recv(s, iov, iovcnt, flags);
+	rc = sock_recv(s, iov, iovcnt, flags);
 	xs_status_update(s->conn, rc == -ECONNRESET || rc == -EPROTO ? (int)-rc : 0);
 	SHIM_LEAVE();
 	shim_put(s);
@@ -284,7 +284,7 @@ static ssize_t do_send(struct shim_sock *s, const struct iovec *iov, int iovcnt,
 	ssize_t rc;
 
 	SHIM_ENTER();
-	rc = ring_send(s, iov, iovcnt, flags);
+	rc = sock_send(s, iov, iovcnt, flags);
 	xs_status_update(s->conn, rc == -ECONNRESET || rc == -EPROTO ? (int)-rc : 0);
 	SHIM_LEAVE();
 	shim_put(s);
@@ -471,7 +471,7 @@ XS_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 }
 
 /* sendfile into a ring: read the file here and write it to the ring. */
-static ssize_t ring_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size_t count)
+static ssize_t sock_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size_t count)
 {
 	char buf[65536];
 	size_t done = 0;
@@ -489,7 +489,7 @@ static ssize_t ring_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size
 		}
 		v.iov_base = buf;
 		v.iov_len = (size_t)n;
-		rc = ring_send(s, &v, 1, MSG_NOSIGNAL);
+		rc = sock_send(s, &v, 1, MSG_NOSIGNAL);
 		if (rc <= 0)
 			break;
 		done += (size_t)rc;
@@ -520,7 +520,7 @@ XS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 	if (!s)
 		return shim_real.sendfile(out_fd, in_fd, offset, count);
 	SHIM_ENTER();
-	rc = ring_sendfile(s, in_fd, offset, count);
+	rc = sock_sendfile(s, in_fd, offset, count);
 	SHIM_LEAVE();
 	shim_put(s);
 	return rc < 0 ? shim_fail((int)rc) : rc;

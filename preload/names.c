@@ -85,7 +85,7 @@ static int opt_get(struct shim_sock *s, int level, int name, int *v)
 	return -1;
 }
 
-static int ring_getsockopt(struct shim_sock *s, int level, int name, void *val, socklen_t *len)
+static int sock_getsockopt(struct shim_sock *s, int level, int name, void *val, socklen_t *len)
 {
 	int v = 0;
 
@@ -139,7 +139,7 @@ static int ring_getsockopt(struct shim_sock *s, int level, int name, void *val, 
 	return shim_fail(-ENOPROTOOPT);
 }
 
-static int ring_setsockopt(struct shim_sock *s, int level, int name, const void *val,
+static int sock_setsockopt(struct shim_sock *s, int level, int name, const void *val,
 			   socklen_t len)
 {
 	int v = 0;
@@ -190,7 +190,7 @@ XS_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.getsockopt(fd, level, name, val, len);
-	rc = ring_getsockopt(s, level, name, val, len);
+	rc = sock_getsockopt(s, level, name, val, len);
 	shim_put(s);
 	return rc;
 }
@@ -204,7 +204,7 @@ XS_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.setsockopt(fd, level, name, val, len);
-	rc = ring_setsockopt(s, level, name, val, len);
+	rc = sock_setsockopt(s, level, name, val, len);
 	shim_put(s);
 	return rc;
 }

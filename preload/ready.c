@@ -129,7 +129,7 @@ __attribute__((constructor)) static void ready_constructor(void)
 	pthread_atfork(NULL, NULL, rs_child_after_fork);
 }
 
-int ring_state_init(struct shim_sock *s)
+int sock_ready_init(struct shim_sock *s)
 {
 	pthread_mutexattr_t ma;
 	struct shim_rstate *rs;
@@ -162,7 +162,7 @@ int ring_state_init(struct shim_sock *s)
 	return 0;
 }
 
-void ring_state_free(struct shim_sock *s)
+void sock_ready_free(struct shim_sock *s)
 {
 	if (!s->rs)
 		return;
@@ -238,7 +238,7 @@ static void sync_locked(struct shim_sock *s, unsigned int m, bool plug, bool app
 	static const char junk[512];
 	struct shim_rstate *rs = s->rs;
 	bool news = m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR);
-	bool room = (m & (XSR_HUP | XSR_ERR)) || ring_room(&s->conn->ring);
+	bool room = (m & (XSR_HUP | XSR_ERR)) || room_to_write(&s->conn->ring);
 
 	if (RS_GET(rs, rd_shut))
 		news = true;
@@ -303,16 +303,16 @@ static bool needs_sync(struct shim_sock *s, unsigned int m, bool plug, bool app)
 		return true;
 	if (!RS_GET(rs, plug) && !plug)
 		return false;
-	room = (m & (XSR_HUP | XSR_ERR)) || ring_room(&s->conn->ring);
+	room = (m & (XSR_HUP | XSR_ERR)) || room_to_write(&s->conn->ring);
 	return room ? RS_GET(rs, plug) : (plug && !RS_GET(rs, plug));
 }
 
-bool ring_stale(struct shim_sock *s, bool plug)
+bool sock_stale(struct shim_sock *s, bool plug)
 {
 	return needs_sync(s, xsr_poll(&s->conn->ring), plug, true);
 }
 
-void ring_sync(struct shim_sock *s, bool plug, bool app)
+void sock_sync(struct shim_sock *s, bool plug, bool app)
 {
 	unsigned int m = xsr_poll(&s->conn->ring);
 
@@ -326,7 +326,7 @@ void ring_sync(struct shim_sock *s, bool plug, bool app)
 	SHIM_LEAVE();
 }
 
-void ring_passive(struct shim_sock *s, bool rd, bool on)
+void sock_passive(struct shim_sock *s, bool rd, bool on)
 {
 	struct shim_rstate *rs = s->rs;
 	int *p = rd ? &rs->passive_rd : &rs->passive_wr;
@@ -344,7 +344,7 @@ void ring_passive(struct shim_sock *s, bool rd, bool on)
 		evloop_want_sweep();
 }
 
-bool ring_sleep_begin(struct shim_sock *s, bool rd, bool wr)
+bool sock_sleep_begin(struct shim_sock *s, bool rd, bool wr)
 {
 	struct shim_rstate *rs = s->rs;
 	unsigned int m;
@@ -363,10 +363,10 @@ bool ring_sleep_begin(struct shim_sock *s, bool rd, bool wr)
 	if (RS_GET(rs, rd_shut) && rd)
 		return true;
 	return (rd && (m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR))) ||
-	       (wr && ((m & (XSR_HUP | XSR_ERR)) || ring_room(&s->conn->ring)));
+	       (wr && ((m & (XSR_HUP | XSR_ERR)) || room_to_write(&s->conn->ring)));
 }
 
-void ring_sleep_end(struct shim_sock *s, bool rd, bool wr)
+void sock_sleep_end(struct shim_sock *s, bool rd, bool wr)
 {
 	struct shim_rstate *rs = s->rs;
 
@@ -383,7 +383,7 @@ void ring_sleep_end(struct shim_sock *s, bool rd, bool wr)
 	evloop_want_sweep();
 }
 
-void ring_drain_filler(struct shim_sock *s)
+void sock_drain_filler(struct shim_sock *s)
 {
 	SHIM_ENTER();
 	rs_lock(s);
@@ -395,7 +395,7 @@ void ring_drain_filler(struct shim_sock *s)
 }
 
 /* The event thread's sweep: ask for notifications where nobody does. */
-void ring_sweep(struct shim_sock *s)
+void sock_sweep(struct shim_sock *s)
 {
 	struct shim_rstate *rs = s->rs;
 
@@ -413,18 +413,18 @@ void ring_sweep(struct shim_sock *s)
 	rs_unlock(s);
 }
 
-bool ring_rd_shut(const struct shim_sock *s)
+bool sock_rd_shut(const struct shim_sock *s)
 {
 	return __atomic_load_n(&s->rs->rd_shut, __ATOMIC_RELAXED);
 }
 
-void ring_set_rd_shut(struct shim_sock *s)
+void sock_set_rd_shut(struct shim_sock *s)
 {
 	__atomic_store_n(&s->rs->rd_shut, 1, __ATOMIC_RELAXED);
-	ring_sync(s, false, true);
+	sock_sync(s, false, true);
 }
 
-unsigned int ring_revents(struct shim_sock *s, unsigned int events)
+unsigned int sock_revents(struct shim_sock *s, unsigned int events)
 {
 	struct xsr *r = &s->conn->ring;
 	bool rd = events & (POLLIN | POLLRDNORM | POLLRDHUP);
@@ -436,7 +436,7 @@ unsigned int ring_revents(struct shim_sock *s, unsigned int events)
 				      !evloop_forked());
 	unsigned int rev = 0;
 
-	if (ring_rd_shut(s))
+	if (sock_rd_shut(s))
 		m |= XSR_READABLE | XSR_RDHUP;
 	if (m & XSR_READABLE)
 		rev |= events & (POLLIN | POLLRDNORM);
@@ -446,7 +446,7 @@ unsigned int ring_revents(struct shim_sock *s, unsigned int events)
 		rev |= POLLERR;
 	if ((m & XSR_HUP) && (m & XSR_RDHUP))
 		rev |= POLLHUP;
-	if ((m & (XSR_HUP | XSR_ERR)) || (wr && (m & XSR_WRITABLE) && ring_room(r)))
+	if ((m & (XSR_HUP | XSR_ERR)) || (wr && (m & XSR_WRITABLE) && room_to_write(r)))
 		rev |= events & (POLLOUT | POLLWRNORM);
 	return rev;
 }

@@ -365,7 +365,7 @@ int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int 
 	s->conn = conn;
 	s->bfd = sv[1];
 	s->family = family;
-	rc = ring_state_init(s);
+	rc = sock_ready_init(s);
 	if (rc < 0) {
 		shim_real.close(sv[0]);
 		shim_real.close(sv[1]);
@@ -392,7 +392,7 @@ void shim_ring_free(struct shim_sock *s)
 		shim_real.close(s->bfd);
 	pthread_mutex_destroy(&s->rlock);
 	pthread_mutex_destroy(&s->wlock);
-	ring_state_free(s);
+	sock_ready_free(s);
 	shim_sock_free(s);
 	SHIM_LEAVE();
 }

@@ -174,35 +174,35 @@ void evloop_want_sweep(void);
 
 /* ---- readiness (ready.c) ---------------------------------------------------------- */
 
-int ring_state_init(struct shim_sock *s);
-void ring_state_free(struct shim_sock *s);
+int sock_ready_init(struct shim_sock *s);
+void sock_ready_free(struct shim_sock *s);
 /*
  * Make A show the ring's state: a token while there is data or news; with
  * @plug, plugged while short of room (unplugged whenever there is room).
  * Only the application's own calls (@app) take a token back. No lock and
  * no system call when nothing changes.
  */
-void ring_sync(struct shim_sock *s, bool plug, bool app);
-/* Would ring_sync(s, plug, true) change anything? (No lock, no syscall.) */
-bool ring_stale(struct shim_sock *s, bool plug);
+void sock_sync(struct shim_sock *s, bool plug, bool app);
+/* Would sock_sync(s, plug, true) change anything? (No lock, no syscall.) */
+bool sock_stale(struct shim_sock *s, bool plug);
 /* Ask for (or stop asking for) notifications while nobody waits. */
-void ring_passive(struct shim_sock *s, bool rd, bool on);
+void sock_passive(struct shim_sock *s, bool rd, bool on);
 /*
  * A thread is about to sleep in the kernel until the ring is readable
  * (@rd) or has room (@wr): ask the peer to notify and bring A up to date.
  * Returns true when that is already the case (the caller still calls
- * ring_sleep_end()).
+ * sock_sleep_end()).
  */
-bool ring_sleep_begin(struct shim_sock *s, bool rd, bool wr);
-void ring_sleep_end(struct shim_sock *s, bool rd, bool wr);
+bool sock_sleep_begin(struct shim_sock *s, bool rd, bool wr);
+void sock_sleep_end(struct shim_sock *s, bool rd, bool wr);
 /* A blocked writer's one byte sent through unplugged A: take it back. */
-void ring_drain_filler(struct shim_sock *s);
+void sock_drain_filler(struct shim_sock *s);
 /* Event thread: ask for notifications on a ring nobody asks about. */
-void ring_sweep(struct shim_sock *s);
-bool ring_rd_shut(const struct shim_sock *s);
-void ring_set_rd_shut(struct shim_sock *s);
+void sock_sweep(struct shim_sock *s);
+bool sock_rd_shut(const struct shim_sock *s);
+void sock_set_rd_shut(struct shim_sock *s);
 /* poll() bits for a ring socket, computed from the ring itself. */
-unsigned int ring_revents(struct shim_sock *s, unsigned int events);
+unsigned int sock_revents(struct shim_sock *s, unsigned int events);
 /* Spin bound before sleeping (XSOCK_SPIN_US, default 50 us), in ns. */
 unsigned int shim_spin_ns(void);
 /* This thread's spin for its next wait (ns, <= shim_spin_ns()), and how
@@ -231,7 +231,7 @@ void wait_fd_closed(int fd);
  * of its write while it still has data to read (socat, for one, would
  * deadlock against a peer doing the same).
  */
-static inline bool ring_room(struct xsr *r)
+static inline bool room_to_write(struct xsr *r)
 {
 	ssize_t space = xsr_tx_space(r);
 
@@ -291,8 +291,8 @@ struct xs_conn *evloop_direct_take(const struct shim_sock *l);
 
 /* ---- ring I/O (io.c) -------------------------------------------------------------- */
 
-ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags);
-ssize_t ring_send(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags);
+ssize_t sock_recv(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags);
+ssize_t sock_send(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags);
 
 /* ---- helpers ---------------------------------------------------------------------- */
 

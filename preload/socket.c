@@ -78,7 +78,7 @@ static uint16_t bound_port(int fd, int family)
 
 /* Put ring socket @s (with fd A @afd) on the application's fd number @fd,
  * keeping the file status and descriptor flags the application chose. */
-static int ring_take_fd(int fd, int afd, bool nonblock, bool cloexec)
+static int sock_take_fd(int fd, int afd, bool nonblock, bool cloexec)
 {
 	if (dup3(afd, fd, cloexec ? O_CLOEXEC : 0) < 0) {
 		int rc = -errno;
@@ -193,7 +193,7 @@ connected:
 		xs_conn_close(c);
 		return xs_route_after_failure(ctx, dom, rc);
 	}
-	rc = ring_take_fd(fd, afd, fl >= 0 && (fl & O_NONBLOCK), fdfl >= 0 && (fdfl & FD_CLOEXEC));
+	rc = sock_take_fd(fd, afd, fl >= 0 && (fl & O_NONBLOCK), fdfl >= 0 && (fdfl & FD_CLOEXEC));
 	if (rc == 0)
 		rc = shim_install(fd, s);
 	if (rc == 0) {
@@ -357,7 +357,7 @@ static int accept_ring(struct xs_conn *c, int family, int nfd, int flags)
 		if (flags & SOCK_NONBLOCK)
 			fcntl(nfd, F_SETFL, O_RDWR | O_NONBLOCK);
 	} else {
-		rc = ring_take_fd(nfd, afd, flags & SOCK_NONBLOCK, flags & SOCK_CLOEXEC);
+		rc = sock_take_fd(nfd, afd, flags & SOCK_NONBLOCK, flags & SOCK_CLOEXEC);
 	}
 	if (rc == 0)
 		rc = shim_install(nfd, ring);
@@ -659,13 +659,13 @@ XS_EXPORT int shutdown(int fd, int how)
 	}
 	SHIM_ENTER();
 	if (how == SHUT_RD || how == SHUT_RDWR)
-		ring_set_rd_shut(s);
+		sock_set_rd_shut(s);
 	if (how == SHUT_WR || how == SHUT_RDWR) {
 		pthread_mutex_lock(&s->wlock);
 		rc = xsr_shutdown_tx(&s->conn->ring);
 		pthread_mutex_unlock(&s->wlock);
 	}
-	ring_sync(s, false, true);
+	sock_sync(s, false, true);
 	SHIM_LEAVE();
 	shim_put(s);
 	/* Shutting down a ring that is already gone is not an error. */

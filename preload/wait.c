@@ -8,7 +8,7 @@
  * XSOCK_SPIN_US looking at the rings themselves (and at the other fds
  * with a zero-timeout system call now and then), so that an answer that
  * comes within the spin costs no notification and no wake-up on either
- * side. Only then does it ask the peers to notify (ring_sleep_begin())
+ * side. Only then does it ask the peers to notify (sock_sleep_begin())
  * and sleep in the kernel, where end A of each ring shows the ring's
  * state (tokens and plugs, see ready.c) and the event thread turns the
  * peers' notifications into tokens.
@@ -80,14 +80,14 @@ static int ts_to_ms(const struct timespec *ts)
 
 /* ---- the rings of a wait ------------------------------------------------------------ */
 
-struct wring {
+struct wsock {
 	struct shim_sock *s;
 	int idx;		/* poll: index in the pollfd array */
 	bool rd, wr;		/* interest */
 };
 
 /* Spin on the rings (not the kernel) for a short while: true if one changed. */
-static bool rings_spin(struct wring *w, int n, bool for_poll)
+static bool wsocks_spin(struct wsock *w, int n, bool for_poll)
 {
 	int k, i;
 
@@ -96,9 +96,9 @@ static bool rings_spin(struct wring *w, int n, bool for_poll)
 			if (for_poll) {
 				unsigned int ev = (w[i].rd ? POLLIN : 0) | (w[i].wr ? POLLOUT : 0);
 
-				if (ring_revents(w[i].s, ev))
+				if (sock_revents(w[i].s, ev))
 					return true;
-			} else if (ring_stale(w[i].s, w[i].wr)) {
+			} else if (sock_stale(w[i].s, w[i].wr)) {
 				return true;
 			}
 		}
@@ -108,7 +108,7 @@ static bool rings_spin(struct wring *w, int n, bool for_poll)
 	return false;
 }
 
-static void rings_unpassive(struct wring *w, int n)
+static void wsocks_unpassive(struct wsock *w, int n)
 {
 	int i;
 
@@ -116,32 +116,32 @@ static void rings_unpassive(struct wring *w, int n)
 		struct shim_rstate *rs = w[i].s->rs;
 
 		if (w[i].rd && __atomic_load_n(&rs->passive_rd, __ATOMIC_RELAXED))
-			ring_passive(w[i].s, true, false);
+			sock_passive(w[i].s, true, false);
 		if (w[i].wr && __atomic_load_n(&rs->passive_wr, __ATOMIC_RELAXED))
-			ring_passive(w[i].s, false, false);
+			sock_passive(w[i].s, false, false);
 	}
 }
 
 /* Ask for notifications before sleeping; true if one is ready already. */
-static bool rings_sleep_begin(struct wring *w, int n)
+static bool wsocks_sleep_begin(struct wsock *w, int n)
 {
 	bool ready = false;
 	int i;
 
 	for (i = 0; i < n; i++)
-		ready |= ring_sleep_begin(w[i].s, w[i].rd, w[i].wr);
+		ready |= sock_sleep_begin(w[i].s, w[i].rd, w[i].wr);
 	return ready;
 }
 
-static void rings_sleep_end(struct wring *w, int n)
+static void wsocks_sleep_end(struct wsock *w, int n)
 {
 	int i;
 
 	for (i = 0; i < n; i++)
-		ring_sleep_end(w[i].s, w[i].rd, w[i].wr);
+		sock_sleep_end(w[i].s, w[i].rd, w[i].wr);
 }
 
-static void rings_put(struct wring *w, int n, struct wring *local)
+static void wsocks_put(struct wsock *w, int n, struct wsock *local)
 {
 	struct shim_sock *v[64], **pv = v;
 	int i;
@@ -172,7 +172,7 @@ static __thread unsigned int poll_skips;
 static __thread int64_t poll_wait_start = -1;
 
 /* Put the rings' own state into their revents; the number of ready fds. */
-static int poll_merge(struct pollfd *fds, nfds_t nfds, struct wring *w, int n)
+static int poll_merge(struct pollfd *fds, nfds_t nfds, struct wsock *w, int n)
 {
 	int i, ready = 0;
 	nfds_t j;
@@ -181,7 +181,7 @@ static int poll_merge(struct pollfd *fds, nfds_t nfds, struct wring *w, int n)
 		struct pollfd *p = &fds[w[i].idx];
 
 		p->revents = (short)((p->revents & POLLNVAL) |
-				     ring_revents(w[i].s, (unsigned int)(unsigned short)p->events));
+				     sock_revents(w[i].s, (unsigned int)(unsigned short)p->events));
 	}
 	for (j = 0; j < nfds; j++)
 		if (fds[j].revents)
@@ -191,7 +191,7 @@ static int poll_merge(struct pollfd *fds, nfds_t nfds, struct wring *w, int n)
 
 static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t *mask)
 {
-	struct wring local[16], *w = local;
+	struct wsock local[16], *w = local;
 	int64_t deadline = -1, spin_end;
 	struct timespec zero = { 0, 0 }, ts;
 	uint64_t slept_at;
@@ -269,7 +269,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 			goto out;
 		}
 		if (first) {
-			rings_unpassive(w, n);
+			wsocks_unpassive(w, n);
 			poll_wait_start = xs_now_ns();
 			deadline = deadline_at(poll_wait_start, timeout);
 			spin_end = poll_wait_start + shim_spin_budget();
@@ -278,12 +278,12 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 			shim_spin_result(false);
 			break;
 		}
-		rings_spin(w, n, true);
+		wsocks_spin(w, n, true);
 	}
 	for (;;) {
 		int left = left_ms(deadline);
 
-		if (rings_sleep_begin(w, n))
+		if (wsocks_sleep_begin(w, n))
 			left = 0;
 		if (left >= 0) {
 			ts.tv_sec = left / 1000;
@@ -293,7 +293,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 		rc = shim_real.ppoll(fds, nfds, left >= 0 ? &ts : NULL, mask);
 		if (rc < 0)
 			rc = -errno;
-		rings_sleep_end(w, n);
+		wsocks_sleep_end(w, n);
 		if (rc < 0) {
 			errno = -rc;
 			rc = -1;
@@ -308,7 +308,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 		/* A token that no longer stood for data: sleep again. */
 	}
 out:
-	rings_put(w, n, local);
+	wsocks_put(w, n, local);
 	return rc;
 }
 
@@ -655,10 +655,10 @@ XS_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 }
 
 /* Snapshot the rings of an epoll set, with references; the count. */
-static int ep_rings(int epfd, struct wring *local, int nlocal, struct wring **out)
+static int ep_rings(int epfd, struct wsock *local, int nlocal, struct wsock **out)
 {
 	struct shim_sock *v[64], **pv = v;
-	struct wring *w = local;
+	struct wsock *w = local;
 	struct ep_set *set;
 	int n = 0, i;
 
@@ -703,12 +703,12 @@ static int ep_rings(int epfd, struct wring *local, int nlocal, struct wring **ou
 	return n;
 }
 
-static void rings_sync(struct wring *w, int n)
+static void wsocks_sync(struct wsock *w, int n)
 {
 	int i;
 
 	for (i = 0; i < n; i++)
-		ring_sync(w[i].s, w[i].wr, true);
+		sock_sync(w[i].s, w[i].wr, true);
 }
 
 /* Sets with more rings than this sleep without spinning (see do_epoll()):
@@ -719,7 +719,7 @@ static void rings_sync(struct wring *w, int n)
 static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		    const sigset_t *mask)
 {
-	struct wring local[16], *w;
+	struct wsock local[16], *w;
 	int64_t deadline, spin_end;
 	uint64_t slept_at;
 	int n, rc;
@@ -741,14 +741,14 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 
 		for (i = 0; i < n; i++)
 			if (w[i].rd && !__atomic_load_n(&w[i].s->rs->passive_rd, __ATOMIC_RELAXED))
-				ring_passive(w[i].s, true, true);
+				sock_passive(w[i].s, true, true);
 		rc = shim_real.epoll_pwait(epfd, evs, max, timeout, mask);
 		goto out;
 	}
 	deadline = deadline_of(timeout);
 	spin_end = 0;
 	for (bool first = true;; first = false) {
-		rings_sync(w, n);
+		wsocks_sync(w, n);
 		rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
 		if (rc != 0 || timeout == 0) {
 			if (!first && rc > 0)
@@ -756,30 +756,30 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 			goto out;
 		}
 		if (first) {
-			rings_unpassive(w, n);
+			wsocks_unpassive(w, n);
 			spin_end = xs_now_ns() + shim_spin_budget();
 		}
 		if (xs_now_ns() >= spin_end) {
 			shim_spin_result(false);
 			break;
 		}
-		rings_spin(w, n, false);
+		wsocks_spin(w, n, false);
 	}
 	for (;;) {
 		int left = left_ms(deadline);
 
 		/*
 		 * A ring that is ready already shows it on end A now (tokens
-		 * are synced by rings_sleep_begin()); whether the kernel
+		 * are synced by wsocks_sleep_begin()); whether the kernel
 		 * reports it is up to the registration (EPOLLONESHOT, ET),
 		 * so sleep on the kernel's word in any case.
 		 */
-		rings_sleep_begin(w, n);
+		wsocks_sleep_begin(w, n);
 		slept_at = (uint64_t)xs_now_ns();
 		rc = shim_real.epoll_pwait(epfd, evs, max, left, mask);
 		if (rc < 0)
 			rc = -errno;
-		rings_sleep_end(w, n);
+		wsocks_sleep_end(w, n);
 		shim_spin_slept(slept_at, rc > 0);
 		if (rc < 0) {
 			errno = -rc;
@@ -788,13 +788,13 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		}
 		if (rc > 0 || left_ms(deadline) == 0)
 			goto out;
-		rings_sync(w, n);
+		wsocks_sync(w, n);
 		rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
 		if (rc != 0)
 			goto out;
 	}
 out:
-	rings_put(w, n, local);
+	wsocks_put(w, n, local);
 	return rc;
 }
 
