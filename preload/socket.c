@@ -411,12 +411,13 @@ static int take_up(struct xs_conn *c)
  * A blocking accept() on a listener of ours whose port has parked rings:
  * wait on the listening socket and on those rings' channels at once, and
  * take a ring whose client opened its next use directly (no doorbell: a
- * TCP connection set up, accepted and closed per connection). Returns the
- * new fd, 0 when a TCP connection is waiting (the caller accepts it as
- * usual), 1 when this path does not apply, or a negative errno (EINTR).
+ * TCP connection set up, accepted and closed per connection).
+ * XS_ROUTE_RING: taken, on the new fd .fd; XS_ROUTE_LIBC: a TCP connection
+ * is waiting (the caller accepts it as usual), or this path does not
+ * apply; XS_ROUTE_FAIL: .err (-EINTR).
  */
-static int accept_direct(struct shim_sock *l, int fd, struct sockaddr *addr, socklen_t *addrlen,
-			 int flags)
+static struct xs_route accept_direct(struct shim_sock *l, int fd, struct sockaddr *addr,
+				     socklen_t *addrlen, int flags)
 {
 	struct pollfd fds[DIRECT_MAX + 1];
 	struct evloop_watch w[DIRECT_MAX];
@@ -427,13 +428,13 @@ static int accept_direct(struct shim_sock *l, int fd, struct sockaddr *addr, soc
 	bool checked = false;
 
 	if (l->owner != getpid() || !l->lst)
-		return 1;
+		return xs_route_libc();
 	for (;;) {
 		struct xs_conn *c;
 
 		n = evloop_direct_begin(l, fds + 1, w, DIRECT_MAX);
 		if (n == 0)
-			return 1;
+			return xs_route_libc();
 		/*
 		 * Only a blocking accept() without SO_RCVTIMEO (which bounds
 		 * it: leave those to the kernel). Looked at once, and only
@@ -445,7 +446,7 @@ static int accept_direct(struct shim_sock *l, int fd, struct sockaddr *addr, soc
 			    (shim_real.getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &tvlen) == 0 &&
 			     (tv.tv_sec || tv.tv_usec))) {
 				evloop_direct_end(l, w, n);
-				return 1;
+				return xs_route_libc();
 			}
 			checked = true;
 		}
@@ -465,17 +466,57 @@ static int accept_direct(struct shim_sock *l, int fd, struct sockaddr *addr, soc
 			if (take_up(c) < 0)
 				continue;
 			rc = accept_ring(c, l->lst->addr.ss_family, -1, flags);
-			if (rc >= 0)
-				copy_addr(addr, addrlen, &c->paddr, c->paddr_len);
-			return rc;
+			if (rc < 0)
+				return xs_route_fail(rc);
+			copy_addr(addr, addrlen, &c->paddr, c->paddr_len);
+			return xs_route_ring(rc);
 		}
 		if (rc == -EINTR && signals_restart())
 			continue;
 		if (rc < 0)
-			return rc;
+			return xs_route_fail(rc);
 		if (fds[0].revents)
-			return 0;
+			return xs_route_libc();
 	}
+}
+
+/*
+ * Connection @nfd, just accepted by libc on listener @l from @ss: a
+ * doorbell of ours or an ordinary TCP client? XS_ROUTE_RING: the doorbell's
+ * ring, now on @nfd (its peer's address in @addr); XS_ROUTE_LIBC: @nfd is
+ * the application's as libc accepted it (an ordinary TCP client, or we
+ * cannot tell); XS_ROUTE_FAIL: no connection on @nfd, .err -ECONNABORTED
+ * for a doorbell that yields none (its client is gone or was refused).
+ */
+static struct xs_route route_accepted(struct shim_sock *l, int nfd,
+				      const struct sockaddr_storage *ss, socklen_t sslen,
+				      struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+	struct xs_acceptor *a;
+	struct xs_conn *c;
+	uint16_t bell;
+	int rc;
+
+	bell = evloop_bell_port(l, (const struct sockaddr *)ss, sslen);
+	c = bell ? evloop_reuse_claim(l, bell) : NULL;
+	if (c) {
+		/* The next use of a parked ring of ours. */
+		rc = take_up(c);
+	} else {
+		a = bell ? listener_acceptor(l) : NULL;
+		if (a)
+			a->offer_reuse = l->owner == getpid() && l->lst && !evloop_forked();
+		rc = a ? xs_acceptor_claim(a, bell, &c) : -ENOENT;
+	}
+	if (rc == -ECONNABORTED)
+		return xs_route_fail(rc);
+	if (rc)
+		return xs_route_libc();	/* an ordinary TCP client (or we cannot tell) */
+	rc = accept_ring(c, l->lst->addr.ss_family, nfd, flags);
+	if (rc < 0)
+		return xs_route_fail(rc);
+	copy_addr(addr, addrlen, &c->paddr, c->paddr_len);
+	return xs_route_ring(nfd);
 }
 
 static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags, bool four)
@@ -495,48 +536,28 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sslen = sizeof(ss);
-		struct xs_acceptor *a;
-		struct xs_conn *c;
-		uint16_t bell;
-		int rc;
+		struct xs_route r;
 
 		SHIM_ENTER();
-		rc = accept_direct(l, fd, addr, addrlen, flags);
+		r = accept_direct(l, fd, addr, addrlen, flags);
 		SHIM_LEAVE();
-		if (rc < 0 || rc > 1) {
-			nfd = rc < 0 ? shim_fail(rc) : rc;
+		if (r.kind == XS_ROUTE_RING) {
+			nfd = r.fd;
+			break;
+		}
+		if (r.kind == XS_ROUTE_FAIL) {
+			nfd = shim_fail(r.err);
 			break;
 		}
 		nfd = shim_real.accept4(fd, (struct sockaddr *)&ss, &sslen, flags);
 		if (nfd < 0)
 			break;
 		SHIM_ENTER();
-		bell = evloop_bell_port(l, (struct sockaddr *)&ss, sslen);
-		c = bell ? evloop_reuse_claim(l, bell) : NULL;
-		if (c) {
-			/* The next use of a parked ring of ours. */
-			rc = take_up(c);
-			a = NULL;
-		} else {
-			a = bell ? listener_acceptor(l) : NULL;
-			if (a)
-				a->offer_reuse = l->owner == getpid() && l->lst &&
-						 !evloop_forked();
-			rc = a ? xs_acceptor_claim(a, bell, &c) : -ENOENT;
-		}
-		if (rc == 0) {
-			rc = accept_ring(c, l->lst->addr.ss_family, nfd, flags);
-			if (rc >= 0) {
-				copy_addr(addr, addrlen, &c->paddr, c->paddr_len);
-				rc = 0;
-			}
-		} else if (rc != -ECONNABORTED) {
-			/* An ordinary TCP client (or we cannot tell). */
+		r = route_accepted(l, nfd, &ss, sslen, addr, addrlen, flags);
+		if (r.kind == XS_ROUTE_LIBC)
 			copy_addr(addr, addrlen, &ss, sslen);
-			rc = 0;
-		}
 		SHIM_LEAVE();
-		if (rc == 0)
+		if (r.kind != XS_ROUTE_FAIL)
 			break;
 		/*
 		 * A doorbell that yields no connection (its client is gone or
@@ -545,8 +566,8 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 		 * listener's mode says.
 		 */
 		shim_real.close(nfd);
-		if (rc != -ECONNABORTED) {
-			nfd = shim_fail(rc);
+		if (r.err != -ECONNABORTED) {
+			nfd = shim_fail(r.err);
 			break;
 		}
 	}
