@@ -28,6 +28,10 @@
 #include "common/env.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "preload/evloop.h"
+#include "preload/fdtable.h"
+#include "preload/libc.h"
+#include "preload/ready.h"
 #include "preload/shim.h"
 
 /*

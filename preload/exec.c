@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "preload/fdtable.h"
+#include "preload/libc.h"
 #include "preload/shim.h"
 
 /* Replace the inheritable ring fds by closed sockets (see above). */

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -24,6 +25,9 @@
 #include "common/iov.h"
 #include "common/log.h"
 #include "conn/status.h"
+#include "preload/fdtable.h"
+#include "preload/libc.h"
+#include "preload/ready.h"
 #include "preload/shim.h"
 
 static bool fd_nonblocking(int fd)
@@ -152,7 +156,7 @@ static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
 
 #define IOV_MAX_LOCAL IOV_MAX	/* 1024: what the kernel accepts */
 
-ssize_t sock_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
+static ssize_t sock_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
 {
 	struct xsr *r = &s->conn->ring;
 	/* O_NONBLOCK is looked up only when the call would block. */
@@ -209,7 +213,7 @@ ssize_t sock_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 	return rc;
 }
 
-ssize_t sock_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
+static ssize_t sock_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
 {
 	struct xsr *r = &s->conn->ring;
 	int nonblock = (flags & MSG_DONTWAIT) ? 1 : -1;	/* looked up when needed */

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "preload/fdtable.h"
+#include "preload/libc.h"
 #include "preload/shim.h"
 
 

@@ -44,6 +44,10 @@
 #include "common/compiler.h"
 #include "common/env.h"
 #include "common/log.h"
+#include "preload/evloop.h"
+#include "preload/fdtable.h"
+#include "preload/libc.h"
+#include "preload/ready.h"
 #include "preload/shim.h"
 
 /* ---- tunables ------------------------------------------------------------------- */
@@ -96,6 +100,19 @@ void shim_spin_slept(uint64_t slept_at, bool woke_ready)
 
 /* ---- the shared state ---------------------------------------------------------- */
 
+/*
+ * A ring socket polls writable (A unplugged) only while at least half the
+ * ring is free, as TCP polls writable only with room to spare: a program
+ * that writes after select() said "writable" must not block in the middle
+ * of its write while it still has data to read (socat, for one, would
+ * deadlock against a peer doing the same).
+ */
+static bool room_to_write(struct xsr *r)
+{
+	ssize_t space = xsr_tx_space(r);
+
+	return space < 0 || (size_t)space >= r->size / 2;
+}
 /*
  * Fields change under the lock but are also read without it (the fast
  * paths look before they lock): relaxed atomics, so that such a look is a

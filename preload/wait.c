@@ -37,7 +37,11 @@
 #include "common/clock.h"
 #include "common/compiler.h"
 #include "common/log.h"
+#include "preload/fdtable.h"
+#include "preload/libc.h"
+#include "preload/ready.h"
 #include "preload/shim.h"
+#include "preload/wait.h"
 
 /* ---- time ------------------------------------------------------------------------- */
 
