@@ -23,9 +23,11 @@
 #include "conn/addr.h"
 #include "conn/route.h"
 #include "preload/ctx.h"
+#include "preload/doorbell.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
+#include "preload/pool.h"
 #include "preload/shim.h"
 #include "preload/sock.h"
 
@@ -208,7 +210,7 @@ static struct xs_route accept_direct(struct shim_sock *l, int fd, struct sockadd
 				     socklen_t *addrlen, int flags)
 {
 	struct pollfd fds[DIRECT_MAX + 1];
-	struct evloop_watch w[DIRECT_MAX];
+	struct pool_watch w[DIRECT_MAX];
 	struct timeval tv;
 	socklen_t tvlen = sizeof(tv);
 	int fl, n, rc;
@@ -220,7 +222,7 @@ static struct xs_route accept_direct(struct shim_sock *l, int fd, struct sockadd
 	for (;;) {
 		struct xs_conn *c;
 
-		n = evloop_direct_begin(l, fds + 1, w, DIRECT_MAX);
+		n = pool_direct_begin(l, fds + 1, w, DIRECT_MAX);
 		if (n == 0)
 			return xs_route_libc();
 		/*
@@ -233,13 +235,13 @@ static struct xs_route accept_direct(struct shim_sock *l, int fd, struct sockadd
 			if (fl < 0 || (fl & O_NONBLOCK) ||
 			    (shim_real.getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &tvlen) == 0 &&
 			     (tv.tv_sec || tv.tv_usec))) {
-				evloop_direct_end(l, w, n);
+				pool_direct_end(l, w, n);
 				return xs_route_libc();
 			}
 			checked = true;
 		}
 		/* A use opened before we started watching is taken at once. */
-		c = evloop_direct_take(l);
+		c = pool_direct_take(l);
 		rc = 0;
 		if (!c) {
 			fds[0].fd = fd;
@@ -247,9 +249,9 @@ static struct xs_route accept_direct(struct shim_sock *l, int fd, struct sockadd
 			fds[0].revents = 0;
 			rc = poll(fds, (nfds_t)n + 1, -1) < 0 ? -errno : 0;
 			if (rc == 0)
-				c = evloop_direct_take(l);
+				c = pool_direct_take(l);
 		}
-		evloop_direct_end(l, w, n);
+		pool_direct_end(l, w, n);
 		if (c) {
 			if (take_up(c) < 0)
 				continue;
@@ -285,8 +287,8 @@ static struct xs_route route_accepted(struct shim_sock *l, int nfd,
 	uint16_t bell;
 	int rc;
 
-	bell = evloop_bell_port(l, (const struct sockaddr *)ss, sslen);
-	c = bell ? evloop_reuse_claim(l, bell) : NULL;
+	bell = bell_port(l, (const struct sockaddr *)ss, sslen);
+	c = bell ? bell_reuse_claim(l, bell) : NULL;
 	if (c) {
 		/* The next use of a parked ring of ours. */
 		rc = take_up(c);

@@ -24,6 +24,7 @@
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
+#include "preload/pool.h"
 #include "preload/shim.h"
 #include "preload/sock.h"
 
@@ -137,7 +138,7 @@ static struct xs_route route_connect(int fd, const struct sockaddr *addr, sockle
 	if (registry_lookup(ctx, addr, len, &dom) < 0)
 		return xs_route_libc();
 	/* A parked ring to that address carries the connection at once. */
-	c = evloop_pool_take(dom, addr, len);
+	c = pool_take(dom, addr, len);
 	if (c) {
 		sport = ephemeral_port(fd, addr->sa_family);
 		rc = sport ? xs_conn_reopen(c, sport) : -EADDRNOTAVAIL;

@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The event thread, its doorbells and its pool of parked rings: evloop.c. */
+/* The event thread: evloop.c. */
 #ifndef XSOCK_PRELOAD_EVLOOP_H
 #define XSOCK_PRELOAD_EVLOOP_H
 
-#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 #include "preload/shim.h"
 
@@ -16,25 +14,8 @@ int evloop_add(struct shim_sock *s);
 void evloop_del(struct shim_sock *s);
 /* Ask the event thread for a sweep soon (ready.c's passive arming). */
 void evloop_want_sweep(void);
-
-/*
- * Doorbells: could a connection just accepted on listener @l from @sa be a
- * doorbell? Then its port (the doorbell record's name), else 0.
- */
-uint16_t evloop_bell_port(const struct shim_sock *l, const struct sockaddr *sa, socklen_t salen);
 /* Free what evloop_del() left for the event thread, now (process exit). */
 void evloop_flush(void);
-/*
- * Ring reuse (conn.h). evloop_park(): the application closed connection
- * @c for good; park its ring for the next connection if it was
- * negotiated for reuse and this process may keep it (XSOCK_REUSE, a
- * server only while it still listens on the port and has not forked):
- * true, the event thread owns @c now; false, close it.
- * evloop_pool_take(): an idle ring of ours to @dst in domain @dom (side
- * B), taken out of the pool, or NULL. evloop_reuse_claim(): the parked ring whose next use
- * doorbell @bell of listener @l stands for, taken out, or NULL.
- */
-bool evloop_park(struct xs_conn *c);
 /* This process has forked (then it parks no server rings). */
 bool evloop_forked(void);
 /*
@@ -48,25 +29,40 @@ bool evloop_forked(void);
  */
 bool evloop_close_begin(struct shim_sock *s);
 void evloop_close_end(struct shim_sock *s, bool hung_up);
-struct xs_conn *evloop_pool_take(xsp_domid_t dom, const struct sockaddr *dst, socklen_t dstlen);
-struct xs_conn *evloop_reuse_claim(const struct shim_sock *l, uint16_t bell);
+
+/* ---- for what the event thread serves (doorbell.c, pool.c) ---------------------- */
+
 /*
- * A blocking accept() on listener @l (ours) may wait on the channels of
- * the port's parked rings itself and take a ring whose client opened its
- * next use directly, without a doorbell. evloop_direct_begin() fills
- * @fds (and @w, for evloop_direct_end()) with up to @max channels, which
- * the event thread then leaves to us; evloop_direct_end() gives them back
- * (ringing doorbells for uses opened meanwhile). evloop_direct_take(): a
- * ring of @l's port whose next use is open, taken out of the pool, or
- * NULL.
+ * The event thread works only under ev_lock, and so does everything that
+ * touches its epoll set, its listeners, doorbells and parked rings.
  */
-struct evloop_watch {
-	struct parked *pk;
-	uint64_t gen;
-};
-int evloop_direct_begin(const struct shim_sock *l, struct pollfd *fds, struct evloop_watch *w,
-			int max);
-void evloop_direct_end(const struct shim_sock *l, const struct evloop_watch *w, int n);
-struct xs_conn *evloop_direct_take(const struct shim_sock *l);
+void ev_lock_take(void);
+void ev_lock_drop(void);
+/* This thread holds ev_lock. */
+bool ev_lock_held(void);
+/* Under ev_lock: the thread runs, and the process is not exiting. */
+bool ev_running(void);
+/* Under ev_lock: wake the thread up. */
+void ev_wake(void);
+/*
+ * Under ev_lock: add @fd to the thread's epoll set for @events, reported
+ * with @data (a tagged pointer, below); 0 or -errno. ev_unwatch(): take
+ * it out again (0, or -1 and errno).
+ */
+int ev_watch(int fd, uint32_t events, void *data);
+int ev_unwatch(int fd);
+/* Under ev_lock: the listener of ours that serves @port, if any. */
+struct shim_sock *ev_listener_of(uint16_t port);
+
+/*
+ * A ring socket is in the epoll set twice: its event channel (data.ptr =
+ * the socket) and its end B (the pointer with bit 0 set), which hangs up
+ * when the last process holding the application's end A closed it.
+ */
+#define B_TAG 1u
+/* A doorbell socket (struct doorbell, malloc()ed, so bit 1 is free). */
+#define BELL_TAG 2u
+/* A parked ring's channel (struct parked, malloc()ed: bit 2 is free). */
+#define PARK_TAG 4u
 
 #endif /* XSOCK_PRELOAD_EVLOOP_H */

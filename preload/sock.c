@@ -18,6 +18,7 @@
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
+#include "preload/pool.h"
 #include "preload/ready.h"
 #include "preload/sock.h"
 
@@ -115,7 +116,7 @@ static void shim_ring_free(struct shim_sock *s)
 	SHIM_ENTER();
 	/* Only the process that made it ends the connection; a forked child
 	 * just lets go of its copies. */
-	if (s->conn && s->owner == getpid() && !evloop_park(s->conn))
+	if (s->conn && s->owner == getpid() && !pool_park(s->conn))
 		xs_conn_close(s->conn);
 	if (s->bfd >= 0)
 		shim_real.close(s->bfd);
