@@ -14,12 +14,12 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "preload/epoll.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
 #include "preload/ready.h"
 #include "preload/shim.h"
-#include "preload/wait.h"
 
 /*
  * Drop @fd's table entry. A listener ends with its last fd in this
@@ -35,7 +35,7 @@ static void release_fd(int fd)
 	if (!s)
 		return;
 	SHIM_ENTER();
-	wait_fd_closed(fd);
+	ep_fd_closed(fd);
 	if (s->kind == SHIM_LISTENER &&
 	    __atomic_sub_fetch(&s->nfds, 1, __ATOMIC_ACQ_REL) == 0 && s->owner == getpid())
 		evloop_del(s);
@@ -79,7 +79,7 @@ XS_EXPORT int close(int fd)
 	if (!shim_guard && shim_maybe_ours(fd))
 		return close_ring(fd);
 	if (!shim_guard)
-		wait_fd_closed(fd);	/* an epoll set we track? */
+		ep_fd_closed(fd);	/* an epoll set we track? */
 	return shim_real.close(fd);
 }
 

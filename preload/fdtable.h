@@ -25,6 +25,8 @@ int shim_refs(struct shim_sock *s);
 /* References on / off many sockets at once (one table lock). */
 void shim_ref_many(struct shim_sock **v, int n);
 void shim_put_many(struct shim_sock **v, int n);
+/* Make @s the entry for @fd (the entry holds a reference of its own);
+ * 0, -ENOMEM or -EMFILE. */
 int shim_install(int fd, struct shim_sock *s);
 /* Call @fn on every ring socket in the table (under the table lock). */
 void shim_for_each_ring(void (*fn)(struct shim_sock *s));

@@ -29,6 +29,7 @@
 #include "preload/libc.h"
 #include "preload/ready.h"
 #include "preload/shim.h"
+#include "preload/spin.h"
 
 static bool fd_nonblocking(int fd)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Readiness of ring sockets: what end A shows the kernel (tokens, plugs,
- * hang-up), who asked the peer for notifications, and the spin bound.
+ * hang-up), and who asked the peer for notifications.
  *
  * The rules (docs/performance.md, "Waiting"):
  *   - A carries a token byte while the ring has data or news (EOF, error),
@@ -37,66 +37,15 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "common/clock.h"
 #include "common/compiler.h"
-#include "common/env.h"
 #include "common/log.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
 #include "preload/ready.h"
 #include "preload/shim.h"
-
-/* ---- tunables ------------------------------------------------------------------- */
-
-unsigned int shim_spin_ns(void)
-{
-	static int us = -1;
-
-	return (unsigned int)xs_env_cached(&us, "XSOCK_SPIN_US", 50, 0, 1000000) * 1000u;
-}
-
-/*
- * Adaptive spin, per thread: a spin that ends in sleep anyway halves the
- * next one, a spin that pays off doubles it (up to XSOCK_SPIN_US). A
- * thread whose peers answer quickly keeps spinning; one that waits for
- * slow or idle peers soon goes straight to sleep, and leaves the CPU to
- * the others (our machines have two cores).
- */
-static __thread int spin_cur = -1;
-
-unsigned int shim_spin_budget(void)
-{
-	if (spin_cur < 0)
-		spin_cur = (int)shim_spin_ns();
-	return (unsigned int)spin_cur;
-}
-
-void shim_spin_result(bool paid_off)
-{
-	unsigned int max = shim_spin_ns();
-
-	if (spin_cur < 0)
-		spin_cur = (int)max;
-	if (paid_off)
-		spin_cur = (int)XS_MIN((unsigned int)spin_cur * 2 + 1000, max);
-	else
-		spin_cur /= 2;
-}
-
-void shim_spin_slept(uint64_t slept_at, bool woke_ready)
-{
-	/*
-	 * Woken with news sooner than a full spin would have lasted: the spin
-	 * was too short, not useless (without this a budget that reached 0
-	 * could never grow again).
-	 */
-	if (woke_ready && (uint64_t)xs_now_ns() - slept_at < shim_spin_ns())
-		shim_spin_result(true);
-}
 
 /* ---- the shared state ---------------------------------------------------------- */
 

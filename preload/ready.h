@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Readiness of ring sockets, and the spin bound: ready.c. */
+/* Readiness of ring sockets: ready.c. */
 #ifndef XSOCK_PRELOAD_READY_H
 #define XSOCK_PRELOAD_READY_H
 
 #include <stdbool.h>
-#include <stdint.h>
 
 #include "preload/shim.h"
 
@@ -38,20 +37,5 @@ bool sock_rd_shut(const struct shim_sock *s);
 void sock_set_rd_shut(struct shim_sock *s);
 /* poll() bits for a ring socket, computed from the ring itself. */
 unsigned int sock_revents(struct shim_sock *s, unsigned int events);
-/* Spin bound before sleeping (XSOCK_SPIN_US, default 50 us), in ns. */
-unsigned int shim_spin_ns(void);
-/* This thread's spin for its next wait (ns, <= shim_spin_ns()), and how
- * the last one went. */
-unsigned int shim_spin_budget(void);
-void shim_spin_result(bool paid_off);
-/* After a sleep begun at @slept_at (xs_now_ns()): news came that soon? */
-void shim_spin_slept(uint64_t slept_at, bool woke_ready);
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
 
 #endif /* XSOCK_PRELOAD_READY_H */

@@ -19,7 +19,7 @@
  *     of room. Both are brought up to date lazily -- by the event thread
  *     when the peer notifies, by reads and writes, and by the intercepted
  *     poll/select/epoll calls before they ask the kernel -- and the peer is
- *     asked to notify only while somebody here waits (ready.c, wait.c).
+ *     asked to notify only while somebody here waits (ready.c, waitset.c).
  * A listening socket stays the application's real TCP socket, and a ring
  * connection is negotiated by the process that accept()s it, which need
  * not be the one that called listen() (nginx: the master listens, forked
