@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
 #include "common/log.h"
 #include "preload/ctx.h"
 #include "preload/libc.h"
@@ -58,7 +59,7 @@ static void env_restore(void)
 			continue;
 		memcpy(name, *e, len);
 		name[len] = '\0';
-		if (!getenv(name))
+		if (!xs_env_str(name))
 			setenv(name, eq + 1, 0);
 	}
 }
