@@ -107,15 +107,9 @@ XS_EXPORT int listen(int fd, int backlog)
 		rc = 0;
 		goto out;
 	}
-	rc = shim_install(fd, s);
-	if (rc == 0) {
-		s->nfds = 1;
-		rc = evloop_add(s);
-		if (rc < 0)
-			shim_put(shim_remove(fd));
-		else
-			listener_acceptor(s);	/* now, not on the first doorbell */
-	}
+	rc = sock_install(fd, s);
+	if (rc == 0)
+		listener_acceptor(s);	/* now, not on the first doorbell */
 	shim_put(s);
 	rc = 0;	/* TCP keeps working whatever happened to the ring side */
 out:
@@ -150,13 +144,7 @@ static int accept_ring(struct xs_conn *c, int family, int nfd, int flags)
 		rc = sock_take_fd(nfd, afd, flags & SOCK_NONBLOCK, flags & SOCK_CLOEXEC);
 	}
 	if (rc == 0)
-		rc = shim_install(nfd, ring);
-	if (rc == 0) {
-		ring->nfds = 1;
-		rc = evloop_add(ring);
-		if (rc < 0)
-			shim_put(shim_remove(nfd));
-	}
+		rc = sock_install(nfd, ring);
 	shim_put(ring);
 	return rc < 0 ? rc : nfd;
 }

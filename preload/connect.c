@@ -167,13 +167,7 @@ connected:
 	}
 	rc = sock_take_fd(fd, afd, fl >= 0 && (fl & O_NONBLOCK), fdfl >= 0 && (fdfl & FD_CLOEXEC));
 	if (rc == 0)
-		rc = shim_install(fd, s);
-	if (rc == 0) {
-		s->nfds = 1;
-		rc = evloop_add(s);
-		if (rc < 0)
-			shim_put(shim_remove(fd));
-	}
+		rc = sock_install(fd, s);
 	shim_put(s);
 	/*
 	 * The ring is set up before we return, in about a store round trip.

@@ -304,11 +304,8 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 			wsocks_unpassive(w, n);
 			spin_end = xs_now_ns() + shim_spin_budget();
 		}
-		if (xs_now_ns() >= spin_end) {
-			shim_spin_result(false);
+		if (!wsocks_spin_on(w, n, false, spin_end))
 			break;
-		}
-		wsocks_spin(w, n, false);
 	}
 	for (;;) {
 		int left = left_ms(deadline);

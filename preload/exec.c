@@ -141,56 +141,45 @@ static char **collect(const char *arg0, va_list ap, char ***envp)
 	return v;
 }
 
-XS_EXPORT int execl(const char *path, const char *arg, ...)
-{
-	va_list ap;
-	char **v;
-	int rc;
+enum exec_form { EXEC_V, EXEC_VP, EXEC_VE };
 
-	va_start(ap, arg);
-	v = collect(arg, ap, NULL);
-	va_end(ap);
-	if (!v) {
-		errno = ENOMEM;
-		return -1;
-	}
-	rc = execv(path, v);
-	free(v);
-	return rc;
-}
-
-XS_EXPORT int execlp(const char *file, const char *arg, ...)
-{
-	va_list ap;
-	char **v;
-	int rc;
-
-	va_start(ap, arg);
-	v = collect(arg, ap, NULL);
-	va_end(ap);
-	if (!v) {
-		errno = ENOMEM;
-		return -1;
-	}
-	rc = execvp(file, v);
-	free(v);
-	return rc;
-}
-
-XS_EXPORT int execle(const char *path, const char *arg, ...)
+/*
+ * execl, execlp, execle: collect @arg0 and the arguments after it (for
+ * execle, the environment after them too) and call execv, execvp or
+ * execve (@form; ours, above). -1 and errno.
+ */
+static int exec_list(enum exec_form form, const char *path, const char *arg0, va_list ap)
 {
 	char **v, **envp = NULL;
-	va_list ap;
 	int rc;
 
-	va_start(ap, arg);
-	v = collect(arg, ap, &envp);
-	va_end(ap);
+	v = collect(arg0, ap, form == EXEC_VE ? &envp : NULL);
 	if (!v) {
 		errno = ENOMEM;
 		return -1;
 	}
-	rc = execve(path, v, envp);
+	if (form == EXEC_VP)
+		rc = execvp(path, v);
+	else if (form == EXEC_VE)
+		rc = execve(path, v, envp);
+	else
+		rc = execv(path, v);
 	free(v);
 	return rc;
 }
+
+#define EXEC_LIST(name, form)                                                              \
+	XS_EXPORT int name(const char *path, const char *arg, ...)                         \
+	{                                                                                  \
+		va_list ap;                                                                \
+		int rc;                                                                    \
+											   \
+		va_start(ap, arg);                                                         \
+		rc = exec_list(form, path, arg, ap);                                       \
+		va_end(ap);                                                                \
+		return rc;                                                                 \
+	}
+
+EXEC_LIST(execl, EXEC_V)
+EXEC_LIST(execlp, EXEC_VP)
+EXEC_LIST(execle, EXEC_VE)

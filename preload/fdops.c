@@ -184,29 +184,22 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 	return dup_track(fd, rc);
 }
 
-XS_EXPORT int fcntl(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
+/* fcntl and fcntl64: the same, each passed on to libc's own. */
+#define FCNTL_WRAPPER(name)                                           \
+	XS_EXPORT int name(int fd, int cmd, ...)                      \
+	{                                                             \
+		va_list ap;                                           \
+		void *arg;                                            \
+                                                                      \
+		va_start(ap, cmd);                                    \
+		arg = va_arg(ap, void *);                             \
+		va_end(ap);                                           \
+		shim_resolve();                                       \
+		return do_fcntl(shim_real.name, fd, cmd, arg);        \
+	}
 
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	shim_resolve();
-	return do_fcntl(shim_real.fcntl, fd, cmd, arg);
-}
-
-XS_EXPORT int fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	shim_resolve();
-	return do_fcntl(shim_real.fcntl64, fd, cmd, arg);
-}
+FCNTL_WRAPPER(fcntl)
+FCNTL_WRAPPER(fcntl64)
 
 /*
  * At exit, end every ring connection and listener in an orderly way: the

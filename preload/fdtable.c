@@ -201,6 +201,7 @@ struct shim_sock *shim_ring_of(int fd)
 {
 	struct shim_sock *s;
 
+	shim_resolve();
 	if (shim_guard || !shim_maybe_ours(fd))
 		return NULL;
 	s = shim_get(fd);

@@ -33,7 +33,8 @@ void shim_for_each_ring(void (*fn)(struct shim_sock *s));
 /* Remove the entry for @fd and return it (the caller owns its reference). */
 struct shim_sock *shim_remove(int fd);
 /* The ring socket behind @fd with a reference, or NULL when the call is
- * not ours (not a ring, or the shim itself is calling): pass it to libc. */
+ * not ours (not a ring, or the shim itself is calling): pass it to libc
+ * (shim_real is resolved by then). */
 struct shim_sock *shim_ring_of(int fd);
 
 /* The table itself: shim_tab[fd], for fd < shim_tab_size; no entry at

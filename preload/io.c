@@ -27,6 +27,7 @@
 #include "conn/status.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
+#include "preload/names.h"
 #include "preload/ready.h"
 #include "preload/shim.h"
 #include "preload/spin.h"
@@ -38,14 +39,12 @@ static bool fd_nonblocking(int fd)
 	return fl >= 0 && (fl & O_NONBLOCK);
 }
 
+/* SO_RCVTIMEO or SO_SNDTIMEO (@name) as set on @s, in ms; -1 for none. */
 static int sock_timeout_ms(struct shim_sock *s, int name)
 {
-	unsigned int i;
+	int v;
 
-	for (i = 0; i < s->nopts; i++)
-		if (s->opts[i].level == SOL_SOCKET && s->opts[i].name == name)
-			return s->opts[i].value > 0 ? s->opts[i].value : -1;
-	return -1;
+	return sock_opt_get(s, SOL_SOCKET, name, &v) == 0 && v > 0 ? v : -1;
 }
 
 /*
@@ -157,6 +156,43 @@ static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
 
 #define IOV_MAX_LOCAL IOV_MAX	/* 1024: what the kernel accepts */
 
+/*
+ * Nothing to read (@readable) or no room to write, with @done bytes moved
+ * so far: wait for the ring (sock_wait()) and return 0 to try again, or a
+ * negative errno to stop. A call that moved something stops instead when
+ * it is non-blocking, or at once when @short_ok (a read that may be
+ * short). O_NONBLOCK (*@nonblock, -1: not looked up yet) is looked up
+ * only here, when the call would block.
+ */
+static int wait_or_stop(struct shim_sock *s, bool readable, size_t done, bool short_ok,
+			int *nonblock)
+{
+	if (*nonblock < 0)
+		*nonblock = fd_nonblocking(s->fd);
+	if (done > 0 && (short_ok || *nonblock))
+		return -EAGAIN;	/* a short read or write to report */
+	return sock_wait(s, readable, *nonblock);
+}
+
+/*
+ * The program read (@rd) or wrote some bytes: it needs no notifications
+ * for now, and A is brought up to date where it may be stale. After a
+ * read: emptied it? Then A must stop polling readable. (A token for data
+ * that arrived meanwhile is the business of the waits and the event
+ * thread: not worth a look here.) After a write: unplug A if the peer
+ * freed room meanwhile; a full ring plugs it only when a call meets it
+ * (EAGAIN) or before a wait.
+ */
+static void after_io(struct shim_sock *s, bool rd)
+{
+	struct shim_rstate *rs = s->rs;
+
+	if (__atomic_load_n(rd ? &rs->passive_rd : &rs->passive_wr, __ATOMIC_RELAXED))
+		sock_passive(s, rd, false);
+	if (__atomic_load_n(rd ? &rs->tok : &rs->plug, __ATOMIC_RELAXED))
+		sock_sync(s, false, true);
+}
+
 static ssize_t sock_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
 {
 	struct xsr *r = &s->conn->ring;
@@ -191,24 +227,14 @@ static ssize_t sock_recv(struct shim_sock *s, const struct iovec *iov0, int iovc
 			break;	/* end of stream */
 		if (rc != -EAGAIN)
 			break;	/* an error */
-		if (nonblock < 0)
-			nonblock = fd_nonblocking(s->fd);
-		if (got > 0 && (!waitall || nonblock))
-			break;	/* a short read to report */
-		rc = sock_wait(s, true, nonblock);
+		rc = wait_or_stop(s, true, got, !waitall, &nonblock);
 		if (rc < 0)
 			break;
 	}
 	pthread_mutex_unlock(&s->rlock);
 	if (got > 0) {
 		/* The program is reading: no notifications needed for now. */
-		if (__atomic_load_n(&s->rs->passive_rd, __ATOMIC_RELAXED))
-			sock_passive(s, true, false);
-		/* Emptied it? Then A must stop polling readable. (A token
-		 * for data that arrived meanwhile is the business of the
-		 * waits and the event thread: not worth a look here.) */
-		if (__atomic_load_n(&s->rs->tok, __ATOMIC_RELAXED))
-			sock_sync(s, false, true);
+		after_io(s, true);
 		return (ssize_t)got;
 	}
 	return rc;
@@ -238,25 +264,15 @@ static ssize_t sock_send(struct shim_sock *s, const struct iovec *iov0, int iovc
 			rc = -EAGAIN;
 		if (rc != -EAGAIN)
 			break;
-		if (nonblock < 0)
-			nonblock = fd_nonblocking(s->fd);
-		if (nonblock && sent > 0)
-			break;
-		rc = sock_wait(s, false, nonblock);
+		rc = wait_or_stop(s, false, sent, false, &nonblock);
 		if (rc < 0)
 			break;
 	}
 	pthread_mutex_unlock(&s->wlock);
 	if (sent > 0) {
-		if (__atomic_load_n(&s->rs->passive_wr, __ATOMIC_RELAXED))
-			sock_passive(s, false, false);
-		/* Unplug A if the peer freed room meanwhile; a full ring plugs
-		 * it only when a call meets it (EAGAIN) or before a wait. */
-		if (__atomic_load_n(&s->rs->plug, __ATOMIC_RELAXED))
-			sock_sync(s, false, true);
-	}
-	if (sent > 0)
+		after_io(s, false);
 		return (ssize_t)sent;
+	}
 	if (want == 0)
 		return 0;
 	if (rc == -EPIPE) {
@@ -271,38 +287,38 @@ static ssize_t sock_send(struct shim_sock *s, const struct iovec *iov0, int iovc
 
 /* ---- wrappers ------------------------------------------------------------------------ */
 
-
-static ssize_t do_recv(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags)
+/*
+ * A read or (@out) a write on ring socket @s, which drops the caller's
+ * reference: the count, or -1 and errno.
+ */
+static ssize_t do_io(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags,
+		     bool out)
 {
 	ssize_t rc;
 
 	SHIM_ENTER();
-	rc = sock_recv(s, iov, iovcnt, flags);
+	rc = out ? sock_send(s, iov, iovcnt, flags) : sock_recv(s, iov, iovcnt, flags);
 	xs_status_update(s->conn, rc == -ECONNRESET || rc == -EPROTO ? (int)-rc : 0);
 	SHIM_LEAVE();
 	shim_put(s);
 	return rc < 0 ? shim_fail((int)rc) : rc;
+}
+
+static ssize_t do_recv(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags)
+{
+	return do_io(s, iov, iovcnt, flags, false);
 }
 
 static ssize_t do_send(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags)
 {
-	ssize_t rc;
-
-	SHIM_ENTER();
-	rc = sock_send(s, iov, iovcnt, flags);
-	xs_status_update(s->conn, rc == -ECONNRESET || rc == -EPROTO ? (int)-rc : 0);
-	SHIM_LEAVE();
-	shim_put(s);
-	return rc < 0 ? shim_fail((int)rc) : rc;
+	return do_io(s, iov, iovcnt, flags, true);
 }
 
 XS_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.read(fd, buf, len);
 	return do_recv(s, &v, 1, 0);
@@ -310,11 +326,9 @@ XS_EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 XS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.__read_chk(fd, buf, len, buflen);
 	if (len > buflen) {
@@ -326,11 +340,9 @@ XS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 
 XS_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { (void *)buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.write(fd, buf, len);
 	return do_send(s, &v, 1, 0);
@@ -338,10 +350,8 @@ XS_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 
 XS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(fd);
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.readv(fd, iov, iovcnt);
 	return do_recv(s, iov, iovcnt, 0);
@@ -349,10 +359,8 @@ XS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 
 XS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(fd);
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.writev(fd, iov, iovcnt);
 	return do_send(s, iov, iovcnt, 0);
@@ -360,11 +368,9 @@ XS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 
 XS_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { (void *)buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.send(fd, buf, len, flags);
 	return do_send(s, &v, 1, flags);
@@ -373,11 +379,9 @@ XS_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 XS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *to, socklen_t tolen)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { (void *)buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.sendto(fd, buf, len, flags, to, tolen);
 	/* Like Linux TCP: the address of a connected stream is ignored. */
@@ -386,10 +390,8 @@ XS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 
 XS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(fd);
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.sendmsg(fd, msg, flags);
 	if (!msg) {
@@ -401,11 +403,9 @@ XS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 XS_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.recv(fd, buf, len, flags);
 	return do_recv(s, &v, 1, flags);
@@ -413,11 +413,9 @@ XS_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 
 XS_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s || len > buflen) {
 		shim_put(s);
 		return shim_real.__recv_chk(fd, buf, len, buflen, flags);
@@ -428,11 +426,9 @@ XS_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int f
 XS_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
 			   socklen_t *fromlen)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.recvfrom(fd, buf, len, flags, from, fromlen);
 	if (from && fromlen)
@@ -443,11 +439,9 @@ XS_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sock
 XS_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 				 struct sockaddr *from, socklen_t *fromlen)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s || len > buflen) {
 		shim_put(s);
 		return shim_real.__recvfrom_chk(fd, buf, len, buflen, flags, from, fromlen);
@@ -459,10 +453,8 @@ XS_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, i
 
 XS_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(fd);
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.recvmsg(fd, msg, flags);
 	if (!msg) {
@@ -486,7 +478,8 @@ static ssize_t sock_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size
 	while (done < count) {
 		size_t chunk = XS_MIN(count - done, sizeof(buf));
 		struct iovec v;
-		ssize_t n = offset ? pread(in_fd, buf, chunk, off) : shim_real.read(in_fd, buf, chunk);
+		ssize_t n = offset ? pread(in_fd, buf, chunk, off) :
+				     shim_real.read(in_fd, buf, chunk);
 
 		if (n <= 0) {
 			rc = n < 0 ? -errno : 0;
@@ -517,11 +510,9 @@ static ssize_t sock_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size
 
 XS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(out_fd);
 	ssize_t rc;
 
-	shim_resolve();
-	s = shim_ring_of(out_fd);
 	if (!s)
 		return shim_real.sendfile(out_fd, in_fd, offset, count);
 	SHIM_ENTER();

@@ -18,8 +18,8 @@
 #include "common/compiler.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
+#include "preload/names.h"
 #include "preload/shim.h"
-
 
 static int put_addr(const struct sockaddr_storage *ss, socklen_t sslen, struct sockaddr *addr,
 		    socklen_t *addrlen)
@@ -31,32 +31,37 @@ static int put_addr(const struct sockaddr_storage *ss, socklen_t sslen, struct s
 	return 0;
 }
 
-XS_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen)
+/* getpeername() (@peer) or getsockname() on ring socket @s, whose
+ * reference this drops: 0, or -1 and errno. */
+static int sock_name(struct shim_sock *s, bool peer, struct sockaddr *addr, socklen_t *addrlen)
 {
-	struct shim_sock *s;
+	const struct xs_conn *c = s->conn;
 	int rc;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
-	if (!s)
-		return shim_real.getsockname(fd, addr, addrlen);
-	rc = put_addr(&s->conn->laddr, s->conn->laddr_len, addr, addrlen);
+	if (peer)
+		rc = put_addr(&c->paddr, c->paddr_len, addr, addrlen);
+	else
+		rc = put_addr(&c->laddr, c->laddr_len, addr, addrlen);
 	shim_put(s);
 	return rc;
 }
 
+XS_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	struct shim_sock *s = shim_ring_of(fd);
+
+	if (!s)
+		return shim_real.getsockname(fd, addr, addrlen);
+	return sock_name(s, false, addr, addrlen);
+}
+
 XS_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-	struct shim_sock *s;
-	int rc;
+	struct shim_sock *s = shim_ring_of(fd);
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.getpeername(fd, addr, addrlen);
-	rc = put_addr(&s->conn->paddr, s->conn->paddr_len, addr, addrlen);
-	shim_put(s);
-	return rc;
+	return sock_name(s, true, addr, addrlen);
 }
 
 static int put_int(int v, void *val, socklen_t *len)
@@ -74,7 +79,7 @@ static int put_int(int v, void *val, socklen_t *len)
 }
 
 /* A recorded option value, or -1. */
-static int opt_get(struct shim_sock *s, int level, int name, int *v)
+int sock_opt_get(struct shim_sock *s, int level, int name, int *v)
 {
 	unsigned int i;
 
@@ -100,14 +105,14 @@ static int sock_getsockopt(struct shim_sock *s, int level, int name, void *val, 
 		case SO_ERROR: return put_int(0, val, len);
 		case SO_RCVBUF:
 		case SO_SNDBUF:
-			if (opt_get(s, level, name, &v) == 0)
+			if (sock_opt_get(s, level, name, &v) == 0)
 				return put_int(v * 2, val, len);	/* as Linux doubles it */
 			return put_int((int)s->conn->ring.size, val, len);
 		case SO_RCVTIMEO:
 		case SO_SNDTIMEO: {
 			struct timeval tv = { 0, 0 };
 
-			if (opt_get(s, level, name, &v) == 0 && v > 0) {
+			if (sock_opt_get(s, level, name, &v) == 0 && v > 0) {
 				tv.tv_sec = v / 1000;
 				tv.tv_usec = (v % 1000) * 1000;
 			}
@@ -132,9 +137,10 @@ static int sock_getsockopt(struct shim_sock *s, int level, int name, void *val, 
 	}
 	if (level == SOL_SOCKET || level == IPPROTO_TCP || level == IPPROTO_IP ||
 	    level == IPPROTO_IPV6) {
-		if (level == IPPROTO_TCP && name == TCP_MAXSEG && opt_get(s, level, name, &v) < 0)
+		if (level == IPPROTO_TCP && name == TCP_MAXSEG &&
+		    sock_opt_get(s, level, name, &v) < 0)
 			v = 65483;
-		else if (opt_get(s, level, name, &v) < 0)
+		else if (sock_opt_get(s, level, name, &v) < 0)
 			v = 0;
 		return put_int(v, val, len);
 	}
@@ -185,11 +191,9 @@ static int sock_setsockopt(struct shim_sock *s, int level, int name, const void 
 
 XS_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(fd);
 	int rc;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.getsockopt(fd, level, name, val, len);
 	rc = sock_getsockopt(s, level, name, val, len);
@@ -199,11 +203,9 @@ XS_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 
 XS_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(fd);
 	int rc;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.setsockopt(fd, level, name, val, len);
 	rc = sock_setsockopt(s, level, name, val, len);

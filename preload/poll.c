@@ -135,11 +135,8 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 			deadline = deadline_at(poll_wait_start, timeout);
 			spin_end = poll_wait_start + shim_spin_budget();
 		}
-		if (xs_now_ns() >= spin_end) {
-			shim_spin_result(false);
+		if (!wsocks_spin_on(w, n, true, spin_end))
 			break;
-		}
-		wsocks_spin(w, n, true);
 	}
 	for (;;) {
 		int left = left_ms(deadline);

@@ -48,6 +48,19 @@ uint16_t fd_bound_port(int fd)
 	return 0;
 }
 
+int sock_install(int fd, struct shim_sock *s)
+{
+	int rc = shim_install(fd, s);
+
+	if (rc < 0)
+		return rc;
+	s->nfds = 1;
+	rc = evloop_add(s);
+	if (rc < 0)
+		shim_put(shim_remove(fd));
+	return rc;
+}
+
 /* Put a ring socket's end A (@afd) on the application's fd number @fd,
  * keeping the file status and descriptor flags the application chose. */
 int sock_take_fd(int fd, int afd, bool nonblock, bool cloexec)

@@ -11,6 +11,12 @@
 /* A new ring socket for a connected @conn; returns it with one reference,
  * fd A in *afd (not yet installed). Call under SHIM_ENTER(). */
 int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int *afd);
+/*
+ * Make @s the shim socket behind the application's @fd (its first fd)
+ * and have the event thread watch it. 0, or -errno with @fd's entry gone
+ * again. The caller keeps its own reference.
+ */
+int sock_install(int fd, struct shim_sock *s);
 /* Put a ring socket's end A (@afd) on the application's fd number @fd,
  * with O_NONBLOCK (@nonblock) and FD_CLOEXEC (@cloexec); closes @afd.
  * 0 or -errno. */

@@ -27,6 +27,7 @@
 #include <sched.h>
 #include <stdlib.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "preload/fdtable.h"
 #include "preload/ready.h"
@@ -53,6 +54,16 @@ bool wsocks_spin(struct wsock *w, int n, bool for_poll)
 	}
 	sched_yield();	/* a runnable peer may need this CPU (see io.c) */
 	return false;
+}
+
+bool wsocks_spin_on(struct wsock *w, int n, bool for_poll, int64_t spin_end)
+{
+	if (xs_now_ns() >= spin_end) {
+		shim_spin_result(false);
+		return false;
+	}
+	wsocks_spin(w, n, for_poll);
+	return true;
 }
 
 void wsocks_unpassive(struct wsock *w, int n)

@@ -21,6 +21,9 @@ struct wsock {
 /* Spin on the rings (not the kernel) for a short while: true if one
  * changed (@for_poll: its poll bits; else: end A is stale). */
 bool wsocks_spin(struct wsock *w, int n, bool for_poll);
+/* One more round of a wait's spin, which ends at @spin_end (xs_now_ns()):
+ * false, and the spin counted as fruitless, once that time is up. */
+bool wsocks_spin_on(struct wsock *w, int n, bool for_poll, int64_t spin_end);
 /* Stop asking for notifications while nobody waits: the wait looks. */
 void wsocks_unpassive(struct wsock *w, int n);
 /* Ask for notifications before sleeping; true if one is ready already. */
