@@ -21,7 +21,6 @@
 #include "conn/addr.h"
 #include "conn/route.h"
 #include "preload/ctx.h"
-#include "preload/evloop.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
 #include "preload/pool.h"

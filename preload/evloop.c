@@ -20,7 +20,6 @@
 #include "common/compiler.h"
 #include "common/env.h"
 #include "common/fd.h"
-#include "common/log.h"
 #include "preload/doorbell.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"

@@ -32,15 +32,13 @@
 
 #include <errno.h>
 #include <linux/sockios.h>
-#include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/compiler.h"
-#include "common/log.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"

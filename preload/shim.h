@@ -38,7 +38,23 @@
  *     is done; a doorbell nobody accepts in time is withdrawn.
  * A process that inherited a listener by fork() finds it in its copy of
  * the fd table and accepts on it with its own store handle and context
- * (struct xs_acceptor, opened on first use in each process).
+ * (struct xs_acceptor, opened on first use in each process). *
+ * Where each job is done (each file has a header of the same name):
+ *   libc.c     the real libc calls (one table, one list) and the guard
+ *   ctx.c      the process context; fdtable.c: the fd table and records
+ *   sock.c     a ring socket made, put on an fd, and ended
+ *   connect.c  where connect() is decided: ring, TCP, or failure
+ *   accept.c   listen() and accept(): doorbells, direct reuse, TCP clients
+ *   fdops.c    close, shutdown, dup/dup2/dup3/fcntl, and exit
+ *   io.c       where bytes are copied: read/write/send/recv/sendfile...
+ *   names.c    getsockname, getpeername, getsockopt, setsockopt, ioctl
+ *   ready.c    what end A shows (tokens, plugs), who asked for notifying
+ *   spin.c     how long a wait busy-polls before it sleeps
+ *   waitset.c  what a wait does with its ring sockets; poll.c and epoll.c
+ *              are the intercepted waits
+ *   evloop.c   the event thread; doorbell.c: doorbells; pool.c: rings
+ *              parked for reuse
+ *   exec.c     ring fds handed over closed across exec
  */
 #ifndef XSOCK_PRELOAD_SHIM_H
 #define XSOCK_PRELOAD_SHIM_H
