@@ -168,16 +168,17 @@ static int exec_list(enum exec_form form, const char *path, const char *arg0, va
 	return rc;
 }
 
-#define EXEC_LIST(name, form)                                                              \
-	XS_EXPORT int name(const char *path, const char *arg, ...)                         \
-	{                                                                                  \
-		va_list ap;                                                                \
-		int rc;                                                                    \
-											   \
-		va_start(ap, arg);                                                         \
-		rc = exec_list(form, path, arg, ap);                                       \
-		va_end(ap);                                                                \
-		return rc;                                                                 \
+/* One definition for the three list forms. */
+#define EXEC_LIST(name, form)						\
+	XS_EXPORT int name(const char *path, const char *arg, ...)	\
+	{								\
+		va_list ap;						\
+		int rc;							\
+									\
+		va_start(ap, arg);					\
+		rc = exec_list(form, path, arg, ap);			\
+		va_end(ap);						\
+		return rc;						\
 	}
 
 EXEC_LIST(execl, EXEC_V)

@@ -185,17 +185,17 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 }
 
 /* fcntl and fcntl64: the same, each passed on to libc's own. */
-#define FCNTL_WRAPPER(name)                                           \
-	XS_EXPORT int name(int fd, int cmd, ...)                      \
-	{                                                             \
-		va_list ap;                                           \
-		void *arg;                                            \
-                                                                      \
-		va_start(ap, cmd);                                    \
-		arg = va_arg(ap, void *);                             \
-		va_end(ap);                                           \
-		shim_resolve();                                       \
-		return do_fcntl(shim_real.name, fd, cmd, arg);        \
+#define FCNTL_WRAPPER(name)						\
+	XS_EXPORT int name(int fd, int cmd, ...)			\
+	{								\
+		va_list ap;						\
+		void *arg;						\
+									\
+		va_start(ap, cmd);					\
+		arg = va_arg(ap, void *);				\
+		va_end(ap);						\
+		shim_resolve();						\
+		return do_fcntl(shim_real.name, fd, cmd, arg);		\
 	}
 
 FCNTL_WRAPPER(fcntl)
