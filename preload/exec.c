@@ -16,7 +16,6 @@
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -25,6 +24,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "preload/fdtable.h"
+#include "preload/libc.h"
 #include "preload/shim.h"
 
 /* Replace the inheritable ring fds by closed sockets (see above). */
@@ -65,63 +66,51 @@ static void rings_before_exec(void)
 
 /* ---- the calls ------------------------------------------------------------------------ */
 
-/* The next definition of @name (libc's), looked up once. */
-#define REAL(name)                                                                           \
-	static __typeof__(&name) real_##name;                                                \
-	if (!real_##name)                                                                    \
-		*(void **)&real_##name = dlsym(RTLD_NEXT, #name)
-
 XS_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	REAL(execve);
 	shim_resolve();
 	rings_before_exec();
-	return real_execve(path, argv, envp);
+	return shim_real.execve(path, argv, envp);
 }
 
 XS_EXPORT int execv(const char *path, char *const argv[])
 {
-	REAL(execv);
 	shim_resolve();
 	rings_before_exec();
-	return real_execv(path, argv);
+	return shim_real.execv(path, argv);
 }
 
 XS_EXPORT int execvp(const char *file, char *const argv[])
 {
-	REAL(execvp);
 	shim_resolve();
 	rings_before_exec();
-	return real_execvp(file, argv);
+	return shim_real.execvp(file, argv);
 }
 
 XS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	REAL(execvpe);
 	shim_resolve();
 	rings_before_exec();
-	return real_execvpe(file, argv, envp);
+	return shim_real.execvpe(file, argv, envp);
 }
 
 XS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	REAL(fexecve);
 	shim_resolve();
 	rings_before_exec();
-	return real_fexecve(fd, argv, envp);
+	return shim_real.fexecve(fd, argv, envp);
 }
 
 XS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 		       int flags)
 {
-	REAL(execveat);
-	if (!real_execveat) {
+	shim_resolve();
+	if (!shim_real.execveat) {
 		errno = ENOSYS;
 		return -1;
 	}
-	shim_resolve();
 	rings_before_exec();
-	return real_execveat(dirfd, path, argv, envp, flags);
+	return shim_real.execveat(dirfd, path, argv, envp, flags);
 }
 
 /* The variadic forms: collect the arguments, then the vector forms above. */
@@ -152,56 +141,46 @@ static char **collect(const char *arg0, va_list ap, char ***envp)
 	return v;
 }
 
-XS_EXPORT int execl(const char *path, const char *arg, ...)
-{
-	va_list ap;
-	char **v;
-	int rc;
+enum exec_form { EXEC_V, EXEC_VP, EXEC_VE };
 
-	va_start(ap, arg);
-	v = collect(arg, ap, NULL);
-	va_end(ap);
-	if (!v) {
-		errno = ENOMEM;
-		return -1;
-	}
-	rc = execv(path, v);
-	free(v);
-	return rc;
-}
-
-XS_EXPORT int execlp(const char *file, const char *arg, ...)
-{
-	va_list ap;
-	char **v;
-	int rc;
-
-	va_start(ap, arg);
-	v = collect(arg, ap, NULL);
-	va_end(ap);
-	if (!v) {
-		errno = ENOMEM;
-		return -1;
-	}
-	rc = execvp(file, v);
-	free(v);
-	return rc;
-}
-
-XS_EXPORT int execle(const char *path, const char *arg, ...)
+/*
+ * execl, execlp, execle: collect @arg0 and the arguments after it (for
+ * execle, the environment after them too) and call execv, execvp or
+ * execve (@form; ours, above). -1 and errno.
+ */
+static int exec_list(enum exec_form form, const char *path, const char *arg0, va_list ap)
 {
 	char **v, **envp = NULL;
-	va_list ap;
 	int rc;
 
-	va_start(ap, arg);
-	v = collect(arg, ap, &envp);
-	va_end(ap);
+	v = collect(arg0, ap, form == EXEC_VE ? &envp : NULL);
 	if (!v) {
 		errno = ENOMEM;
 		return -1;
 	}
-	rc = execve(path, v, envp);
+	if (form == EXEC_VP)
+		rc = execvp(path, v);
+	else if (form == EXEC_VE)
+		rc = execve(path, v, envp);
+	else
+		rc = execv(path, v);
 	free(v);
 	return rc;
 }
+
+/* One definition for the three list forms. */
+#define EXEC_LIST(name, form)						\
+	XS_EXPORT int name(const char *path, const char *arg, ...)	\
+	{								\
+		va_list ap;						\
+		int rc;							\
+									\
+		va_start(ap, arg);					\
+		rc = exec_list(form, path, arg, ap);			\
+		va_end(ap);						\
+		return rc;						\
+	}
+
+EXEC_LIST(execl, EXEC_V)
+EXEC_LIST(execlp, EXEC_VP)
+EXEC_LIST(execle, EXEC_VE)

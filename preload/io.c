@@ -7,17 +7,15 @@
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -25,7 +23,12 @@
 #include "common/iov.h"
 #include "common/log.h"
 #include "conn/status.h"
+#include "preload/fdtable.h"
+#include "preload/libc.h"
+#include "preload/names.h"
+#include "preload/ready.h"
 #include "preload/shim.h"
+#include "preload/spin.h"
 
 static bool fd_nonblocking(int fd)
 {
@@ -34,14 +37,12 @@ static bool fd_nonblocking(int fd)
 	return fl >= 0 && (fl & O_NONBLOCK);
 }
 
+/* SO_RCVTIMEO or SO_SNDTIMEO (@name) as set on @s, in ms; -1 for none. */
 static int sock_timeout_ms(struct shim_sock *s, int name)
 {
-	unsigned int i;
+	int v;
 
-	for (i = 0; i < s->nopts; i++)
-		if (s->opts[i].level == SOL_SOCKET && s->opts[i].name == name)
-			return s->opts[i].value > 0 ? s->opts[i].value : -1;
-	return -1;
+	return sock_opt_get(s, SOL_SOCKET, name, &v) == 0 && v > 0 ? v : -1;
 }
 
 /*
@@ -54,7 +55,7 @@ static int sock_timeout_ms(struct shim_sock *s, int name)
  * kernel on end A. A non-blocking call that must report EAGAIN asks for
  * one passively: the program is about to wait for this fd somewhere.
  */
-static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
+static int sock_wait(struct shim_sock *s, bool readable, bool nonblock)
 {
 	struct xsr *r = &s->conn->ring;
 	unsigned int want = readable ? (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR) :
@@ -64,7 +65,7 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 	int rc, timeout;
 
 	if (nonblock) {
-		ring_passive(s, readable, true);
+		sock_passive(s, readable, true);
 		return (xsr_poll(r) & want) ? 0 : -EAGAIN;
 	}
 	if (shim_spin_budget()) {
@@ -87,8 +88,8 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 		}
 	}
 	shim_spin_result(false);
-	if (ring_sleep_begin(s, readable, !readable)) {
-		ring_sleep_end(s, readable, !readable);
+	if (sock_sleep_begin(s, readable, !readable)) {
+		sock_sleep_end(s, readable, !readable);
 		return 0;	/* some room (or news): the caller writes what fits */
 	}
 	timeout = sock_timeout_ms(s, readable ? SO_RCVTIMEO : SO_SNDTIMEO);
@@ -100,7 +101,7 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 		 * without, as TCP does (with a timeout TCP never restarts, nor
 		 * does poll() below). Readable: a token (or EOF) in A to peek
 		 * at. Writable: A unplugged; the one filler byte this sends to
-		 * B is taken back at once (ring_drain_filler()).
+		 * B is taken back at once (sock_drain_filler()).
 		 */
 		char c = 0;
 		uint64_t slept_at = (uint64_t)xs_now_ns();
@@ -110,8 +111,8 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 		rc = got < 0 ? -errno : 0;	/* EINTR; EAGAIN if made non-blocking meanwhile */
 		shim_spin_slept(slept_at, got >= 0);
 		if (!readable && got > 0)
-			ring_drain_filler(s);
-		ring_sleep_end(s, readable, !readable);
+			sock_drain_filler(s);
+		sock_sleep_end(s, readable, !readable);
 		return rc;
 	}
 	pfd.fd = s->fd;
@@ -120,7 +121,7 @@ static int ring_wait(struct shim_sock *s, bool readable, bool nonblock)
 	rc = poll(&pfd, 1, timeout);
 	if (rc < 0)
 		rc = -errno;
-	ring_sleep_end(s, readable, !readable);
+	sock_sleep_end(s, readable, !readable);
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
@@ -153,7 +154,44 @@ static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
 
 #define IOV_MAX_LOCAL IOV_MAX	/* 1024: what the kernel accepts */
 
-ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
+/*
+ * Nothing to read (@readable) or no room to write, with @done bytes moved
+ * so far: wait for the ring (sock_wait()) and return 0 to try again, or a
+ * negative errno to stop. A call that moved something stops instead when
+ * it is non-blocking, or at once when @short_ok (a read that may be
+ * short). O_NONBLOCK (*@nonblock, -1: not looked up yet) is looked up
+ * only here, when the call would block.
+ */
+static int wait_or_stop(struct shim_sock *s, bool readable, size_t done, bool short_ok,
+			int *nonblock)
+{
+	if (*nonblock < 0)
+		*nonblock = fd_nonblocking(s->fd);
+	if (done > 0 && (short_ok || *nonblock))
+		return -EAGAIN;	/* a short read or write to report */
+	return sock_wait(s, readable, *nonblock);
+}
+
+/*
+ * The program read (@rd) or wrote some bytes: it needs no notifications
+ * for now, and A is brought up to date where it may be stale. After a
+ * read: emptied it? Then A must stop polling readable. (A token for data
+ * that arrived meanwhile is the business of the waits and the event
+ * thread: not worth a look here.) After a write: unplug A if the peer
+ * freed room meanwhile; a full ring plugs it only when a call meets it
+ * (EAGAIN) or before a wait.
+ */
+static void after_io(struct shim_sock *s, bool rd)
+{
+	struct shim_rstate *rs = s->rs;
+
+	if (__atomic_load_n(rd ? &rs->passive_rd : &rs->passive_wr, __ATOMIC_RELAXED))
+		sock_passive(s, rd, false);
+	if (__atomic_load_n(rd ? &rs->tok : &rs->plug, __ATOMIC_RELAXED))
+		sock_sync(s, false, true);
+}
+
+static ssize_t sock_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
 {
 	struct xsr *r = &s->conn->ring;
 	/* O_NONBLOCK is looked up only when the call would block. */
@@ -171,7 +209,7 @@ ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 	want = iov_len_of(iov0, iovcnt);
 	if (want == 0)
 		return 0;
-	if (ring_rd_shut(s))
+	if (sock_rd_shut(s))
 		return 0;
 	pthread_mutex_lock(&s->rlock);
 	for (;;) {
@@ -187,30 +225,20 @@ ssize_t ring_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 			break;	/* end of stream */
 		if (rc != -EAGAIN)
 			break;	/* an error */
-		if (nonblock < 0)
-			nonblock = fd_nonblocking(s->fd);
-		if (got > 0 && (!waitall || nonblock))
-			break;	/* a short read to report */
-		rc = ring_wait(s, true, nonblock);
+		rc = wait_or_stop(s, true, got, !waitall, &nonblock);
 		if (rc < 0)
 			break;
 	}
 	pthread_mutex_unlock(&s->rlock);
 	if (got > 0) {
 		/* The program is reading: no notifications needed for now. */
-		if (__atomic_load_n(&s->rs->passive_rd, __ATOMIC_RELAXED))
-			ring_passive(s, true, false);
-		/* Emptied it? Then A must stop polling readable. (A token
-		 * for data that arrived meanwhile is the business of the
-		 * waits and the event thread: not worth a look here.) */
-		if (__atomic_load_n(&s->rs->tok, __ATOMIC_RELAXED))
-			ring_sync(s, false, true);
+		after_io(s, true);
 		return (ssize_t)got;
 	}
 	return rc;
 }
 
-ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
+static ssize_t sock_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
 {
 	struct xsr *r = &s->conn->ring;
 	int nonblock = (flags & MSG_DONTWAIT) ? 1 : -1;	/* looked up when needed */
@@ -234,25 +262,15 @@ ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 			rc = -EAGAIN;
 		if (rc != -EAGAIN)
 			break;
-		if (nonblock < 0)
-			nonblock = fd_nonblocking(s->fd);
-		if (nonblock && sent > 0)
-			break;
-		rc = ring_wait(s, false, nonblock);
+		rc = wait_or_stop(s, false, sent, false, &nonblock);
 		if (rc < 0)
 			break;
 	}
 	pthread_mutex_unlock(&s->wlock);
 	if (sent > 0) {
-		if (__atomic_load_n(&s->rs->passive_wr, __ATOMIC_RELAXED))
-			ring_passive(s, false, false);
-		/* Unplug A if the peer freed room meanwhile; a full ring plugs
-		 * it only when a call meets it (EAGAIN) or before a wait. */
-		if (__atomic_load_n(&s->rs->plug, __ATOMIC_RELAXED))
-			ring_sync(s, false, true);
-	}
-	if (sent > 0)
+		after_io(s, false);
 		return (ssize_t)sent;
+	}
 	if (want == 0)
 		return 0;
 	if (rc == -EPIPE) {
@@ -265,46 +283,40 @@ ssize_t ring_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int
 	return rc;
 }
 
-/* glibc's _FORTIFY_SOURCE entry points (no public prototypes). */
-ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
-ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
-ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
-		       struct sockaddr *from, socklen_t *fromlen);
-
 /* ---- wrappers ------------------------------------------------------------------------ */
 
-
-static ssize_t do_recv(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags)
+/*
+ * A read or (@out) a write on ring socket @s, which drops the caller's
+ * reference: the count, or -1 and errno.
+ */
+static ssize_t do_io(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags,
+		     bool out)
 {
 	ssize_t rc;
 
 	SHIM_ENTER();
-	rc = ring_recv(s, iov, iovcnt, flags);
+	rc = out ? sock_send(s, iov, iovcnt, flags) : sock_recv(s, iov, iovcnt, flags);
 	xs_status_update(s->conn, rc == -ECONNRESET || rc == -EPROTO ? (int)-rc : 0);
 	SHIM_LEAVE();
 	shim_put(s);
 	return rc < 0 ? shim_fail((int)rc) : rc;
+}
+
+static ssize_t do_recv(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags)
+{
+	return do_io(s, iov, iovcnt, flags, false);
 }
 
 static ssize_t do_send(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags)
 {
-	ssize_t rc;
-
-	SHIM_ENTER();
-	rc = ring_send(s, iov, iovcnt, flags);
-	xs_status_update(s->conn, rc == -ECONNRESET || rc == -EPROTO ? (int)-rc : 0);
-	SHIM_LEAVE();
-	shim_put(s);
-	return rc < 0 ? shim_fail((int)rc) : rc;
+	return do_io(s, iov, iovcnt, flags, true);
 }
 
 XS_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.read(fd, buf, len);
 	return do_recv(s, &v, 1, 0);
@@ -312,11 +324,9 @@ XS_EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 XS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.__read_chk(fd, buf, len, buflen);
 	if (len > buflen) {
@@ -328,11 +338,9 @@ XS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 
 XS_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { (void *)buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.write(fd, buf, len);
 	return do_send(s, &v, 1, 0);
@@ -340,10 +348,8 @@ XS_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 
 XS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(fd);
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.readv(fd, iov, iovcnt);
 	return do_recv(s, iov, iovcnt, 0);
@@ -351,10 +357,8 @@ XS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 
 XS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(fd);
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.writev(fd, iov, iovcnt);
 	return do_send(s, iov, iovcnt, 0);
@@ -362,11 +366,9 @@ XS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 
 XS_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { (void *)buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.send(fd, buf, len, flags);
 	return do_send(s, &v, 1, flags);
@@ -375,11 +377,9 @@ XS_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 XS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *to, socklen_t tolen)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { (void *)buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.sendto(fd, buf, len, flags, to, tolen);
 	/* Like Linux TCP: the address of a connected stream is ignored. */
@@ -388,10 +388,8 @@ XS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 
 XS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(fd);
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.sendmsg(fd, msg, flags);
 	if (!msg) {
@@ -403,11 +401,9 @@ XS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 XS_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.recv(fd, buf, len, flags);
 	return do_recv(s, &v, 1, flags);
@@ -415,11 +411,9 @@ XS_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 
 XS_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s || len > buflen) {
 		shim_put(s);
 		return shim_real.__recv_chk(fd, buf, len, buflen, flags);
@@ -430,11 +424,9 @@ XS_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int f
 XS_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
 			   socklen_t *fromlen)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.recvfrom(fd, buf, len, flags, from, fromlen);
 	if (from && fromlen)
@@ -445,11 +437,9 @@ XS_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sock
 XS_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 				 struct sockaddr *from, socklen_t *fromlen)
 {
+	struct shim_sock *s = shim_ring_of(fd);
 	struct iovec v = { buf, len };
-	struct shim_sock *s;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s || len > buflen) {
 		shim_put(s);
 		return shim_real.__recvfrom_chk(fd, buf, len, buflen, flags, from, fromlen);
@@ -461,10 +451,8 @@ XS_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, i
 
 XS_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(fd);
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.recvmsg(fd, msg, flags);
 	if (!msg) {
@@ -478,7 +466,7 @@ XS_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 }
 
 /* sendfile into a ring: read the file here and write it to the ring. */
-static ssize_t ring_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size_t count)
+static ssize_t sock_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size_t count)
 {
 	char buf[65536];
 	size_t done = 0;
@@ -488,7 +476,8 @@ static ssize_t ring_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size
 	while (done < count) {
 		size_t chunk = XS_MIN(count - done, sizeof(buf));
 		struct iovec v;
-		ssize_t n = offset ? pread(in_fd, buf, chunk, off) : shim_real.read(in_fd, buf, chunk);
+		ssize_t n = offset ? pread(in_fd, buf, chunk, off) :
+				     shim_real.read(in_fd, buf, chunk);
 
 		if (n <= 0) {
 			rc = n < 0 ? -errno : 0;
@@ -496,7 +485,7 @@ static ssize_t ring_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size
 		}
 		v.iov_base = buf;
 		v.iov_len = (size_t)n;
-		rc = ring_send(s, &v, 1, MSG_NOSIGNAL);
+		rc = sock_send(s, &v, 1, MSG_NOSIGNAL);
 		if (rc <= 0)
 			break;
 		done += (size_t)rc;
@@ -519,18 +508,13 @@ static ssize_t ring_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size
 
 XS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
-	static ssize_t (*real)(int, int, off_t *, size_t);
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(out_fd);
 	ssize_t rc;
 
-	if (!real)
-		*(void **)&real = dlsym(RTLD_NEXT, "sendfile");
-	shim_resolve();
-	s = shim_ring_of(out_fd);
 	if (!s)
-		return real(out_fd, in_fd, offset, count);
+		return shim_real.sendfile(out_fd, in_fd, offset, count);
 	SHIM_ENTER();
-	rc = ring_sendfile(s, in_fd, offset, count);
+	rc = sock_sendfile(s, in_fd, offset, count);
 	SHIM_LEAVE();
 	shim_put(s);
 	return rc < 0 ? shim_fail((int)rc) : rc;

@@ -6,7 +6,6 @@
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/sockios.h>
@@ -17,8 +16,10 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "preload/fdtable.h"
+#include "preload/libc.h"
+#include "preload/names.h"
 #include "preload/shim.h"
-
 
 static int put_addr(const struct sockaddr_storage *ss, socklen_t sslen, struct sockaddr *addr,
 		    socklen_t *addrlen)
@@ -30,32 +31,37 @@ static int put_addr(const struct sockaddr_storage *ss, socklen_t sslen, struct s
 	return 0;
 }
 
-XS_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen)
+/* getpeername() (@peer) or getsockname() on ring socket @s, whose
+ * reference this drops: 0, or -1 and errno. */
+static int sock_name(struct shim_sock *s, bool peer, struct sockaddr *addr, socklen_t *addrlen)
 {
-	struct shim_sock *s;
+	const struct xs_conn *c = s->conn;
 	int rc;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
-	if (!s)
-		return shim_real.getsockname(fd, addr, addrlen);
-	rc = put_addr(&s->conn->laddr, s->conn->laddr_len, addr, addrlen);
+	if (peer)
+		rc = put_addr(&c->paddr, c->paddr_len, addr, addrlen);
+	else
+		rc = put_addr(&c->laddr, c->laddr_len, addr, addrlen);
 	shim_put(s);
 	return rc;
 }
 
+XS_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	struct shim_sock *s = shim_ring_of(fd);
+
+	if (!s)
+		return shim_real.getsockname(fd, addr, addrlen);
+	return sock_name(s, false, addr, addrlen);
+}
+
 XS_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-	struct shim_sock *s;
-	int rc;
+	struct shim_sock *s = shim_ring_of(fd);
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.getpeername(fd, addr, addrlen);
-	rc = put_addr(&s->conn->paddr, s->conn->paddr_len, addr, addrlen);
-	shim_put(s);
-	return rc;
+	return sock_name(s, true, addr, addrlen);
 }
 
 static int put_int(int v, void *val, socklen_t *len)
@@ -73,7 +79,7 @@ static int put_int(int v, void *val, socklen_t *len)
 }
 
 /* A recorded option value, or -1. */
-static int opt_get(struct shim_sock *s, int level, int name, int *v)
+int sock_opt_get(struct shim_sock *s, int level, int name, int *v)
 {
 	unsigned int i;
 
@@ -86,7 +92,7 @@ static int opt_get(struct shim_sock *s, int level, int name, int *v)
 	return -1;
 }
 
-static int ring_getsockopt(struct shim_sock *s, int level, int name, void *val, socklen_t *len)
+static int sock_getsockopt(struct shim_sock *s, int level, int name, void *val, socklen_t *len)
 {
 	int v = 0;
 
@@ -99,14 +105,14 @@ static int ring_getsockopt(struct shim_sock *s, int level, int name, void *val, 
 		case SO_ERROR: return put_int(0, val, len);
 		case SO_RCVBUF:
 		case SO_SNDBUF:
-			if (opt_get(s, level, name, &v) == 0)
+			if (sock_opt_get(s, level, name, &v) == 0)
 				return put_int(v * 2, val, len);	/* as Linux doubles it */
 			return put_int((int)s->conn->ring.size, val, len);
 		case SO_RCVTIMEO:
 		case SO_SNDTIMEO: {
 			struct timeval tv = { 0, 0 };
 
-			if (opt_get(s, level, name, &v) == 0 && v > 0) {
+			if (sock_opt_get(s, level, name, &v) == 0 && v > 0) {
 				tv.tv_sec = v / 1000;
 				tv.tv_usec = (v % 1000) * 1000;
 			}
@@ -131,16 +137,17 @@ static int ring_getsockopt(struct shim_sock *s, int level, int name, void *val, 
 	}
 	if (level == SOL_SOCKET || level == IPPROTO_TCP || level == IPPROTO_IP ||
 	    level == IPPROTO_IPV6) {
-		if (level == IPPROTO_TCP && name == TCP_MAXSEG && opt_get(s, level, name, &v) < 0)
+		if (level == IPPROTO_TCP && name == TCP_MAXSEG &&
+		    sock_opt_get(s, level, name, &v) < 0)
 			v = 65483;
-		else if (opt_get(s, level, name, &v) < 0)
+		else if (sock_opt_get(s, level, name, &v) < 0)
 			v = 0;
 		return put_int(v, val, len);
 	}
 	return shim_fail(-ENOPROTOOPT);
 }
 
-static int ring_setsockopt(struct shim_sock *s, int level, int name, const void *val,
+static int sock_setsockopt(struct shim_sock *s, int level, int name, const void *val,
 			   socklen_t len)
 {
 	int v = 0;
@@ -184,28 +191,24 @@ static int ring_setsockopt(struct shim_sock *s, int level, int name, const void 
 
 XS_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(fd);
 	int rc;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.getsockopt(fd, level, name, val, len);
-	rc = ring_getsockopt(s, level, name, val, len);
+	rc = sock_getsockopt(s, level, name, val, len);
 	shim_put(s);
 	return rc;
 }
 
 XS_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
-	struct shim_sock *s;
+	struct shim_sock *s = shim_ring_of(fd);
 	int rc;
 
-	shim_resolve();
-	s = shim_ring_of(fd);
 	if (!s)
 		return shim_real.setsockopt(fd, level, name, val, len);
-	rc = ring_setsockopt(s, level, name, val, len);
+	rc = sock_setsockopt(s, level, name, val, len);
 	shim_put(s);
 	return rc;
 }
@@ -219,7 +222,6 @@ XS_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
  */
 XS_EXPORT int ioctl(int fd, unsigned long req, ...)
 {
-	static int (*real)(int, unsigned long, ...);
 	struct shim_sock *s;
 	va_list ap;
 	void *arg;
@@ -228,14 +230,12 @@ XS_EXPORT int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (!real)
-		*(void **)&real = dlsym(RTLD_NEXT, "ioctl");
-	if (req != FIONREAD && req != SIOCOUTQ && req != SIOCOUTQNSD && req != SIOCATMARK)
-		return real(fd, req, arg);
 	shim_resolve();
+	if (req != FIONREAD && req != SIOCOUTQ && req != SIOCOUTQNSD && req != SIOCATMARK)
+		return shim_real.ioctl(fd, req, arg);
 	s = shim_ring_of(fd);
 	if (!s)
-		return real(fd, req, arg);
+		return shim_real.ioctl(fd, req, arg);
 	if (!arg) {
 		shim_put(s);
 		return shim_fail(-EFAULT);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Readiness of ring sockets: what end A shows the kernel (tokens, plugs,
- * hang-up), who asked the peer for notifications, and the spin bound.
+ * hang-up), and who asked the peer for notifications.
  *
  * The rules (docs/performance.md, "Waiting"):
  *   - A carries a token byte while the ring has data or news (EOF, error),
@@ -32,70 +32,34 @@
 
 #include <errno.h>
 #include <linux/sockios.h>
-#include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "common/clock.h"
-#include "common/compiler.h"
-#include "common/env.h"
-#include "common/log.h"
+#include "preload/evloop.h"
+#include "preload/fdtable.h"
+#include "preload/libc.h"
+#include "preload/ready.h"
 #include "preload/shim.h"
-
-/* ---- tunables ------------------------------------------------------------------- */
-
-unsigned int shim_spin_ns(void)
-{
-	static int us = -1;
-
-	return (unsigned int)xs_env_cached(&us, "XSOCK_SPIN_US", 50, 0, 1000000) * 1000u;
-}
-
-/*
- * Adaptive spin, per thread: a spin that ends in sleep anyway halves the
- * next one, a spin that pays off doubles it (up to XSOCK_SPIN_US). A
- * thread whose peers answer quickly keeps spinning; one that waits for
- * slow or idle peers soon goes straight to sleep, and leaves the CPU to
- * the others (our machines have two cores).
- */
-static __thread int spin_cur = -1;
-
-unsigned int shim_spin_budget(void)
-{
-	if (spin_cur < 0)
-		spin_cur = (int)shim_spin_ns();
-	return (unsigned int)spin_cur;
-}
-
-void shim_spin_result(bool paid_off)
-{
-	unsigned int max = shim_spin_ns();
-
-	if (spin_cur < 0)
-		spin_cur = (int)max;
-	if (paid_off)
-		spin_cur = (int)XS_MIN((unsigned int)spin_cur * 2 + 1000, max);
-	else
-		spin_cur /= 2;
-}
-
-void shim_spin_slept(uint64_t slept_at, bool woke_ready)
-{
-	/*
-	 * Woken with news sooner than a full spin would have lasted: the spin
-	 * was too short, not useless (without this a budget that reached 0
-	 * could never grow again).
-	 */
-	if (woke_ready && (uint64_t)xs_now_ns() - slept_at < shim_spin_ns())
-		shim_spin_result(true);
-}
 
 /* ---- the shared state ---------------------------------------------------------- */
 
+/*
+ * A ring socket polls writable (A unplugged) only while at least half the
+ * ring is free, as TCP polls writable only with room to spare: a program
+ * that writes after select() said "writable" must not block in the middle
+ * of its write while it still has data to read (socat, for one, would
+ * deadlock against a peer doing the same).
+ */
+static bool room_to_write(struct xsr *r)
+{
+	ssize_t space = xsr_tx_space(r);
+
+	return space < 0 || (size_t)space >= r->size / 2;
+}
 /*
  * Fields change under the lock but are also read without it (the fast
  * paths look before they lock): relaxed atomics, so that such a look is a
@@ -129,7 +93,7 @@ __attribute__((constructor)) static void ready_constructor(void)
 	pthread_atfork(NULL, NULL, rs_child_after_fork);
 }
 
-int ring_state_init(struct shim_sock *s)
+int sock_ready_init(struct shim_sock *s)
 {
 	pthread_mutexattr_t ma;
 	struct shim_rstate *rs;
@@ -162,7 +126,7 @@ int ring_state_init(struct shim_sock *s)
 	return 0;
 }
 
-void ring_state_free(struct shim_sock *s)
+void sock_ready_free(struct shim_sock *s)
 {
 	if (!s->rs)
 		return;
@@ -238,7 +202,7 @@ static void sync_locked(struct shim_sock *s, unsigned int m, bool plug, bool app
 	static const char junk[512];
 	struct shim_rstate *rs = s->rs;
 	bool news = m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR);
-	bool room = (m & (XSR_HUP | XSR_ERR)) || ring_room(&s->conn->ring);
+	bool room = (m & (XSR_HUP | XSR_ERR)) || room_to_write(&s->conn->ring);
 
 	if (RS_GET(rs, rd_shut))
 		news = true;
@@ -303,16 +267,16 @@ static bool needs_sync(struct shim_sock *s, unsigned int m, bool plug, bool app)
 		return true;
 	if (!RS_GET(rs, plug) && !plug)
 		return false;
-	room = (m & (XSR_HUP | XSR_ERR)) || ring_room(&s->conn->ring);
+	room = (m & (XSR_HUP | XSR_ERR)) || room_to_write(&s->conn->ring);
 	return room ? RS_GET(rs, plug) : (plug && !RS_GET(rs, plug));
 }
 
-bool ring_stale(struct shim_sock *s, bool plug)
+bool sock_stale(struct shim_sock *s, bool plug)
 {
 	return needs_sync(s, xsr_poll(&s->conn->ring), plug, true);
 }
 
-void ring_sync(struct shim_sock *s, bool plug, bool app)
+void sock_sync(struct shim_sock *s, bool plug, bool app)
 {
 	unsigned int m = xsr_poll(&s->conn->ring);
 
@@ -326,7 +290,7 @@ void ring_sync(struct shim_sock *s, bool plug, bool app)
 	SHIM_LEAVE();
 }
 
-void ring_passive(struct shim_sock *s, bool rd, bool on)
+void sock_passive(struct shim_sock *s, bool rd, bool on)
 {
 	struct shim_rstate *rs = s->rs;
 	int *p = rd ? &rs->passive_rd : &rs->passive_wr;
@@ -344,7 +308,7 @@ void ring_passive(struct shim_sock *s, bool rd, bool on)
 		evloop_want_sweep();
 }
 
-bool ring_sleep_begin(struct shim_sock *s, bool rd, bool wr)
+bool sock_sleep_begin(struct shim_sock *s, bool rd, bool wr)
 {
 	struct shim_rstate *rs = s->rs;
 	unsigned int m;
@@ -363,10 +327,10 @@ bool ring_sleep_begin(struct shim_sock *s, bool rd, bool wr)
 	if (RS_GET(rs, rd_shut) && rd)
 		return true;
 	return (rd && (m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR))) ||
-	       (wr && ((m & (XSR_HUP | XSR_ERR)) || ring_room(&s->conn->ring)));
+	       (wr && ((m & (XSR_HUP | XSR_ERR)) || room_to_write(&s->conn->ring)));
 }
 
-void ring_sleep_end(struct shim_sock *s, bool rd, bool wr)
+void sock_sleep_end(struct shim_sock *s, bool rd, bool wr)
 {
 	struct shim_rstate *rs = s->rs;
 
@@ -383,7 +347,7 @@ void ring_sleep_end(struct shim_sock *s, bool rd, bool wr)
 	evloop_want_sweep();
 }
 
-void ring_drain_filler(struct shim_sock *s)
+void sock_drain_filler(struct shim_sock *s)
 {
 	SHIM_ENTER();
 	rs_lock(s);
@@ -395,7 +359,7 @@ void ring_drain_filler(struct shim_sock *s)
 }
 
 /* The event thread's sweep: ask for notifications where nobody does. */
-void ring_sweep(struct shim_sock *s)
+void sock_sweep(struct shim_sock *s)
 {
 	struct shim_rstate *rs = s->rs;
 
@@ -413,18 +377,18 @@ void ring_sweep(struct shim_sock *s)
 	rs_unlock(s);
 }
 
-bool ring_rd_shut(const struct shim_sock *s)
+bool sock_rd_shut(const struct shim_sock *s)
 {
 	return __atomic_load_n(&s->rs->rd_shut, __ATOMIC_RELAXED);
 }
 
-void ring_set_rd_shut(struct shim_sock *s)
+void sock_set_rd_shut(struct shim_sock *s)
 {
 	__atomic_store_n(&s->rs->rd_shut, 1, __ATOMIC_RELAXED);
-	ring_sync(s, false, true);
+	sock_sync(s, false, true);
 }
 
-unsigned int ring_revents(struct shim_sock *s, unsigned int events)
+unsigned int sock_revents(struct shim_sock *s, unsigned int events)
 {
 	struct xsr *r = &s->conn->ring;
 	bool rd = events & (POLLIN | POLLRDNORM | POLLRDHUP);
@@ -436,7 +400,7 @@ unsigned int ring_revents(struct shim_sock *s, unsigned int events)
 				      !evloop_forked());
 	unsigned int rev = 0;
 
-	if (ring_rd_shut(s))
+	if (sock_rd_shut(s))
 		m |= XSR_READABLE | XSR_RDHUP;
 	if (m & XSR_READABLE)
 		rev |= events & (POLLIN | POLLRDNORM);
@@ -446,7 +410,7 @@ unsigned int ring_revents(struct shim_sock *s, unsigned int events)
 		rev |= POLLERR;
 	if ((m & XSR_HUP) && (m & XSR_RDHUP))
 		rev |= POLLHUP;
-	if ((m & (XSR_HUP | XSR_ERR)) || (wr && (m & XSR_WRITABLE) && ring_room(r)))
+	if ((m & (XSR_HUP | XSR_ERR)) || (wr && (m & XSR_WRITABLE) && room_to_write(r)))
 		rev |= events & (POLLOUT | POLLWRNORM);
 	return rev;
 }

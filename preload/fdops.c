@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Operations on the application's fds that name shim sockets: close,
+ * shutdown, and the dup family (dup, dup2, dup3, fcntl's F_DUPFD), whose
+ * copies are the same connection; and at exit, the end of every ring
+ * connection and listener still open.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "preload/epoll.h"
+#include "preload/evloop.h"
+#include "preload/fdtable.h"
+#include "preload/libc.h"
+#include "preload/ready.h"
+#include "preload/shim.h"
+
+/*
+ * Drop @fd's table entry. A listener ends with its last fd in this
+ * process. A ring ends when the last process holding the application's
+ * end closes it: the event thread sees its own end hang up (so a child
+ * that got the connection by fork() keeps it when the parent closes its
+ * copy, as with TCP).
+ */
+static void release_fd(int fd)
+{
+	struct shim_sock *s = shim_remove(fd);
+
+	if (!s)
+		return;
+	SHIM_ENTER();
+	ep_fd_closed(fd);
+	if (s->kind == SHIM_LISTENER &&
+	    __atomic_sub_fetch(&s->nfds, 1, __ATOMIC_ACQ_REL) == 0 && s->owner == getpid())
+		evloop_del(s);
+	shim_put(s);
+	SHIM_LEAVE();
+}
+
+/*
+ * Close ring fd @fd. When that was the last holder of the connection in
+ * any process (the shim's end of the socketpair hangs up at once), end
+ * the connection here rather than in the event thread: no wake-up of our
+ * own event thread per connection.
+ */
+static int close_ring(int fd)
+{
+	struct shim_sock *s = shim_get(fd);
+	bool mine;
+	int rc, err;
+
+	mine = s && s->kind == SHIM_RING && s->owner == getpid() && s->conn &&
+	       evloop_close_begin(s);
+	release_fd(fd);
+	rc = shim_real.close(fd);
+	err = errno;
+	if (mine) {
+		struct pollfd pfd = { .fd = s->bfd, .events = POLLRDHUP };
+
+		SHIM_ENTER();
+		evloop_close_end(s, poll(&pfd, 1, 0) == 1 &&
+				    (pfd.revents & (POLLHUP | POLLRDHUP)));
+		SHIM_LEAVE();
+	}
+	shim_put(s);
+	errno = err;
+	return rc;
+}
+
+XS_EXPORT int close(int fd)
+{
+	shim_resolve();
+	if (!shim_guard && shim_maybe_ours(fd))
+		return close_ring(fd);
+	if (!shim_guard)
+		ep_fd_closed(fd);	/* an epoll set we track? */
+	return shim_real.close(fd);
+}
+
+XS_EXPORT int shutdown(int fd, int how)
+{
+	struct shim_sock *s;
+	int rc = 0;
+
+	shim_resolve();
+	if (shim_guard || !shim_maybe_ours(fd))
+		return shim_real.shutdown(fd, how);
+	s = shim_get(fd);
+	if (!s)
+		return shim_real.shutdown(fd, how);
+	if (s->kind != SHIM_RING) {
+		shim_put(s);
+		return shim_real.shutdown(fd, how);
+	}
+	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) {
+		shim_put(s);
+		return shim_fail(-EINVAL);
+	}
+	SHIM_ENTER();
+	if (how == SHUT_RD || how == SHUT_RDWR)
+		sock_set_rd_shut(s);
+	if (how == SHUT_WR || how == SHUT_RDWR) {
+		pthread_mutex_lock(&s->wlock);
+		rc = xsr_shutdown_tx(&s->conn->ring);
+		pthread_mutex_unlock(&s->wlock);
+	}
+	sock_sync(s, false, true);
+	SHIM_LEAVE();
+	shim_put(s);
+	/* Shutting down a ring that is already gone is not an error. */
+	return rc < 0 && rc != -EPIPE && rc != -ECONNRESET ? shim_fail(rc) : 0;
+}
+
+/* ---- the dup family: a copy of a ring fd is the same connection ---------------- */
+
+static int dup_track(int oldfd, int newfd)
+{
+	struct shim_sock *s;
+
+	if (newfd < 0)
+		return newfd;
+	s = shim_get(oldfd);
+	if (!s)
+		return newfd;
+	__atomic_add_fetch(&s->nfds, 1, __ATOMIC_ACQ_REL);
+	if (shim_install(newfd, s) < 0)
+		__atomic_sub_fetch(&s->nfds, 1, __ATOMIC_ACQ_REL);
+	shim_put(s);
+	return newfd;
+}
+
+XS_EXPORT int dup(int oldfd)
+{
+	int rc;
+
+	shim_resolve();
+	rc = shim_real.dup(oldfd);
+
+	if (shim_guard || !shim_maybe_ours(oldfd))
+		return rc;
+	return dup_track(oldfd, rc);
+}
+
+static int dup23(int oldfd, int newfd, int flags, bool three)
+{
+	int rc;
+
+	shim_resolve();
+	if (shim_guard)
+		return three ? shim_real.dup3(oldfd, newfd, flags) : shim_real.dup2(oldfd, newfd);
+	if (oldfd == newfd)
+		return three ? shim_real.dup3(oldfd, newfd, flags) : shim_real.dup2(oldfd, newfd);
+	/* dup2 closes newfd first: so do we. */
+	if (shim_maybe_ours(newfd) && fcntl(oldfd, F_GETFD) >= 0)
+		release_fd(newfd);
+	rc = three ? shim_real.dup3(oldfd, newfd, flags) : shim_real.dup2(oldfd, newfd);
+	if (rc < 0 || !shim_maybe_ours(oldfd))
+		return rc;
+	return dup_track(oldfd, rc);
+}
+
+XS_EXPORT int dup2(int oldfd, int newfd)
+{
+	return dup23(oldfd, newfd, 0, false);
+}
+
+XS_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	return dup23(oldfd, newfd, flags, true);
+}
+
+static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+	int rc = real(fd, cmd, arg);
+
+	if (shim_guard || (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) || !shim_maybe_ours(fd))
+		return rc;
+	return dup_track(fd, rc);
+}
+
+/* fcntl and fcntl64: the same, each passed on to libc's own. */
+#define FCNTL_WRAPPER(name)						\
+	XS_EXPORT int name(int fd, int cmd, ...)			\
+	{								\
+		va_list ap;						\
+		void *arg;						\
+									\
+		va_start(ap, cmd);					\
+		arg = va_arg(ap, void *);				\
+		va_end(ap);						\
+		shim_resolve();						\
+		return do_fcntl(shim_real.name, fd, cmd, arg);		\
+	}
+
+FCNTL_WRAPPER(fcntl)
+FCNTL_WRAPPER(fcntl64)
+
+/*
+ * At exit, end every ring connection and listener in an orderly way: the
+ * peer reads end-of-stream, grants and channels are released, and no
+ * stale listener advertisement is left behind. The event thread dies with
+ * the process, so this is done here, for the connections no other process
+ * still holds. (A process killed by a signal cannot do this; the unmap
+ * notification tells the peer then.)
+ */
+__attribute__((destructor)) static void shim_release_all(void)
+{
+	int fd, hi = __atomic_load_n(&shim_tab_hi, __ATOMIC_ACQUIRE);
+
+	if (!shim_tab || shim_guard)
+		return;
+	SHIM_ENTER();
+	for (fd = 0; fd < hi; fd++) {
+		struct shim_sock *s = shim_get(fd);
+		struct pollfd pfd;
+
+		if (!s)
+			continue;
+		release_fd(fd);
+		if (s->kind == SHIM_RING && s->owner == getpid()) {
+			shim_real.close(fd);
+			pfd.fd = s->bfd;
+			pfd.events = POLLRDHUP;
+			pfd.revents = 0;
+			if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLRDHUP)))
+				evloop_del(s);
+		}
+		shim_put(s);
+	}
+	evloop_flush();
+	SHIM_LEAVE();
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* Readiness of ring sockets: ready.c. */
+#ifndef XSOCK_PRELOAD_READY_H
+#define XSOCK_PRELOAD_READY_H
+
+#include <stdbool.h>
+
+#include "preload/shim.h"
+
+/* A ring socket's readiness state (s->rs), made and let go of with it. */
+int sock_ready_init(struct shim_sock *s);
+void sock_ready_free(struct shim_sock *s);
+/*
+ * Make A show the ring's state: a token while there is data or news; with
+ * @plug, plugged while short of room (unplugged whenever there is room).
+ * Only the application's own calls (@app) take a token back. No lock and
+ * no system call when nothing changes.
+ */
+void sock_sync(struct shim_sock *s, bool plug, bool app);
+/* Would sock_sync(s, plug, true) change anything? (No lock, no syscall.) */
+bool sock_stale(struct shim_sock *s, bool plug);
+/* Ask for (or stop asking for) notifications while nobody waits. */
+void sock_passive(struct shim_sock *s, bool rd, bool on);
+/*
+ * A thread is about to sleep in the kernel until the ring is readable
+ * (@rd) or has room (@wr): ask the peer to notify and bring A up to date.
+ * Returns true when that is already the case (the caller still calls
+ * sock_sleep_end()).
+ */
+bool sock_sleep_begin(struct shim_sock *s, bool rd, bool wr);
+void sock_sleep_end(struct shim_sock *s, bool rd, bool wr);
+/* A blocked writer's one byte sent through unplugged A: take it back. */
+void sock_drain_filler(struct shim_sock *s);
+/* Event thread: ask for notifications on a ring nobody asks about. */
+void sock_sweep(struct shim_sock *s);
+bool sock_rd_shut(const struct shim_sock *s);
+void sock_set_rd_shut(struct shim_sock *s);
+/* poll() bits for a ring socket, computed from the ring itself. */
+unsigned int sock_revents(struct shim_sock *s, unsigned int events);
+
+#endif /* XSOCK_PRELOAD_READY_H */
