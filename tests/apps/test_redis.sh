@@ -43,6 +43,7 @@ idle_check() {
 	local rpid cpid ppid s0 c0 s1 c1 hz
 	hz=$(getconf CLK_TCK)
 	$CLI timeout 20 python3 -c "
+# xsock-idle-client-$$
 import socket, sys, time
 s = socket.create_connection(('$HOST', $PORT))
 s.sendall(b'PING\r\n')
@@ -55,7 +56,8 @@ assert s.recv(16).startswith(b'+PONG'), 'no PONG after idling'
 	sleep 1
 	rpid=$(pgrep -n -x redis-server)
 	[ -n "$rpid" ] || fail "$MODE: redis-server pid not found"
-	ppid=$(pgrep -n -x python3)
+	# By its marker: other python3 processes may run on this machine.
+	ppid=$(pgrep -n -f "xsock-idle-client-$$")
 	[ -n "$ppid" ] || fail "$MODE: idle client pid not found"
 	s0=$(ticks "$rpid"); c0=$(ticks "$ppid")
 	sleep 3
