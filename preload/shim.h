@@ -38,7 +38,8 @@
  *     is done; a doorbell nobody accepts in time is withdrawn.
  * A process that inherited a listener by fork() finds it in its copy of
  * the fd table and accepts on it with its own store handle and context
- * (struct xs_acceptor, opened on first use in each process). *
+ * (struct xs_acceptor, opened on first use in each process).
+ *
  * Where each job is done (each file has a header of the same name):
  *   libc.c     the real libc calls (one table, one list) and the guard
  *   ctx.c      the process context; fdtable.c: the fd table and records
