@@ -40,7 +40,7 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
 # An idle connected client must cost the server (and itself) nothing:
 # both sleep in the kernel, the spin before sleeping is bounded.
 idle_check() {
-	local rpid cpid ppid s0 c0 s1 c1 hz
+	local rpid cpid ppid s0 c0 s1 c1 hz n
 	hz=$(getconf CLK_TCK)
 	$CLI timeout 20 python3 -c "
 # xsock-idle-client-$$
@@ -48,16 +48,22 @@ import socket, sys, time
 s = socket.create_connection(('$HOST', $PORT))
 s.sendall(b'PING\r\n')
 assert s.recv(16).startswith(b'+PONG'), 'no PONG'
+print('idle', flush=True)
 time.sleep(5)
 s.sendall(b'PING\r\n')
 assert s.recv(16).startswith(b'+PONG'), 'no PONG after idling'
 " >"$WORK/idle.$MODE" 2>&1 &
 	cpid=$!
-	sleep 1
-	rpid=$(pgrep -n -x redis-server)
+	# Measured from when it idles: its start-up (slow on a loaded
+	# machine) is not idling.
+	n=0
+	until grep -q '^idle' "$WORK/idle.$MODE" 2>/dev/null; do
+		n=$((n + 1)); [ $n -gt 200 ] && { cat "$WORK/idle.$MODE"; fail "$MODE: the idle client did not start"; }
+		sleep 0.05
+	done
+	rpid=$(own_pgrep -n redis-server)
 	[ -n "$rpid" ] || fail "$MODE: redis-server pid not found"
-	# By its marker: other python3 processes may run on this machine.
-	ppid=$(pgrep -n -f "xsock-idle-client-$$")
+	ppid=$(own_pgrep -n "xsock-idle-client-$$")
 	[ -n "$ppid" ] || fail "$MODE: idle client pid not found"
 	s0=$(ticks "$rpid"); c0=$(ticks "$ppid")
 	sleep 3

@@ -112,6 +112,18 @@ wait_listen() {
 	done
 }
 
+# own_pgrep [-n] TEXT: the oldest (-n: newest) process of this test's
+# domains whose command line contains TEXT; never another test's process on
+# this machine, as a plain pgrep may be.
+own_pgrep() {
+	local newest=0 n p
+	[ "$1" = -n ] && { newest=1; shift; }
+	for n in "${NSES[@]}"; do ip netns pids "$n" 2>/dev/null; done | sort -n |
+		while read -r p; do
+			tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$1" && echo "$p"
+		done | if [ $newest = 1 ]; then tail -1; else head -1; fi
+}
+
 # Counts of what the local backend holds: grants, channels, store nodes.
 count_grants() { find "$XSOCK_LOCAL_DIR/grant" -type f 2>/dev/null | wc -l; }
 count_evtchns() { find "$XSOCK_LOCAL_DIR/evtchn" -type p 2>/dev/null | wc -l; }

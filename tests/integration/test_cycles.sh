@@ -28,7 +28,7 @@ while [ "$(stat -c %s "$WORK/out")" -lt 1000 ]; do
 	n=$((n + 1)); [ $n -gt 2500 ] && fail "warm-up data did not arrive"; sleep 0.002
 done
 sleep 0.2
-srv=$(pgrep -f "ncat -l -k 7005" | head -1)
+srv=$(own_pgrep "ncat -l -k 7005")
 [ -n "$srv" ] || fail "server not running"
 fds0=$(count_fds "$srv")
 nodes0=$(count_nodes)

@@ -46,7 +46,7 @@ settled() {
 }
 
 # srvpid PORT: the server process itself (shim runs in a subshell).
-srvpid() { pgrep -f "reuse.py server $1 " | head -1; }
+srvpid() { own_pgrep "reuse.py server $1 "; }
 
 port=7700
 for mode in block select; do
