@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "common/log.h"
 #include "conn/negotiate.h"
@@ -23,6 +24,8 @@ int xs_listener_fd(const struct xs_listener *l)
 {
 	return xsp_watch_fd(l->st);
 }
+
+static void seen_forget_dom(struct xs_listener *l, xsp_domid_t dom);
 
 static int listener_advertise(struct xs_listener *l)
 {
@@ -85,6 +88,7 @@ static int listener_refresh(struct xs_listener *l)
 		if (j == nw) {
 			snprintf(path, sizeof(path), XSOCK_REQ_PEER_FMT, l->watched[i], ctx->self);
 			xsp_watch_rm(l->st, path, "req");
+			seen_forget_dom(l, l->watched[i]);
 		}
 	}
 	for (j = 0; j < nw; j++) {
@@ -121,12 +125,14 @@ int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t 
 	xs_random_id(l->id, sizeof(l->id));
 	l->ctx = ctx;
 	l->port = port;
+	l->tidy_ms = -1;
 	xs_sa_keep(&l->addr, &l->addrlen, addr, addrlen);
 	rc = xsp_store_open(ctx->plat, &l->st);
 	if (rc < 0)
 		goto free_listener;
 	/* Best effort: a failed sweep must not stop us from listening. */
 	xs_sweep_listen(l->st, ctx->self, NULL);
+	xs_sweep_answers(l->st, ctx->self, NULL);
 	snprintf(path, sizeof(path), XSOCK_PEERS_FMT, ctx->self);
 	rc = xsp_watch_add(l->st, path, "peers");
 	if (rc < 0)
@@ -148,7 +154,6 @@ void xs_listener_close(struct xs_listener *l)
 {
 	struct xs_request *rq, *next;
 	char path[128];
-	unsigned int i;
 
 	if (!l)
 		return;
@@ -168,63 +173,135 @@ void xs_listener_close(struct xs_listener *l)
 	}
 	xs_bell_rm_dir(l->st, l->ctx->self, l->port);
 	xsp_store_close(l->st);
-	for (i = 0; i < l->nseen; i++)
-		free(l->seen[i]);
 	free(l->seen);
 	free(l->watched);
 	free(l->peers);
 	free(l);
 }
 
-static bool seen_has(struct xs_listener *l, const char *key)
+static struct xs_seen *seen_find(struct xs_listener *l, xsp_domid_t dom, const char *id)
 {
 	unsigned int i;
 
 	for (i = 0; i < l->nseen; i++)
-		if (strcmp(l->seen[i], key) == 0)
-			return true;
-	return false;
+		if (l->seen[i].dom == dom && strcmp(l->seen[i].id, id) == 0)
+			return &l->seen[i];
+	return NULL;
 }
 
-static void seen_add(struct xs_listener *l, const char *key)
+/* Remember (@dom, @id) as handled. Out of memory, it is not remembered:
+ * the request is looked at again with the next event. */
+static void seen_add(struct xs_listener *l, xsp_domid_t dom, const char *id)
 {
-	char *dup = strdup(key);
+	struct xs_seen *e;
+	int64_t due;
 
-	if (!dup)
-		return;
 	if (l->nseen == l->seen_cap) {
 		unsigned int cap = l->seen_cap ? l->seen_cap * 2 : 16;
-		char **n = realloc(l->seen, cap * sizeof(*n));
+		struct xs_seen *n = realloc(l->seen, cap * sizeof(*n));
 
-		if (!n) {
-			free(dup);
+		if (!n)
 			return;
-		}
 		l->seen = n;
 		l->seen_cap = cap;
 	}
-	l->seen[l->nseen++] = dup;
+	e = &l->seen[l->nseen++];
+	memset(e, 0, sizeof(*e));
+	e->dom = dom;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->since_ms = xs_now_ms();
+	due = e->since_ms + XSOCK_REFUSED_KEEP_MS;
+	if (l->tidy_ms < 0 || due < l->tidy_ms)
+		l->tidy_ms = due;
 }
 
-/* Forget ids whose request node is gone (keeps the list short). */
+/* Forget entry @i; the request is gone: so goes a refusal or our own
+ * acknowledgement of it (an offer is its acceptor's). */
+static void seen_drop(struct xs_listener *l, unsigned int i)
+{
+	struct xs_seen *e = &l->seen[i];
+
+	if (!e->tidied)
+		xs_answer_rm_stale(l->st, l->ctx->self, e->dom, e->id, l->id);
+	l->seen[i] = l->seen[--l->nseen];
+}
+
+/* Forget @dom's requests whose node is gone (keeps the list short). */
 static void seen_prune(struct xs_listener *l, xsp_domid_t dom, char **names, unsigned int n)
 {
-	char prefix[16];
-	size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "%u/", dom);
 	unsigned int i, j;
 
 	for (i = 0; i < l->nseen;) {
-		bool keep = strncmp(l->seen[i], prefix, plen) != 0;
+		bool keep = l->seen[i].dom != dom;
 
 		for (j = 0; !keep && j < n; j++)
-			keep = strcmp(l->seen[i] + plen, names[j]) == 0;
-		if (keep) {
+			keep = strcmp(l->seen[i].id, names[j]) == 0;
+		if (keep)
 			i++;
-			continue;
-		}
-		free(l->seen[i]);
-		l->seen[i] = l->seen[--l->nseen];
+		else
+			seen_drop(l, i);
 	}
+}
+
+/* @dom is no longer registered: forget its requests. */
+static void seen_forget_dom(struct xs_listener *l, xsp_domid_t dom)
+{
+	unsigned int i;
+
+	for (i = 0; i < l->nseen;) {
+		if (l->seen[i].dom == dom)
+			seen_drop(l, i);
+		else
+			i++;
+	}
+}
+
+/*
+ * Requests the client keeps for longer than XSOCK_REFUSED_KEEP_MS (it
+ * never read its refusal, or is hostile): remove their refusals now, and
+ * look again later at those still waiting for an acceptor.
+ */
+static void seen_tidy(struct xs_listener *l, int64_t now)
+{
+	int64_t next = -1;
+	unsigned int i;
+
+	for (i = 0; i < l->nseen; i++) {
+		struct xs_seen *e = &l->seen[i];
+		int64_t due = e->since_ms + XSOCK_REFUSED_KEEP_MS;
+
+		if (e->tidied)
+			continue;
+		if (due <= now) {
+			char apath[160], *val = NULL;
+			struct xs_neg_answer a;
+			size_t len = 0;
+			int rc;
+
+			snprintf(apath, sizeof(apath), XSOCK_CONN_PATH_FMT, l->ctx->self, e->dom,
+				 e->id);
+			rc = xsp_store_read(l->st, XSP_TXN_NONE, apath, &val, &len);
+			if (rc == -ENOENT) {
+				e->tidied = true;
+			} else if (rc == 0 && xs_neg_parse_answer(val, len, &a) == 0 &&
+				   a.state == XS_NEG_REFUSED) {
+				xs_node_rm_if_unchanged(l->st, apath, val);
+				e->tidied = true;
+			}
+			free(val);
+			if (e->tidied)
+				continue;
+			due = now + XSOCK_REFUSED_KEEP_MS;	/* still in negotiation */
+		}
+		if (next < 0 || due < next)
+			next = due;
+	}
+	l->tidy_ms = next;
+}
+
+int64_t xs_listener_deadline(const struct xs_listener *l)
+{
+	return l->tidy_ms;
 }
 
 /*
@@ -254,7 +331,7 @@ int xs_listener_refuse(struct xs_listener *l, const struct xs_request *rq, int e
 static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 {
 	struct xs_ctx *ctx = l->ctx;
-	char dir[128], path[192], key[48];
+	char dir[128], path[192];
 	char **names = NULL;
 	unsigned int n = 0, i;
 	int rc;
@@ -271,10 +348,11 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 		size_t len = 0;
 		char *val;
 
-		if (strlen(names[i]) > 20)
+		/* Not an id: no client of ours could read an answer to it,
+		 * so none is written (nor anything else). */
+		if (xs_neg_check_id(names[i]) < 0)
 			continue;
-		snprintf(key, sizeof(key), "%u/%s", dom, names[i]);
-		if (seen_has(l, key))
+		if (seen_find(l, dom, names[i]))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		rc = xsp_store_read(l->st, XSP_TXN_NONE, path, &val, &len);
@@ -285,7 +363,7 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 			free(val);	/* another listener's */
 			continue;
 		}
-		seen_add(l, key);
+		seen_add(l, dom, names[i]);
 		if (rc == 0)
 			rc = xs_neg_parse_request(val, len, &req);
 		free(val);
@@ -343,6 +421,8 @@ int xs_listener_process(struct xs_listener *l)
 	if (reqs)
 		for (i = 0; i < l->nwatched; i++)
 			process_requests_of(l, l->watched[i]);
+	if (l->tidy_ms >= 0 && xs_now_ms() >= l->tidy_ms)
+		seen_tidy(l, xs_now_ms());
 	return 0;
 }
 

@@ -413,10 +413,153 @@ START_TEST(test_sweep)
 END_TEST
 
 
+/* ---- answers' lifetime ------------------------------------------------------------------------ */
+
+/*
+ * The first refusal to a domain (no conn/1 yet) is readable by it; once
+ * the client removed its request, the refusal goes too.
+ */
+START_TEST(test_refusal_readable)
+{
+	const char *dir = tu_fresh_local_dir();
+	struct xs_ctx *s = ctx_as("2"), *c = ctx_as("1");
+	struct xs_listener *l = listen_in_2(s);
+	struct xsp_store *st = client_store(c);
+	char *val;
+
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn"), -1);
+	put(st, BASE(1) "/req/2/00aa", "port=7000 sport=1 daddr=10.0.0.2");	/* no evtchn */
+	val = process_until(l, st, BASE(2) "/conn/1/00aa", "state=refused");
+	ck_assert_ptr_nonnull(val);
+	ck_assert_str_eq(val, "state=refused err=71");		/* EPROTO, read by domain 1 */
+	free(val);
+	ck_assert_int_eq(xsp_store_rm(st, XSP_TXN_NONE, BASE(1) "/req/2/00aa"), 0);
+	ck_assert_ptr_null(process_until(l, st, BASE(2) "/conn/1/00aa", NULL));
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1"), 0);
+	ck_assert_int_eq(l->nseen, 0);
+	xsp_store_close(st);
+	xs_listener_close(l);
+	xs_ctx_close(c);
+	xs_ctx_close(s);
+	tu_rm_rf(dir);
+}
+END_TEST
+
+/* Requests whose name is not an id: no answer, no node, no doorbell. */
+START_TEST(test_bad_ids_ignored)
+{
+	static const char *const names[] = { "0123456789abcdef0", "XYZ0123456789abc", "ABCD" };
+	const char *dir = tu_fresh_local_dir();
+	struct xs_ctx *s = ctx_as("2"), *c = ctx_as("1");
+	struct xs_listener *l = listen_in_2(s);
+	struct xsp_store *st = client_store(c);
+	struct xs_request *rq;
+	char path[128], *val;
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), BASE(1) "/req/2/%s", names[i]);
+		put(st, path, "port=7000 sport=1 daddr=10.0.0.2 evtchn=1 life=1");
+	}
+	/* A good one after them: once it is acknowledged, they were seen. */
+	put(st, BASE(1) "/req/2/00ab", "port=7000 sport=1 daddr=10.0.0.2 evtchn=1 life=1");
+	val = process_until(l, st, BASE(2) "/conn/1/00ab", "state=wait");
+	ck_assert_ptr_nonnull(val);
+	free(val);
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1"), 1);
+	ck_assert_int_eq(xs_listener_take(l, &rq), 1);
+	ck_assert_str_eq(rq->id, "00ab");
+	free(rq);
+	ck_assert_int_eq(xs_listener_take(l, &rq), 0);
+	/* The good one withdrawn: our acknowledgement goes with it. */
+	ck_assert_int_eq(xsp_store_rm(st, XSP_TXN_NONE, BASE(1) "/req/2/00ab"), 0);
+	ck_assert_ptr_null(process_until(l, st, BASE(2) "/conn/1/00ab", NULL));
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1"), 0);
+	xsp_store_close(st);
+	xs_listener_close(l);
+	xs_ctx_close(c);
+	xs_ctx_close(s);
+	tu_rm_rf(dir);
+}
+END_TEST
+
+/* A client that never removes its request: its refusal goes after
+ * XSOCK_REFUSED_KEEP_MS (the clock moved here by moving the request back). */
+START_TEST(test_refusal_kept_bounded)
+{
+	const char *dir = tu_fresh_local_dir();
+	struct xs_ctx *s = ctx_as("2"), *c = ctx_as("1");
+	struct xs_listener *l = listen_in_2(s);
+	struct xsp_store *st = client_store(c);
+	int64_t t0 = now_ms(), due;
+	char *val;
+
+	ck_assert_int_eq(xs_listener_deadline(l), -1);
+	put(st, BASE(1) "/req/2/00ac", "port=7000 sport=1 daddr=10.0.0.2 evtchn=x");
+	val = process_until(l, st, BASE(2) "/conn/1/00ac", "state=refused");
+	ck_assert_ptr_nonnull(val);
+	free(val);
+	due = xs_listener_deadline(l);
+	ck_assert_msg(due >= t0 + XSOCK_REFUSED_KEEP_MS && due <= now_ms() + XSOCK_REFUSED_KEEP_MS,
+		      "deadline %lld ms from now", (long long)(due - now_ms()));
+	/* Not yet due: it stays. */
+	xs_listener_process(l);
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1"), 1);
+	ck_assert_uint_eq(l->nseen, 1);
+	l->seen[0].since_ms -= XSOCK_REFUSED_KEEP_MS + 1;
+	l->tidy_ms = now_ms();
+	xs_listener_process(l);
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1"), 0);
+	ck_assert_int_eq(xs_listener_deadline(l), -1);
+	/* The request is still there, and still not answered again. */
+	xs_listener_process(l);
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1"), 0);
+	ck_assert_int_eq(count_subnodes(dir, BASE(1) "/req/2"), 1);
+	xsp_store_close(st);
+	xs_listener_close(l);
+	xs_ctx_close(c);
+	xs_ctx_close(s);
+	tu_rm_rf(dir);
+}
+END_TEST
+
+/* Answers whose request is gone (a listener closed before its clients
+ * removed them), and names no client can have: swept. */
+START_TEST(test_sweep_answers)
+{
+	const char *dir = tu_fresh_local_dir();
+	struct xs_ctx *s = ctx_as("2"), *c = ctx_as("1");
+	struct xsp_perm perms[2] = { { 2, XSP_PERM_NONE }, { 1, XSP_PERM_READ } };
+	struct xsp_store *st1 = client_store(c), *st2;
+	unsigned int removed = 99;
+
+	ck_assert_int_eq(xs_ctx_sweep_answers(s, &removed), 0);	/* nothing there */
+	ck_assert_uint_eq(removed, 0);
+	ck_assert_int_eq(xsp_store_open(s->plat, &st2), 0);
+	put(st2, BASE(2) "/conn/1", "");
+	ck_assert_int_eq(xsp_store_set_perms(st2, XSP_TXN_NONE, BASE(2) "/conn/1", perms, 2), 0);
+	put(st1, BASE(1) "/req/2/00cc", "port=7000 sport=1 daddr=10.0.0.2 evtchn=1");
+	put(st2, BASE(2) "/conn/1/00cc", "state=wait id=01");		/* still wanted */
+	put(st2, BASE(2) "/conn/1/00cd", "state=refused err=111");	/* request gone */
+	put(st2, BASE(2) "/conn/1/00ce", "state=offer ref=1 order=0");	/* request gone */
+	put(st2, BASE(2) "/conn/1/XYZ0", "state=wait id=01");		/* not an id */
+	ck_assert_int_eq(xs_ctx_sweep_answers(s, &removed), 0);
+	ck_assert_uint_eq(removed, 3);
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1"), 1);
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/conn/1/00cc"), 0);
+	xsp_store_close(st2);
+	xsp_store_close(st1);
+	xs_ctx_close(c);
+	xs_ctx_close(s);
+	tu_rm_rf(dir);
+}
+END_TEST
+
 static Suite *conn_store_suite(void)
 {
 	Suite *s = suite_create("conn_store");
 	TCase *tl = tcase_create("liveness");
+	TCase *ta = tcase_create("answers");
 
 	tcase_set_timeout(tl, 20);
 	tcase_add_test(tl, test_unacknowledged_listener);
@@ -427,6 +570,12 @@ static Suite *conn_store_suite(void)
 	tcase_add_loop_test(tl, test_life_page, LIFE_DROP, LIFE_ZERO + 1);
 	tcase_add_test(tl, test_client_dies_before_attach);
 	suite_add_tcase(s, tl);
+	tcase_set_timeout(ta, 20);
+	tcase_add_test(ta, test_refusal_readable);
+	tcase_add_test(ta, test_bad_ids_ignored);
+	tcase_add_test(ta, test_refusal_kept_bounded);
+	tcase_add_test(ta, test_sweep_answers);
+	suite_add_tcase(s, ta);
 	return s;
 }
 
