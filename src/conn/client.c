@@ -151,13 +151,12 @@ static int wait_answer(struct xs_conn *c, struct xsp_store *st, const char *apat
 int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr *dst,
 		    socklen_t dstlen, uint16_t sport, struct xs_conn **out)
 {
-	char lpath[128], rdir[128], rpath[160], apath[160], req[192], daddr[INET6_ADDRSTRLEN];
+	char rdir[128], rpath[160], apath[160], req[192], daddr[INET6_ADDRSTRLEN];
 	uint16_t port = sa_port(dst);
 	struct xsp_store *st;
 	struct xs_conn *c;
 	struct xs_neg_answer a;
 	struct xsp_unmap_notify life;
-	char *val;
 	int rc;
 
 	*out = NULL;
@@ -178,14 +177,10 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	if (rc < 0)
 		goto free_conn;
 
-	/* Is anything listening there that we may talk to? */
-	snprintf(lpath, sizeof(lpath), XSOCK_LISTEN_PATH_FMT, peer, port);
-	rc = xsp_store_read(st, XSP_TXN_NONE, lpath, &val, NULL);
-	if (rc < 0) {
-		rc = (rc == -ENOENT || rc == -EACCES) ? -ENOENT : rc;
+	/* Is anything listening there that we may talk to, on that address? */
+	rc = xs_adv_find(st, peer, port, ctx->self, dst, dstlen);
+	if (rc < 0)
 		goto close_store;
-	}
-	free(val);
 
 	/*
 	 * The ring's event channel is ours to allocate: the server binds it

@@ -25,42 +25,30 @@ int xs_listener_fd(const struct xs_listener *l)
 	return xsp_watch_fd(l->st);
 }
 
-static void seen_forget_dom(struct xs_listener *l, xsp_domid_t dom);
-
-static int listener_advertise(struct xs_listener *l)
+/* @d is in @v (@n entries)? */
+static bool dom_in(const xsp_domid_t *v, unsigned int n, xsp_domid_t d)
 {
-	struct xs_ctx *ctx = l->ctx;
-	struct xsp_perm perms[65];
-	unsigned int n = 0, i, j;
-	char path[128], val[64];
-	int rc;
+	unsigned int i;
 
-	perms[n].dom = ctx->self;
-	perms[n++].perm = XSP_PERM_NONE;
-	for (i = 0; i < l->npeers && n < XS_ARRAY_SIZE(perms); i++) {
-		for (j = 1; j < n; j++)
-			if (perms[j].dom == l->peers[i].dom)
-				break;
-		if (j == n) {
-			perms[n].dom = l->peers[i].dom;
-			perms[n++].perm = XSP_PERM_READ;
-		}
-	}
-	snprintf(path, sizeof(path), XSOCK_LISTEN_PATH_FMT, ctx->self, l->port);
-	snprintf(val, sizeof(val), XSOCK_LISTEN_FMT, (int)getpid(), l->id);
-	rc = xsp_store_write(l->st, XSP_TXN_NONE, path, val, strlen(val));
-	if (rc < 0)
-		return rc;
-	return xsp_store_set_perms(l->st, XSP_TXN_NONE, path, perms, n);
+	for (i = 0; i < n; i++)
+		if (v[i] == d)
+			return true;
+	return false;
 }
 
-/* Watch req/<self> of every registered domain, and our own registry. */
+static void seen_forget_dom(struct xs_listener *l, xsp_domid_t dom);
+
+/*
+ * Watch req/<self> of every registered domain, and advertise to each
+ * (conn/advert.c); a domain no longer registered loses its watch, its
+ * advertisement, and what we kept of its requests.
+ */
 static int listener_refresh(struct xs_listener *l)
 {
 	struct xs_ctx *ctx = l->ctx;
 	struct xs_peer *peers = NULL;
-	xsp_domid_t *watched;
-	unsigned int n = 0, i, j, nw = 0;
+	xsp_domid_t *watched, *gone;
+	unsigned int n = 0, i, nw = 0, ngone = 0;
 	char path[128];
 	int rc;
 
@@ -68,39 +56,34 @@ static int listener_refresh(struct xs_listener *l)
 	if (rc < 0)
 		return rc;
 	watched = calloc(n ? n : 1, sizeof(*watched));
-	if (!watched) {
+	gone = calloc(l->nwatched ? l->nwatched : 1, sizeof(*gone));
+	if (!watched || !gone) {
+		free(watched);
+		free(gone);
 		free(peers);
 		return -ENOMEM;
 	}
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < nw; j++)
-			if (watched[j] == peers[i].dom)
-				break;
-		if (j < nw)
-			continue;
-		watched[nw++] = peers[i].dom;
-	}
+	for (i = 0; i < n; i++)
+		if (!dom_in(watched, nw, peers[i].dom))
+			watched[nw++] = peers[i].dom;
 	/* Drop watches of domains no longer registered, add new ones. */
 	for (i = 0; i < l->nwatched; i++) {
-		for (j = 0; j < nw; j++)
-			if (watched[j] == l->watched[i])
-				break;
-		if (j == nw) {
-			snprintf(path, sizeof(path), XSOCK_REQ_PEER_FMT, l->watched[i], ctx->self);
-			xsp_watch_rm(l->st, path, "req");
-			seen_forget_dom(l, l->watched[i]);
-		}
+		if (dom_in(watched, nw, l->watched[i]))
+			continue;
+		snprintf(path, sizeof(path), XSOCK_REQ_PEER_FMT, l->watched[i], ctx->self);
+		xsp_watch_rm(l->st, path, "req");
+		seen_forget_dom(l, l->watched[i]);
+		gone[ngone++] = l->watched[i];
 	}
-	for (j = 0; j < nw; j++) {
-		for (i = 0; i < l->nwatched; i++)
-			if (watched[j] == l->watched[i])
-				break;
-		if (i == l->nwatched) {
-			snprintf(path, sizeof(path), XSOCK_REQ_PEER_FMT, watched[j], ctx->self);
-			rc = xsp_watch_add(l->st, path, "req");
-			if (rc < 0)
-				xs_log(XS_LOG_WARN, "watch %s: %s", path, strerror(-rc));
-		}
+	xs_adv_withdraw(l, gone, ngone, false);
+	free(gone);
+	for (i = 0; i < nw; i++) {
+		if (dom_in(l->watched, l->nwatched, watched[i]))
+			continue;
+		snprintf(path, sizeof(path), XSOCK_REQ_PEER_FMT, watched[i], ctx->self);
+		rc = xsp_watch_add(l->st, path, "req");
+		if (rc < 0)
+			xs_log(XS_LOG_WARN, "watch %s: %s", path, strerror(-rc));
 	}
 	free(l->watched);
 	l->watched = watched;
@@ -108,7 +91,7 @@ static int listener_refresh(struct xs_listener *l)
 	free(l->peers);
 	l->peers = peers;
 	l->npeers = n;
-	return listener_advertise(l);
+	return xs_adv_publish(l, l->watched, l->nwatched);
 }
 
 int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t addrlen,
@@ -127,6 +110,13 @@ int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t 
 	l->port = port;
 	l->tidy_ms = -1;
 	xs_sa_keep(&l->addr, &l->addrlen, addr, addrlen);
+	/* Bound to one address: that one only is served, and said so. */
+	if (!xs_addr_is_any(addr, addrlen) &&
+	    (xs_addr_key(addr, addrlen, l->addr_key, sizeof(l->addr_key)) < 0 ||
+	     xs_addr_text(addr, addrlen, l->addr_text, sizeof(l->addr_text)) < 0)) {
+		rc = -EINVAL;
+		goto free_listener;
+	}
 	rc = xsp_store_open(ctx->plat, &l->st);
 	if (rc < 0)
 		goto free_listener;
@@ -153,7 +143,6 @@ free_listener:
 void xs_listener_close(struct xs_listener *l)
 {
 	struct xs_request *rq, *next;
-	char path[128];
 
 	if (!l)
 		return;
@@ -163,8 +152,7 @@ void xs_listener_close(struct xs_listener *l)
 	 * tests), and a close that is finished late must not take the new one
 	 * away.
 	 */
-	snprintf(path, sizeof(path), XSOCK_LISTEN_PATH_FMT, l->ctx->self, l->port);
-	xs_listen_rm_own(l->st, path, l->id);
+	xs_adv_withdraw(l, l->watched, l->nwatched, true);
 	/* Requests nobody rang for: the port is closed, as TCP would say. */
 	for (rq = l->pending; rq; rq = next) {
 		next = rq->next;
@@ -304,6 +292,20 @@ int64_t xs_listener_deadline(const struct xs_listener *l)
 	return l->tidy_ms;
 }
 
+/* Do we serve @daddr (a request's, as text)? */
+static bool listener_serves(const struct xs_listener *l, const char *daddr)
+{
+	char key[XS_ADDR_KEYLEN];
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	if (!l->addr_key[0])
+		return true;	/* a wildcard listener: as before */
+	return xs_neg_text_to_sa(daddr, l->port, &ss, &sslen) == 0 &&
+	       xs_addr_key((struct sockaddr *)&ss, sslen, key, sizeof(key)) == 0 &&
+	       strcmp(key, l->addr_key) == 0;
+}
+
 /*
  * Acknowledge a request: tells the client that a live listener has it
  * while the offer waits for a process to accept() (docs/protocol.md,
@@ -370,6 +372,17 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 		if (rc < 0) {
 			xs_log(XS_LOG_WARN, "malformed request %s", path);
 			xs_answer_refuse(l->st, ctx->self, dom, names[i], EPROTO);
+			continue;
+		}
+		/*
+		 * Bound to one address: a request for another is refused, as
+		 * TCP refuses a connection to an address nothing listens on,
+		 * unless another listener of ours says it serves that one.
+		 */
+		if (!listener_serves(l, req.daddr)) {
+			if (!xs_adv_other_serves(l, dom, req.daddr))
+				xs_answer_refuse_first(l->st, ctx->self, dom, names[i],
+						       ECONNREFUSED);
 			continue;
 		}
 		/*
