@@ -232,9 +232,9 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	}
 	if (rc == 0 && a.state == XS_NEG_REFUSED) {
 		/* A server out of grants, channels or memory says so; whether
-		 * TCP may do instead is xs_route_after_failure()'s call. */
-		rc = (a.err == ENOSPC || a.err == ENOMEM || a.err == EMFILE) ? -XS_EPEER_SHORT :
-									      -a.err;
+		 * TCP may do instead is xs_route_after_failure()'s call. The
+		 * parser let through only errnos connect() may give. */
+		rc = xs_neg_refusal_short(a.err) ? -XS_EPEER_SHORT : -a.err;
 		xs_log(XS_LOG_INFO, "dom%u port %u refused the ring: %s", peer, port,
 		       strerror(a.err));
 	}
