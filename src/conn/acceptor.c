@@ -221,6 +221,9 @@ static int offer(struct xs_acceptor *a, xsp_domid_t dom, const char *id,
 	c->reuse = a->offer_reuse && ctx->reuse_max > 0;
 	snprintf(val, sizeof(val), XSOCK_ANSWER_OFFER_FMT, xsp_share_refs(c->sh_intf)[0], c->order,
 		 c->reuse ? XSOCK_ANSWER_REUSE : "");
+	if (c->reuse)	/* how long we keep it parked: xs_conn_park_deadline() */
+		snprintf(val + strlen(val), sizeof(val) - strlen(val), XSOCK_ANSWER_IDLE_FMT,
+			 (unsigned int)xs_server_idle_ms(ctx));
 	rc = xs_answer_publish(a->st, apath, val, NULL);	/* replaces the listener's ack */
 	if (rc < 0)
 		goto free_conn;

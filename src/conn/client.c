@@ -245,6 +245,7 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	if (rc == 0) {
 		rc = client_attach(c, &a);
 		c->reuse = a.reuse && ctx->reuse_max > 0;
+		c->peer_idle_ms = a.idle_ms;
 	}
 	if (rc == 0) {
 		/* The first event tells the server we are attached. */

@@ -10,7 +10,8 @@
  *  - one advertisement node per registered domain, each readable by that
  *    domain alone, however many there are (the legacy node names them
  *    only while they fit one permission list), withdrawn from a domain
- *    taken out of the registry.
+ *    taken out of the registry;
+ *  - how long parked rings live on each side (xs_conn_park_deadline()).
  */
 #include "config.h"
 
@@ -261,6 +262,31 @@ START_TEST(test_many_domains)
 }
 END_TEST
 
+/* Parked rings: the client's life within half the server's. */
+START_TEST(test_park_deadline)
+{
+	struct xs_ctx ctx = { .reuse_idle_ms = 2000 };
+	struct xs_conn c = { .ctx = &ctx, .state = XS_CONN_IDLE, .idle_since_ms = 1000 };
+
+	c.side = XSR_SIDE_A;
+	ck_assert_int_eq(xs_conn_park_deadline(&c), 1000 + 2000 * XS_SERVER_IDLE_FACTOR);
+	c.state = XS_CONN_PARKING;	/* a client that never parks does not hold it */
+	ck_assert_int_eq(xs_conn_park_deadline(&c), 1000 + 2000 * XS_SERVER_IDLE_FACTOR);
+	c.side = XSR_SIDE_B;
+	ck_assert_int_eq(xs_conn_park_deadline(&c), 3000);
+	c.peer_idle_ms = 3000;		/* the server keeps it 3 s: we 1.5 s */
+	ck_assert_int_eq(xs_conn_park_deadline(&c), 2500);
+	c.peer_idle_ms = 10000;
+	ck_assert_int_eq(xs_conn_park_deadline(&c), 3000);
+	c.state = XS_CONN_CONNECTED;
+	ck_assert(xs_conn_park_deadline(&c) == INT64_MAX);
+	ctx.reuse_idle_ms = 3600000;	/* what an offer can say: an hour at most */
+	c.side = XSR_SIDE_A;
+	c.state = XS_CONN_IDLE;
+	ck_assert_int_eq(xs_conn_park_deadline(&c), 1000 + (int64_t)XSOCK_IDLE_MAX_MS);
+}
+END_TEST
+
 static Suite *conn_addr_suite(void)
 {
 	Suite *s = suite_create("conn_addr");
@@ -271,6 +297,7 @@ static Suite *conn_addr_suite(void)
 	tcase_add_test(tc, test_bound_requests);
 	tcase_add_test(tc, test_bound_connects);
 	tcase_add_test(tc, test_many_domains);
+	tcase_add_test(tc, test_park_deadline);
 	suite_add_tcase(s, tc);
 	return s;
 }
