@@ -268,18 +268,20 @@ static void check_listen(const char *v, size_t len, bool ok)
 	}
 }
 
-/* The input as a store node's name (a request's id). */
+/* The input as a store node's name (a request's id), up to a NUL. */
 static void check_id(const char *v, size_t len)
 {
 	char name[64];
-	size_t i;
-	bool want = len >= 1 && len <= 16;
+	size_t i, n;
+	bool want;
 
 	if (len >= sizeof(name))
 		return;
 	memcpy(name, v, len);
 	name[len] = '\0';
-	for (i = 0; i < len; i++)
+	n = strlen(name);
+	want = n >= 1 && n <= 16;
+	for (i = 0; i < n; i++)
 		want = want && ((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f'));
 	CHECK((xs_neg_check_id(name) == 0) == want);
 	CHECK(refusal_errno_ok(xs_neg_refusal_errno(len)));
