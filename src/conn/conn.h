@@ -285,11 +285,13 @@ int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr,
 void xs_listener_close(struct xs_listener *l);
 
 /*
- * Remove this domain's listen/<port> advertisements whose pid is dead
+ * Remove this domain's advertisements (listen/...) whose pid is dead
  * (kill(pid, 0) fails with ESRCH): leftovers of SIGKILLed listeners.
  * Only meaningful in the listener's own domain (pids are per kernel).
  * xs_listener_open() does this itself. *removed (may be NULL) gets the
- * count. Errors: store errors (-ENOENT: nothing advertised is not one).
+ * count of listeners (each has one node per registered domain and a
+ * legacy one). Errors: store errors (-ENOENT: nothing advertised is not
+ * one).
  */
 int xs_ctx_sweep_listeners(struct xs_ctx *ctx, unsigned int *removed);
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the files of src/conn share, internal to them: the connection
- * object's allocation (conn.c), the negotiation's store nodes (nodes.c:
- * directories, ids, conditional removal, answers, doorbell records) and
- * the sweeps of dead processes' nodes (sweep.c). The store layout is
- * <xsock/store.h>.
+ * object's allocation (conn.c), the server's parked-ring lifetime
+ * (park.c), the negotiation's store nodes (nodes.c: directories, ids,
+ * conditional removal, answers, doorbell records), the advertisements
+ * (advert.c) and the sweeps of dead processes' nodes and stale answers
+ * (sweep.c). The store layout is <xsock/store.h>.
  *
  * Error contract: functions returning int give 0 (or the count or flag
  * stated) or a negative errno; the void ones are best effort and say
