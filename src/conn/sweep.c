@@ -108,11 +108,11 @@ static unsigned int listener_removed(struct sweep *sw, const char *name, const c
 
 /*
  * Same-domain cleanup of SIGKILLed listeners: their listen/ nodes name a
- * pid that no longer exists; *removed counts listeners, not nodes. (Clients in other domains cannot see
- * our pids; they rely on the acknowledgement bound instead, see
- * wait_answer() in client.c.) A pid that was reused keeps its node until
- * the next sweep after that process is gone too; clients are safe
- * meanwhile.
+ * pid that no longer exists; *removed counts listeners, not nodes.
+ * (Clients in other domains cannot see our pids; they rely on the
+ * acknowledgement bound instead, see wait_answer() in client.c.) A pid
+ * that was reused keeps its node until the next sweep after that process
+ * is gone too; clients are safe meanwhile.
  */
 int xs_sweep_listen(struct xsp_store *st, xsp_domid_t self, unsigned int *removed)
 {

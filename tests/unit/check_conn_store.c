@@ -413,7 +413,7 @@ START_TEST(test_sweep)
 END_TEST
 
 
-/* ---- answers' lifetime ------------------------------------------------------------------------ */
+/* ---- answers' lifetime ---------------------------------------------------------------------- */
 
 /*
  * The first refusal to a domain (no conn/1 yet) is readable by it; once
