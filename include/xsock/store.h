@@ -18,9 +18,19 @@
  *   B(d)/peers/<key>          d's peer registry, readable by d only:
  *                             XSOCK_PEER_FMT; <key> is "4-<hex addr>-<len>"
  *                             or "6-<hex addr>-<len>"
- *   B(S)/listen/<port>        a ring listener on <port> (decimal): the
- *                             advertisement, XSOCK_LISTEN_FMT; readable by
- *                             S and every domain S registered
+ *   B(S)/listen/<port>-<C>    a ring listener on <port> (decimal), for
+ *                             client domain C: the advertisement,
+ *                             XSOCK_LISTEN_FMT; one node per domain S
+ *                             registered, readable by S and C only
+ *   B(S)/listen/<port>-<C>-<addr key>
+ *                             the same for a listener bound to one address
+ *                             (XSOCK_LISTEN_ADDR_FMT; <addr key> below)
+ *   B(S)/listen/<port>        the legacy advertisement, for clients that
+ *                             predate the per-domain nodes: XSOCK_LISTEN_FMT
+ *                             or XSOCK_LISTEN_ADDR_FMT, readable by S and as
+ *                             many registered domains as the store lets one
+ *                             node name (at most XSOCK_LEGACY_PERMS_MAX - 1;
+ *                             none when there are more)
  *   B(C)/req/<S>/<id>         client C's request to server S:
  *                             XSOCK_REQUEST_FMT; readable by C and S
  *   B(S)/conn/<C>/<id>        S's answer to C's request <id>:
@@ -30,7 +40,23 @@
  *   B(S)/bell/<port>/<bell>   a doorbell (S-internal): XSOCK_BELL_FMT;
  *                             readable by S only
  * Each req/<S> and conn/<C> directory is created with permissions [owner
- * self: none, peer: read]; its children inherit them.
+ * self: none, peer: read]; its children inherit them. Each listen/<port>-<C>
+ * node is given [owner S: none, C: read] (one entry per node: xenstored
+ * lets a domain U name 5 at most).
+ *
+ * A client C looks for listen/<port>-<C>, then listen/<port>-<C>-<key of
+ * the address it dials>, then (older servers) listen/<port>: a node there
+ * with an addr= word other than that address is a listener that does not
+ * serve it (as TCP: nothing listens there). A listener bound to one
+ * address refuses (ECONNREFUSED) a request whose daddr is not that
+ * address unless another listener of S on the port serves that address;
+ * a wildcard listener serves any daddr.
+ *
+ * Ids. A request whose <id> is not 1..XSOCK_ID_MAX_DIGITS lowercase hex
+ * digits is ignored: never answered, no node written for it. S removes a
+ * refusal once C has removed the request, or XSOCK_REFUSED_KEEP_MS after
+ * writing it, and every answer whose request is gone; C reads its answer
+ * as soon as it appears (it watches the node).
  *
  * Values. Words "key=value" of printable ASCII (0x21..0x7e) separated by
  * one or more spaces, at most XSOCK_VALUE_MAX bytes. Unknown words are
@@ -61,10 +87,14 @@
  *   XSOCK_LISTEN_PATH_FMT	S, port		XSOCK_CONN_PATH_FMT	S, C, id
  *   XSOCK_REQ_DIR_FMT		C		XSOCK_BELL_DIR_FMT	S, port
  *   XSOCK_REQ_PEER_FMT		C, S		XSOCK_BELL_PATH_FMT	S, port, bell
+ *   XSOCK_LISTEN_PEER_FMT	S, port, C
+ *   XSOCK_LISTEN_ADDR_PATH_FMT	S, port, C, addr key (below)
  */
 #define XSOCK_PEERS_FMT		XSOCK_STORE_BASE_FMT "/" XSOCK_NODE_PEERS
 #define XSOCK_LISTEN_DIR_FMT	XSOCK_STORE_BASE_FMT "/" XSOCK_NODE_LISTEN
 #define XSOCK_LISTEN_PATH_FMT	XSOCK_LISTEN_DIR_FMT "/%u"
+#define XSOCK_LISTEN_PEER_FMT	XSOCK_LISTEN_DIR_FMT "/%u-%u"
+#define XSOCK_LISTEN_ADDR_PATH_FMT XSOCK_LISTEN_DIR_FMT "/%u-%u-%s"
 #define XSOCK_REQ_DIR_FMT	XSOCK_STORE_BASE_FMT "/" XSOCK_NODE_REQ
 #define XSOCK_REQ_PEER_FMT	XSOCK_REQ_DIR_FMT "/%u"
 #define XSOCK_REQ_PATH_FMT	XSOCK_REQ_PEER_FMT "/%s"
@@ -96,7 +126,15 @@
 #define XSOCK_KEY_REUSE	"reuse"		/* offer (optional): 0 or 1; 1 = the server
 					 * parks the ring after close (ring reuse) */
 #define XSOCK_KEY_ERR	"err"		/* refusal: why, an errno (advice: absent,
-					 * 0 or bad reads as ECONNREFUSED) */
+					 * 0, bad or not one of XSOCK_REFUSAL_ERRNOS
+					 * reads as ECONNREFUSED) */
+#define XSOCK_KEY_ADDR	"addr"		/* advertisement (optional): the one address
+					 * the listener is bound to (numeric IPv4 or
+					 * IPv6 text); absent: any address (wildcard) */
+#define XSOCK_KEY_IDLE	"idle"		/* offer (optional, with reuse=1): S closes
+					 * the ring once parked this long, in ms
+					 * (1..XSOCK_IDLE_MAX_MS); C reopens a parked
+					 * ring only within half of it */
 #define XSOCK_KEY_DOM	"dom"		/* doorbell: the client's domain */
 
 /* Values of XSOCK_KEY_STATE. */
@@ -109,8 +147,18 @@
 /* B(d)/peers/<key>: domain id, prefix ("10.77.0.2/32", "fd00::/64"). */
 #define XSOCK_PEER_FMT "%u %s"
 
-/* B(S)/listen/<port>: pid, listener id. */
+/* B(S)/listen/...: pid, listener id; ... and the bound address. */
 #define XSOCK_LISTEN_FMT XSOCK_KEY_PID "=%d " XSOCK_KEY_ID "=%s"
+#define XSOCK_LISTEN_ADDR_FMT XSOCK_LISTEN_FMT " " XSOCK_KEY_ADDR "=%s"
+
+/*
+ * <addr key> of an address: "4-" and the IPv4 address's 4 bytes as 8
+ * lowercase hex digits (an IPv4-mapped IPv6 address counts as IPv4), or
+ * "6-" and the IPv6 address's 16 bytes as 32 lowercase hex digits.
+ * 10.77.0.2 is "4-0a4d0002".
+ */
+#define XSOCK_ADDR_KEY_V4_FMT	"4-%02x%02x%02x%02x"
+#define XSOCK_ADDR_KEY_V6_PREFIX "6-"
 
 /* B(C)/req/<S>/<id>: port, sport, daddr, evtchn, life, pid. */
 #define XSOCK_REQUEST_FMT \
@@ -121,6 +169,8 @@
 #define XSOCK_ANSWER_OFFER_FMT \
 	XSOCK_KEY_STATE "=" XSOCK_STATE_OFFER " " XSOCK_KEY_REF "=%u " XSOCK_KEY_ORDER "=%u%s"
 #define XSOCK_ANSWER_REUSE " " XSOCK_KEY_REUSE "=1"
+/* ... with reuse=1, then: the parked ring's lifetime at S. */
+#define XSOCK_ANSWER_IDLE_FMT " " XSOCK_KEY_IDLE "=%u"
 /* ... the refusal: errno. */
 #define XSOCK_ANSWER_REFUSED_FMT XSOCK_KEY_STATE "=" XSOCK_STATE_REFUSED " " XSOCK_KEY_ERR "=%d"
 /* ... the acknowledgement: listener id. */
@@ -135,6 +185,21 @@
 #define XSOCK_NUMBER_MAX_DIGITS	20u	/* digits in a number, at most */
 #define XSOCK_ID_MAX_DIGITS	16u	/* hex digits in an id, at most */
 #define XSOCK_ERRNO_MAX		4095u	/* largest err= */
+#define XSOCK_IDLE_MAX_MS	3600000u	/* largest idle= */
+#define XSOCK_LEGACY_PERMS_MAX	64u	/* permission entries the legacy
+					 * listen/<port> node gets, at most */
+#define XSOCK_REFUSED_KEEP_MS	10000u	/* S keeps a refusal this long at most */
+
+/*
+ * The refusal errnos a client passes on (Linux numbers): what a TCP
+ * connect() can fail with for reasons on the far side or on the path.
+ * ENOSPC, ENOMEM, EMFILE and ENOBUFS say S is short of resources (the
+ * client may fall back to TCP); any other err= reads as ECONNREFUSED
+ * (111). In order: EPERM, EACCES, ENOMEM, ENOSPC, EMFILE, ENOBUFS,
+ * ECONNABORTED, ECONNRESET, ENETUNREACH, ETIMEDOUT, ECONNREFUSED,
+ * EHOSTUNREACH.
+ */
+#define XSOCK_REFUSAL_ERRNOS	1, 13, 12, 28, 24, 105, 103, 104, 101, 110, 111, 113
 
 /*
  * The life page: one page the client shares with S from before its

@@ -43,7 +43,9 @@ static const char usage_text[] =
 	"  peer list [-j|--json]          list entries (PREFIX DOMAIN), longest first\n"
 	"  status [-j|--json]             show live xsock connections\n"
 	"  sweep                          remove advertisements of listeners whose\n"
-	"                                 process died (SIGKILL leaves them behind)\n"
+	"                                 process died (SIGKILL leaves them behind),\n"
+	"                                 requests of dead clients, and answers\n"
+	"                                 whose request is gone\n"
 	"  -h, --help                     show this help\n"
 	"  --version                      show the version\n"
 	"\n"
@@ -364,7 +366,7 @@ static int cmd_status(char **argv, int argc)
 static int cmd_sweep(char **argv, int argc)
 {
 	struct xs_ctx *ctx;
-	unsigned int removed = 0, reqs = 0;
+	unsigned int removed = 0, reqs = 0, answers = 0;
 	char shown[80];
 	int rc;
 
@@ -377,11 +379,15 @@ static int cmd_sweep(char **argv, int argc)
 	rc = xs_ctx_sweep_listeners(ctx, &removed);
 	if (rc == 0)
 		rc = xs_ctx_sweep_requests(ctx, &reqs);
+	if (rc == 0)
+		rc = xs_ctx_sweep_answers(ctx, &answers);
 	xs_ctx_close(ctx);
 	if (rc < 0)
-		return failure("cannot sweep the listener advertisements and requests", -rc);
+		return failure("cannot sweep the listener advertisements, requests and answers",
+			       -rc);
 	printf("removed %u stale listener advertisement%s\n", removed, removed == 1 ? "" : "s");
 	printf("removed %u stale connection request%s\n", reqs, reqs == 1 ? "" : "s");
+	printf("removed %u stale connection answer%s\n", answers, answers == 1 ? "" : "s");
 	return EXIT_SUCCESS;
 }
 

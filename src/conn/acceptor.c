@@ -77,6 +77,23 @@ static int acceptor_peer_addr(struct xs_acceptor *a, xsp_domid_t dom, int family
 	return xs_registry_addr_of(a->peers, a->npeers, dom, family, ss, len);
 }
 
+/* Is @daddr (a request's, as text) ours to serve: any address for a
+ * wildcard listener, else the bound one? */
+static bool acceptor_serves(const struct xs_acceptor *a, const char *daddr)
+{
+	char want[XS_ADDR_KEYLEN], key[XS_ADDR_KEYLEN];
+	const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	if (xs_addr_is_any(sa, a->addrlen))
+		return true;
+	return xs_addr_key(sa, a->addrlen, want, sizeof(want)) == 0 &&
+	       xs_neg_text_to_sa(daddr, a->port, &ss, &sslen) == 0 &&
+	       xs_addr_key((struct sockaddr *)&ss, sslen, key, sizeof(key)) == 0 &&
+	       strcmp(key, want) == 0;
+}
+
 /* What a failure to serve a request tells the client: resource exhaustion
  * is passed on (the client falls back to TCP if allowed). */
 static int refusal_errno(int rc)
@@ -127,10 +144,16 @@ static int offer(struct xs_acceptor *a, xsp_domid_t dom, const char *id,
 	c->lport = a->port;
 	c->pport = req->sport;
 	snprintf(c->id, sizeof(c->id), "%s", id);
-	/* What accept() and getsockname() report. */
-	if (xs_neg_text_to_sa(req->daddr, a->port, &c->laddr, &c->laddr_len) < 0) {
+	/*
+	 * What getsockname() reports: the bound address (xs_acceptor_claim()
+	 * checked the request is for it), or for a wildcard listener the
+	 * address the client dialled, as the kernel would say.
+	 */
+	if (!xs_addr_is_any((const struct sockaddr *)&a->addr, a->addrlen) ||
+	    xs_neg_text_to_sa(req->daddr, a->port, &c->laddr, &c->laddr_len) < 0) {
 		memcpy(&c->laddr, &a->addr, sizeof(c->laddr));
 		c->laddr_len = a->addrlen;
+		xs_sa_set_port(&c->laddr, a->port);
 	}
 	rc = acceptor_peer_addr(a, dom, c->laddr.ss_family, &c->paddr, &c->paddr_len);
 	if (rc < 0)
@@ -198,6 +221,9 @@ static int offer(struct xs_acceptor *a, xsp_domid_t dom, const char *id,
 	c->reuse = a->offer_reuse && ctx->reuse_max > 0;
 	snprintf(val, sizeof(val), XSOCK_ANSWER_OFFER_FMT, xsp_share_refs(c->sh_intf)[0], c->order,
 		 c->reuse ? XSOCK_ANSWER_REUSE : "");
+	if (c->reuse)	/* how long we keep it parked: xs_conn_park_deadline() */
+		snprintf(val + strlen(val), sizeof(val) - strlen(val), XSOCK_ANSWER_IDLE_FMT,
+			 (unsigned int)xs_server_idle_ms(ctx));
 	rc = xs_answer_publish(a->st, apath, val, NULL);	/* replaces the listener's ack */
 	if (rc < 0)
 		goto free_conn;
@@ -320,6 +346,15 @@ int xs_acceptor_claim(struct xs_acceptor *a, uint16_t bell, struct xs_conn **out
 	}
 	if (xs_neg_parse_request(req, reqlen, &nreq) < 0 || nreq.port != a->port) {
 		xs_answer_refuse(a->st, ctx->self, (xsp_domid_t)dom, id, EPROTO);
+		rc = -ECONNABORTED;
+		goto unlock;
+	}
+	/* The listener checked the address; the client may have rewritten
+	 * its request since. */
+	if (!acceptor_serves(a, nreq.daddr)) {
+		xs_log(XS_LOG_INFO, "ring %s from dom%lu: for %s, not our address", id, dom,
+		       nreq.daddr);
+		xs_answer_refuse(a->st, ctx->self, (xsp_domid_t)dom, id, ECONNREFUSED);
 		rc = -ECONNABORTED;
 		goto unlock;
 	}

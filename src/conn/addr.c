@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <xsock/store.h>
+
 #include "conn/addr.h"
 
 static unsigned int family_bits(int family)
@@ -306,4 +308,48 @@ bool xs_addr_is_loopback(const struct sockaddr *sa, socklen_t salen)
 	if (sockaddr_v6(sa, salen, a))
 		return memcmp(a, v6_loopback, sizeof(a)) == 0;
 	return false;
+}
+
+bool xs_addr_is_any(const struct sockaddr *sa, socklen_t salen)
+{
+	static const uint8_t zero[16];
+	uint8_t a[16];
+
+	if (sockaddr_v4(sa, salen, a))
+		return memcmp(a, zero, 4) == 0;
+	if (sockaddr_v6(sa, salen, a))
+		return memcmp(a, zero, sizeof(a)) == 0;
+	return false;
+}
+
+int xs_addr_key(const struct sockaddr *sa, socklen_t salen, char *buf, size_t len)
+{
+	uint8_t a[16];
+	size_t i, n;
+	int w;
+
+	if (sockaddr_v4(sa, salen, a)) {
+		w = snprintf(buf, len, XSOCK_ADDR_KEY_V4_FMT, a[0], a[1], a[2], a[3]);
+		return w < 0 || (size_t)w >= len ? -ENOSPC : 0;
+	}
+	if (!sockaddr_v6(sa, salen, a))
+		return -EINVAL;
+	n = strlen(XSOCK_ADDR_KEY_V6_PREFIX);
+	if (len < n + 2 * sizeof(a) + 1)
+		return -ENOSPC;
+	memcpy(buf, XSOCK_ADDR_KEY_V6_PREFIX, n);
+	for (i = 0; i < sizeof(a); i++)
+		snprintf(buf + n + 2 * i, 3, "%02x", a[i]);
+	return 0;
+}
+
+int xs_addr_text(const struct sockaddr *sa, socklen_t salen, char *buf, size_t len)
+{
+	uint8_t a[16];
+
+	if (sockaddr_v4(sa, salen, a))
+		return inet_ntop(AF_INET, a, buf, (socklen_t)len) ? 0 : -ENOSPC;
+	if (sockaddr_v6(sa, salen, a))
+		return inet_ntop(AF_INET6, a, buf, (socklen_t)len) ? 0 : -ENOSPC;
+	return -EINVAL;
 }

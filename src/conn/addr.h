@@ -48,4 +48,25 @@ bool xs_prefix_match(const struct xs_prefix *p, const struct sockaddr *sa,
 /* Is @sa a loopback address (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104)? */
 bool xs_addr_is_loopback(const struct sockaddr *sa, socklen_t salen);
 
+/* Is @sa the wildcard address (0.0.0.0, ::, ::ffff:0.0.0.0)? */
+bool xs_addr_is_any(const struct sockaddr *sa, socklen_t salen);
+
+/*
+ * The store's key of @sa's host part (<xsock/store.h>, "<addr key>"):
+ * "4-0a4d0002" for 10.77.0.2 and for ::ffff:10.77.0.2, "6-" and 32 hex
+ * digits for other IPv6 addresses. Two addresses have the same key
+ * exactly when they are the same host address. -EINVAL not an AF_INET or
+ * AF_INET6 address (or @salen too short), -ENOSPC @len too small
+ * (XS_ADDR_KEYLEN always suffices).
+ */
+#define XS_ADDR_KEYLEN 40
+int xs_addr_key(const struct sockaddr *sa, socklen_t salen, char *buf, size_t len);
+
+/*
+ * @sa's host part as numeric text ("10.77.0.2", "fd00::2"; an IPv4-mapped
+ * address as IPv4). -EINVAL not an AF_INET or AF_INET6 address, -ENOSPC
+ * @len too small (INET6_ADDRSTRLEN always suffices).
+ */
+int xs_addr_text(const struct sockaddr *sa, socklen_t salen, char *buf, size_t len);
+
 #endif /* XSOCK_CONN_ADDR_H */

@@ -151,13 +151,12 @@ static int wait_answer(struct xs_conn *c, struct xsp_store *st, const char *apat
 int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr *dst,
 		    socklen_t dstlen, uint16_t sport, struct xs_conn **out)
 {
-	char lpath[128], rdir[128], rpath[160], apath[160], req[192], daddr[INET6_ADDRSTRLEN];
+	char rdir[128], rpath[160], apath[160], req[192], daddr[INET6_ADDRSTRLEN];
 	uint16_t port = sa_port(dst);
 	struct xsp_store *st;
 	struct xs_conn *c;
 	struct xs_neg_answer a;
 	struct xsp_unmap_notify life;
-	char *val;
 	int rc;
 
 	*out = NULL;
@@ -178,14 +177,10 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	if (rc < 0)
 		goto free_conn;
 
-	/* Is anything listening there that we may talk to? */
-	snprintf(lpath, sizeof(lpath), XSOCK_LISTEN_PATH_FMT, peer, port);
-	rc = xsp_store_read(st, XSP_TXN_NONE, lpath, &val, NULL);
-	if (rc < 0) {
-		rc = (rc == -ENOENT || rc == -EACCES) ? -ENOENT : rc;
+	/* Is anything listening there that we may talk to, on that address? */
+	rc = xs_adv_find(st, peer, port, ctx->self, dst, dstlen);
+	if (rc < 0)
 		goto close_store;
-	}
-	free(val);
 
 	/*
 	 * The ring's event channel is ours to allocate: the server binds it
@@ -237,9 +232,9 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	}
 	if (rc == 0 && a.state == XS_NEG_REFUSED) {
 		/* A server out of grants, channels or memory says so; whether
-		 * TCP may do instead is xs_route_after_failure()'s call. */
-		rc = (a.err == ENOSPC || a.err == ENOMEM || a.err == EMFILE) ? -XS_EPEER_SHORT :
-									      -a.err;
+		 * TCP may do instead is xs_route_after_failure()'s call. The
+		 * parser let through only errnos connect() may give. */
+		rc = xs_neg_refusal_short(a.err) ? -XS_EPEER_SHORT : -a.err;
 		xs_log(XS_LOG_INFO, "dom%u port %u refused the ring: %s", peer, port,
 		       strerror(a.err));
 	}
@@ -250,6 +245,7 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	if (rc == 0) {
 		rc = client_attach(c, &a);
 		c->reuse = a.reuse && ctx->reuse_max > 0;
+		c->peer_idle_ms = a.idle_ms;
 	}
 	if (rc == 0) {
 		/* The first event tells the server we are attached. */

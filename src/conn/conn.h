@@ -6,8 +6,10 @@
  * Store layout (docs/protocol.md has the full description; the paths,
  * words and value formats are the ABI header <xsock/store.h>):
  *   B(d) = XSOCK_STORE_BASE_FMT for domain d
- *   B(S)/listen/<port>       "pid=<pid> id=<hex>": a ring listener on <port>;
- *                            readable by S's registered peers only
+ *   B(S)/listen/<port>-<C>[-<addr key>]  "pid=<pid> id=<hex> [addr=<addr>]":
+ *                            a ring listener on <port> (bound to <addr>),
+ *                            advertised to C; readable by C only (and
+ *                            listen/<port>, the same for older clients)
  *   B(C)/req/<S>/<id>        client C asks server S for a connection:
  *                            "port=<p> sport=<p> daddr=<addr> evtchn=<port>
  *                            life=<gref> pid=<pid>"; readable by S
@@ -62,6 +64,7 @@ struct xsock_status_rec;
 #define XS_DEFAULT_ACK_TIMEOUT_MS 500	/* a live listener answers within this */
 #define XS_DEFAULT_REUSE_MAX 16		/* parked rings a process keeps */
 #define XS_DEFAULT_REUSE_IDLE_MS 2000	/* a client's idle parked ring lives this long */
+#define XS_SERVER_IDLE_FACTOR 5		/* a server's lives 5 times its XSOCK_REUSE_IDLE_MS */
 
 /* Process-wide context: the platform backend and our domain id. */
 struct xs_ctx {
@@ -123,7 +126,9 @@ struct xs_conn {
 	struct xsock_status_rec *status;	/* our line in `xsockctl status` */
 	bool reuse;			/* both sides park it after close */
 	uint32_t use;			/* which connection on this ring (0: first) */
-	int64_t idle_since_ms;		/* XS_CONN_IDLE: when it got there */
+	int64_t idle_since_ms;		/* XS_CONN_PARKING, _IDLE: since when */
+	unsigned int peer_idle_ms;	/* side B: the server parks it this long
+					 * (the offer's idle=; 0 not said) */
 };
 
 /*
@@ -132,7 +137,8 @@ struct xs_conn {
  * announce. Blocks up to ctx->connect_timeout_ms; up to
  * ctx->ack_timeout_ms if the listener does not react at all.
  * Errors: -ENOENT no ring listener is advertised for that port (or we
- * may not see it), or the advertised listener did not acknowledge the
+ * may not see it), or none that serves @dst's address (a listener bound
+ * to another address), or the advertised listener did not acknowledge the
  * request within ctx->ack_timeout_ms (its process is gone, or stopped);
  * -XS_EPEER_SHORT the server is out of grants, channels or memory (for
  * these two xs_route_after_failure() decides about TCP); -ECONNREFUSED the
@@ -189,6 +195,19 @@ int xs_conn_reopen(struct xs_conn *c, uint16_t sport);
  * port), 0 not yet, negative errno: close it.
  */
 int xs_conn_reaccept(struct xs_conn *c);
+/*
+ * When a parking or parked ring must be closed (xs_now_ms() time): on the
+ * client (side B) XSOCK_REUSE_IDLE_MS after it was parked, or half the
+ * server's lifetime (the offer's idle=) if that is shorter, so that the
+ * client never opens a use the server is closing; on the server (side A)
+ * XS_SERVER_IDLE_FACTOR times XSOCK_REUSE_IDLE_MS (what its offer said):
+ * a client that neither reuses nor closes the ring does not hold it (and
+ * a big ring, and a place among XSOCK_REUSE) for ever. The caller (the
+ * shim's pool of parked rings) closes it with xs_conn_close() once
+ * xs_now_ms() reaches it, and takes no ring from the pool past it.
+ * INT64_MAX for a ring that is neither parking nor parked.
+ */
+int64_t xs_conn_park_deadline(const struct xs_conn *c);
 
 /* ------------------------------------------------------------------ */
 /* Listener                                                            */
@@ -224,6 +243,14 @@ struct xs_request {
 	char id[24];
 };
 
+/* A request the listener has handled, until the client removes it. */
+struct xs_seen {
+	xsp_domid_t dom;
+	char id[24];
+	int64_t since_ms;		/* when we first saw it */
+	bool tidied;			/* nothing of ours left to remove for it */
+};
+
 struct xs_listener {
 	struct xs_ctx *ctx;
 	struct xsp_store *st;		/* own handle: its watch fd is ours */
@@ -231,18 +258,26 @@ struct xs_listener {
 	char id[24];			/* tells our advertisement from a successor's */
 	struct sockaddr_storage addr;	/* bound address (family, maybe any) */
 	socklen_t addrlen;
+	char addr_key[40];		/* bound to one address: its key
+					 * (xs_addr_key()); "" any address */
+	char addr_text[48];		/* ... and its text (INET6_ADDRSTRLEN) */
 	struct xs_peer *peers;		/* registry snapshot */
 	unsigned int npeers;
-	xsp_domid_t *watched;		/* domains whose req/<self> we watch */
+	xsp_domid_t *watched;		/* domains whose req/<self> we watch, and
+					 * that we advertise to */
 	unsigned int nwatched;
 	struct xs_request *pending;	/* requests waiting for a doorbell */
-	char **seen;			/* request ids already handled */
+	struct xs_seen *seen;		/* requests already handled */
 	unsigned int nseen, seen_cap;
+	int64_t tidy_ms;		/* next look for answers to remove by time */
 };
 
 /*
  * Advertise a ring listener for @port (the application's bound address
- * @addr). Errors: store errors, -ENOMEM.
+ * @addr: a wildcard address serves every address the client dials, any
+ * other only itself) to every registered domain. Sweeps this domain's
+ * advertisements and answers that dead processes left first.
+ * Errors: store errors, -ENOMEM.
  */
 int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr,
 		     socklen_t addrlen, uint16_t port, struct xs_listener **out);
@@ -250,11 +285,13 @@ int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr,
 void xs_listener_close(struct xs_listener *l);
 
 /*
- * Remove this domain's listen/<port> advertisements whose pid is dead
+ * Remove this domain's advertisements (listen/...) whose pid is dead
  * (kill(pid, 0) fails with ESRCH): leftovers of SIGKILLed listeners.
  * Only meaningful in the listener's own domain (pids are per kernel).
  * xs_listener_open() does this itself. *removed (may be NULL) gets the
- * count. Errors: store errors (-ENOENT: nothing advertised is not one).
+ * count of listeners (each has one node per registered domain and a
+ * legacy one). Errors: store errors (-ENOENT: nothing advertised is not
+ * one).
  */
 int xs_ctx_sweep_listeners(struct xs_ctx *ctx, unsigned int *removed);
 
@@ -266,15 +303,31 @@ int xs_ctx_sweep_listeners(struct xs_ctx *ctx, unsigned int *removed);
  */
 int xs_ctx_sweep_requests(struct xs_ctx *ctx, unsigned int *removed);
 
+/*
+ * Remove this domain's answers (conn/<C>/<id>) whose request is gone:
+ * leftovers of listeners that closed or died before their clients removed
+ * their requests. xs_listener_open() does this itself. *removed (may be
+ * NULL) gets the count. Errors: store errors (nothing answered is not one).
+ */
+int xs_ctx_sweep_answers(struct xs_ctx *ctx, unsigned int *removed);
+
 /* Readable when requests (or registry changes) may be waiting. */
 int xs_listener_fd(const struct xs_listener *l);
 
 /*
  * Process store events: queue new requests for this port on the pending
- * list, refuse malformed ones, refresh the registry. Never blocks.
- * Returns 0 or a negative errno.
+ * list, refuse malformed ones and those for an address we do not serve,
+ * ignore those whose name is not an id, remove answers whose request is
+ * gone (and, once due, refusals older than XSOCK_REFUSED_KEEP_MS), refresh
+ * the registry. Never blocks. Returns 0 or a negative errno.
  */
 int xs_listener_process(struct xs_listener *l);
+/*
+ * When xs_listener_process() should run even without an event (xs_now_ms()
+ * time), so that refusals whose client never removes its request are
+ * removed in time; -1 if nothing waits for that.
+ */
+int64_t xs_listener_deadline(const struct xs_listener *l);
 
 /*
  * Take the oldest pending request: 1 and *out (free() it), or 0 if none.

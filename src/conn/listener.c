@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "common/log.h"
 #include "conn/negotiate.h"
@@ -24,40 +25,30 @@ int xs_listener_fd(const struct xs_listener *l)
 	return xsp_watch_fd(l->st);
 }
 
-static int listener_advertise(struct xs_listener *l)
+/* @d is in @v (@n entries)? */
+static bool dom_in(const xsp_domid_t *v, unsigned int n, xsp_domid_t d)
 {
-	struct xs_ctx *ctx = l->ctx;
-	struct xsp_perm perms[65];
-	unsigned int n = 0, i, j;
-	char path[128], val[64];
-	int rc;
+	unsigned int i;
 
-	perms[n].dom = ctx->self;
-	perms[n++].perm = XSP_PERM_NONE;
-	for (i = 0; i < l->npeers && n < XS_ARRAY_SIZE(perms); i++) {
-		for (j = 1; j < n; j++)
-			if (perms[j].dom == l->peers[i].dom)
-				break;
-		if (j == n) {
-			perms[n].dom = l->peers[i].dom;
-			perms[n++].perm = XSP_PERM_READ;
-		}
-	}
-	snprintf(path, sizeof(path), XSOCK_LISTEN_PATH_FMT, ctx->self, l->port);
-	snprintf(val, sizeof(val), XSOCK_LISTEN_FMT, (int)getpid(), l->id);
-	rc = xsp_store_write(l->st, XSP_TXN_NONE, path, val, strlen(val));
-	if (rc < 0)
-		return rc;
-	return xsp_store_set_perms(l->st, XSP_TXN_NONE, path, perms, n);
+	for (i = 0; i < n; i++)
+		if (v[i] == d)
+			return true;
+	return false;
 }
 
-/* Watch req/<self> of every registered domain, and our own registry. */
+static void seen_forget_dom(struct xs_listener *l, xsp_domid_t dom);
+
+/*
+ * Watch req/<self> of every registered domain, and advertise to each
+ * (conn/advert.c); a domain no longer registered loses its watch, its
+ * advertisement, and what we kept of its requests.
+ */
 static int listener_refresh(struct xs_listener *l)
 {
 	struct xs_ctx *ctx = l->ctx;
 	struct xs_peer *peers = NULL;
-	xsp_domid_t *watched;
-	unsigned int n = 0, i, j, nw = 0;
+	xsp_domid_t *watched, *gone;
+	unsigned int n = 0, i, nw = 0, ngone = 0;
 	char path[128];
 	int rc;
 
@@ -65,38 +56,34 @@ static int listener_refresh(struct xs_listener *l)
 	if (rc < 0)
 		return rc;
 	watched = calloc(n ? n : 1, sizeof(*watched));
-	if (!watched) {
+	gone = calloc(l->nwatched ? l->nwatched : 1, sizeof(*gone));
+	if (!watched || !gone) {
+		free(watched);
+		free(gone);
 		free(peers);
 		return -ENOMEM;
 	}
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < nw; j++)
-			if (watched[j] == peers[i].dom)
-				break;
-		if (j < nw)
-			continue;
-		watched[nw++] = peers[i].dom;
-	}
+	for (i = 0; i < n; i++)
+		if (!dom_in(watched, nw, peers[i].dom))
+			watched[nw++] = peers[i].dom;
 	/* Drop watches of domains no longer registered, add new ones. */
 	for (i = 0; i < l->nwatched; i++) {
-		for (j = 0; j < nw; j++)
-			if (watched[j] == l->watched[i])
-				break;
-		if (j == nw) {
-			snprintf(path, sizeof(path), XSOCK_REQ_PEER_FMT, l->watched[i], ctx->self);
-			xsp_watch_rm(l->st, path, "req");
-		}
+		if (dom_in(watched, nw, l->watched[i]))
+			continue;
+		snprintf(path, sizeof(path), XSOCK_REQ_PEER_FMT, l->watched[i], ctx->self);
+		xsp_watch_rm(l->st, path, "req");
+		seen_forget_dom(l, l->watched[i]);
+		gone[ngone++] = l->watched[i];
 	}
-	for (j = 0; j < nw; j++) {
-		for (i = 0; i < l->nwatched; i++)
-			if (watched[j] == l->watched[i])
-				break;
-		if (i == l->nwatched) {
-			snprintf(path, sizeof(path), XSOCK_REQ_PEER_FMT, watched[j], ctx->self);
-			rc = xsp_watch_add(l->st, path, "req");
-			if (rc < 0)
-				xs_log(XS_LOG_WARN, "watch %s: %s", path, strerror(-rc));
-		}
+	xs_adv_withdraw(l, gone, ngone, false);
+	free(gone);
+	for (i = 0; i < nw; i++) {
+		if (dom_in(l->watched, l->nwatched, watched[i]))
+			continue;
+		snprintf(path, sizeof(path), XSOCK_REQ_PEER_FMT, watched[i], ctx->self);
+		rc = xsp_watch_add(l->st, path, "req");
+		if (rc < 0)
+			xs_log(XS_LOG_WARN, "watch %s: %s", path, strerror(-rc));
 	}
 	free(l->watched);
 	l->watched = watched;
@@ -104,7 +91,7 @@ static int listener_refresh(struct xs_listener *l)
 	free(l->peers);
 	l->peers = peers;
 	l->npeers = n;
-	return listener_advertise(l);
+	return xs_adv_publish(l, l->watched, l->nwatched);
 }
 
 int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t addrlen,
@@ -121,12 +108,21 @@ int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t 
 	xs_random_id(l->id, sizeof(l->id));
 	l->ctx = ctx;
 	l->port = port;
+	l->tidy_ms = -1;
 	xs_sa_keep(&l->addr, &l->addrlen, addr, addrlen);
+	/* Bound to one address: that one only is served, and said so. */
+	if (!xs_addr_is_any(addr, addrlen) &&
+	    (xs_addr_key(addr, addrlen, l->addr_key, sizeof(l->addr_key)) < 0 ||
+	     xs_addr_text(addr, addrlen, l->addr_text, sizeof(l->addr_text)) < 0)) {
+		rc = -EINVAL;
+		goto free_listener;
+	}
 	rc = xsp_store_open(ctx->plat, &l->st);
 	if (rc < 0)
 		goto free_listener;
 	/* Best effort: a failed sweep must not stop us from listening. */
 	xs_sweep_listen(l->st, ctx->self, NULL);
+	xs_sweep_answers(l->st, ctx->self, NULL);
 	snprintf(path, sizeof(path), XSOCK_PEERS_FMT, ctx->self);
 	rc = xsp_watch_add(l->st, path, "peers");
 	if (rc < 0)
@@ -147,8 +143,6 @@ free_listener:
 void xs_listener_close(struct xs_listener *l)
 {
 	struct xs_request *rq, *next;
-	char path[128];
-	unsigned int i;
 
 	if (!l)
 		return;
@@ -158,8 +152,7 @@ void xs_listener_close(struct xs_listener *l)
 	 * tests), and a close that is finished late must not take the new one
 	 * away.
 	 */
-	snprintf(path, sizeof(path), XSOCK_LISTEN_PATH_FMT, l->ctx->self, l->port);
-	xs_listen_rm_own(l->st, path, l->id);
+	xs_adv_withdraw(l, l->watched, l->nwatched, true);
 	/* Requests nobody rang for: the port is closed, as TCP would say. */
 	for (rq = l->pending; rq; rq = next) {
 		next = rq->next;
@@ -168,63 +161,149 @@ void xs_listener_close(struct xs_listener *l)
 	}
 	xs_bell_rm_dir(l->st, l->ctx->self, l->port);
 	xsp_store_close(l->st);
-	for (i = 0; i < l->nseen; i++)
-		free(l->seen[i]);
 	free(l->seen);
 	free(l->watched);
 	free(l->peers);
 	free(l);
 }
 
-static bool seen_has(struct xs_listener *l, const char *key)
+static struct xs_seen *seen_find(struct xs_listener *l, xsp_domid_t dom, const char *id)
 {
 	unsigned int i;
 
 	for (i = 0; i < l->nseen; i++)
-		if (strcmp(l->seen[i], key) == 0)
-			return true;
-	return false;
+		if (l->seen[i].dom == dom && strcmp(l->seen[i].id, id) == 0)
+			return &l->seen[i];
+	return NULL;
 }
 
-static void seen_add(struct xs_listener *l, const char *key)
+/* Remember (@dom, @id) as handled. Out of memory, it is not remembered:
+ * the request is looked at again with the next event. */
+static void seen_add(struct xs_listener *l, xsp_domid_t dom, const char *id)
 {
-	char *dup = strdup(key);
+	struct xs_seen *e;
+	int64_t due;
 
-	if (!dup)
-		return;
 	if (l->nseen == l->seen_cap) {
 		unsigned int cap = l->seen_cap ? l->seen_cap * 2 : 16;
-		char **n = realloc(l->seen, cap * sizeof(*n));
+		struct xs_seen *n = realloc(l->seen, cap * sizeof(*n));
 
-		if (!n) {
-			free(dup);
+		if (!n)
 			return;
-		}
 		l->seen = n;
 		l->seen_cap = cap;
 	}
-	l->seen[l->nseen++] = dup;
+	e = &l->seen[l->nseen++];
+	memset(e, 0, sizeof(*e));
+	e->dom = dom;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->since_ms = xs_now_ms();
+	due = e->since_ms + XSOCK_REFUSED_KEEP_MS;
+	if (l->tidy_ms < 0 || due < l->tidy_ms)
+		l->tidy_ms = due;
 }
 
-/* Forget ids whose request node is gone (keeps the list short). */
+/* Forget entry @i; the request is gone: so goes a refusal or our own
+ * acknowledgement of it (an offer is its acceptor's). */
+static void seen_drop(struct xs_listener *l, unsigned int i)
+{
+	struct xs_seen *e = &l->seen[i];
+
+	if (!e->tidied)
+		xs_answer_rm_stale(l->st, l->ctx->self, e->dom, e->id, l->id);
+	l->seen[i] = l->seen[--l->nseen];
+}
+
+/* Forget @dom's requests whose node is gone (keeps the list short). */
 static void seen_prune(struct xs_listener *l, xsp_domid_t dom, char **names, unsigned int n)
 {
-	char prefix[16];
-	size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "%u/", dom);
 	unsigned int i, j;
 
 	for (i = 0; i < l->nseen;) {
-		bool keep = strncmp(l->seen[i], prefix, plen) != 0;
+		bool keep = l->seen[i].dom != dom;
 
 		for (j = 0; !keep && j < n; j++)
-			keep = strcmp(l->seen[i] + plen, names[j]) == 0;
-		if (keep) {
+			keep = strcmp(l->seen[i].id, names[j]) == 0;
+		if (keep)
 			i++;
-			continue;
-		}
-		free(l->seen[i]);
-		l->seen[i] = l->seen[--l->nseen];
+		else
+			seen_drop(l, i);
 	}
+}
+
+/* @dom is no longer registered: forget its requests. */
+static void seen_forget_dom(struct xs_listener *l, xsp_domid_t dom)
+{
+	unsigned int i;
+
+	for (i = 0; i < l->nseen;) {
+		if (l->seen[i].dom == dom)
+			seen_drop(l, i);
+		else
+			i++;
+	}
+}
+
+/*
+ * Requests the client keeps for longer than XSOCK_REFUSED_KEEP_MS (it
+ * never read its refusal, or is hostile): remove their refusals now, and
+ * look again later at those still waiting for an acceptor.
+ */
+static void seen_tidy(struct xs_listener *l, int64_t now)
+{
+	int64_t next = -1;
+	unsigned int i;
+
+	for (i = 0; i < l->nseen; i++) {
+		struct xs_seen *e = &l->seen[i];
+		int64_t due = e->since_ms + XSOCK_REFUSED_KEEP_MS;
+
+		if (e->tidied)
+			continue;
+		if (due <= now) {
+			char apath[160], *val = NULL;
+			struct xs_neg_answer a;
+			size_t len = 0;
+			int rc;
+
+			snprintf(apath, sizeof(apath), XSOCK_CONN_PATH_FMT, l->ctx->self, e->dom,
+				 e->id);
+			rc = xsp_store_read(l->st, XSP_TXN_NONE, apath, &val, &len);
+			if (rc == -ENOENT) {
+				e->tidied = true;
+			} else if (rc == 0 && xs_neg_parse_answer(val, len, &a) == 0 &&
+				   a.state == XS_NEG_REFUSED) {
+				xs_node_rm_if_unchanged(l->st, apath, val);
+				e->tidied = true;
+			}
+			free(val);
+			if (e->tidied)
+				continue;
+			due = now + XSOCK_REFUSED_KEEP_MS;	/* still in negotiation */
+		}
+		if (next < 0 || due < next)
+			next = due;
+	}
+	l->tidy_ms = next;
+}
+
+int64_t xs_listener_deadline(const struct xs_listener *l)
+{
+	return l->tidy_ms;
+}
+
+/* Do we serve @daddr (a request's, as text)? */
+static bool listener_serves(const struct xs_listener *l, const char *daddr)
+{
+	char key[XS_ADDR_KEYLEN];
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	if (!l->addr_key[0])
+		return true;	/* a wildcard listener: as before */
+	return xs_neg_text_to_sa(daddr, l->port, &ss, &sslen) == 0 &&
+	       xs_addr_key((struct sockaddr *)&ss, sslen, key, sizeof(key)) == 0 &&
+	       strcmp(key, l->addr_key) == 0;
 }
 
 /*
@@ -254,7 +333,7 @@ int xs_listener_refuse(struct xs_listener *l, const struct xs_request *rq, int e
 static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 {
 	struct xs_ctx *ctx = l->ctx;
-	char dir[128], path[192], key[48];
+	char dir[128], path[192];
 	char **names = NULL;
 	unsigned int n = 0, i;
 	int rc;
@@ -271,10 +350,11 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 		size_t len = 0;
 		char *val;
 
-		if (strlen(names[i]) > 20)
+		/* Not an id: no client of ours could read an answer to it,
+		 * so none is written (nor anything else). */
+		if (xs_neg_check_id(names[i]) < 0)
 			continue;
-		snprintf(key, sizeof(key), "%u/%s", dom, names[i]);
-		if (seen_has(l, key))
+		if (seen_find(l, dom, names[i]))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		rc = xsp_store_read(l->st, XSP_TXN_NONE, path, &val, &len);
@@ -285,13 +365,24 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 			free(val);	/* another listener's */
 			continue;
 		}
-		seen_add(l, key);
+		seen_add(l, dom, names[i]);
 		if (rc == 0)
 			rc = xs_neg_parse_request(val, len, &req);
 		free(val);
 		if (rc < 0) {
 			xs_log(XS_LOG_WARN, "malformed request %s", path);
 			xs_answer_refuse(l->st, ctx->self, dom, names[i], EPROTO);
+			continue;
+		}
+		/*
+		 * Bound to one address: a request for another is refused, as
+		 * TCP refuses a connection to an address nothing listens on,
+		 * unless another listener of ours says it serves that one.
+		 */
+		if (!listener_serves(l, req.daddr)) {
+			if (!xs_adv_other_serves(l, dom, req.daddr))
+				xs_answer_refuse_first(l->st, ctx->self, dom, names[i],
+						       ECONNREFUSED);
 			continue;
 		}
 		/*
@@ -343,6 +434,8 @@ int xs_listener_process(struct xs_listener *l)
 	if (reqs)
 		for (i = 0; i < l->nwatched; i++)
 			process_requests_of(l, l->watched[i]);
+	if (l->tidy_ms >= 0 && xs_now_ms() >= l->tidy_ms)
+		seen_tidy(l, xs_now_ms());
 	return 0;
 }
 

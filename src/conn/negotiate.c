@@ -103,19 +103,28 @@ int xs_kv_get_uint(const char *v, size_t len, const char *key, unsigned long max
 	return 0;
 }
 
+int xs_neg_check_id(const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return -EPROTO;
+	for (n = 0; s[n]; n++)
+		if (n >= XSOCK_ID_MAX_DIGITS ||
+		    !((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return -EPROTO;
+	return n ? 0 : -EPROTO;
+}
+
 int xs_kv_get_id(const char *v, size_t len, const char *key, char id[XS_NEG_ID_LEN])
 {
 	char buf[XS_NEG_ID_LEN];
-	const char *p;
 	int rc = xs_kv_get(v, len, key, buf, sizeof(buf));
 
 	if (rc < 0)
 		return rc == -EINVAL ? rc : -EPROTO;
-	if (strlen(buf) > XSOCK_ID_MAX_DIGITS)
+	if (xs_neg_check_id(buf) < 0)
 		return -EPROTO;
-	for (p = buf; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return -EPROTO;
 	memcpy(id, buf, sizeof(buf));
 	return 0;
 }
@@ -157,7 +166,7 @@ int xs_neg_parse_request(const char *v, size_t len, struct xs_neg_request *r)
 int xs_neg_parse_answer(const char *v, size_t len, struct xs_neg_answer *a)
 {
 	struct xs_neg_answer tmp;
-	unsigned long ref, order, err, reuse;
+	unsigned long ref, order, err, reuse, idle;
 	char state[16];
 	int rc;
 
@@ -167,10 +176,11 @@ int xs_neg_parse_answer(const char *v, size_t len, struct xs_neg_answer *a)
 		return rc == -ENOENT ? -EPROTO : rc;
 	if (strcmp(state, XSOCK_STATE_REFUSED) == 0) {
 		tmp.state = XS_NEG_REFUSED;
-		/* The errno is advice; a refusal stays a refusal without it. */
-		if (xs_kv_get_uint(v, len, XSOCK_KEY_ERR, XSOCK_ERRNO_MAX, &err) < 0 || err == 0)
+		/* The errno is advice; a refusal stays a refusal without it,
+		 * and a server does not choose errnos connect() never gives. */
+		if (xs_kv_get_uint(v, len, XSOCK_KEY_ERR, XSOCK_ERRNO_MAX, &err) < 0)
 			err = ECONNREFUSED;
-		tmp.err = (int)err;
+		tmp.err = xs_neg_refusal_errno(err);
 	} else if (strcmp(state, XSOCK_STATE_WAIT) == 0) {
 		tmp.state = XS_NEG_WAIT;
 		rc = xs_kv_get_id(v, len, XSOCK_KEY_ID, tmp.id);
@@ -188,6 +198,10 @@ int xs_neg_parse_answer(const char *v, size_t len, struct xs_neg_answer *a)
 		if (rc < 0 && rc != -ENOENT)
 			return -EPROTO;
 		tmp.reuse = rc == 0 && reuse == 1;
+		rc = xs_kv_get_uint(v, len, XSOCK_KEY_IDLE, XSOCK_IDLE_MAX_MS, &idle);
+		if (rc < 0 && rc != -ENOENT)
+			return -EPROTO;
+		tmp.idle_ms = rc == 0 ? (unsigned int)idle : 0;
 	} else {
 		return -EPROTO;
 	}
@@ -195,9 +209,28 @@ int xs_neg_parse_answer(const char *v, size_t len, struct xs_neg_answer *a)
 	return 0;
 }
 
+static const int refusal_errnos[] = { XSOCK_REFUSAL_ERRNOS };
+
+int xs_neg_refusal_errno(unsigned long err)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(refusal_errnos) / sizeof(refusal_errnos[0]); i++)
+		if (err == (unsigned long)refusal_errnos[i])
+			return (int)err;
+	return ECONNREFUSED;
+}
+
+bool xs_neg_refusal_short(int err)
+{
+	return err == ENOSPC || err == ENOMEM || err == EMFILE || err == ENOBUFS;
+}
+
 int xs_neg_parse_listen(const char *v, size_t len, struct xs_neg_listen *l)
 {
 	struct xs_neg_listen tmp;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
 	unsigned long pid;
 	int rc;
 
@@ -208,6 +241,15 @@ int xs_neg_parse_listen(const char *v, size_t len, struct xs_neg_listen *l)
 	rc = xs_kv_get_id(v, len, XSOCK_KEY_ID, tmp.id);
 	if (rc < 0)
 		return rc;
+	/* Optional: absent means any address; present, it must be one. */
+	rc = xs_kv_get(v, len, XSOCK_KEY_ADDR, tmp.addr, sizeof(tmp.addr));
+	if (rc < 0 && rc != -ENOENT)
+		return -EPROTO;
+	tmp.has_addr = rc == 0;
+	if (!tmp.has_addr)
+		tmp.addr[0] = '\0';
+	else if (xs_neg_text_to_sa(tmp.addr, 0, &ss, &sslen) < 0)
+		return -EPROTO;
 	tmp.pid = (pid_t)pid;
 	*l = tmp;
 	return 0;

@@ -61,6 +61,13 @@ int xs_kv_get_uint(const char *v, size_t len, const char *key, unsigned long max
 int xs_kv_get_id(const char *v, size_t len, const char *key, char id[XS_NEG_ID_LEN]);
 
 /*
+ * Is @s (a store node's name, NUL-terminated) an id, 1..16 lowercase hex
+ * digits? 0 if so, -EPROTO otherwise (NULL included). A request whose
+ * name is not an id is ignored: no client of ours can name its answer.
+ */
+int xs_neg_check_id(const char *s);
+
+/*
  * A request: B(C)/req/<S>/<id> =
  *   "port=<p> sport=<p> daddr=<addr> evtchn=<port> [life=<gref>]".
  * evtchn is the client's unbound event channel for S: the ring's channel,
@@ -89,20 +96,39 @@ enum xs_neg_state {
 };
 struct xs_neg_answer {
 	enum xs_neg_state state;
-	int err;			/* REFUSED: 1..4095, ECONNREFUSED if absent/bad */
+	int err;			/* REFUSED: one of XSOCK_REFUSAL_ERRNOS; any
+					 * other err= (or none) is ECONNREFUSED */
 	uint32_t ref;			/* OFFER */
 	unsigned int order;		/* OFFER: <= XSOCK_RING_MAX_ORDER */
 	bool reuse;			/* OFFER: "reuse=1", the server parks the ring
 					 * after close for the next connection */
+	unsigned int idle_ms;		/* OFFER: "idle=<ms>", how long the server
+					 * keeps the ring parked; 0 not said */
 	char id[XS_NEG_ID_LEN];		/* WAIT: the listener that acknowledged */
 };
-/* -EPROTO unknown state, or a word the state needs is missing/malformed. */
+/* -EPROTO unknown state, or a word the state needs (or an optional word
+ * that is there) is missing/malformed. */
 int xs_neg_parse_answer(const char *v, size_t len, struct xs_neg_answer *a);
 
-/* An advertisement: B(S)/listen/<port> = "pid=<pid> id=<hex>". */
+/*
+ * A refusal's errno as a client passes it on: @err itself if it is one of
+ * XSOCK_REFUSAL_ERRNOS, else ECONNREFUSED. Never fails.
+ */
+int xs_neg_refusal_errno(unsigned long err);
+/* Does refusal errno @err (as xs_neg_refusal_errno() left it) say the
+ * server is short of resources (ENOSPC, ENOMEM, EMFILE, ENOBUFS)? */
+bool xs_neg_refusal_short(int err);
+
+/*
+ * An advertisement: B(S)/listen/... = "pid=<pid> id=<hex> [addr=<addr>]".
+ * -EPROTO pid or id missing or malformed, or an addr word that is not a
+ * numeric IPv4 or IPv6 address.
+ */
 struct xs_neg_listen {
 	pid_t pid;			/* 1..INT32_MAX, meaningful in S only */
 	char id[XS_NEG_ID_LEN];
+	bool has_addr;			/* bound to one address: */
+	char addr[INET6_ADDRSTRLEN];	/* that address as text */
 };
 int xs_neg_parse_listen(const char *v, size_t len, struct xs_neg_listen *l);
 

@@ -177,14 +177,65 @@ int xs_answer_publish(struct xsp_store *st, const char *apath, const char *val,
 	return -EAGAIN;
 }
 
+/*
+ * Refuse: replacing any acknowledgement (@first false) or only where no
+ * answer exists (@first true: an empty id matches no acknowledgement).
+ * The directory first: a refusal written into a conn/<C> that does not
+ * exist yet would create it readable by us alone, and C could never read
+ * it.
+ */
+static int answer_refuse(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom,
+			 const char *id, int err, bool first)
+{
+	char adir[128], apath[160], val[48];
+	int rc;
+
+	snprintf(adir, sizeof(adir), XSOCK_CONN_PEER_FMT, self, dom);
+	rc = xs_dir_ensure(st, self, adir, dom);
+	if (rc < 0)
+		return rc;
+	snprintf(apath, sizeof(apath), XSOCK_CONN_PATH_FMT, self, dom, id);
+	snprintf(val, sizeof(val), XSOCK_ANSWER_REFUSED_FMT, err);
+	return xs_answer_publish(st, apath, val, first ? "" : NULL);
+}
+
 int xs_answer_refuse(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id,
 		     int err)
 {
-	char apath[160], val[48];
+	return answer_refuse(st, self, dom, id, err, false);
+}
+
+int xs_answer_refuse_first(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom,
+			   const char *id, int err)
+{
+	return answer_refuse(st, self, dom, id, err, true);
+}
+
+/* Is the answer @val a refusal, or (@arg not NULL) an acknowledgement by
+ * listener @arg? */
+static bool answer_is_stale(const char *val, size_t len, const void *arg)
+{
+	struct xs_neg_answer a;
+
+	if (xs_neg_parse_answer(val, len, &a) < 0)
+		return false;
+	return a.state == XS_NEG_REFUSED ||
+	       (arg && a.state == XS_NEG_WAIT && strcmp(a.id, arg) == 0);
+}
+
+void xs_answer_rm_stale(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id,
+			const char *listener_id)
+{
+	char apath[160], *val = NULL;
+	size_t len = 0;
 
 	snprintf(apath, sizeof(apath), XSOCK_CONN_PATH_FMT, self, dom, id);
-	snprintf(val, sizeof(val), XSOCK_ANSWER_REFUSED_FMT, err);
-	return xs_answer_publish(st, apath, val, NULL);
+	/* Mostly there is nothing (the acceptor removed its offer): look
+	 * before starting a transaction. */
+	if (xsp_store_read(st, XSP_TXN_NONE, apath, &val, &len) == 0 &&
+	    answer_is_stale(val, len, listener_id))
+		rm_if(st, apath, answer_is_stale, listener_id);
+	free(val);
 }
 
 /* Remove the answer to (dom, id) if it is an acknowledgement (any listener's). */

@@ -87,3 +87,28 @@ int xs_conn_reaccept(struct xs_conn *c)
 	use_next(c, &c->pport, &c->paddr, sport);
 	return 1;
 }
+
+int64_t xs_server_idle_ms(const struct xs_ctx *ctx)
+{
+	int64_t ms = (int64_t)ctx->reuse_idle_ms * XS_SERVER_IDLE_FACTOR;
+
+	return ms < (int64_t)XSOCK_IDLE_MAX_MS ? ms : (int64_t)XSOCK_IDLE_MAX_MS;
+}
+
+int64_t xs_conn_park_deadline(const struct xs_conn *c)
+{
+	int64_t life;
+
+	if (c->state != XS_CONN_PARKING && c->state != XS_CONN_IDLE)
+		return INT64_MAX;
+	if (c->side == XSR_SIDE_A) {
+		life = xs_server_idle_ms(c->ctx);
+	} else {
+		life = c->ctx->reuse_idle_ms;
+		/* Well inside the server's lifetime: never open a use on a
+		 * ring the server is about to close. */
+		if (c->peer_idle_ms && (int64_t)c->peer_idle_ms / 2 < life)
+			life = (int64_t)c->peer_idle_ms / 2;
+	}
+	return c->idle_since_ms + life;
+}

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the files of src/conn share, internal to them: the connection
- * object's allocation (conn.c), the negotiation's store nodes (nodes.c:
- * directories, ids, conditional removal, answers, doorbell records) and
- * the sweeps of dead processes' nodes (sweep.c). The store layout is
- * <xsock/store.h>.
+ * object's allocation (conn.c), the server's parked-ring lifetime
+ * (park.c), the negotiation's store nodes (nodes.c: directories, ids,
+ * conditional removal, answers, doorbell records), the advertisements
+ * (advert.c) and the sweeps of dead processes' nodes and stale answers
+ * (sweep.c). The store layout is <xsock/store.h>.
  *
  * Error contract: functions returning int give 0 (or the count or flag
  * stated) or a negative errno; the void ones are best effort and say
@@ -47,6 +48,12 @@ static inline void xs_sa_set_port(struct sockaddr_storage *ss, uint16_t port)
 		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
 }
 
+/* ---- park.c ---------------------------------------------------------------------- */
+
+/* How long a server keeps a parked ring (XS_SERVER_IDLE_FACTOR times
+ * XSOCK_REUSE_IDLE_MS, at most XSOCK_IDLE_MAX_MS): its offers' idle=. */
+int64_t xs_server_idle_ms(const struct xs_ctx *ctx);
+
 /* ---- nodes.c --------------------------------------------------------------------- */
 
 /*
@@ -66,17 +73,32 @@ void xs_listen_rm_own(struct xsp_store *st, const char *path, const char *id);
 /*
  * Publish the answer @val at @apath unless another one exists already.
  * An existing acknowledgement may be replaced: by any offer or refusal
- * (@ack_id NULL), or by an acknowledgement of the same listener (@ack_id).
+ * (@ack_id NULL), or by an acknowledgement of the same listener (@ack_id;
+ * "" matches no listener: publish only where nothing answered yet).
  * Errors: -EALREADY another answer (or another listener's
  * acknowledgement) is there; -EAGAIN the transaction kept conflicting;
  * store errors.
  */
 int xs_answer_publish(struct xsp_store *st, const char *apath, const char *val,
 		      const char *ack_id);
-/* Answer @dom's request @id with "refused" and @err. Errors: those of
- * xs_answer_publish(). */
+/*
+ * Answer @dom's request @id with "refused" and @err, replacing an
+ * acknowledgement (xs_answer_refuse()) or only if nothing answered it yet
+ * (xs_answer_refuse_first(): for a request that another listener of ours
+ * may serve). Makes sure conn/<dom> exists readable by @dom first.
+ * Errors: those of xs_dir_ensure() and xs_answer_publish().
+ */
 int xs_answer_refuse(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id,
 		     int err);
+int xs_answer_refuse_first(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom,
+			   const char *id, int err);
+/*
+ * The request (@dom, @id) is gone or has had its time: remove its answer
+ * if it is a refusal (anyone's) or, @listener_id not NULL, that listener's
+ * acknowledgement. Offers are the acceptor's to remove. Best effort.
+ */
+void xs_answer_rm_stale(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id,
+			const char *listener_id);
 /* Remove the answer node of @dom's request @id (the negotiation is over). */
 void xs_answer_rm(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id);
 /* Remove the answer to (@dom, @id) if it is an acknowledgement (any listener's). */
@@ -96,6 +118,39 @@ int xs_bell_take(struct xsp_store *st, const char *path, char **val);
 /* Remove B(self)/bell/<port> if no doorbell is left in it. */
 void xs_bell_rm_dir(struct xsp_store *st, xsp_domid_t self, uint16_t port);
 
+/* ---- advert.c -------------------------------------------------------------------- */
+
+/*
+ * The path of an advertisement of @self's @port to domain @peer:
+ * listen/<port>-<peer>, or with @key (an address key, xs_addr_key(); NULL
+ * or "" for a wildcard listener) listen/<port>-<peer>-<key>.
+ */
+void xs_adv_path(char *buf, size_t len, xsp_domid_t self, uint16_t port, xsp_domid_t peer,
+		 const char *key);
+/*
+ * Advertise listener @l to the @n domains @doms (distinct): one node each,
+ * readable by that domain, and the legacy listen/<port> (readable by all
+ * of them if they fit one permission list, else by nobody but us).
+ * Errors: those of writing the legacy node or setting its permissions; a
+ * per-domain node that cannot be written is logged and skipped.
+ */
+int xs_adv_publish(struct xs_listener *l, const xsp_domid_t *doms, unsigned int n);
+/* Remove @l's own advertisements to @doms, and (@legacy) its legacy node;
+ * a successor's are left alone. Best effort. */
+void xs_adv_withdraw(struct xs_listener *l, const xsp_domid_t *doms, unsigned int n,
+		     bool legacy);
+/* Does another listener of ours on @l's port advertise to @dom that it
+ * serves @daddr (a wildcard one, or one bound to @daddr)? */
+bool xs_adv_other_serves(struct xs_listener *l, xsp_domid_t dom, const char *daddr);
+/*
+ * Client @self: does a listener of @server on @port serve @dst for us?
+ * 0 yes (an advertisement to us for any address or for @dst, or a legacy
+ * one without another address). Errors: -ENOENT no, -EINVAL @dst is not
+ * an IP address, store errors.
+ */
+int xs_adv_find(struct xsp_store *st, xsp_domid_t server, uint16_t port, xsp_domid_t self,
+		const struct sockaddr *dst, socklen_t dstlen);
+
 /* ---- sweep.c --------------------------------------------------------------------- */
 
 /*
@@ -106,5 +161,14 @@ void xs_bell_rm_dir(struct xsp_store *st, xsp_domid_t self, uint16_t port);
  */
 int xs_sweep_listen(struct xsp_store *st, xsp_domid_t self, unsigned int *removed);
 int xs_sweep_requests(struct xsp_store *st, xsp_domid_t self, unsigned int *removed);
+/*
+ * Remove @self's answers conn/<C>/<id> whose request B(C)/req/<self>/<id>
+ * is gone (or unreadable: C cannot be waiting on it), and children of
+ * conn/<C> whose name is not an id (older versions acknowledged such
+ * requests); *removed (may be NULL) gets the count. An answer is removed
+ * only if unchanged meanwhile. Errors: store errors (an absent directory
+ * is not one).
+ */
+int xs_sweep_answers(struct xsp_store *st, xsp_domid_t self, unsigned int *removed);
 
 #endif /* XSOCK_CONN_PRIVATE_H */

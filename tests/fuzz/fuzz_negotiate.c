@@ -11,7 +11,10 @@
  *  - return values are from the contract; outputs are untouched on error;
  *  - what a parser accepts is in range and NUL-terminated, and survives a
  *    round trip: formatting it and parsing the text gives the same result;
- *  - a key's value really is a word "key=value" of the input.
+ *  - a key's value really is a word "key=value" of the input;
+ *  - a refusal's errno is one a client may pass on (XSOCK_REFUSAL_ERRNOS);
+ *  - the input as a node name is an id exactly when it is 1..16
+ *    lowercase hex digits.
  * Any violation aborts (this is test code, not the library).
  */
 #include "config.h"
@@ -24,6 +27,7 @@
 #include <string.h>
 
 #include <xsock/ring.h>
+#include <xsock/store.h>
 
 #include "conn/negotiate.h"
 
@@ -40,8 +44,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const keys[] = {
 	"state", "ref", "evtchn", "order", "err", "id", "port", "sport", "daddr", "pid", "reuse",
-	"life", "x",
+	"life", "addr", "idle", "x",
 };
+
+static bool refusal_errno_ok(int err)
+{
+	static const int allowed[] = { XSOCK_REFUSAL_ERRNOS };
+	size_t i;
+
+	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (err == allowed[i])
+			return true;
+	return false;
+}
 
 static bool well_formed(const char *v, size_t len)
 {
@@ -145,11 +160,15 @@ static void check_answer(const char *v, size_t len, bool ok)
 		CHECK(a.order <= XSOCK_RING_MAX_ORDER);
 		/* reuse is 0 or 1 in the input: stored as a bool. */
 		CHECK(a.reuse == true || a.reuse == false);
+		CHECK(a.idle_ms <= XSOCK_IDLE_MAX_MS);
 		n = snprintf(text, sizeof(text), "state=offer ref=%u order=%u%s", a.ref,
 			     a.order, a.reuse ? " reuse=1" : "");
+		if (a.idle_ms)
+			n += snprintf(text + n, sizeof(text) - (size_t)n, " idle=%u", a.idle_ms);
 		break;
 	case XS_NEG_REFUSED:
 		CHECK(a.err > 0 && a.err <= 4095);
+		CHECK(refusal_errno_ok(a.err));
 		n = snprintf(text, sizeof(text), "state=refused err=%d", a.err);
 		break;
 	case XS_NEG_WAIT:
@@ -165,7 +184,8 @@ static void check_answer(const char *v, size_t len, bool ok)
 	CHECK(xs_neg_parse_answer(text, (size_t)n, &b) == 0);
 	CHECK(b.state == a.state);
 	if (a.state == XS_NEG_OFFER)
-		CHECK(b.ref == a.ref && b.order == a.order && b.reuse == a.reuse);
+		CHECK(b.ref == a.ref && b.order == a.order && b.reuse == a.reuse &&
+		      b.idle_ms == a.idle_ms);
 	else if (a.state == XS_NEG_REFUSED)
 		CHECK(b.err == a.err);
 	else
@@ -230,6 +250,41 @@ static void check_listen(const char *v, size_t len, bool ok)
 	}
 	CHECK(l.pid > 0);
 	CHECK(strlen(l.id) >= 1 && strlen(l.id) <= 16);
+	CHECK(xs_neg_check_id(l.id) == 0);
+	CHECK(l.has_addr == true || l.has_addr == false);
+	if (l.has_addr) {
+		struct sockaddr_storage ss;
+		struct xs_neg_listen b;
+		socklen_t sl;
+		char text[128];
+		int n;
+
+		CHECK(xs_neg_text_to_sa(l.addr, 1, &ss, &sl) == 0);
+		n = snprintf(text, sizeof(text), "pid=%d id=%s addr=%s", (int)l.pid, l.id, l.addr);
+		CHECK(xs_neg_parse_listen(text, (size_t)n, &b) == 0);
+		CHECK(b.has_addr && strcmp(b.addr, l.addr) == 0 && b.pid == l.pid);
+	} else {
+		CHECK(l.addr[0] == '\0');
+	}
+}
+
+/* The input as a store node's name (a request's id), up to a NUL. */
+static void check_id(const char *v, size_t len)
+{
+	char name[64];
+	size_t i, n;
+	bool want;
+
+	if (len >= sizeof(name))
+		return;
+	memcpy(name, v, len);
+	name[len] = '\0';
+	n = strlen(name);
+	want = n >= 1 && n <= 16;
+	for (i = 0; i < n; i++)
+		want = want && ((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f'));
+	CHECK((xs_neg_check_id(name) == 0) == want);
+	CHECK(refusal_errno_ok(xs_neg_refusal_errno(len)));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -246,6 +301,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_answer(v, size, ok);
 	check_request(v, size, ok);
 	check_listen(v, size, ok);
+	check_id(v, size);
 	free(v);
 	return 0;
 }

@@ -12,15 +12,18 @@
 # reaches the listener, and getsockname() on the accepted socket reports
 # the address the client chose.
 #
-# Asserts: a client of 10.77.0.2 is served (control: passes today);
-# connect() to 10.77.0.3 fails with ECONNREFUSED (XSOCK_FALLBACK=0); the
-# attacker's daddr=10.99.9.9 is refused (ECONNREFUSED, or ENOENT: not
-# answered as no listener is); every socket the server accepted has
-# getsockname() = 10.77.0.2:PORT.
-# Today: both connect, and the server's accepted sockets say 10.77.0.3 and
-# 10.99.9.9.
-# Once fixed: "10.77.0.3: ECONNREFUSED; 10.99.9.9: ECONNREFUSED; accepted
-# local addresses: 10.77.0.2:PORT".
+# Asserts: a client of 10.77.0.2 is served (control); connect() to
+# 10.77.0.3 fails with ECONNREFUSED (XSOCK_FALLBACK=0); the attacker's
+# daddr=10.99.9.9 is refused (ECONNREFUSED, or ENOENT: not answered as no
+# listener is); a raw request for 10.99.9.9 that skips the advertisement
+# (what an older or hostile client sends: xsock-hostile stall) is refused
+# by the server itself with ECONNREFUSED, never acknowledged; every socket
+# the server accepted has getsockname() = 10.77.0.2:PORT.
+# Before the fix (issue 19): both connected, and the server's accepted
+# sockets said 10.77.0.3 and 10.99.9.9.
+# Since (per-address advertisements, listen/<port>-<C>-<addr key>):
+# "10.77.0.3: ECONNREFUSED; daddr 10.99.9.9: ENOENT; raw request: refused
+# (ECONNREFUSED); accepted local addresses: 10.77.0.2:PORT(x1)".
 . "$(dirname "$0")/hlib.sh"
 need_hostile
 setup_domains 2
@@ -41,14 +44,19 @@ shim 1 timeout 20 /usr/bin/python3 "$VICTIM" connect 10.77.0.3 $PORT >"$WORK/c.o
 other=$(sed -n 's/^connect: result=//p' "$WORK/c.out")
 dom 1 timeout 20 "$HOSTILE" connect --peer 2 --addr 10.99.9.9 --port $PORT >"$WORK/a.out" 2>&1
 hostile=$(sed -n 's/^connect: .*result=\([^ ]*\).*/\1/p' "$WORK/a.out")
+dom 1 timeout 20 "$HOSTILE" stall --peer 2 --addr 10.99.9.9 --port $PORT --real 1 --secs 2 \
+	>"$WORK/s.out" 2>&1
+raw=$(sed -n 's/^stall: .*acked=\([0-9]*\) .*refused=\([0-9]*\) (\([^)]*\)).*/acked=\1 refused=\2 (\3)/p' \
+	"$WORK/s.out")
 sleep 0.3
 locals=$(sed -n 's/^accepted .*local=//p' "$WORK/srv.out" | sort | uniq -c |
 	awk '{print $2 "(x" $1 ")"}' | xargs)
 fig="10.77.0.2: ${good:-none}; 10.77.0.3: ${other:-none}; daddr 10.99.9.9: ${hostile:-none};"
-fig="$fig accepted local addresses: ${locals:-none}"
+fig="$fig raw request: ${raw:-none}; accepted local addresses: ${locals:-none}"
 [ "$good" = checksum=ok ] || { cat "$WORK/good.out"; fail "$fig: the bound address is not served"; }
 [ "$other" = ECONNREFUSED ] || fail "$fig: want ECONNREFUSED for 10.77.0.3"
 case "$hostile" in ECONNREFUSED | ENOENT) ;; *) fail "$fig: want daddr 10.99.9.9 refused" ;; esac
+[ "$raw" = "acked=0 refused=1 (ECONNREFUSED)" ] || { cat "$WORK/s.out"; fail "$fig: want the raw request refused"; }
 [ "$locals" = "10.77.0.2:$PORT(x1)" ] || fail "$fig: want 10.77.0.2:$PORT only"
 say "$fig"
 say "PASS"

@@ -4,15 +4,23 @@
 #
 # Domain 2 registers 70 peer domains (3..72, addresses 10.78.0.<d>) and
 # runs an unmodified echo server (victim.py echo) under the shim. The
-# listener gives every registered domain read access to listen/<port>
-# (conn.c listener_advertise(): one permission entry each, up to 65), but
-# xsp_store_set_perms() takes at most 64 entries: with 64 peers or more
-# the advertisement fails, and no peer (the 70th included) gets a ring.
+# listener gave every registered domain read access to one node,
+# listen/<port> (one permission entry each, up to 65), but
+# xsp_store_set_perms() takes at most 64 entries (and xenstored lets a
+# domain U name 5): with 64 peers or more the advertisement failed, and no
+# peer (the 70th included) got a ring.
 #
 # Asserts: a client in domain 72 (the 70th registered peer; in its own
-# namespace, XSOCK_FALLBACK=0) is served: 100 kB echoed, checksummed.
-# Today: connect() fails with ECONNREFUSED (nothing advertised to it).
-# Once fixed: "the 70th peer: checksum ok".
+# namespace, XSOCK_FALLBACK=0) is served: 100 kB echoed, checksummed; each
+# registered domain has its own advertisement (listen/<port>-<d>, 70 of
+# them) and the legacy listen/<port> names nobody but domain 2 (70 do not
+# fit); once domain 72 is taken out of the registry, its advertisement is
+# gone (a shrinking registry leaves no removed peer with read access).
+# Before the fix (issue 19): "listen/7772 permission entries 1; peer
+# number 70 (dom72): connect=ECONNREFUSED".
+# Since: "per-domain advertisements 70, legacy permission entries 1; peer
+# number 70 (dom72): checksum=ok; after peer del: dom72's advertisement
+# gone".
 . "$(dirname "$0")/hlib.sh"
 need_hostile
 setup_domains 2
@@ -32,11 +40,24 @@ PIDS+=($!)
 wait_line "$WORK/srv.out" listening 10 || fail "no server"
 sleep 1
 adv=$([ -e "$ST/2/data/xsock/listen/$PORT/.v" ] && cat "$ST/2/data/xsock/listen/$PORT/.p" 2>/dev/null | wc -w)
+per=$(cd "$ST/2/data/xsock/listen" && ls -d "$PORT"-* 2>/dev/null | wc -l)
 ip netns exec "xsit$$-1" env XSOCK_DOMID=$LAST LD_PRELOAD="$PRELOAD" timeout 20 \
 	/usr/bin/python3 "$VICTIM" echo-client 10.77.0.2 $PORT 100000 >"$WORK/c.out" 2>&1
 res=$(grep -o -E 'checksum=[a-zA-Z]+|connect=[A-Z]+' "$WORK/c.out")
-fig="$NPEERS registered peers: listen/$PORT permission entries ${adv:-none};"
-fig="$fig peer number $NPEERS (dom$LAST): ${res:-no result}"
+# The last peer out of the registry: its advertisement goes.
+ctl 2 peer del "10.78.0.$LAST" >/dev/null || fail "peer del $LAST in dom2"
+n=0
+while [ -e "$ST/2/data/xsock/listen/$PORT-$LAST" ] && [ $n -lt 100 ]; do
+	n=$((n + 1))
+	sleep 0.05
+done
+[ -e "$ST/2/data/xsock/listen/$PORT-$LAST" ] && del=kept || del=gone
+fig="$NPEERS registered peers: per-domain advertisements ${per:-none}, legacy permission"
+fig="$fig entries ${adv:-none}; peer number $NPEERS (dom$LAST): ${res:-no result};"
+fig="$fig after peer del: dom$LAST's advertisement $del"
 [ "$res" = checksum=ok ] || fail "$fig"
+[ "$per" = "$NPEERS" ] || fail "$fig: want one advertisement per registered domain"
+[ "$adv" = 1 ] || fail "$fig: want the legacy node readable by domain 2 only"
+[ "$del" = gone ] || fail "$fig: a removed peer keeps its advertisement"
 say "$fig"
 say "PASS"

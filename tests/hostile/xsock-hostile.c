@@ -19,8 +19,11 @@
  *	Write N bad requests to S, B at a time (default 100): malformed
  *	values, ids of 17-20 hex digits, ids that are not hex, and
  *	well-formed requests that vanish at once, in turn. Waits up to W ms
- *	(default 3000) for S to answer a batch, then removes it (as a client
- *	does once answered), so that only S's side of the store is tested.
+ *	(default 3000) for S to answer a batch's malformed values, then
+ *	removes the batch (as a client does once answered), so that only S's
+ *	side of the store is tested. Bad ids are not waited for (S may
+ *	ignore them: no client can name their answers); those S answered
+ *	anyway by then count as answered, the others as ignored.
  *   stall --peer S --port P [--addr A] [--real K] [--fake M] [--secs T]
  *	Throw K requests that never attach (default 3; each with a real
  *	event channel and a life page whose byte stays 1) and M more with
@@ -269,7 +272,7 @@ static int cmd_flood(const struct opts *o)
 {
 	char rdir[128], path[192], apath[192], val[256];
 	struct req *b = calloc((size_t)o->batch, sizeof(*b));
-	unsigned long sent = 0, tally[4] = { 0 }, unanswered = 0;
+	unsigned long sent = 0, tally[4] = { 0 }, unanswered = 0, ignored = 0;
 	int64_t t0 = xs_now_ms();
 	long i, n;
 
@@ -286,7 +289,7 @@ static int cmd_flood(const struct opts *o)
 			struct req *r = &b[i];
 
 			r->kind = (int)(sent % K_KINDS);
-			r->answered = r->kind == K_VANISH;
+			r->answered = r->kind != K_MALFORMED;	/* waited for */
 			if (r->kind == K_LONG_ID) {
 				random_hex(r->id, 17 + (sent / K_KINDS) % 4);
 			} else {
@@ -325,14 +328,29 @@ static int cmd_flood(const struct opts *o)
 				sleep_ms(5);
 		} while (!all && xs_now_ms() < deadline);
 		for (i = 0; i < n; i++) {
+			/* The bad ids: answered by now, or ignored. */
+			if (b[i].kind == K_LONG_ID || b[i].kind == K_NOT_HEX) {
+				const char *s;
+				int err;
+
+				snprintf(apath, sizeof(apath), BASE_FMT "/conn/%u/%s",
+					 (unsigned int)o->peer, ctx->self, b[i].id);
+				s = answer_of(apath, &err);
+				if (!s)
+					ignored++;
+				else
+					tally[strcmp(s, "refused") == 0 ? 0 :
+					      strcmp(s, "wait") == 0 ? 1 :
+					      strcmp(s, "offer") == 0 ? 2 : 3]++;
+			}
 			unanswered += !b[i].answered;
 			snprintf(path, sizeof(path), "%s/%s", rdir, b[i].id);
 			xsp_store_rm(st, XSP_TXN_NONE, path);
 		}
 	}
-	printf("flood: sent=%lu refused=%lu acked=%lu offered=%lu other=%lu unanswered=%lu "
-	       "elapsed=%.1f\n", sent, tally[0], tally[1], tally[2], tally[3], unanswered,
-	       (double)(xs_now_ms() - t0) / 1000);
+	printf("flood: sent=%lu refused=%lu acked=%lu offered=%lu other=%lu ignored=%lu "
+	       "unanswered=%lu elapsed=%.1f\n", sent, tally[0], tally[1], tally[2], tally[3],
+	       ignored, unanswered, (double)(xs_now_ms() - t0) / 1000);
 	free(b);
 	return 0;
 }
