@@ -333,14 +333,26 @@ static void *evloop_main(void *arg)
 				s->ev_due = true;	/* its store watch fired */
 			}
 		}
-		/* Listeners whose watch fired; all of them now and then. */
+		/*
+		 * Listeners whose watch fired, or whose refusals are due to be
+		 * removed (xs_listener_deadline()); all of them now and then.
+		 */
+		now = xs_now_ms();
 		for (struct shim_sock *l = listeners; l; l = l->ev_next) {
-			if (l->ev_due || n == 0) {
+			int64_t due = xs_listener_deadline(l->lst);
+
+			if (l->ev_due || n == 0 || (due >= 0 && now >= due)) {
 				l->ev_due = false;
 				bells_serve(l);
 			}
 		}
 		next = bells_expire();
+		for (struct shim_sock *l = listeners; l; l = l->ev_next) {
+			int64_t due = xs_listener_deadline(l->lst);
+
+			if (due >= 0 && (next < 0 || due < next))
+				next = due;
+		}
 		free_zombies();
 		pool_free_zombies();
 		bells_free_zombies();

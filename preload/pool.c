@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "preload/doorbell.h"
 #include "preload/evloop.h"
@@ -138,39 +139,38 @@ void pool_event(struct parked *pk)
 
 /*
  * Under ev_lock, after every batch of events: finish parking rings whose
- * peer has closed too (it does not wake us for that), close client rings
- * parked for XSOCK_REUSE_IDLE_MS (idle, or still waiting for the server
- * to park), and server rings once we forked. The earliest deadline or -1.
+ * peer has closed too (it does not wake us for that), close rings past
+ * xs_conn_park_deadline() (idle, or still waiting for the peer to park;
+ * on the server a client that neither reuses nor closes its ring), and
+ * server rings once we forked. The earliest deadline or -1.
  */
 int64_t pool_expire(int64_t now)
 {
 	struct parked *pk = parked, *next;
-	int64_t first = -1;
+	int64_t first = -1, until;
 
 	for (; pk; pk = next) {
 		struct xs_conn *c = pk->c;
 
 		next = pk->next;
-		if (c->side == XSR_SIDE_A) {
-			if (evloop_forked() && !pk->ringing) {
-				pool_drop(pk, "process forked");
-				continue;
-			}
-			/* The client does not wake us when it closes: look. */
-			if (c->state == XS_CONN_PARKING && xs_conn_park_step(c) < 0)
-				pool_drop(pk, "peer closed it");
+		if (c->side == XSR_SIDE_A && evloop_forked() && !pk->ringing) {
+			pool_drop(pk, "process forked");
 			continue;
 		}
+		/* The peer does not wake us when it closes: look. */
 		if (c->state == XS_CONN_PARKING && xs_conn_park_step(c) < 0) {
 			pool_drop(pk, "peer closed it");
 			continue;
 		}
-		if (now - c->idle_since_ms >= c->ctx->reuse_idle_ms) {
+		if (pk->ringing)
+			continue;	/* its next use is being taken up */
+		until = xs_conn_park_deadline(c);
+		if (now >= until) {
 			pool_drop(pk, "idle");
 			continue;
 		}
-		if (first < 0 || c->idle_since_ms + c->ctx->reuse_idle_ms < first)
-			first = c->idle_since_ms + c->ctx->reuse_idle_ms;
+		if (first < 0 || until < first)
+			first = until;
 	}
 	return first;
 }
@@ -228,6 +228,9 @@ struct xs_conn *pool_take(xsp_domid_t dom, const struct sockaddr *dst, socklen_t
 			continue;
 		/* The server does not wake us when it parks: look. */
 		if (x->state != XS_CONN_IDLE && xs_conn_park_step(x) != 1)
+			continue;
+		/* Never one the server may be closing (its offer's idle=). */
+		if (xs_now_ms() >= xs_conn_park_deadline(x))
 			continue;
 		/* The biggest ring first: bulk transfers need it. */
 		if (!best || x->order > best->c->order)
