@@ -438,7 +438,7 @@ static int serve_one(struct xs_ctx *s, struct xs_listener *l, uint16_t bell, str
 	rc = xs_acceptor_open(s, (struct sockaddr *)&any, sizeof(any), 7000, &a);
 	if (rc < 0)
 		return rc;
-	rc = xs_acceptor_claim(a, bell, out);
+	rc = xs_acceptor_claim(a, bell, false, out);
 	xs_acceptor_close(a);
 	return rc < 0 ? rc : 1;
 }
