@@ -259,21 +259,21 @@ static struct xs_route accept_direct(struct shim_sock *l, int fd, struct sockadd
 }
 
 /*
- * Connection @nfd, just accepted by libc on listener @l from @ss: a
+ * Connection @nfd, just accepted by libc on listener @l (fd @l_fd) from @ss: a
  * doorbell of ours or an ordinary TCP client? XS_ROUTE_RING: the doorbell's
  * ring, now on @nfd (its peer's address in @addr); XS_ROUTE_LIBC: @nfd is
  * the application's as libc accepted it (an ordinary TCP client, or we
  * cannot tell); XS_ROUTE_FAIL: no connection on @nfd, .err -ECONNABORTED
  * for a doorbell that yields none (its client is gone or was refused).
  */
-static struct xs_route route_accepted(struct shim_sock *l, int nfd,
+static struct xs_route route_accepted(struct shim_sock *l, int l_fd, int nfd,
 				      const struct sockaddr_storage *ss, socklen_t sslen,
 				      struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
 	struct xs_acceptor *a;
 	struct xs_conn *c;
 	uint16_t bell;
-	int rc;
+	int rc, fl;
 
 	bell = bell_port(l, (const struct sockaddr *)ss, sslen);
 	c = bell ? bell_reuse_claim(l, bell) : NULL;
@@ -282,9 +282,11 @@ static struct xs_route route_accepted(struct shim_sock *l, int nfd,
 		rc = take_up(c);
 	} else {
 		a = bell ? listener_acceptor(l) : NULL;
+		fl = a ? fcntl(l_fd, F_GETFL) : -1;
 		if (a)
 			a->offer_reuse = l->owner == getpid() && l->lst && !evloop_forked();
-		rc = a ? xs_acceptor_claim(a, bell, &c) : -ENOENT;
+		/* A non-blocking listener never waits for a client to attach. */
+		rc = a ? xs_acceptor_claim(a, bell, fl >= 0 && (fl & O_NONBLOCK), &c) : -ENOENT;
 	}
 	if (rc == -ECONNABORTED)
 		return xs_route_fail(rc);
@@ -331,7 +333,7 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flag
 		if (nfd < 0)
 			break;
 		SHIM_ENTER();
-		r = route_accepted(l, nfd, &ss, sslen, addr, addrlen, flags);
+		r = route_accepted(l, fd, nfd, &ss, sslen, addr, addrlen, flags);
 		if (r.kind == XS_ROUTE_LIBC)
 			copy_addr(addr, addrlen, &ss, sslen);
 		SHIM_LEAVE();

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -105,6 +106,15 @@ static void sock_retire(struct shim_sock *s)
 	zombies = s;
 }
 
+/* Rings handed out XS_CONN_OFFERED may exist (set by evloop_add()). */
+static int offers_pending;
+/* Offered rings the application closed (conn_end_locked()), under ev_lock. */
+struct closed_offer {
+	struct closed_offer *next;
+	struct xs_conn *c;
+};
+static struct closed_offer *lingering;
+
 /*
  * fork() in another thread while the event thread works would give the
  * child whatever that work held at the instant of the fork: a malloc arena
@@ -146,6 +156,8 @@ static void child_after_fork(void)
 	running = false;
 	listeners = NULL;
 	zombies = NULL;
+	lingering = NULL;	/* the parent's to end */
+	offers_pending = 0;
 	pool_after_fork();
 	sweep_wanted = 0;
 	sweep_at = -1;
@@ -191,6 +203,99 @@ static int64_t sweep_run(int64_t now)
 	sweep_at = -1;
 	__atomic_store_n(&sweep_wanted, 0, __ATOMIC_RELEASE);
 	shim_for_each_ring(sock_sweep);
+	return -1;
+}
+
+/* ---- rings accepted before their client attached ---------------------------------------- */
+
+#define OFFERS_CHECK_MS 50
+
+static unsigned int offers_left;	/* event thread: counted by offer_check() */
+
+/*
+ * Offered rings the application closed before their client attached,
+ * under ev_lock: kept (their close already written to the ring) until the
+ * client attached, and then reads what was sent and end of stream, as a
+ * TCP peer reads what a closed socket had sent, or is given up.
+ */
+
+/* Under ev_lock: end connection @c, which nobody holds any more. */
+static void conn_end_locked(struct xs_conn *c)
+{
+	struct closed_offer *lg;
+
+	if (!xs_conn_offered(c)) {
+		if (!pool_park(c))
+			xs_conn_close(c);
+		return;
+	}
+	xsr_close(&c->ring);
+	lg = malloc(sizeof(*lg));
+	if (!lg) {
+		xs_conn_close(c);
+		return;
+	}
+	lg->c = c;
+	lg->next = lingering;
+	lingering = lg;
+	__atomic_store_n(&offers_pending, 1, __ATOMIC_RELEASE);
+	ev_wake();
+}
+
+void evloop_conn_end(struct xs_conn *c)
+{
+	SHIM_ENTER();
+	ev_lock_take();
+	conn_end_locked(c);
+	ev_lock_drop();
+	SHIM_LEAVE();
+}
+
+/* Under ev_lock: end lingering rings that settled (all with @all). */
+static void linger_run(bool all)
+{
+	struct closed_offer **pp = &lingering, *lg;
+
+	while ((lg = *pp)) {
+		if (!all && xs_conn_offered(lg->c)) {
+			xs_conn_event(lg->c);
+			if (xs_conn_offered(lg->c)) {
+				offers_left++;
+				pp = &lg->next;
+				continue;
+			}
+		}
+		*pp = lg->next;
+		xs_conn_close(lg->c);
+		free(lg);
+	}
+}
+
+static void offer_check(struct shim_sock *s)
+{
+	if (!xs_conn_offered(s->conn))
+		return;
+	if (xs_conn_event(s->conn) > 0)
+		sock_sync(s, false, false);
+	if (xs_conn_offered(s->conn))
+		offers_left++;
+}
+
+/*
+ * Event thread, under ev_lock: settle offered rings whose client is gone
+ * or late (an attach or a death comes as an event; lateness does not).
+ * The next look's deadline, -1 for none.
+ */
+static int64_t offers_run(int64_t now)
+{
+	if (!__atomic_load_n(&offers_pending, __ATOMIC_ACQUIRE))
+		return -1;
+	offers_left = 0;
+	shim_for_each_ring(offer_check);
+	linger_run(false);
+	if (offers_left)
+		return now + OFFERS_CHECK_MS;
+	__atomic_store_n(&offers_pending, 0, __ATOMIC_RELEASE);
 	return -1;
 }
 
@@ -249,8 +354,7 @@ void evloop_close_end(struct shim_sock *s, bool hung_up)
 	sock_retire(s);
 	c = s->conn;
 	s->conn = NULL;
-	if (!pool_park(c))
-		xs_conn_close(c);
+	conn_end_locked(c);
 unlock:
 	ev_lock_drop();
 	SHIM_LEAVE();
@@ -369,6 +473,12 @@ static void *evloop_main(void *arg)
 			if (d >= 0 && (next < 0 || d < next))
 				next = d;
 		}
+		{
+			int64_t d = offers_run(now);
+
+			if (d >= 0 && (next < 0 || d < next))
+				next = d;
+		}
 		ev_lock_drop();
 		timeout = next < 0 ? -1 : (int)XS_MAX(0, XS_MIN(next - now, 60000));
 	}
@@ -409,7 +519,8 @@ void evloop_flush(void)
 		} while (n == (int)XS_ARRAY_SIZE(evs) && ++rounds < 64);
 	}
 	free_zombies();
-	/* Parked rings end with us; their peers see them go now. */
+	/* Lingering and parked rings end with us; their peers see them go. */
+	linger_run(true);
 	pool_drop_all("process exiting");
 	pool_free_zombies();
 	bells_free_zombies();
@@ -504,6 +615,10 @@ int evloop_add(struct shim_sock *s)
 	}
 	s->watched = true;
 	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+	if (s->kind == SHIM_RING && xs_conn_offered(s->conn)) {
+		__atomic_store_n(&offers_pending, 1, __ATOMIC_RELEASE);
+		ev_wake();	/* its lateness is looked at by the thread */
+	}
 	if (s->kind == SHIM_LISTENER) {
 		s->ev_next = listeners;
 		listeners = s;

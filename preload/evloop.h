@@ -30,6 +30,13 @@ bool evloop_forked(void);
 bool evloop_close_begin(struct shim_sock *s);
 void evloop_close_end(struct shim_sock *s, bool hung_up);
 
+/*
+ * End connection @c, which no fd holds any more: parked for reuse
+ * (pool.c), closed, or, if its client has not attached yet, kept until it
+ * has (or is given up) and closed then. Any thread.
+ */
+void evloop_conn_end(struct xs_conn *c);
+
 /* ---- for what the event thread serves (doorbell.c, pool.c) ---------------------- */
 
 /*

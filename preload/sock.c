@@ -129,8 +129,8 @@ static void shim_ring_free(struct shim_sock *s)
 	SHIM_ENTER();
 	/* Only the process that made it ends the connection; a forked child
 	 * just lets go of its copies. */
-	if (s->conn && s->owner == getpid() && !pool_park(s->conn))
-		xs_conn_close(s->conn);
+	if (s->conn && s->owner == getpid())
+		evloop_conn_end(s->conn);
 	if (s->bfd >= 0)
 		shim_real.close(s->bfd);
 	pthread_mutex_destroy(&s->rlock);

@@ -252,6 +252,30 @@ free_conn:
  * is a client gone (older clients without a life page).
  * Returns 0 connected, -ECONNABORTED, -ETIMEDOUT, or a channel error.
  */
+int xs_offer_check(struct xs_conn *c)
+{
+	int rc = xsp_evtchn_ack(c->ev);
+
+	/*
+	 * An event counts only once B says it attached: on Xen the bind
+	 * itself leaves one pending on our port.
+	 */
+	if (rc == -EPIPE) {
+		if (!xsr_peer_attached(&c->ring))
+			return -ECONNABORTED;
+		xsr_peer_gone(&c->ring);
+		return 1;
+	}
+	if (rc == 1 && xsr_peer_attached(&c->ring))
+		return 1;
+	if (rc < 0)
+		return rc;
+	/* The life byte last: b_attached is read after it (above). */
+	if (!client_lives(c))
+		return xsr_peer_attached(&c->ring) ? 1 : -ECONNABORTED;
+	return 0;
+}
+
 static int offer_wait(struct xs_acceptor *a, struct xs_conn *c, const char *rpath)
 {
 	int64_t deadline = xs_now_ms() + a->ctx->accept_timeout_ms;
@@ -260,25 +284,10 @@ static int offer_wait(struct xs_acceptor *a, struct xs_conn *c, const char *rpat
 	for (;;) {
 		struct pollfd pfd = { .fd = xsp_evtchn_fd(c->ev), .events = POLLIN };
 		int64_t now, left;
-		int rc = xsp_evtchn_ack(c->ev);
+		int rc = xs_offer_check(c);
 
-		/*
-		 * An event counts only once B says it attached: on Xen the
-		 * bind itself leaves one pending on our port.
-		 */
-		if (rc == -EPIPE) {
-			if (!xsr_peer_attached(&c->ring))
-				return -ECONNABORTED;
-			xsr_peer_gone(&c->ring);
-			return 0;
-		}
-		if (rc == 1 && xsr_peer_attached(&c->ring))
-			return 0;
-		if (rc < 0)
-			return rc;
-		/* The life byte last: b_attached is read after it (above). */
-		if (!client_lives(c))
-			return xsr_peer_attached(&c->ring) ? 0 : -ECONNABORTED;
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
 		now = xs_now_ms();
 		if (gone_at >= 0 && now - gone_at >= 100)
 			return -ECONNABORTED;
@@ -300,7 +309,7 @@ static int offer_wait(struct xs_acceptor *a, struct xs_conn *c, const char *rpat
 	}
 }
 
-int xs_acceptor_claim(struct xs_acceptor *a, uint16_t bell, struct xs_conn **out)
+int xs_acceptor_claim(struct xs_acceptor *a, uint16_t bell, bool nonblock, struct xs_conn **out)
 {
 	struct xs_ctx *ctx = a->ctx;
 	char path[128], rpath[160], id[XS_NEG_ID_LEN], *val = NULL, *req = NULL;
@@ -374,7 +383,26 @@ int xs_acceptor_claim(struct xs_acceptor *a, uint16_t bell, struct xs_conn **out
 		rc = -ECONNABORTED;
 		goto unlock;
 	}
-	rc = offer_wait(a, c, rpath);
+	if (nonblock) {
+		/*
+		 * Never wait for a peer in a non-blocking accept(): a client
+		 * that has not attached yet is handed out as a connection that
+		 * settles later (xs_conn_event()), so that one client that
+		 * never attaches cannot stall a single-threaded server.
+		 */
+		rc = xs_offer_check(c);
+		if (rc == 0) {
+			c->offer_until_ms = xs_now_ms() + ctx->accept_timeout_ms;
+			xs_log(XS_LOG_DEBUG, "ring %s from dom%u accepted before it attached "
+			       "(doorbell port %u)", c->id, c->peer, bell);
+			*out = c;	/* still XS_CONN_OFFERED */
+			goto unlock;
+		}
+		if (rc > 0)
+			rc = 0;
+	} else {
+		rc = offer_wait(a, c, rpath);
+	}
 	/* The negotiation is over either way. */
 	xsp_unmap(c->mp_life);
 	c->mp_life = NULL;

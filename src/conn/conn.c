@@ -10,7 +10,10 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "conn/private.h"
 #include "conn/status.h"
 
@@ -35,9 +38,41 @@ int xs_conn_kick(void *conn)
 	return rc == -EPIPE ? 0 : rc;
 }
 
+/*
+ * A connection handed out before its client attached (xs_acceptor_claim()
+ * with nonblock): settle it once the client attached, left, or is late.
+ * A client that never attached ends the ring as a peer that left before
+ * sending anything (the application reads end of stream).
+ */
+static int offer_settle(struct xs_conn *c)
+{
+	int rc = xs_offer_check(c);
+
+	if (rc == 0 && xs_now_ms() < c->offer_until_ms)
+		return 0;
+	if (rc == 0)
+		rc = -ETIMEDOUT;
+	/* The negotiation is over either way. */
+	xsp_unmap(c->mp_life);
+	c->mp_life = NULL;
+	xs_ctx_answer_rm(c->ctx, c->peer, c->id);
+	if (rc < 0) {
+		xs_log(XS_LOG_INFO, "offer %s to dom%u dropped after accept(): %s", c->id, c->peer,
+		       strerror(-rc));
+		xsr_peer_gone(&c->ring);
+	}
+	/* Release: the ring's state above before the state others look at. */
+	__atomic_store_n(&c->state, XS_CONN_CONNECTED, __ATOMIC_RELEASE);
+	return 1;
+}
+
 int xs_conn_event(struct xs_conn *c)
 {
-	int rc = xsp_evtchn_ack(c->ev);
+	int rc;
+
+	if (xs_conn_offered(c))
+		return offer_settle(c);
+	rc = xsp_evtchn_ack(c->ev);
 
 	if (rc == -EPIPE) {
 		xsr_peer_gone(&c->ring);

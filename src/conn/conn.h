@@ -81,6 +81,9 @@ struct xs_ctx {
 	int reuse_idle_ms;		/* XSOCK_REUSE_IDLE_MS */
 	bool fallback;			/* XSOCK_FALLBACK (conn/route.h) */
 	bool fault_die_before_attach;	/* XSOCK_FAULT=die-before-attach (tests) */
+	pthread_mutex_t st_lock;	/* guards st */
+	struct xsp_store *st;		/* for connections settling outside a call
+					 * that has its own (opened on first use) */
 };
 
 /*
@@ -129,6 +132,8 @@ struct xs_conn {
 	int64_t idle_since_ms;		/* XS_CONN_PARKING, _IDLE: since when */
 	unsigned int peer_idle_ms;	/* side B: the server parks it this long
 					 * (the offer's idle=; 0 not said) */
+	int64_t offer_until_ms;		/* XS_CONN_OFFERED in the application's
+					 * hands: dropped if not attached by then */
 };
 
 /*
@@ -156,8 +161,20 @@ int xs_conn_kick(void *conn);
  * Handle an event on the connection's channel (call when its fd polls
  * readable). Returns 1 if something happened, 0 if nothing was pending,
  * or a negative errno. A dead peer is turned into xsr_peer_gone().
+ * On a connection still XS_CONN_OFFERED (xs_acceptor_claim() with
+ * @nonblock) it also looks whether the client attached (then the
+ * connection is XS_CONN_CONNECTED), or is gone or late past
+ * offer_until_ms (then the ring reads as ended by the peer, as a TCP
+ * connection reset before its first byte): call it on every event and
+ * now and then (xs_conn_offered()) until the state changes.
  */
 int xs_conn_event(struct xs_conn *c);
+
+/* Still waiting for its client to attach (see xs_conn_event()). */
+static inline bool xs_conn_offered(const struct xs_conn *c)
+{
+	return __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == XS_CONN_OFFERED;
+}
 
 /* Close the ring endpoint, unmap/unshare, close the channel, free. */
 void xs_conn_close(struct xs_conn *c);
@@ -383,7 +400,11 @@ void xs_acceptor_close(struct xs_acceptor *a);
  * A TCP connection from the doorbell address with local port @bell was
  * just accepted. If it is a doorbell, claim its request, build side A of
  * the ring, answer, and wait (up to ctx->accept_timeout_ms) for the client
- * to attach: 0 and a connected *out.
+ * to attach: 0 and a connected *out. With @nonblock (a non-blocking
+ * listener) it never waits for the client: a client that has not attached
+ * yet comes back XS_CONN_OFFERED, to be handed to the application as a
+ * connection that completes (or resets) later, as TCP's accept() hands
+ * out a connection whose peer may yet reset it (xs_conn_event()).
  * Errors: -ENOENT no doorbell has that port (an ordinary TCP client);
  * -ECONNABORTED it was a doorbell but yields no connection: the client
  * gave up or went away, another process answered it, or we refused it
@@ -391,7 +412,7 @@ void xs_acceptor_close(struct xs_acceptor *a);
  * back to TCP); the caller drops it. Other negative errnos: store errors
  * while looking the doorbell up.
  */
-int xs_acceptor_claim(struct xs_acceptor *a, uint16_t bell, struct xs_conn **out);
+int xs_acceptor_claim(struct xs_acceptor *a, uint16_t bell, bool nonblock, struct xs_conn **out);
 
 
 #endif /* XSOCK_CONN_CONN_H */

@@ -74,7 +74,7 @@ static inline int serve_one(struct xs_ctx *s, struct xs_listener *l, uint16_t be
 	rc = xs_acceptor_open(s, (struct sockaddr *)&l->addr, l->addrlen, l->port, &a);
 	if (rc < 0)
 		return rc;
-	rc = xs_acceptor_claim(a, bell, out);
+	rc = xs_acceptor_claim(a, bell, false, out);
 	xs_acceptor_close(a);
 	return rc < 0 ? rc : 1;
 }
