@@ -244,10 +244,15 @@ static void conn_end_locked(struct xs_conn *c)
 
 void evloop_conn_end(struct xs_conn *c)
 {
+	/* Also called under ev_lock: the thread freeing a zombie, the flush. */
+	bool mine = ev_lock_held();
+
 	SHIM_ENTER();
-	ev_lock_take();
+	if (!mine)
+		ev_lock_take();
 	conn_end_locked(c);
-	ev_lock_drop();
+	if (!mine)
+		ev_lock_drop();
 	SHIM_LEAVE();
 }
 
