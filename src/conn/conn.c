@@ -52,10 +52,13 @@ static int offer_settle(struct xs_conn *c)
 		return 0;
 	if (rc == 0)
 		rc = -ETIMEDOUT;
-	/* The negotiation is over either way. */
+	/*
+	 * The negotiation is over either way. The offer node goes when the
+	 * client removes its request: the listener sees that (seen_drop());
+	 * this thread has no store handle to spend on it.
+	 */
 	xsp_unmap(c->mp_life);
 	c->mp_life = NULL;
-	xs_ctx_answer_rm(c->ctx, c->peer, c->id);
 	if (rc < 0) {
 		xs_log(XS_LOG_INFO, "offer %s to dom%u dropped after accept(): %s", c->id, c->peer,
 		       strerror(-rc));

@@ -81,9 +81,6 @@ struct xs_ctx {
 	int reuse_idle_ms;		/* XSOCK_REUSE_IDLE_MS */
 	bool fallback;			/* XSOCK_FALLBACK (conn/route.h) */
 	bool fault_die_before_attach;	/* XSOCK_FAULT=die-before-attach (tests) */
-	pthread_mutex_t st_lock;	/* guards st */
-	struct xsp_store *st;		/* for connections settling outside a call
-					 * that has its own (opened on first use) */
 };
 
 /*

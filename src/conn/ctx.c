@@ -12,7 +12,6 @@
 #include "common/env.h"
 #include "common/log.h"
 #include "conn/conn.h"
-#include "conn/private.h"
 
 int xs_ctx_open(struct xs_ctx **out)
 {
@@ -46,7 +45,7 @@ int xs_ctx_open(struct xs_ctx **out)
 	ctx->reuse_idle_ms = (int)xs_env_long("XSOCK_REUSE_IDLE_MS", XS_DEFAULT_REUSE_IDLE_MS, 1,
 					   3600000);
 	ctx->fallback = xs_env_on("XSOCK_FALLBACK");
-	pthread_mutex_init(&ctx->st_lock, NULL);
+
 	fault = xs_env_str("XSOCK_FAULT");
 	if (fault && strcmp(fault, "die-before-attach") == 0)
 		ctx->fault_die_before_attach = true;
@@ -60,8 +59,6 @@ void xs_ctx_close(struct xs_ctx *ctx)
 {
 	if (!ctx)
 		return;
-	xsp_store_close(ctx->st);
-	pthread_mutex_destroy(&ctx->st_lock);
 	xsp_close(ctx->plat);
 	free(ctx);
 }
@@ -79,12 +76,4 @@ int xs_ctx_peers(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n)
 	rc = xs_registry_list(st, ctx->self, peers, n);
 	xsp_store_close(st);
 	return rc;
-}
-
-void xs_ctx_answer_rm(struct xs_ctx *ctx, xsp_domid_t dom, const char *id)
-{
-	pthread_mutex_lock(&ctx->st_lock);
-	if (ctx->st || xsp_store_open(ctx->plat, &ctx->st) == 0)
-		xs_answer_rm(ctx->st, ctx->self, dom, id);
-	pthread_mutex_unlock(&ctx->st_lock);
 }

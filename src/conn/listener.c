@@ -203,8 +203,8 @@ static void seen_add(struct xs_listener *l, xsp_domid_t dom, const char *id)
 		l->tidy_ms = due;
 }
 
-/* Forget entry @i; the request is gone: so goes a refusal or our own
- * acknowledgement of it (an offer is its acceptor's). */
+/* Forget entry @i; the request is gone: so goes a refusal, an offer or our
+ * own acknowledgement of it. */
 static void seen_drop(struct xs_listener *l, unsigned int i)
 {
 	struct xs_seen *e = &l->seen[i];

@@ -211,15 +211,20 @@ int xs_answer_refuse_first(struct xsp_store *st, xsp_domid_t self, xsp_domid_t d
 	return answer_refuse(st, self, dom, id, err, true);
 }
 
-/* Is the answer @val a refusal, or (@arg not NULL) an acknowledgement by
- * listener @arg? */
+/*
+ * With its request gone, is the answer @val stale: a refusal, an offer
+ * (the client removes its request once it attached or gave up: an offer
+ * handed out before its client attached is removed this way, see
+ * xs_acceptor_claim()), or (@arg not NULL) an acknowledgement by listener
+ * @arg?
+ */
 static bool answer_is_stale(const char *val, size_t len, const void *arg)
 {
 	struct xs_neg_answer a;
 
 	if (xs_neg_parse_answer(val, len, &a) < 0)
 		return false;
-	return a.state == XS_NEG_REFUSED ||
+	return a.state == XS_NEG_REFUSED || a.state == XS_NEG_OFFER ||
 	       (arg && a.state == XS_NEG_WAIT && strcmp(a.id, arg) == 0);
 }
 

@@ -101,9 +101,6 @@ void xs_answer_rm_stale(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom,
 			const char *listener_id);
 /* Remove the answer node of @dom's request @id (the negotiation is over). */
 void xs_answer_rm(struct xsp_store *st, xsp_domid_t self, xsp_domid_t dom, const char *id);
-/* The same with the context's own store handle (opened on first use; best
- * effort), for a connection that settles outside any call with a handle. */
-void xs_ctx_answer_rm(struct xs_ctx *ctx, xsp_domid_t dom, const char *id);
 /* One look at offered ring @c: 1 the client attached, 0 not yet,
  * -ECONNABORTED it is gone, or a channel error (acceptor.c). */
 int xs_offer_check(struct xs_conn *c);

@@ -103,7 +103,9 @@ START_TEST(test_acknowledged_listener)
 	int64_t t0, dt;
 	pid_t pid;
 
-	setenv("XSOCK_LISTENER_ACK_MS", "200", 1);
+	/* 600 ms: the acknowledger, a forked child, may start late on a
+	 * loaded machine; still well inside the connect timeout. */
+	setenv("XSOCK_LISTENER_ACK_MS", "600", 1);
 	setenv("XSOCK_CONNECT_TIMEOUT_MS", "1200", 1);
 	s = ctx_as("2");
 	l = listen_in_2(s);
