@@ -393,11 +393,9 @@ unsigned int sock_revents(struct shim_sock *s, unsigned int events)
 	struct xsr *r = &s->conn->ring;
 	bool rd = events & (POLLIN | POLLRDNORM | POLLRDHUP);
 	bool wr = events & (POLLOUT | POLLWRNORM);
-	/* Only what was asked for; a process that never forked is the ring's
-	 * only reader, and its reader's cached view may say "readable". */
+	/* Only what was asked for. */
 	unsigned int m = xsr_poll_for(r, (rd ? XSR_READABLE : 0) | (wr ? XSR_WRITABLE : 0) |
-					 ((events & POLLRDHUP) ? XSR_RDHUP : 0),
-				      !evloop_forked());
+					 ((events & POLLRDHUP) ? XSR_RDHUP : 0));
 	unsigned int rev = 0;
 
 	if (sock_rd_shut(s))
