@@ -235,6 +235,7 @@ static int ep_rings(int epfd, struct wsock *local, int nlocal, struct wsock **ou
 	}
 	for (i = 0; i < n; i++) {
 		w[i].s = set->e[i].s;
+		w[i].fd = set->e[i].fd;
 		w[i].idx = set->e[i].fd;
 		w[i].rd = set->e[i].events & (EPOLLIN | EPOLLRDHUP);
 		w[i].wr = set->e[i].events & EPOLLOUT;
@@ -253,7 +254,7 @@ static void wsocks_sync(struct wsock *w, int n)
 	int i;
 
 	for (i = 0; i < n; i++)
-		sock_sync(w[i].s, w[i].wr, true);
+		sock_sync(w[i].s, w[i].fd, w[i].wr, true);
 }
 
 /* Sets with more rings than this sleep without spinning (see do_epoll()):
@@ -286,7 +287,7 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 
 		for (i = 0; i < n; i++)
 			if (w[i].rd && !__atomic_load_n(&w[i].s->rs->passive_rd, __ATOMIC_RELAXED))
-				sock_passive(w[i].s, true, true);
+				sock_passive(w[i].s, w[i].fd, true, true);
 		rc = shim_real.epoll_pwait(epfd, evs, max, timeout, mask);
 		goto out;
 	}

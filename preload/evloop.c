@@ -320,7 +320,9 @@ static void *evloop_main(void *arg)
 				continue;
 			if (s->kind == SHIM_RING) {
 				xs_conn_event(s->conn);
-				sock_sync(s, false, false);
+				sock_sync(s, -1, false, false);
+				/* For a wait that sleeps on the next one (io.c). */
+				sock_note_event(s);
 				/*
 				 * A channel whose peer is gone polls hang-up
 				 * forever: stop watching it, or we would spin.
@@ -503,7 +505,7 @@ unlock:
 	ev_lock_drop();
 	SHIM_LEAVE();
 	if (s->kind == SHIM_RING && rc == 0)
-		sock_sync(s, false, true);
+		sock_sync(s, -1, false, true);
 	return rc;
 }
 

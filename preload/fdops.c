@@ -104,13 +104,13 @@ XS_EXPORT int shutdown(int fd, int how)
 	}
 	SHIM_ENTER();
 	if (how == SHUT_RD || how == SHUT_RDWR)
-		sock_set_rd_shut(s);
+		sock_set_rd_shut(s, fd);
 	if (how == SHUT_WR || how == SHUT_RDWR) {
-		pthread_mutex_lock(&s->wlock);
+		sock_io_lock(s, false);
 		rc = xsr_shutdown_tx(&s->conn->ring);
-		pthread_mutex_unlock(&s->wlock);
+		sock_io_unlock(s, false);
 	}
-	sock_sync(s, false, true);
+	sock_sync(s, fd, false, true);
 	SHIM_LEAVE();
 	shim_put(s);
 	/* Shutting down a ring that is already gone is not an error. */

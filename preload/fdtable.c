@@ -187,7 +187,6 @@ int shim_install(int fd, struct shim_sock *s)
 	if (rc == 0 && (fd < 0 || fd >= shim_tab_size))
 		rc = -EMFILE;
 	if (rc == 0) {
-		s->fd = fd;
 		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 		if (fd + 1 > shim_tab_hi)
 			shim_tab_hi = fd + 1;
