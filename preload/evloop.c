@@ -20,6 +20,7 @@
 #include "common/compiler.h"
 #include "common/env.h"
 #include "common/fd.h"
+#include "preload/defer.h"
 #include "preload/doorbell.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
@@ -28,6 +29,8 @@
 #include "preload/ready.h"
 #include "preload/shim.h"
 
+/* Taken with shim_lock() (defer.h): a close() from a signal handler must
+ * know when its thread holds it. */
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
 static int epfd = -1;
 static int wake_pipe[2] = { -1, -1 };
@@ -47,14 +50,14 @@ static char wake_marker;
 
 void ev_lock_take(void)
 {
-	pthread_mutex_lock(&ev_lock);
+	shim_lock(&ev_lock);
 	ev_lock_mine = true;
 }
 
 void ev_lock_drop(void)
 {
 	ev_lock_mine = false;
-	pthread_mutex_unlock(&ev_lock);
+	shim_unlock(&ev_lock);
 }
 
 bool ev_lock_held(void)
@@ -115,7 +118,7 @@ static void sock_retire(struct shim_sock *s)
  */
 static void quiesce_before_fork(void)
 {
-	pthread_mutex_lock(&ev_lock);
+	shim_lock(&ev_lock);
 }
 
 static void resume_after_fork(void)
@@ -123,7 +126,7 @@ static void resume_after_fork(void)
 	/* The listeners we share with the child may hand a doorbell to its
 	 * accept(): side A parks no more rings (docs/protocol.md). */
 	__atomic_store_n(&forked, true, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&ev_lock);
+	shim_unlock(&ev_lock);
 }
 
 static void child_after_fork(void)
@@ -134,7 +137,7 @@ static void child_after_fork(void)
 	 * child inherited are not served by this child (docs/protocol.md).
 	 */
 	bells_after_fork();
-	pthread_mutex_init(&ev_lock, NULL);
+	shim_lock_child(&ev_lock);
 	if (epfd >= 0)
 		close(epfd);
 	if (wake_pipe[0] >= 0) {

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "preload/defer.h"
 #include "preload/epoll.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
@@ -76,10 +77,14 @@ static int close_ring(int fd)
 XS_EXPORT int close(int fd)
 {
 	shim_resolve();
-	if (!shim_guard && shim_maybe_ours(fd))
+	/* Inside the shim on this thread (a signal handler, or the shim's
+	 * own fds): nothing that waits for a lock (defer.c). */
+	if (shim_busy())
+		return close_busy(fd);
+	defer_poll();
+	if (shim_maybe_ours(fd))
 		return close_ring(fd);
-	if (!shim_guard)
-		ep_fd_closed(fd);	/* an epoll set we track? */
+	ep_fd_closed(fd);	/* an epoll set we track? */
 	return shim_real.close(fd);
 }
 
@@ -144,6 +149,7 @@ XS_EXPORT int dup(int oldfd)
 
 	if (shim_guard || !shim_maybe_ours(oldfd))
 		return rc;
+	defer_poll();
 	return dup_track(oldfd, rc);
 }
 

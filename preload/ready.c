@@ -55,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "preload/defer.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
@@ -93,6 +94,7 @@ static bool room_to_write(struct xsr *r)
  * list: the pages on its copy of the list are its parent's to reuse.
  */
 #define RS_KEEP 64
+/* Taken with shim_lock() (defer.h): close() may free a ring socket. */
 static pthread_mutex_t rs_free_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_rstate *rs_free;
 static int rs_nfree;
@@ -114,13 +116,13 @@ int sock_ready_init(struct shim_sock *s)
 	pthread_mutexattr_t ma;
 	struct shim_rstate *rs;
 
-	pthread_mutex_lock(&rs_free_lock);
+	shim_lock(&rs_free_lock);
 	rs = rs_free;
 	if (rs) {
 		rs_free = rs->next_free;
 		rs_nfree--;
 	}
-	pthread_mutex_unlock(&rs_free_lock);
+	shim_unlock(&rs_free_lock);
 	if (rs) {
 		memset(rs, 0, sizeof(*rs));
 	} else {
@@ -154,14 +156,14 @@ void sock_ready_free(struct shim_sock *s)
 
 	s->rs = NULL;
 	if (rs->maker == getpid() && s->owner == getpid()) {
-		pthread_mutex_lock(&rs_free_lock);
+		shim_lock(&rs_free_lock);
 		if (rs_nfree < RS_KEEP) {
 			rs->next_free = rs_free;
 			rs_free = rs;
 			rs_nfree++;
 			keep = true;
 		}
-		pthread_mutex_unlock(&rs_free_lock);
+		shim_unlock(&rs_free_lock);
 	}
 	if (!keep)
 		munmap(rs, sizeof(*rs));

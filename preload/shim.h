@@ -46,6 +46,8 @@
  *   connect.c  where connect() is decided: ring, TCP, or failure
  *   accept.c   listen() and accept(): doorbells, direct reuse, TCP clients
  *   fdops.c    close, shutdown, dup/dup2/dup3/fcntl, and exit
+ *   defer.c    close() from a signal handler: the lock-free part now, the
+ *              rest later; which of the shim's locks a thread holds
  *   io.c       where bytes are copied: read/write/send/recv/sendfile...
  *   names.c    getsockname, getpeername, getsockopt, setsockopt, ioctl
  *   ready.c    what end A shows (tokens, plugs), who asked for notifying
