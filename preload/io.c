@@ -93,7 +93,7 @@ static int64_t io_left_ns(struct io_call *c)
  * Readiness misled this call (IO_MISSES_MAX): sleep until the peer's next
  * notification (the event thread counts them), the deadline, or a slice
  * of IO_EVENT_SLICE_NS, whichever comes first; never on the ring's word.
- * 0 to try again, -EAGAIN (timeout), -EINTR.
+ * 0 to try again, -EAGAIN (the deadline had passed), -EINTR.
  */
 static int io_wait_event(struct io_call *c)
 {
@@ -110,9 +110,8 @@ static int io_wait_event(struct io_call *c)
 	(void)sock_sleep_begin(c->s, c->fd, c->rd, !c->rd);
 	rc = sock_wait_event(c->s, seen, slice);
 	sock_sleep_end(c->s, c->fd, c->rd, !c->rd);
-	if (rc == -EINTR)
-		return rc;
-	return io_left_ns(c) == 0 ? -EAGAIN : 0;
+	/* Even at the deadline: the call tries once more before its EAGAIN. */
+	return rc == -EINTR ? rc : 0;
 }
 
 /*
