@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/compiler.h"
+#include "preload/defer.h"
 #include "preload/epoll.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
@@ -40,10 +41,38 @@ struct ep_set {
 	struct ep_ent *e;
 };
 
+/* Taken with shim_lock() (defer.h): a close() from a signal handler must
+ * know when its thread holds it. */
 static pthread_mutex_t ep_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ep_set **ep_tab;	/* by epoll fd */
 static int ep_tab_size;
-static int ep_live;		/* sets with entries (atomic; fast path of close) */
+int ep_live;			/* sets with entries (atomic; fast path of close) */
+
+/*
+ * fork() while another thread holds ep_lock (in the middle of growing
+ * ep_tab, say) would give the child a lock nobody lets go of and a table
+ * half updated: hold it across fork(). It is a leaf lock (nothing else
+ * is taken under it), so this cannot deadlock.
+ */
+static void ep_before_fork(void)
+{
+	shim_lock(&ep_lock);
+}
+
+static void ep_parent_after_fork(void)
+{
+	shim_unlock(&ep_lock);
+}
+
+static void ep_child_after_fork(void)
+{
+	shim_lock_child(&ep_lock);
+}
+
+__attribute__((constructor)) static void epoll_constructor(void)
+{
+	pthread_atfork(ep_before_fork, ep_parent_after_fork, ep_child_after_fork);
+}
 
 /* Under ep_lock. */
 static struct ep_set *ep_set_of(int epfd, bool create)
@@ -97,7 +126,7 @@ static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev)
 			return;
 		}
 	}
-	pthread_mutex_lock(&ep_lock);
+	shim_lock(&ep_lock);
 	set = ep_set_of(epfd, s != NULL);
 	if (!set)
 		goto unlock;
@@ -132,28 +161,29 @@ static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev)
 	set->n++;
 	s = NULL;
 unlock:
-	pthread_mutex_unlock(&ep_lock);
+	shim_unlock(&ep_lock);
 	shim_put(s);
 	shim_put(put);
 }
 
-void ep_fd_closed(int fd)
+/*
+ * Forget what the sets know of @fd: the set it is (@as_set), and its
+ * entries in the sets (@as_ring): all of them, or (@only) those that name
+ * that socket.
+ */
+static void ep_forget(int fd, bool as_set, bool as_ring, struct shim_sock *only)
 {
 	struct shim_sock *puts[8];
 	struct ep_set *gone = NULL;
 	int i, np = 0;
-	bool ring;
 
-	if (!__atomic_load_n(&ep_live, __ATOMIC_RELAXED))
-		return;
-	ring = shim_maybe_ours(fd);
-	pthread_mutex_lock(&ep_lock);
-	if (fd < ep_tab_size && ep_tab[fd]) {
+	shim_lock(&ep_lock);
+	if (as_set && fd < ep_tab_size && ep_tab[fd]) {
 		gone = ep_tab[fd];	/* an epoll fd we track */
 		ep_tab[fd] = NULL;
 		__atomic_sub_fetch(&ep_live, 1, __ATOMIC_RELAXED);
 	}
-	if (ring) {
+	if (as_ring) {
 		int e;
 
 		for (e = 0; e < ep_tab_size; e++) {
@@ -162,13 +192,13 @@ void ep_fd_closed(int fd)
 			if (!set)
 				continue;
 			for (i = 0; i < set->n; i++) {
-				if (set->e[i].fd != fd)
+				if (set->e[i].fd != fd || (only && set->e[i].s != only))
 					continue;
 				if (np == (int)XS_ARRAY_SIZE(puts)) {
-					pthread_mutex_unlock(&ep_lock);
+					shim_unlock(&ep_lock);
 					shim_put_many(puts, np);
 					np = 0;
-					pthread_mutex_lock(&ep_lock);
+					shim_lock(&ep_lock);
 					set = ep_tab[e];
 					if (!set)
 						break;
@@ -178,7 +208,7 @@ void ep_fd_closed(int fd)
 			}
 		}
 	}
-	pthread_mutex_unlock(&ep_lock);
+	shim_unlock(&ep_lock);
 	shim_put_many(puts, np);
 	if (gone) {
 		for (i = 0; i < gone->n; i++)
@@ -188,11 +218,24 @@ void ep_fd_closed(int fd)
 	}
 }
 
+void ep_fd_closed(int fd)
+{
+	if (__atomic_load_n(&ep_live, __ATOMIC_RELAXED))
+		ep_forget(fd, true, shim_maybe_ours(fd), NULL);
+}
+
+void ep_fd_gone(int fd, struct shim_sock *s)
+{
+	if (__atomic_load_n(&ep_live, __ATOMIC_RELAXED))
+		ep_forget(fd, !s, s != NULL, s);
+}
+
 XS_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	int rc;
 
 	shim_resolve();
+	defer_poll();
 	rc = shim_real.epoll_ctl(epfd, op, fd, ev);
 	if (rc == 0 && !shim_guard)
 		ep_track(epfd, op, fd, ev);
@@ -210,24 +253,24 @@ static int ep_rings(int epfd, struct wsock *local, int nlocal, struct wsock **ou
 	*out = local;
 	if (!__atomic_load_n(&ep_live, __ATOMIC_RELAXED))
 		return 0;
-	pthread_mutex_lock(&ep_lock);
+	shim_lock(&ep_lock);
 	set = ep_set_of(epfd, false);
 	if (!set || set->n == 0) {
-		pthread_mutex_unlock(&ep_lock);
+		shim_unlock(&ep_lock);
 		return 0;
 	}
 	n = set->n;
 	if (n > nlocal) {
 		w = malloc(sizeof(*w) * (size_t)n);
 		if (!w) {
-			pthread_mutex_unlock(&ep_lock);
+			shim_unlock(&ep_lock);
 			return 0;	/* the kernel alone: slower, still correct */
 		}
 	}
 	if (n > (int)XS_ARRAY_SIZE(v)) {
 		pv = malloc(sizeof(*pv) * (size_t)n);
 		if (!pv) {
-			pthread_mutex_unlock(&ep_lock);
+			shim_unlock(&ep_lock);
 			if (w != local)
 				free(w);
 			return 0;
@@ -235,13 +278,14 @@ static int ep_rings(int epfd, struct wsock *local, int nlocal, struct wsock **ou
 	}
 	for (i = 0; i < n; i++) {
 		w[i].s = set->e[i].s;
+		w[i].fd = set->e[i].fd;
 		w[i].idx = set->e[i].fd;
 		w[i].rd = set->e[i].events & (EPOLLIN | EPOLLRDHUP);
 		w[i].wr = set->e[i].events & EPOLLOUT;
 		pv[i] = w[i].s;
 	}
 	shim_ref_many(pv, n);	/* under ep_lock: no entry leaves the set meanwhile */
-	pthread_mutex_unlock(&ep_lock);
+	shim_unlock(&ep_lock);
 	if (pv != v)
 		free(pv);
 	*out = w;
@@ -253,7 +297,7 @@ static void wsocks_sync(struct wsock *w, int n)
 	int i;
 
 	for (i = 0; i < n; i++)
-		sock_sync(w[i].s, w[i].wr, true);
+		sock_sync(w[i].s, w[i].fd, w[i].wr, true);
 }
 
 /* Sets with more rings than this sleep without spinning (see do_epoll()):
@@ -269,6 +313,7 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 	uint64_t slept_at;
 	int n, rc;
 
+	defer_poll();
 	n = ep_rings(epfd, local, (int)XS_ARRAY_SIZE(local), &w);
 	if (n == 0)
 		return shim_real.epoll_pwait(epfd, evs, max, timeout, mask);
@@ -286,7 +331,7 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 
 		for (i = 0; i < n; i++)
 			if (w[i].rd && !__atomic_load_n(&w[i].s->rs->passive_rd, __ATOMIC_RELAXED))
-				sock_passive(w[i].s, true, true);
+				sock_passive(w[i].s, w[i].fd, true, true);
 		rc = shim_real.epoll_pwait(epfd, evs, max, timeout, mask);
 		goto out;
 	}

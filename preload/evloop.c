@@ -21,6 +21,7 @@
 #include "common/compiler.h"
 #include "common/env.h"
 #include "common/fd.h"
+#include "preload/defer.h"
 #include "preload/doorbell.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
@@ -29,6 +30,8 @@
 #include "preload/ready.h"
 #include "preload/shim.h"
 
+/* Taken with shim_lock() (defer.h): a close() from a signal handler must
+ * know when its thread holds it. */
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
 static int epfd = -1;
 static int wake_pipe[2] = { -1, -1 };
@@ -48,14 +51,14 @@ static char wake_marker;
 
 void ev_lock_take(void)
 {
-	pthread_mutex_lock(&ev_lock);
+	shim_lock(&ev_lock);
 	ev_lock_mine = true;
 }
 
 void ev_lock_drop(void)
 {
 	ev_lock_mine = false;
-	pthread_mutex_unlock(&ev_lock);
+	shim_unlock(&ev_lock);
 }
 
 bool ev_lock_held(void)
@@ -125,7 +128,7 @@ static struct closed_offer *lingering;
  */
 static void quiesce_before_fork(void)
 {
-	pthread_mutex_lock(&ev_lock);
+	shim_lock(&ev_lock);
 }
 
 static void resume_after_fork(void)
@@ -133,7 +136,7 @@ static void resume_after_fork(void)
 	/* The listeners we share with the child may hand a doorbell to its
 	 * accept(): side A parks no more rings (docs/protocol.md). */
 	__atomic_store_n(&forked, true, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&ev_lock);
+	shim_unlock(&ev_lock);
 }
 
 static void child_after_fork(void)
@@ -144,7 +147,7 @@ static void child_after_fork(void)
 	 * child inherited are not served by this child (docs/protocol.md).
 	 */
 	bells_after_fork();
-	pthread_mutex_init(&ev_lock, NULL);
+	shim_lock_child(&ev_lock);
 	if (epfd >= 0)
 		close(epfd);
 	if (wake_pipe[0] >= 0) {
@@ -429,7 +432,9 @@ static void *evloop_main(void *arg)
 				continue;
 			if (s->kind == SHIM_RING) {
 				xs_conn_event(s->conn);
-				sock_sync(s, false, false);
+				sock_sync(s, -1, false, false);
+				/* For a wait that sleeps on the next one (io.c). */
+				sock_note_event(s);
 				/*
 				 * A channel whose peer is gone polls hang-up
 				 * forever: stop watching it, or we would spin.
@@ -635,7 +640,7 @@ unlock:
 	ev_lock_drop();
 	SHIM_LEAVE();
 	if (s->kind == SHIM_RING && rc == 0)
-		sock_sync(s, false, true);
+		sock_sync(s, -1, false, true);
 	return rc;
 }
 

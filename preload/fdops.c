@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "preload/defer.h"
 #include "preload/epoll.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
@@ -76,10 +77,14 @@ static int close_ring(int fd)
 XS_EXPORT int close(int fd)
 {
 	shim_resolve();
-	if (!shim_guard && shim_maybe_ours(fd))
+	/* Inside the shim on this thread (a signal handler, or the shim's
+	 * own fds): nothing that waits for a lock (defer.c). */
+	if (shim_busy())
+		return close_busy(fd);
+	defer_poll();
+	if (shim_maybe_ours(fd))
 		return close_ring(fd);
-	if (!shim_guard)
-		ep_fd_closed(fd);	/* an epoll set we track? */
+	ep_fd_closed(fd);	/* an epoll set we track? */
 	return shim_real.close(fd);
 }
 
@@ -104,13 +109,13 @@ XS_EXPORT int shutdown(int fd, int how)
 	}
 	SHIM_ENTER();
 	if (how == SHUT_RD || how == SHUT_RDWR)
-		sock_set_rd_shut(s);
+		sock_set_rd_shut(s, fd);
 	if (how == SHUT_WR || how == SHUT_RDWR) {
-		pthread_mutex_lock(&s->wlock);
+		sock_io_lock(s, false);
 		rc = xsr_shutdown_tx(&s->conn->ring);
-		pthread_mutex_unlock(&s->wlock);
+		sock_io_unlock(s, false);
 	}
-	sock_sync(s, false, true);
+	sock_sync(s, fd, false, true);
 	SHIM_LEAVE();
 	shim_put(s);
 	/* Shutting down a ring that is already gone is not an error. */
@@ -144,6 +149,7 @@ XS_EXPORT int dup(int oldfd)
 
 	if (shim_guard || !shim_maybe_ours(oldfd))
 		return rc;
+	defer_poll();
 	return dup_track(oldfd, rc);
 }
 

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include "preload/defer.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
 #include "preload/sock.h"
@@ -21,6 +22,8 @@
 struct shim_sock **shim_tab;
 int shim_tab_size;
 int shim_tab_hi;		/* highest fd ever installed + 1 */
+/* Taken with shim_lock() (defer.h), as is free_lock: a close() from a
+ * signal handler must know when its thread holds one. */
 static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*
@@ -34,7 +37,9 @@ static int tab_init(void)
 	size_t n = 1u << 20;
 	void *mem;
 
-	if (shim_tab)
+	/* (Set but sized 0: a fork() copied another thread's tab_init()
+	 * halfway; the child does it again.) */
+	if (shim_tab && shim_tab_size)
 		return 0;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
 	    rl.rlim_max < n)
@@ -52,7 +57,7 @@ void shim_for_each_ring(void (*fn)(struct shim_sock *s))
 {
 	int fd;
 
-	pthread_mutex_lock(&tab_lock);
+	shim_lock(&tab_lock);
 	for (fd = 0; fd < shim_tab_hi; fd++) {
 		struct shim_sock *s = shim_tab[fd];
 
@@ -60,7 +65,7 @@ void shim_for_each_ring(void (*fn)(struct shim_sock *s))
 		if (s && s->kind == SHIM_RING && s->rs)
 			fn(s);
 	}
-	pthread_mutex_unlock(&tab_lock);
+	shim_unlock(&tab_lock);
 }
 
 /*
@@ -74,27 +79,34 @@ void shim_for_each_ring(void (*fn)(struct shim_sock *s))
 static struct shim_sock *free_socks;	/* linked through ev_next */
 static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;	/* shim_sock_alloc() */
 
-/* A thread of the parent may have held it (records are allocated
- * and freed outside the event thread's fork quiescence). */
-static void free_child_after_fork(void)
+/*
+ * A thread of the parent may have held either lock (records are
+ * allocated and freed, fds installed and removed, outside the event
+ * thread's fork quiescence): the child makes them anew. What they guard
+ * is consistent at any instant that matters: the table's entries are
+ * single atomic stores, shim_tab_hi only grows, a half-made table is
+ * made again (tab_init()), and a record is on the free list or not.
+ */
+static void fdtable_child_after_fork(void)
 {
 	pthread_mutex_init(&free_lock, NULL);
+	pthread_mutex_init(&tab_lock, NULL);
 }
 
 __attribute__((constructor)) static void fdtable_constructor(void)
 {
-	pthread_atfork(NULL, NULL, free_child_after_fork);
+	pthread_atfork(NULL, NULL, fdtable_child_after_fork);
 }
 
 struct shim_sock *shim_sock_alloc(void)
 {
 	struct shim_sock *s;
 
-	pthread_mutex_lock(&free_lock);
+	shim_lock(&free_lock);
 	s = free_socks;
 	if (s)
 		free_socks = s->ev_next;
-	pthread_mutex_unlock(&free_lock);
+	shim_unlock(&free_lock);
 	if (!s) {
 		s = calloc(1, sizeof(*s));
 		if (!s)
@@ -111,10 +123,10 @@ struct shim_sock *shim_sock_alloc(void)
 
 void shim_sock_free(struct shim_sock *s)
 {
-	pthread_mutex_lock(&free_lock);
+	shim_lock(&free_lock);
 	s->ev_next = free_socks;
 	free_socks = s;
-	pthread_mutex_unlock(&free_lock);
+	shim_unlock(&free_lock);
 }
 
 struct shim_sock *shim_get(int fd)
@@ -182,18 +194,17 @@ int shim_install(int fd, struct shim_sock *s)
 {
 	int rc;
 
-	pthread_mutex_lock(&tab_lock);
+	shim_lock(&tab_lock);
 	rc = tab_init();
 	if (rc == 0 && (fd < 0 || fd >= shim_tab_size))
 		rc = -EMFILE;
 	if (rc == 0) {
-		s->fd = fd;
 		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 		if (fd + 1 > shim_tab_hi)
 			shim_tab_hi = fd + 1;
 		__atomic_store_n(&shim_tab[fd], s, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_unlock(&tab_lock);
+	shim_unlock(&tab_lock);
 	return rc;
 }
 
@@ -218,9 +229,10 @@ struct shim_sock *shim_remove(int fd)
 
 	if (!shim_maybe_ours(fd))
 		return NULL;
-	pthread_mutex_lock(&tab_lock);
-	s = shim_tab[fd];
-	__atomic_store_n(&shim_tab[fd], NULL, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&tab_lock);
+	shim_lock(&tab_lock);
+	/* An exchange: a close() from a signal handler takes entries out
+	 * without the lock (defer.c); only one of the two gets it. */
+	s = __atomic_exchange_n(&shim_tab[fd], NULL, __ATOMIC_ACQ_REL);
+	shim_unlock(&tab_lock);
 	return s;
 }

@@ -46,28 +46,111 @@ static int sock_timeout_ms(struct shim_sock *s, int name)
 }
 
 /*
- * Wait until the ring has something for us (@readable) or room; 0 when
- * worth retrying, -EAGAIN (non-blocking or timeout), -EINTR.
+ * One read or write call on a ring socket, as far as its waits go. The
+ * shim works on end A only through @fd, the fd the call came in on: the
+ * application may close any other number that names the socket (a dup)
+ * at any time.
+ */
+struct io_call {
+	struct shim_sock *s;
+	int fd;
+	bool rd;		/* a read (else a write) */
+	int nonblock;		/* O_NONBLOCK or MSG_DONTWAIT; -1: not looked up yet */
+	int64_t deadline;	/* SO_RCVTIMEO/SO_SNDTIMEO runs out (xs_now_ns()); -1 none */
+	bool timed;		/* deadline computed */
+	unsigned int misses;	/* waits that said "ready" since the call last moved bytes */
+};
+
+/*
+ * A wait said "ready" and the call then found nothing this many times in
+ * a row: readiness is not to be trusted on this ring (the ring's
+ * observers never lie about our side, so only a bug, or a peer that found
+ * a way, can get here): the next waits sleep until the peer's next
+ * notification instead. Non-blocking calls retry once.
+ */
+#define IO_MISSES_MAX 3
+/* ... and wake up at least this often meanwhile, in case nothing comes. */
+#define IO_EVENT_SLICE_NS (50 * 1000000LL)
+
+/* Time left before the call's SO_RCVTIMEO/SO_SNDTIMEO runs out, ns (-1: none). */
+static int64_t io_left_ns(struct io_call *c)
+{
+	int64_t left;
+
+	if (!c->timed) {
+		int ms = sock_timeout_ms(c->s, c->rd ? SO_RCVTIMEO : SO_SNDTIMEO);
+
+		c->deadline = ms < 0 ? -1 : xs_now_ns() + (int64_t)ms * 1000000;
+		c->timed = true;
+	}
+	if (c->deadline < 0)
+		return -1;
+	left = c->deadline - xs_now_ns();
+	return left > 0 ? left : 0;
+}
+
+/*
+ * Readiness misled this call (IO_MISSES_MAX): sleep until the peer's next
+ * notification (the event thread counts them), the deadline, or a slice
+ * of IO_EVENT_SLICE_NS, whichever comes first; never on the ring's word.
+ * 0 to try again, -EAGAIN (the deadline had passed), -EINTR.
+ */
+static int io_wait_event(struct io_call *c)
+{
+	int64_t left = io_left_ns(c), slice;
+	uint32_t seen;
+	int rc;
+
+	if (left == 0)
+		return -EAGAIN;
+	slice = left < 0 || left > IO_EVENT_SLICE_NS ? IO_EVENT_SLICE_NS : left;
+	/* The count first: a notification after this load ends the sleep. */
+	seen = sock_events(c->s);
+	/* Ask for notifications; its "ready" is what misled us: ignored. */
+	(void)sock_sleep_begin(c->s, c->fd, c->rd, !c->rd);
+	rc = sock_wait_event(c->s, seen, slice);
+	sock_sleep_end(c->s, c->fd, c->rd, !c->rd);
+	/* Even at the deadline: the call tries once more before its EAGAIN. */
+	return rc == -EINTR ? rc : 0;
+}
+
+/*
+ * Wait until the ring has something for the call (data, or room); 0 when
+ * worth retrying, -EAGAIN (non-blocking or timeout), -EINTR. Every 0 is
+ * counted in c->misses until the call moves bytes again.
  *
  * A blocking call first spins on the ring for up to XSOCK_SPIN_US (the
  * peer is not asked to notify meanwhile, so a quick answer costs neither
  * side a system call), then asks for a notification and sleeps in the
  * kernel on end A. A non-blocking call that must report EAGAIN asks for
  * one passively: the program is about to wait for this fd somewhere.
+ * No lock is held here (a fork() or a signal handler may come).
  */
-static int sock_wait(struct shim_sock *s, bool readable, bool nonblock)
+static int sock_wait(struct io_call *c)
 {
+	struct shim_sock *s = c->s;
 	struct xsr *r = &s->conn->ring;
+	bool readable = c->rd;
 	unsigned int want = readable ? (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR) :
 				       (XSR_WRITABLE | XSR_HUP | XSR_ERR);
 	struct pollfd pfd;
+	int64_t left;
 	unsigned int i;
 	int rc, timeout;
 
-	if (nonblock) {
-		sock_passive(s, readable, true);
-		return (xsr_poll(r) & want) ? 0 : -EAGAIN;
+	if (c->nonblock) {
+		/* One retry after "ready" at most: then EAGAIN is the answer. */
+		if (c->misses)
+			return -EAGAIN;
+		sock_passive(s, c->fd, readable, true);
+		if (!(xsr_poll(r) & want))
+			return -EAGAIN;
+		c->misses++;
+		return 0;
 	}
+	if (c->misses >= IO_MISSES_MAX)
+		return io_wait_event(c);
+	c->misses++;
 	if (shim_spin_budget()) {
 		uint64_t end = (uint64_t)xs_now_ns() + shim_spin_budget();
 
@@ -88,12 +171,12 @@ static int sock_wait(struct shim_sock *s, bool readable, bool nonblock)
 		}
 	}
 	shim_spin_result(false);
-	if (sock_sleep_begin(s, readable, !readable)) {
-		sock_sleep_end(s, readable, !readable);
+	if (sock_sleep_begin(s, c->fd, readable, !readable)) {
+		sock_sleep_end(s, c->fd, readable, !readable);
 		return 0;	/* some room (or news): the caller writes what fits */
 	}
-	timeout = sock_timeout_ms(s, readable ? SO_RCVTIMEO : SO_SNDTIMEO);
-	if (timeout < 0) {
+	left = io_left_ns(c);
+	if (left < 0) {
 		/*
 		 * No timeout: block in a call on A itself, not in poll(), which
 		 * a signal always interrupts: the kernel restarts it after a
@@ -103,25 +186,27 @@ static int sock_wait(struct shim_sock *s, bool readable, bool nonblock)
 		 * at. Writable: A unplugged; the one filler byte this sends to
 		 * B is taken back at once (sock_drain_filler()).
 		 */
-		char c = 0;
+		char b = 0;
 		uint64_t slept_at = (uint64_t)xs_now_ns();
-		ssize_t got = readable ? recv(s->fd, &c, 1, MSG_PEEK) :
-					 send(s->fd, &c, 1, MSG_NOSIGNAL);
+		ssize_t got = readable ? recv(c->fd, &b, 1, MSG_PEEK) :
+					 send(c->fd, &b, 1, MSG_NOSIGNAL);
 
 		rc = got < 0 ? -errno : 0;	/* EINTR; EAGAIN if made non-blocking meanwhile */
 		shim_spin_slept(slept_at, got >= 0);
 		if (!readable && got > 0)
 			sock_drain_filler(s);
-		sock_sleep_end(s, readable, !readable);
+		sock_sleep_end(s, c->fd, readable, !readable);
 		return rc;
 	}
-	pfd.fd = s->fd;
+	/* Whole milliseconds, rounded up: a wait never ends early. */
+	timeout = (int)XS_MIN((left + 999999) / 1000000, (int64_t)INT_MAX);
+	pfd.fd = c->fd;
 	pfd.events = readable ? POLLIN : POLLOUT;
 	pfd.revents = 0;
-	rc = poll(&pfd, 1, timeout);
+	rc = timeout > 0 ? poll(&pfd, 1, timeout) : 0;
 	if (rc < 0)
 		rc = -errno;
-	sock_sleep_end(s, readable, !readable);
+	sock_sleep_end(s, c->fd, readable, !readable);
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
@@ -155,21 +240,19 @@ static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
 #define IOV_MAX_LOCAL IOV_MAX	/* 1024: what the kernel accepts */
 
 /*
- * Nothing to read (@readable) or no room to write, with @done bytes moved
- * so far: wait for the ring (sock_wait()) and return 0 to try again, or a
+ * Nothing to read or no room to write, with @done bytes moved so far:
+ * wait for the ring (sock_wait()) and return 0 to try again, or a
  * negative errno to stop. A call that moved something stops instead when
  * it is non-blocking, or at once when @short_ok (a read that may be
- * short). O_NONBLOCK (*@nonblock, -1: not looked up yet) is looked up
- * only here, when the call would block.
+ * short). O_NONBLOCK is looked up only here, when the call would block.
  */
-static int wait_or_stop(struct shim_sock *s, bool readable, size_t done, bool short_ok,
-			int *nonblock)
+static int wait_or_stop(struct io_call *c, size_t done, bool short_ok)
 {
-	if (*nonblock < 0)
-		*nonblock = fd_nonblocking(s->fd);
-	if (done > 0 && (short_ok || *nonblock))
+	if (c->nonblock < 0)
+		c->nonblock = fd_nonblocking(c->fd);
+	if (done > 0 && (short_ok || c->nonblock))
 		return -EAGAIN;	/* a short read or write to report */
-	return sock_wait(s, readable, *nonblock);
+	return sock_wait(c);
 }
 
 /*
@@ -181,21 +264,30 @@ static int wait_or_stop(struct shim_sock *s, bool readable, size_t done, bool sh
  * freed room meanwhile; a full ring plugs it only when a call meets it
  * (EAGAIN) or before a wait.
  */
-static void after_io(struct shim_sock *s, bool rd)
+static void after_io(struct shim_sock *s, int fd, bool rd)
 {
 	struct shim_rstate *rs = s->rs;
 
 	if (__atomic_load_n(rd ? &rs->passive_rd : &rs->passive_wr, __ATOMIC_RELAXED))
-		sock_passive(s, rd, false);
+		sock_passive(s, fd, rd, false);
 	if (__atomic_load_n(rd ? &rs->tok : &rs->plug, __ATOMIC_RELAXED))
-		sock_sync(s, false, true);
+		sock_sync(s, fd, false, true);
 }
 
-static ssize_t sock_recv(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
+/*
+ * The reader's (and the writer's) lock is taken around each copy only,
+ * never across a wait: a thread asleep in recv() must not hold up a
+ * child forked meanwhile (it gets a copy of the lock; the lock is shared,
+ * so the copy is the parent's and is let go of at once), nor a signal
+ * handler, nor another thread's read after the data came.
+ */
+static ssize_t sock_recv(struct shim_sock *s, int fd, const struct iovec *iov0, int iovcnt,
+			 int flags)
 {
 	struct xsr *r = &s->conn->ring;
 	/* O_NONBLOCK is looked up only when the call would block. */
-	int nonblock = (flags & MSG_DONTWAIT) ? 1 : -1;
+	struct io_call c = { .s = s, .fd = fd, .rd = true,
+			     .nonblock = (flags & MSG_DONTWAIT) ? 1 : -1 };
 	bool waitall = (flags & MSG_WAITALL) && !(flags & MSG_PEEK);
 	struct iovec local[IOV_MAX_LOCAL], *iov = local;
 	size_t want, got = 0;
@@ -211,37 +303,41 @@ static ssize_t sock_recv(struct shim_sock *s, const struct iovec *iov0, int iovc
 		return 0;
 	if (sock_rd_shut(s))
 		return 0;
-	pthread_mutex_lock(&s->rlock);
 	for (;;) {
+		sock_io_lock(s, true);
 		rc = xsr_readv(r, iov, iovcnt, (flags & MSG_PEEK) ? XSR_PEEK : 0);
+		sock_io_unlock(s, true);
 		if (rc > 0) {
 			got += (size_t)rc;
 			if (!waitall || got == want)
 				break;
 			iov_advance(&iov, &iovcnt, (size_t)rc);
+			c.misses = 0;
 			continue;
 		}
 		if (rc == 0)
 			break;	/* end of stream */
 		if (rc != -EAGAIN)
 			break;	/* an error */
-		rc = wait_or_stop(s, true, got, !waitall, &nonblock);
+		rc = wait_or_stop(&c, got, !waitall);
 		if (rc < 0)
 			break;
 	}
-	pthread_mutex_unlock(&s->rlock);
 	if (got > 0) {
 		/* The program is reading: no notifications needed for now. */
-		after_io(s, true);
+		after_io(s, fd, true);
 		return (ssize_t)got;
 	}
 	return rc;
 }
 
-static ssize_t sock_send(struct shim_sock *s, const struct iovec *iov0, int iovcnt, int flags)
+static ssize_t sock_send(struct shim_sock *s, int fd, const struct iovec *iov0, int iovcnt,
+			 int flags)
 {
 	struct xsr *r = &s->conn->ring;
-	int nonblock = (flags & MSG_DONTWAIT) ? 1 : -1;	/* looked up when needed */
+	/* O_NONBLOCK is looked up only when the call would block. */
+	struct io_call c = { .s = s, .fd = fd, .rd = false,
+			     .nonblock = (flags & MSG_DONTWAIT) ? 1 : -1 };
 	struct iovec local[IOV_MAX_LOCAL], *iov = local;
 	size_t want, sent = 0;
 	ssize_t rc = 0;
@@ -250,32 +346,33 @@ static ssize_t sock_send(struct shim_sock *s, const struct iovec *iov0, int iovc
 		return -EINVAL;		/* as readv/writev say */
 	memcpy(local, iov0, (size_t)iovcnt * sizeof(*iov0));
 	want = iov_len_of(iov0, iovcnt);
-	pthread_mutex_lock(&s->wlock);
 	while (sent < want) {
+		sock_io_lock(s, false);
 		rc = xsr_writev(r, iov, iovcnt);
+		sock_io_unlock(s, false);
 		if (rc > 0) {
 			sent += (size_t)rc;
 			iov_advance(&iov, &iovcnt, (size_t)rc);
+			c.misses = 0;
 			continue;
 		}
 		if (rc == 0)
 			rc = -EAGAIN;
 		if (rc != -EAGAIN)
 			break;
-		rc = wait_or_stop(s, false, sent, false, &nonblock);
+		rc = wait_or_stop(&c, sent, false);
 		if (rc < 0)
 			break;
 	}
-	pthread_mutex_unlock(&s->wlock);
 	if (sent > 0) {
-		after_io(s, false);
+		after_io(s, fd, false);
 		return (ssize_t)sent;
 	}
 	if (want == 0)
 		return 0;
 	if (rc == -EPIPE) {
 		xs_log(XS_LOG_DEBUG, "fd %d: write on a closed ring (shut %d, peer gone %d, "
-		       "alive %u, closed %u)", s->fd, r->tx_shut, r->peer_gone,
+		       "alive %u, closed %u)", fd, r->tx_shut, r->peer_gone,
 		       *r->peer_alive_p, *r->peer_closed_p);
 		if (!(flags & MSG_NOSIGNAL))
 			raise(SIGPIPE);
@@ -289,27 +386,29 @@ static ssize_t sock_send(struct shim_sock *s, const struct iovec *iov0, int iovc
  * A read or (@out) a write on ring socket @s, which drops the caller's
  * reference: the count, or -1 and errno.
  */
-static ssize_t do_io(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags,
-		     bool out)
+static ssize_t do_io(struct shim_sock *s, int fd, const struct iovec *iov, int iovcnt,
+		     int flags, bool out)
 {
 	ssize_t rc;
 
 	SHIM_ENTER();
-	rc = out ? sock_send(s, iov, iovcnt, flags) : sock_recv(s, iov, iovcnt, flags);
+	rc = out ? sock_send(s, fd, iov, iovcnt, flags) : sock_recv(s, fd, iov, iovcnt, flags);
 	xs_status_update(s->conn, rc == -ECONNRESET || rc == -EPROTO ? (int)-rc : 0);
 	SHIM_LEAVE();
 	shim_put(s);
 	return rc < 0 ? shim_fail((int)rc) : rc;
 }
 
-static ssize_t do_recv(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags)
+static ssize_t do_recv(struct shim_sock *s, int fd, const struct iovec *iov, int iovcnt,
+		       int flags)
 {
-	return do_io(s, iov, iovcnt, flags, false);
+	return do_io(s, fd, iov, iovcnt, flags, false);
 }
 
-static ssize_t do_send(struct shim_sock *s, const struct iovec *iov, int iovcnt, int flags)
+static ssize_t do_send(struct shim_sock *s, int fd, const struct iovec *iov, int iovcnt,
+		       int flags)
 {
-	return do_io(s, iov, iovcnt, flags, true);
+	return do_io(s, fd, iov, iovcnt, flags, true);
 }
 
 XS_EXPORT ssize_t read(int fd, void *buf, size_t len)
@@ -319,7 +418,7 @@ XS_EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 	if (!s)
 		return shim_real.read(fd, buf, len);
-	return do_recv(s, &v, 1, 0);
+	return do_recv(s, fd, &v, 1, 0);
 }
 
 XS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
@@ -333,7 +432,7 @@ XS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 		shim_put(s);
 		return shim_real.__read_chk(fd, buf, len, buflen);	/* aborts as glibc does */
 	}
-	return do_recv(s, &v, 1, 0);
+	return do_recv(s, fd, &v, 1, 0);
 }
 
 XS_EXPORT ssize_t write(int fd, const void *buf, size_t len)
@@ -343,7 +442,7 @@ XS_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 
 	if (!s)
 		return shim_real.write(fd, buf, len);
-	return do_send(s, &v, 1, 0);
+	return do_send(s, fd, &v, 1, 0);
 }
 
 XS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
@@ -352,7 +451,7 @@ XS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 
 	if (!s)
 		return shim_real.readv(fd, iov, iovcnt);
-	return do_recv(s, iov, iovcnt, 0);
+	return do_recv(s, fd, iov, iovcnt, 0);
 }
 
 XS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
@@ -361,7 +460,7 @@ XS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 
 	if (!s)
 		return shim_real.writev(fd, iov, iovcnt);
-	return do_send(s, iov, iovcnt, 0);
+	return do_send(s, fd, iov, iovcnt, 0);
 }
 
 XS_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
@@ -371,7 +470,7 @@ XS_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 
 	if (!s)
 		return shim_real.send(fd, buf, len, flags);
-	return do_send(s, &v, 1, flags);
+	return do_send(s, fd, &v, 1, flags);
 }
 
 XS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
@@ -383,7 +482,7 @@ XS_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 	if (!s)
 		return shim_real.sendto(fd, buf, len, flags, to, tolen);
 	/* Like Linux TCP: the address of a connected stream is ignored. */
-	return do_send(s, &v, 1, flags);
+	return do_send(s, fd, &v, 1, flags);
 }
 
 XS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
@@ -396,7 +495,7 @@ XS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 		shim_put(s);
 		return shim_fail(-EFAULT);
 	}
-	return do_send(s, msg->msg_iov, (int)msg->msg_iovlen, flags);
+	return do_send(s, fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
 }
 
 XS_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
@@ -406,7 +505,7 @@ XS_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 
 	if (!s)
 		return shim_real.recv(fd, buf, len, flags);
-	return do_recv(s, &v, 1, flags);
+	return do_recv(s, fd, &v, 1, flags);
 }
 
 XS_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
@@ -418,7 +517,7 @@ XS_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int f
 		shim_put(s);
 		return shim_real.__recv_chk(fd, buf, len, buflen, flags);
 	}
-	return do_recv(s, &v, 1, flags);
+	return do_recv(s, fd, &v, 1, flags);
 }
 
 XS_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
@@ -431,7 +530,7 @@ XS_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sock
 		return shim_real.recvfrom(fd, buf, len, flags, from, fromlen);
 	if (from && fromlen)
 		*fromlen = 0;	/* as Linux TCP reports it */
-	return do_recv(s, &v, 1, flags);
+	return do_recv(s, fd, &v, 1, flags);
 }
 
 XS_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
@@ -446,7 +545,7 @@ XS_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, i
 	}
 	if (from && fromlen)
 		*fromlen = 0;
-	return do_recv(s, &v, 1, flags);
+	return do_recv(s, fd, &v, 1, flags);
 }
 
 XS_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
@@ -462,11 +561,12 @@ XS_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	msg->msg_namelen = 0;
 	msg->msg_controllen = 0;
 	msg->msg_flags = 0;
-	return do_recv(s, msg->msg_iov, (int)msg->msg_iovlen, flags);
+	return do_recv(s, fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
 }
 
 /* sendfile into a ring: read the file here and write it to the ring. */
-static ssize_t sock_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size_t count)
+static ssize_t sock_sendfile(struct shim_sock *s, int out_fd, int in_fd, off_t *offset,
+			     size_t count)
 {
 	char buf[65536];
 	size_t done = 0;
@@ -485,7 +585,7 @@ static ssize_t sock_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size
 		}
 		v.iov_base = buf;
 		v.iov_len = (size_t)n;
-		rc = sock_send(s, &v, 1, MSG_NOSIGNAL);
+		rc = sock_send(s, out_fd, &v, 1, MSG_NOSIGNAL);
 		if (rc <= 0)
 			break;
 		done += (size_t)rc;
@@ -514,7 +614,7 @@ XS_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 	if (!s)
 		return shim_real.sendfile(out_fd, in_fd, offset, count);
 	SHIM_ENTER();
-	rc = sock_sendfile(s, in_fd, offset, count);
+	rc = sock_sendfile(s, out_fd, in_fd, offset, count);
 	SHIM_LEAVE();
 	shim_put(s);
 	return rc < 0 ? shim_fail((int)rc) : rc;

@@ -83,6 +83,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 			memcpy(w, local, sizeof(local));
 		}
 		w[n].s = s;
+		w[n].fd = fds[j].fd;
 		w[n].idx = (int)j;
 		w[n].rd = fds[j].events & (POLLIN | POLLRDNORM | POLLRDHUP);
 		w[n].wr = fds[j].events & (POLLOUT | POLLWRNORM);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Readiness of ring sockets: what end A shows the kernel (tokens, plugs,
- * hang-up), and who asked the peer for notifications.
+ * hang-up), who asked the peer for notifications, and waiting for the
+ * next one; and the state behind it, shared with forked children, with
+ * the locks that serialize the ring's readers and writers.
  *
  * The rules (docs/performance.md, "Waiting"):
  *   - A carries a token byte while the ring has data or news (EOF, error),
@@ -26,19 +28,34 @@
  * connection (the inetd and PostgreSQL pattern) must agree on what A
  * holds. Its lock is process-shared and robust: a process killed while
  * holding it does not wedge the others (the state is re-read from the
- * kernel then).
+ * kernel then). So are the reader's and the writer's locks: the ring's
+ * indexes are shared by our processes too (struct xsr_own), so one
+ * reader and one writer at a time in all of them; neither lock is ever
+ * held while a thread sleeps, so a fork() that copies a held one leaves
+ * the child waiting only for a copy that is about to end.
+ *
+ * The shim works on end A only through the fd the application's call
+ * came in on (@afd below; -1 for the event thread, which never needs
+ * to): the numbers that name a socket change with every dup() and
+ * close(), and a number closed may name an unrelated file the next
+ * instant.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <linux/sockios.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "preload/defer.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
@@ -77,6 +94,7 @@ static bool room_to_write(struct xsr *r)
  * list: the pages on its copy of the list are its parent's to reuse.
  */
 #define RS_KEEP 64
+/* Taken with shim_lock() (defer.h): close() may free a ring socket. */
 static pthread_mutex_t rs_free_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_rstate *rs_free;
 static int rs_nfree;
@@ -98,13 +116,13 @@ int sock_ready_init(struct shim_sock *s)
 	pthread_mutexattr_t ma;
 	struct shim_rstate *rs;
 
-	pthread_mutex_lock(&rs_free_lock);
+	shim_lock(&rs_free_lock);
 	rs = rs_free;
 	if (rs) {
 		rs_free = rs->next_free;
 		rs_nfree--;
 	}
-	pthread_mutex_unlock(&rs_free_lock);
+	shim_unlock(&rs_free_lock);
 	if (rs) {
 		memset(rs, 0, sizeof(*rs));
 	} else {
@@ -118,6 +136,8 @@ int sock_ready_init(struct shim_sock *s)
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&rs->lock, &ma);
+	pthread_mutex_init(&rs->rlock, &ma);
+	pthread_mutex_init(&rs->wlock, &ma);
 	pthread_mutexattr_destroy(&ma);
 	RS_SET(rs, passive_rd, 1);	/* the first byte must wake whatever waits */
 	s->rs = rs;
@@ -136,14 +156,14 @@ void sock_ready_free(struct shim_sock *s)
 
 	s->rs = NULL;
 	if (rs->maker == getpid() && s->owner == getpid()) {
-		pthread_mutex_lock(&rs_free_lock);
+		shim_lock(&rs_free_lock);
 		if (rs_nfree < RS_KEEP) {
 			rs->next_free = rs_free;
 			rs_free = rs;
 			rs_nfree++;
 			keep = true;
 		}
-		pthread_mutex_unlock(&rs_free_lock);
+		shim_unlock(&rs_free_lock);
 	}
 	if (!keep)
 		munmap(rs, sizeof(*rs));
@@ -168,6 +188,21 @@ static void rs_unlock(struct shim_sock *s)
 	pthread_mutex_unlock(&s->rs->lock);
 }
 
+void sock_io_lock(struct shim_sock *s, bool rd)
+{
+	pthread_mutex_t *m = rd ? &s->rs->rlock : &s->rs->wlock;
+
+	/* Its holder died mid-copy: the ring's indexes move only after a
+	 * copy (struct xsr_own), so what it did not finish never happened. */
+	if (pthread_mutex_lock(m) == EOWNERDEAD)
+		pthread_mutex_consistent(m);
+}
+
+void sock_io_unlock(struct shim_sock *s, bool rd)
+{
+	pthread_mutex_unlock(rd ? &s->rs->rlock : &s->rs->wlock);
+}
+
 static void drain(int fd)
 {
 	char buf[512];
@@ -178,26 +213,26 @@ static void drain(int fd)
 }
 
 /*
- * The application's fd for end A in this process, or -1: A's fd number is
- * only ours to read from while the table still says so (after the
- * application closed it, or in a parent that closed its copy after fork,
- * the number may name somebody else's file).
+ * @afd, the fd the application's call came in on, if it is still end A
+ * of @s in this process; else -1. A's fd number is only ours to use while
+ * the table still says so (after the application closed it, or in a
+ * parent that closed its copy after fork, the number may name somebody
+ * else's file).
  */
-static int a_fd(struct shim_sock *s)
+static int a_fd(struct shim_sock *s, int afd)
 {
-	int fd = s->fd;
-
-	if (fd >= 0 && fd < shim_tab_size && __atomic_load_n(&shim_tab[fd], __ATOMIC_ACQUIRE) == s)
-		return fd;
+	if (afd >= 0 && afd < shim_tab_size &&
+	    __atomic_load_n(&shim_tab[afd], __ATOMIC_ACQUIRE) == s)
+		return afd;
 	return -1;
 }
 
 /*
  * Under the lock: make A match the ring; @plug: also plug when short of
  * room. The token is taken back only by the application's own calls
- * (@app): the event thread adds, never removes.
+ * (@app, through @afd): the event thread adds, never removes.
  */
-static void sync_locked(struct shim_sock *s, unsigned int m, bool plug, bool app)
+static void sync_locked(struct shim_sock *s, int afd, unsigned int m, bool plug, bool app)
 {
 	static const char junk[512];
 	struct shim_rstate *rs = s->rs;
@@ -211,7 +246,7 @@ static void sync_locked(struct shim_sock *s, unsigned int m, bool plug, bool app
 			send(s->bfd, "r", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 			RS_SET(rs, tok, 1);
 		} else if (!news && RS_GET(rs, tok) && app) {
-			int fd = a_fd(s);
+			int fd = a_fd(s, afd);
 
 			if (fd >= 0) {
 				drain(fd);
@@ -227,12 +262,12 @@ static void sync_locked(struct shim_sock *s, unsigned int m, bool plug, bool app
 	if (room && RS_GET(rs, plug)) {
 		drain(s->bfd);
 		RS_SET(rs, plug, 0);
-	} else if (!room && plug && !RS_GET(rs, plug) && a_fd(s) >= 0) {
+	} else if (!room && plug && !RS_GET(rs, plug) && (afd = a_fd(s, afd)) >= 0) {
 		int i;
 
 		/* Fill A's (tiny) send buffer: A stops polling writable. */
 		for (i = 0; i < 64; i++)
-			if (send(s->fd, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL) <= 0)
+			if (send(afd, junk, sizeof(junk), MSG_DONTWAIT | MSG_NOSIGNAL) <= 0)
 				break;
 		RS_SET(rs, plug, 1);
 	}
@@ -276,7 +311,7 @@ bool sock_stale(struct shim_sock *s, bool plug)
 	return needs_sync(s, xsr_poll(&s->conn->ring), plug, true);
 }
 
-void sock_sync(struct shim_sock *s, bool plug, bool app)
+void sock_sync(struct shim_sock *s, int afd, bool plug, bool app)
 {
 	unsigned int m = xsr_poll(&s->conn->ring);
 
@@ -285,12 +320,12 @@ void sock_sync(struct shim_sock *s, bool plug, bool app)
 		return;
 	SHIM_ENTER();
 	rs_lock(s);
-	sync_locked(s, xsr_poll(&s->conn->ring), plug, app);
+	sync_locked(s, afd, xsr_poll(&s->conn->ring), plug, app);
 	rs_unlock(s);
 	SHIM_LEAVE();
 }
 
-void sock_passive(struct shim_sock *s, bool rd, bool on)
+void sock_passive(struct shim_sock *s, int afd, bool rd, bool on)
 {
 	struct shim_rstate *rs = s->rs;
 	int *p = rd ? &rs->passive_rd : &rs->passive_wr;
@@ -301,14 +336,14 @@ void sock_passive(struct shim_sock *s, bool rd, bool on)
 	rs_lock(s);
 	__atomic_store_n(p, (int)on, __ATOMIC_RELAXED);
 	flags_locked(s);
-	sync_locked(s, xsr_poll(&s->conn->ring), !rd && on, true);
+	sync_locked(s, afd, xsr_poll(&s->conn->ring), !rd && on, true);
 	rs_unlock(s);
 	SHIM_LEAVE();
 	if (!on)
 		evloop_want_sweep();
 }
 
-bool sock_sleep_begin(struct shim_sock *s, bool rd, bool wr)
+bool sock_sleep_begin(struct shim_sock *s, int afd, bool rd, bool wr)
 {
 	struct shim_rstate *rs = s->rs;
 	unsigned int m;
@@ -321,7 +356,7 @@ bool sock_sleep_begin(struct shim_sock *s, bool rd, bool wr)
 		__atomic_add_fetch(&rs->sleep_wr, 1, __ATOMIC_RELAXED);
 	flags_locked(s);
 	m = xsr_poll(&s->conn->ring);
-	sync_locked(s, m, wr, true);
+	sync_locked(s, afd, m, wr, true);
 	rs_unlock(s);
 	SHIM_LEAVE();
 	if (RS_GET(rs, rd_shut) && rd)
@@ -330,7 +365,7 @@ bool sock_sleep_begin(struct shim_sock *s, bool rd, bool wr)
 	       (wr && ((m & (XSR_HUP | XSR_ERR)) || room_to_write(&s->conn->ring)));
 }
 
-void sock_sleep_end(struct shim_sock *s, bool rd, bool wr)
+void sock_sleep_end(struct shim_sock *s, int afd, bool rd, bool wr)
 {
 	struct shim_rstate *rs = s->rs;
 
@@ -341,7 +376,7 @@ void sock_sleep_end(struct shim_sock *s, bool rd, bool wr)
 	if (wr && RS_GET(rs, sleep_wr) > 0)
 		__atomic_sub_fetch(&rs->sleep_wr, 1, __ATOMIC_RELAXED);
 	flags_locked(s);
-	sync_locked(s, xsr_poll(&s->conn->ring), false, true);
+	sync_locked(s, afd, xsr_poll(&s->conn->ring), false, true);
 	rs_unlock(s);
 	SHIM_LEAVE();
 	evloop_want_sweep();
@@ -372,7 +407,7 @@ void sock_sweep(struct shim_sock *s)
 		/* Writers are asked about only after they met a full ring. */
 		RS_SET(rs, passive_wr, RS_GET(rs, plug));
 		flags_locked(s);
-		sync_locked(s, xsr_poll(&s->conn->ring), false, false);
+		sync_locked(s, -1, xsr_poll(&s->conn->ring), false, false);
 	}
 	rs_unlock(s);
 }
@@ -382,10 +417,10 @@ bool sock_rd_shut(const struct shim_sock *s)
 	return __atomic_load_n(&s->rs->rd_shut, __ATOMIC_RELAXED);
 }
 
-void sock_set_rd_shut(struct shim_sock *s)
+void sock_set_rd_shut(struct shim_sock *s, int afd)
 {
 	__atomic_store_n(&s->rs->rd_shut, 1, __ATOMIC_RELAXED);
-	sock_sync(s, false, true);
+	sock_sync(s, afd, false, true);
 }
 
 unsigned int sock_revents(struct shim_sock *s, unsigned int events)
@@ -393,11 +428,9 @@ unsigned int sock_revents(struct shim_sock *s, unsigned int events)
 	struct xsr *r = &s->conn->ring;
 	bool rd = events & (POLLIN | POLLRDNORM | POLLRDHUP);
 	bool wr = events & (POLLOUT | POLLWRNORM);
-	/* Only what was asked for; a process that never forked is the ring's
-	 * only reader, and its reader's cached view may say "readable". */
+	/* Only what was asked for. */
 	unsigned int m = xsr_poll_for(r, (rd ? XSR_READABLE : 0) | (wr ? XSR_WRITABLE : 0) |
-					 ((events & POLLRDHUP) ? XSR_RDHUP : 0),
-				      !evloop_forked());
+					 ((events & POLLRDHUP) ? XSR_RDHUP : 0));
 	unsigned int rev = 0;
 
 	if (sock_rd_shut(s))
@@ -413,4 +446,52 @@ unsigned int sock_revents(struct shim_sock *s, unsigned int events)
 	if ((m & (XSR_HUP | XSR_ERR)) || (wr && (m & XSR_WRITABLE) && room_to_write(r)))
 		rev |= events & (POLLOUT | POLLWRNORM);
 	return rev;
+}
+
+/* ---- waiting for the peer's next notification ----------------------------------------- */
+
+static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts)
+{
+	/* Not FUTEX_PRIVATE_FLAG: @uaddr is in a MAP_SHARED page, and the
+	 * waiter may be a forked child of the event thread's process. */
+	return syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
+}
+
+void sock_note_event(struct shim_sock *s)
+{
+	struct shim_rstate *rs = s->rs;
+
+	/*
+	 * Sequentially consistent, both: the increment before the load of
+	 * the waiter count, against a waiter's increment of that count
+	 * before its FUTEX_WAIT compares @events (Dekker): either we see the
+	 * waiter and wake it, or its FUTEX_WAIT sees the new count and does
+	 * not sleep.
+	 */
+	__atomic_add_fetch(&rs->events, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&rs->ev_waiters, __ATOMIC_SEQ_CST))
+		futex(&rs->events, FUTEX_WAKE, INT_MAX, NULL);
+}
+
+uint32_t sock_events(struct shim_sock *s)
+{
+	/* Acquire: whatever the wait re-checks after this load is at least
+	 * as new as the notifications counted so far. */
+	return __atomic_load_n(&s->rs->events, __ATOMIC_ACQUIRE);
+}
+
+int sock_wait_event(struct shim_sock *s, uint32_t seen, int64_t timeout_ns)
+{
+	struct shim_rstate *rs = s->rs;
+	struct timespec ts = { timeout_ns / 1000000000, timeout_ns % 1000000000 };
+	long rc;
+
+	/* Sequentially consistent: see sock_note_event(). */
+	__atomic_add_fetch(&rs->ev_waiters, 1, __ATOMIC_SEQ_CST);
+	rc = futex(&rs->events, FUTEX_WAIT, seen, timeout_ns >= 0 ? &ts : NULL);
+	rc = rc < 0 ? -errno : 0;
+	__atomic_sub_fetch(&rs->ev_waiters, 1, __ATOMIC_SEQ_CST);
+	if (rc == -ETIMEDOUT || rc == -EINTR)
+		return (int)rc;
+	return 0;	/* woken, or @events had moved on already (EAGAIN) */
 }

@@ -47,6 +47,8 @@
  *   connect.c  where connect() is decided: ring, TCP, or failure
  *   accept.c   listen() and accept(): doorbells, direct reuse, TCP clients
  *   fdops.c    close, shutdown, dup/dup2/dup3/fcntl, and exit
+ *   defer.c    close() from a signal handler: the lock-free part now, the
+ *              rest later; which of the shim's locks a thread holds
  *   io.c       where bytes are copied: read/write/send/recv/sendfile...
  *   names.c    getsockname, getpeername, getsockopt, setsockopt, ioctl
  *   ready.c    what end A shows (tokens, plugs), who asked for notifying
@@ -80,11 +82,18 @@ struct shim_opt {
 };
 
 /*
- * What end A shows and who asked the peer for notifications (ready.c).
- * In a MAP_SHARED page so that a forked child and its parent agree.
+ * What end A shows and who asked the peer for notifications (ready.c),
+ * and what serializes the ring's readers and writers. In a MAP_SHARED
+ * page so that a forked child and its parent agree. The mutexes are
+ * process-shared and robust: a process that dies holding one does not
+ * wedge the others.
  */
 struct shim_rstate {
-	pthread_mutex_t lock;		/* process-shared, robust */
+	pthread_mutex_t lock;		/* this state */
+	pthread_mutex_t rlock;		/* one reader at a time, in any process */
+	pthread_mutex_t wlock;		/* one writer at a time, in any process */
+	uint32_t events;		/* the peer's notifications seen so far (futex) */
+	int ev_waiters;			/* threads asleep on @events */
 	int tok;			/* a token byte sits in A */
 	int plug;			/* A's send buffer is full: unwritable */
 	int hup;			/* B shut down for writing: A reads EOF */
@@ -100,15 +109,18 @@ struct shim_sock {
 	 * shim_get() that still holds an old pointer (see fdtable.c). */
 	int refs;			/* table entries + event thread + calls */
 	enum shim_kind kind;
-	int fd;				/* the application's fd */
+	/*
+	 * No fd of the application's is kept here: which numbers name this
+	 * socket changes with every dup() and close(), and a number the
+	 * application closed may name an unrelated file the next instant.
+	 * The shim works on end A only through the fd a call came in on.
+	 */
 	int nfds;			/* application fds naming it (dup) */
 
 	/* SHIM_RING */
 	struct xs_conn *conn;
 	int bfd;			/* our end of the socketpair */
-	pthread_mutex_t rlock;		/* one reader at a time */
-	pthread_mutex_t wlock;		/* one writer at a time */
-	struct shim_rstate *rs;		/* readiness, shared with forked children */
+	struct shim_rstate *rs;		/* readiness, locks: shared with forked children */
 	pid_t owner;			/* the process that created it */
 	int family;
 	struct shim_opt opts[16];

@@ -104,7 +104,6 @@ int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int 
 	 */
 	shim_real.setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	s->kind = SHIM_RING;
-	s->fd = -1;
 	s->conn = conn;
 	s->bfd = sv[1];
 	s->family = family;
@@ -115,8 +114,6 @@ int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int 
 		shim_sock_free(s);
 		return rc;
 	}
-	pthread_mutex_init(&s->rlock, NULL);
-	pthread_mutex_init(&s->wlock, NULL);
 	s->owner = getpid();
 	xs_status_attach(conn->ctx, conn);
 	*out = s;
@@ -133,8 +130,6 @@ static void shim_ring_free(struct shim_sock *s)
 		evloop_conn_end(s->conn);
 	if (s->bfd >= 0)
 		shim_real.close(s->bfd);
-	pthread_mutex_destroy(&s->rlock);
-	pthread_mutex_destroy(&s->wlock);
 	sock_ready_free(s);
 	shim_sock_free(s);
 	SHIM_LEAVE();

@@ -74,9 +74,9 @@ void wsocks_unpassive(struct wsock *w, int n)
 		struct shim_rstate *rs = w[i].s->rs;
 
 		if (w[i].rd && __atomic_load_n(&rs->passive_rd, __ATOMIC_RELAXED))
-			sock_passive(w[i].s, true, false);
+			sock_passive(w[i].s, w[i].fd, true, false);
 		if (w[i].wr && __atomic_load_n(&rs->passive_wr, __ATOMIC_RELAXED))
-			sock_passive(w[i].s, false, false);
+			sock_passive(w[i].s, w[i].fd, false, false);
 	}
 }
 
@@ -87,7 +87,7 @@ bool wsocks_sleep_begin(struct wsock *w, int n)
 	int i;
 
 	for (i = 0; i < n; i++)
-		ready |= sock_sleep_begin(w[i].s, w[i].rd, w[i].wr);
+		ready |= sock_sleep_begin(w[i].s, w[i].fd, w[i].rd, w[i].wr);
 	return ready;
 }
 
@@ -96,7 +96,7 @@ void wsocks_sleep_end(struct wsock *w, int n)
 	int i;
 
 	for (i = 0; i < n; i++)
-		sock_sleep_end(w[i].s, w[i].rd, w[i].wr);
+		sock_sleep_end(w[i].s, w[i].fd, w[i].rd, w[i].wr);
 }
 
 void wsocks_put(struct wsock *w, int n, struct wsock *local)

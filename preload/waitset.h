@@ -14,6 +14,7 @@
 /* A ring socket in a wait's set (with a reference), and what it waits for. */
 struct wsock {
 	struct shim_sock *s;
+	int fd;			/* the application's fd it was named by (end A) */
 	int idx;		/* poll: index in the pollfd array */
 	bool rd, wr;		/* interest */
 };

@@ -447,6 +447,7 @@ int main(int argc, char **argv)
 	}
 	free(samples);
 	free(buf);
+	xsr_detach(&a.r);
 	munmap(m, map_len);
 	return 0;
 }

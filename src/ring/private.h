@@ -7,8 +7,10 @@
  * copies the bytes, reuse.c parks and reopens it.
  *
  * Local state in struct xsr that the reader and the writer thread may
- * both touch is accessed with relaxed atomics; everything in the shared
- * page is loaded once (XS_READ_ONCE) into a local before it is used.
+ * both touch, and our indexes in struct xsr_own, are accessed with
+ * relaxed atomics; everything in the shared page is loaded once
+ * (XS_READ_ONCE) into a local before it is used, and our own indexes are
+ * never loaded from it.
  */
 #ifndef XSOCK_RING_PRIVATE_H
 #define XSOCK_RING_PRIVATE_H
@@ -66,8 +68,9 @@ static inline bool tx_shut_get(const struct xsr *r)
  */
 static inline int64_t rx_unread(const struct xsr *r, uint32_t prod)
 {
-	uint32_t avail = prod - r->rx_cons;
-	uint32_t seen = r->rx_prod_seen - r->rx_cons;
+	uint32_t cons = __atomic_load_n(&r->own->rx_cons, __ATOMIC_RELAXED);
+	uint32_t avail = prod - cons;
+	uint32_t seen = __atomic_load_n(&r->own->rx_prod_seen, __ATOMIC_RELAXED) - cons;
 
 	return avail > r->size || avail < seen ? -1 : (int64_t)avail;
 }

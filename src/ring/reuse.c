@@ -55,9 +55,9 @@ int xsr_park(struct xsr *r, uint32_t use)
 	/* Drop what the peer sent and we did not read (TCP would reset). */
 	prod = XS_READ_ONCE(*r->rx_prod_p);
 	if (rx_unread(r, prod) < 0)
-		return peer_corrupted(r, "rx prod at park", prod, r->rx_cons);
-	__atomic_store_n(&r->rx_cons, prod, __ATOMIC_RELAXED);
-	__atomic_store_n(&r->rx_prod_seen, prod, __ATOMIC_RELAXED);
+		return peer_corrupted(r, "rx prod at park", prod, r->own->rx_cons);
+	__atomic_store_n(&r->own->rx_cons, prod, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->own->rx_prod_seen, prod, __ATOMIC_RELAXED);
 	/*
 	 * Release: orders our last reads of the data before handing the
 	 * space back with the consumer index.
@@ -88,14 +88,14 @@ int xsr_park(struct xsr *r, uint32_t use)
 static int reuse_tx_check(struct xsr *r)
 {
 	uint32_t cons = XS_READ_ONCE(*r->tx_cons_p);
+	uint32_t prod = __atomic_load_n(&r->own->tx_prod, __ATOMIC_RELAXED);
 
-	if (cons != r->tx_prod) {
-		xs_log(XS_LOG_WARN, "ring: peer's consumer index %u is not %u at reuse", cons,
-		       r->tx_prod);
+	if (cons != prod) {
+		xs_log(XS_LOG_WARN, "ring: peer's consumer index %u is not %u at reuse", cons, prod);
 		broken_set(r, -ECONNRESET);
 		return -EPROTO;
 	}
-	r->tx_cons_seen = cons;
+	__atomic_store_n(&r->own->tx_cons_seen, cons, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->tx_shut, false, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->closed, false, __ATOMIC_RELAXED);
 	r->bytes_tx = r->bytes_rx = r->kicks = 0;

@@ -14,7 +14,10 @@
  *
  * Hardening: every field the peer writes is loaded once (XS_READ_ONCE)
  * into a local and validated with unsigned arithmetic before use; our own
- * indexes live in struct xsr and are only stored to shared memory. Every
+ * indexes live in struct xsr_own (memory the peer cannot reach, shared by
+ * our processes) and are only stored to shared memory, never loaded from
+ * it, by the reader, the writer and the observers alike: a peer that
+ * scribbles on our published indexes misleads nobody on our side. Every
  * data access is masked into [0, size) of its half, so a hostile peer can
  * at worst make us read garbage or report an error, never leave the ring.
  *
@@ -36,6 +39,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/compiler.h"
 #include "common/log.h"
@@ -103,10 +107,21 @@ int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
 	struct xsock_intf_ext *ext;
 	uint8_t *in, *out;
 
+	struct xsr_own *own;
+
 	if (!r || !intf || !data || order > XSOCK_RING_MAX_ORDER ||
 	    (side != XSR_SIDE_A && side != XSR_SIDE_B))
 		return -EINVAL;
+	/*
+	 * Shared (not private) anonymous memory: a process forked from ours
+	 * shares it by reference, so our indexes stay one set of values
+	 * whichever of our processes moves them. Zeroed by the kernel.
+	 */
+	own = mmap(NULL, sizeof(*own), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (own == MAP_FAILED)
+		return -errno;
 	memset(r, 0, sizeof(*r));
+	r->own = own;
 	ext = XSOCK_INTF_EXT(intf);
 	r->intf = d;
 	r->ext = ext;
@@ -144,8 +159,9 @@ int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
 		r->my_closed_p = &ext->b_closed;
 	}
 	/*
-	 * Both of our indexes start at 0 (xsr_format zeroed them and only we
-	 * ever store them); they are never read back from shared memory.
+	 * Both of our indexes start at 0 (xsr_format zeroed them in the page
+	 * and the kernel in r->own); only we ever store them, and they are
+	 * never read back from the shared page.
 	 */
 	r->kick = kick;
 	r->kick_ctx = kick_ctx;
@@ -165,6 +181,14 @@ int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
 	return 0;
 }
 
+void xsr_detach(struct xsr *r)
+{
+	if (r && r->own) {
+		munmap(r->own, sizeof(*r->own));
+		r->own = NULL;
+	}
+}
+
 bool xsr_peer_attached(const struct xsr *r)
 {
 	/* Acquire: pairs with B's release store in xsr_attach(). */
@@ -176,8 +200,11 @@ bool xsr_peer_attached(const struct xsr *r)
 /*
  * Observers. xsr_rx_ready(), xsr_tx_space() and xsr_poll() may run on any
  * thread (or, after fork(), in another process) while the reader and the
- * writer work: they never write the cached indexes and they use our own
- * indexes as published in the shared page. Both indexes of a half move
+ * writer work: they never write the cached indexes, and they take our own
+ * indexes from struct xsr_own, never from the shared page (a peer that
+ * set our published consumer index to its producer index - 1 would make
+ * an empty ring "readable" while every read says -EAGAIN: a blocking wait
+ * would spin on it for ever). Both indexes of a half move
  * while we look (ours by our reader or writer, the peer's by the peer),
  * so two loads never give one instant's window: a trailing index loaded
  * first can lag by more than a ring's worth behind a leading index loaded
@@ -227,7 +254,7 @@ static int observe_corrupt(struct xsr *r, const char *what, uint32_t a, uint32_t
 	return -EPROTO;
 }
 
-static ssize_t rx_observe(struct xsr *r, bool own_reader, bool *eof)
+static ssize_t rx_observe(struct xsr *r, bool *eof)
 {
 	uint32_t cons, prod;
 	int64_t avail;
@@ -240,13 +267,8 @@ static ssize_t rx_observe(struct xsr *r, bool own_reader, bool *eof)
 	/* Read barrier: orders the loads above before the loads of prod (see
 	 * rx_refresh(): an error seen implies the final prod is seen). */
 	xs_rmb();
-	/* The peer's prod leads our cons: the reader's own in its process,
-	 * else as published (after fork() the process reading may be another
-	 * one than this observer). The peer can scribble on the published
-	 * cons; then it misleads only other processes' readiness, and the
-	 * reader's own checks catch the corruption. */
-	avail = observe_window(r, r->rx_prod_p, own_reader ? &r->rx_cons : r->rx_cons_p,
-			       &prod, &cons);
+	/* The peer's prod leads our own cons (whichever process reads). */
+	avail = observe_window(r, r->rx_prod_p, &r->own->rx_cons, &prod, &cons);
 	if (avail < 0)
 		return observe_corrupt(r, "rx prod", prod, cons);
 	if (err != 0 && err != XSOCK_RING_EOF) {
@@ -265,8 +287,8 @@ static ssize_t tx_observe(struct xsr *r)
 
 	if (rc < 0)
 		return rc;
-	/* Our prod as published (see rx_observe()) leads the peer's cons. */
-	used = observe_window(r, r->tx_prod_p, r->tx_cons_p, &prod, &cons);
+	/* Our own prod (whichever process writes) leads the peer's cons. */
+	used = observe_window(r, &r->own->tx_prod, r->tx_cons_p, &prod, &cons);
 	if (used < 0)
 		return observe_corrupt(r, "tx cons", cons, prod);
 	return r->size - (uint32_t)used;
@@ -279,7 +301,7 @@ ssize_t xsr_rx_ready(struct xsr *r)
 
 	if (broken_get(r))
 		return broken_report(r);
-	rc = rx_observe(r, false, &eof);
+	rc = rx_observe(r, &eof);
 	return rc == -EPROTO ? broken_report(r) : rc;
 }
 
@@ -296,7 +318,8 @@ ssize_t xsr_tx_space(struct xsr *r)
 /*
  * Unread bytes as the reader last saw them (its cached copy of the peer's
  * prod ahead of its cons), without touching the shared page. Only the
- * reader moves either index; prod_seen is loaded first (acquire: the cons
+ * reader moves either index (in whichever of our processes reads: both
+ * are in struct xsr_own); prod_seen is loaded first (acquire: the cons
  * load cannot pass it), so cons is at least as new: if prod_seen - cons is
  * in 1..size, those bytes were there and unread when cons was loaded
  * (the peer's prod is at or past any prod_seen). A reader that moved on
@@ -304,13 +327,13 @@ ssize_t xsr_tx_space(struct xsr *r)
  */
 static bool rx_cached_ready(const struct xsr *r)
 {
-	uint32_t seen = __atomic_load_n(&r->rx_prod_seen, __ATOMIC_ACQUIRE);
-	uint32_t avail = seen - __atomic_load_n(&r->rx_cons, __ATOMIC_RELAXED);
+	uint32_t seen = __atomic_load_n(&r->own->rx_prod_seen, __ATOMIC_ACQUIRE);
+	uint32_t avail = seen - __atomic_load_n(&r->own->rx_cons, __ATOMIC_RELAXED);
 
 	return avail != 0 && avail <= r->size;
 }
 
-unsigned int xsr_poll_for(struct xsr *r, unsigned int want, bool own_reader)
+unsigned int xsr_poll_for(struct xsr *r, unsigned int want)
 {
 	const unsigned int err_bits = XSR_READABLE | XSR_WRITABLE | XSR_ERR;
 	unsigned int bits = 0;
@@ -319,7 +342,7 @@ unsigned int xsr_poll_for(struct xsr *r, unsigned int want, bool own_reader)
 
 	if (broken_get(r))
 		return err_bits;
-	if ((want & XSR_READABLE) && own_reader && rx_cached_ready(r)) {
+	if ((want & XSR_READABLE) && rx_cached_ready(r)) {
 		/*
 		 * The peer's error field shares its cache line with its prod:
 		 * loaded only when XSR_RDHUP is asked for. With bytes to read
@@ -335,7 +358,7 @@ unsigned int xsr_poll_for(struct xsr *r, unsigned int want, bool own_reader)
 		bits |= XSR_READABLE;
 		eof = err == XSOCK_RING_EOF || peer_ended(r);
 	} else {
-		rc = rx_observe(r, own_reader, &eof);
+		rc = rx_observe(r, &eof);
 		if (rc < 0)
 			return err_bits;	/* -EPROTO is reported by the next read/write */
 		if (rc > 0)
@@ -359,7 +382,7 @@ unsigned int xsr_poll_for(struct xsr *r, unsigned int want, bool own_reader)
 
 unsigned int xsr_poll(struct xsr *r)
 {
-	return xsr_poll_for(r, XSR_READABLE | XSR_WRITABLE, false);
+	return xsr_poll_for(r, XSR_READABLE | XSR_WRITABLE);
 }
 
 /* ---- shutdown ------------------------------------------------------------------------ */

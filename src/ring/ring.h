@@ -8,10 +8,12 @@
  *
  * Hardening (XSA-86, XSA-155): the peer's indexes are read once into a
  * local behind a barrier and checked against the ring size; our own
- * indexes are kept locally and only ever written to shared memory, never
- * read back; ring_order is read once at attach time. A ring the peer has
- * corrupted returns -EPROTO once and -ECONNRESET after that; it never
- * hangs, never touches memory outside the ring.
+ * indexes are kept in memory the peer cannot reach (struct xsr_own) and
+ * only ever written to the shared page, never read back from it, by the
+ * reader and the writer and by every observer (poll) alike; ring_order is
+ * read once at attach time. A ring the peer has corrupted returns -EPROTO
+ * once and -ECONNRESET after that; it never hangs, never touches memory
+ * outside the ring.
  *
  * Error contract (all functions): >= 0 success, negative errno:
  *   -EAGAIN     nothing to read / no space (non-blocking by nature)
@@ -53,6 +55,27 @@ enum xsr_side {
 
 typedef int (*xsr_kick_fn)(void *ctx);
 
+/*
+ * Our own indexes, and the reader's and the writer's last valid view of
+ * the peer's: trusted memory, private to our domain but shared by every
+ * process that holds the endpoint. xsr_attach() maps it MAP_SHARED |
+ * MAP_ANONYMOUS, so after fork() whichever process reads or writes next
+ * carries on from where the last one stopped, and observers in any
+ * process (poll, an event thread) see where the reader and the writer
+ * are without reading our indexes back from the page the peer can write.
+ * The writer's and the reader's fields sit on cache lines of their own:
+ * a reader thread and a writer thread of one endpoint do not share one.
+ * Stored with relaxed atomics (observers load them from other threads).
+ */
+struct xsr_own {
+	uint32_t tx_prod;		/* our producer index */
+	uint32_t tx_cons_seen;		/* peer's consumer index, last valid read */
+	uint8_t pad0[56];
+	uint32_t rx_cons;		/* our consumer index */
+	uint32_t rx_prod_seen;		/* peer's producer index, last valid read */
+	uint8_t pad1[56];
+};
+
 struct xsr {
 	/* shared memory (hostile) */
 	struct xsock_data_intf *intf;
@@ -66,10 +89,7 @@ struct xsr {
 	/* local state (trusted) */
 	enum xsr_side side;
 	uint32_t size;			/* bytes per half, power of two */
-	uint32_t tx_prod;		/* our producer index */
-	uint32_t rx_cons;		/* our consumer index */
-	uint32_t tx_cons_seen;		/* peer's consumer index, last valid read */
-	uint32_t rx_prod_seen;		/* peer's producer index, last valid read */
+	struct xsr_own *own;		/* our indexes (shared across fork()) */
 	int broken;			/* 0, or the sticky negative errno */
 	bool tx_shut;			/* we shut our direction down */
 	bool closed;			/* xsr_close() ran (for xsr_park()) */
@@ -106,10 +126,17 @@ int xsr_read_layout(const void *intf, unsigned int max_order,
 /*
  * Attach an endpoint to a formatted ring. @data is the contiguous data
  * area of (1 << @order) pages; @order is the caller's trusted copy.
- * @kick may be NULL (then nobody is woken). -EINVAL on bad order.
+ * @kick may be NULL (then nobody is woken). Maps the endpoint's struct
+ * xsr_own. -EINVAL on bad order, -ENOMEM (or another mmap() errno).
  */
 int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
 	       unsigned int order, xsr_kick_fn kick, void *kick_ctx);
+/*
+ * Let go of what xsr_attach() mapped (in this process; a forked process
+ * keeps its own mapping until it lets go). Idempotent; a zeroed or never
+ * attached endpoint is fine. The shared page is not touched.
+ */
+void xsr_detach(struct xsr *r);
 
 ssize_t xsr_write(struct xsr *r, const void *buf, size_t len);
 ssize_t xsr_writev(struct xsr *r, const struct iovec *iov, int iovcnt);
@@ -128,15 +155,16 @@ unsigned int xsr_poll(struct xsr *r);
  * XSR_READABLE, XSR_WRITABLE and XSR_RDHUP. Bits not asked for may be
  * missing; so may XSR_ERR for a direction the caller did not ask about
  * (the next read or write reports it), and XSR_RDHUP while bytes wait to
- * be read, unless asked for. XSR_HUP is always computed.
- * @own_reader: the caller's process is the only one that reads this ring
- * (it has not forked since it attached), so the reader's own cached view
- * may answer "readable" without loading the peer's index, whose cache
- * line the peer's writer keeps moving, and the reader's own consumer index
- * (which the peer cannot scribble on) is used instead of the published
- * one.
+ * be read, unless asked for. XSR_HUP is always computed. The reader's
+ * cached view may answer "readable" without loading the peer's index,
+ * whose cache line the peer's writer keeps moving.
+ *
+ * Readiness never lies about our own side: "readable" means a read made
+ * now (with nothing else reading meanwhile) returns data, end of stream
+ * or an error, never -EAGAIN; "writable" the same for a write. Whatever
+ * the peer writes into the shared page.
  */
-unsigned int xsr_poll_for(struct xsr *r, unsigned int want, bool own_reader);
+unsigned int xsr_poll_for(struct xsr *r, unsigned int want);
 
 /* End our direction (like shutdown(SHUT_WR)): the peer reads what was
  * written, then EOF. Idempotent. Kicks the peer. */

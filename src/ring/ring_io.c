@@ -82,9 +82,9 @@ static ssize_t rx_refresh(struct xsr *r, struct rx_state *st)
 	prod = XS_READ_ONCE(*r->rx_prod_p);
 	avail = rx_unread(r, prod);
 	if (avail < 0)
-		return peer_corrupted(r, "rx prod", prod, r->rx_cons);
-	/* Atomic: observers of this process read it (xsr_poll_for()). */
-	__atomic_store_n(&r->rx_prod_seen, prod, __ATOMIC_RELAXED);
+		return peer_corrupted(r, "rx prod", prod, r->own->rx_cons);
+	/* Atomic: observers read it (xsr_poll_for()), in any of our processes. */
+	__atomic_store_n(&r->own->rx_prod_seen, prod, __ATOMIC_RELAXED);
 	/*
 	 * Read barrier: orders the load of prod before the loads of the data
 	 * it covers (pairs with the peer's write barrier between its data
@@ -105,30 +105,32 @@ static ssize_t rx_refresh(struct xsr *r, struct rx_state *st)
  * the cached one leaves less than @need bytes. Returns 0..size or a
  * negative errno.
  */
-static ssize_t tx_refresh(struct xsr *r, uint32_t need)
+static ssize_t tx_refresh(struct xsr *r, uint32_t prod, uint32_t need)
 {
+	struct xsr_own *o = r->own;
 	uint32_t cons, used, fresh;
 	int rc;
 
 	rc = tx_check(r);
 	if (rc < 0)
 		return rc;
-	used = r->tx_prod - r->tx_cons_seen;
+	used = prod - o->tx_cons_seen;
 	if (r->size - used >= need)
 		return r->size - used;
 	cons = XS_READ_ONCE(*r->tx_cons_p);
 	/* cons must lie in [cons_seen, tx_prod]: not beyond prod, not backwards. */
-	fresh = cons - r->tx_cons_seen;
+	fresh = cons - o->tx_cons_seen;
 	if (fresh > used)
-		return peer_corrupted(r, "tx cons", cons, r->tx_prod);
-	r->tx_cons_seen = cons;
+		return peer_corrupted(r, "tx cons", cons, prod);
+	/* Atomic: a writer in another of our processes may read it next. */
+	__atomic_store_n(&o->tx_cons_seen, cons, __ATOMIC_RELAXED);
 	/*
 	 * Read barrier (acquire): orders the load of cons before our stores
 	 * into the data area, so we never overwrite bytes the consumer has not
 	 * finished reading (pairs with its barrier before its cons store).
 	 */
 	xs_rmb();
-	return r->size - (r->tx_prod - cons);
+	return r->size - (prod - cons);
 }
 
 /* ---- data copies: every access is masked into [0, size) of one half ---------------- */
@@ -168,7 +170,7 @@ static void half_copy_iov(struct xsr *r, const struct iovec *iov, int iovcnt, ui
 static ssize_t tx_writev(struct xsr *r, const struct iovec *iov, int iovcnt, uint32_t total)
 {
 	ssize_t space;
-	uint32_t n;
+	uint32_t n, prod;
 
 	if (broken_get(r))
 		return broken_report(r);
@@ -176,21 +178,26 @@ static ssize_t tx_writev(struct xsr *r, const struct iovec *iov, int iovcnt, uin
 		return -EPIPE;
 	if (total == 0)
 		return 0;
-	space = tx_refresh(r, XS_MIN(total, r->size));
+	/* Our own prod, from our own memory: never from the shared page. */
+	prod = __atomic_load_n(&r->own->tx_prod, __ATOMIC_RELAXED);
+	space = tx_refresh(r, prod, XS_MIN(total, r->size));
 	if (space < 0)
 		return space;
 	if (space == 0)
 		return -EAGAIN;
 	n = XS_MIN(total, (uint32_t)space);
-	half_copy_iov(r, iov, iovcnt, r->tx_prod, n, true);
+	half_copy_iov(r, iov, iovcnt, prod, n, true);
+	prod += n;
 	/*
 	 * Write barrier (release): orders our data stores before the prod
-	 * store, so the consumer never sees prod cover bytes not yet written.
+	 * stores below (the published one and our own, which an observer
+	 * compares with the peer's cons), so the consumer never sees prod
+	 * cover bytes not yet written.
 	 */
 	xs_wmb();
-	/* Atomic: observers on other threads read it (xsr_poll()). */
-	__atomic_store_n(&r->tx_prod, r->tx_prod + n, __ATOMIC_RELAXED);
-	XS_WRITE_ONCE(*r->tx_prod_p, r->tx_prod);
+	/* Atomic: observers on other threads (and processes) read it. */
+	__atomic_store_n(&r->own->tx_prod, prod, __ATOMIC_RELAXED);
+	XS_WRITE_ONCE(*r->tx_prod_p, prod);
 	/* Atomic: the status record copies it from the reader's thread. */
 	__atomic_store_n(&r->bytes_tx, r->bytes_tx + n, __ATOMIC_RELAXED);
 	notify_peer(r, XSOCK_WAIT_RD);
@@ -219,15 +226,18 @@ ssize_t xsr_writev(struct xsr *r, const struct iovec *iov, int iovcnt)
 static ssize_t rx_readv(struct xsr *r, const struct iovec *iov, int iovcnt, uint32_t total,
 			unsigned int flags)
 {
+	struct xsr_own *o = r->own;
 	struct rx_state st;
-	uint32_t avail, n;
+	uint32_t avail, n, cons;
 	ssize_t rc;
 
 	if (broken_get(r))
 		return broken_report(r);
 	if (total == 0)
 		return 0;
-	avail = r->rx_prod_seen - r->rx_cons;
+	/* Our own cons, from our own memory: never from the shared page. */
+	cons = __atomic_load_n(&o->rx_cons, __ATOMIC_RELAXED);
+	avail = __atomic_load_n(&o->rx_prod_seen, __ATOMIC_RELAXED) - cons;
 	if (avail < total) {
 		/* Fast path missed: look at the shared prod (and EOF state). */
 		rc = rx_refresh(r, &st);
@@ -238,17 +248,20 @@ static ssize_t rx_readv(struct xsr *r, const struct iovec *iov, int iovcnt, uint
 			return st.eof_ok ? 0 : -EAGAIN;
 	}
 	n = XS_MIN(total, avail);
-	half_copy_iov(r, iov, iovcnt, r->rx_cons, n, false);
+	half_copy_iov(r, iov, iovcnt, cons, n, false);
 	if (flags & XSR_PEEK)
 		return n;
+	cons += n;
 	/*
 	 * Write barrier (release): orders our loads of the data before the
-	 * cons store, so the producer cannot overwrite bytes we still copy.
+	 * cons stores (the published one, and our own, after which an
+	 * observer counts those bytes as read), so the producer cannot
+	 * overwrite bytes we still copy.
 	 */
 	xs_wmb();
-	/* Atomic: observers on other threads read it (xsr_poll()). */
-	__atomic_store_n(&r->rx_cons, r->rx_cons + n, __ATOMIC_RELAXED);
-	XS_WRITE_ONCE(*r->rx_cons_p, r->rx_cons);
+	/* Atomic: observers on other threads (and processes) read it. */
+	__atomic_store_n(&o->rx_cons, cons, __ATOMIC_RELAXED);
+	XS_WRITE_ONCE(*r->rx_cons_p, cons);
 	/* Atomic: the status record copies it from the writer's thread. */
 	__atomic_store_n(&r->bytes_rx, r->bytes_rx + n, __ATOMIC_RELAXED);
 	/*
@@ -258,7 +271,7 @@ static ssize_t rx_readv(struct xsr *r, const struct iovec *iov, int iovcnt, uint
 	 * may be stale, so what we compute as still used is a lower bound:
 	 * the test below can only fire early, never late.
 	 */
-	if (r->rx_prod_seen - r->rx_cons <= r->size / 2)
+	if (__atomic_load_n(&o->rx_prod_seen, __ATOMIC_RELAXED) - cons <= r->size / 2)
 		notify_peer(r, XSOCK_WAIT_WR);
 	return n;
 }

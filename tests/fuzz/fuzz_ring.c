@@ -8,8 +8,9 @@
  *
  * Checked: reads/writes never return more than asked (nor more than the
  * ring holds), errors are from the contract, a broken endpoint stays
- * broken (-ECONNRESET), and ASan sees no access outside the heap blocks
- * holding the interface page and the data area.
+ * broken (-ECONNRESET), readiness never meets -EAGAIN (a read after
+ * "readable", a write after "writable"), and ASan sees no access outside
+ * the heap blocks holding the interface page and the data area.
  */
 #include "config.h"
 
@@ -197,20 +198,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		case 7: {
-			/* Readiness, whole or for some bits. From the reader's own
-			 * view, "readable" means a read right after does not say
-			 * "nothing yet" (data, EOF or an error), whatever the peer
-			 * wrote; the published view may be misled by a peer that
-			 * scribbles on our consumer index. */
+			/* Readiness, whole or for some bits. "Readable" means a
+			 * read right after does not say "nothing yet" (data, EOF
+			 * or an error), "writable" the same for a write, whatever
+			 * the peer wrote -- its scribbles on the indexes we
+			 * publish included (issue 19: a wait that trusts readiness
+			 * would spin for ever on a lie). */
 			uint8_t w = take8(&c);
 			unsigned int m = (w & 16) ? xsr_poll(&e->r) :
-				xsr_poll_for(&e->r, w & (XSR_READABLE | XSR_WRITABLE | XSR_RDHUP),
-					     w & 8);
-			char b;
+				xsr_poll_for(&e->r, w & (XSR_READABLE | XSR_WRITABLE | XSR_RDHUP));
+			char b = 0;
 
-			if (!(w & 16) && (w & 8) && (m & XSR_READABLE) &&
-			    xsr_read(&e->r, &b, 1, XSR_PEEK) == -EAGAIN)
-				abort();
+			if (m & XSR_READABLE) {
+				n = xsr_read(&e->r, &b, 1, XSR_PEEK);
+				CHECK(n != -EAGAIN);
+				check_io(e, n, 1, false);
+			}
+			if ((w & 32) && (m & XSR_WRITABLE) && !e->broken) {
+				n = xsr_write(&e->r, &b, 1);
+				CHECK(n != -EAGAIN);
+				check_io(e, n, 1, true);
+			}
 			break;
 		}
 		case 8:
@@ -282,6 +290,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
+	xsr_detach(&ep[0].r);
+	xsr_detach(&ep[1].r);
 out_free:
 	free(ring);
 	free(intf);

@@ -14,9 +14,11 @@
 # Asserts: within 20 s, poll(fd, POLLOUT) says writable, 4 MB go through fd
 # and come back with the same checksum, and neither end of the socketpair
 # received a byte.
-# Today: the client hangs (killed after 20 s), or the socketpair gets the
+# Before the fix: the client hangs (killed after 20 s), or the socketpair gets the
 # shim's filler bytes.
-# Once fixed: "4194304 bytes checksum ok, stray bytes 0,0".
+# Now: "4194304 bytes checksum ok, stray bytes 0,0".
+# Fixed (fix-ring): the shim keeps no fd number of the application's and
+# works on end A only through the fd the call came in on.
 . "$(dirname "$0")/hlib.sh"
 need_hostile
 setup_domains 2

@@ -13,8 +13,10 @@
 #
 # Asserts: the child's recv() returns (EAGAIN after its 1 s timeout, or
 # data) within 5 s.
-# Today: the child is stuck (killed after 5 s).
-# Once fixed: "child recv() EAGAIN after ~1.0 s".
+# Before the fix: the child is stuck (killed after 5 s).
+# Now: "child recv() EAGAIN after ~1.0 s".
+# Fixed (fix-ring): the reader's lock is shared with forked children
+# (robust) and never held across a wait.
 . "$(dirname "$0")/hlib.sh"
 need_hostile
 setup_domains 2

@@ -12,8 +12,10 @@
 #
 # Asserts: poll() reports nothing for 2 s (no wake-up, the loop times out
 # after 1.8-3 s), with < 0.2 s of CPU (/proc/<pid>/stat utime + stime).
-# Today: it times out after 2.0 s but burns ~1.9 s of CPU doing so.
-# Once fixed: "poll() timeout after ~2.0 s, 0 wake-ups, CPU ~0.0 s".
+# Before the fix: it times out after 2.0 s but burns ~1.9 s of CPU doing so.
+# Now: "poll() timeout after ~2.0 s, 0 wake-ups, CPU ~0.0 s".
+# Fixed (fix-ring): readiness takes our own indexes from struct xsr_own,
+# never from the shared page, so no token stands for the lie.
 . "$(dirname "$0")/hlib.sh"
 need_hostile
 setup_domains 2

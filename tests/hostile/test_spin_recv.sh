@@ -13,8 +13,11 @@
 #
 # Asserts: recv() fails with EAGAIN after 1.5-3 s, and the victim used
 # < 0.2 s of CPU meanwhile (/proc/<pid>/stat utime + stime, all threads).
-# Today: recv() has not returned after 4 s, CPU ~4 s (one core spinning).
-# Once fixed: "recv() EAGAIN after ~2.0 s, CPU ~0.0 s".
+# Before the fix: recv() has not returned after 4 s, CPU ~4 s (one core spinning).
+# Now: "recv() EAGAIN after ~2.0 s, CPU ~0.0 s".
+# Fixed (fix-ring): readiness takes our own indexes from struct xsr_own,
+# never from the shared page; a wait that still meets "ready, then EAGAIN"
+# sleeps on the next notification after 3 misses (io.c).
 . "$(dirname "$0")/hlib.sh"
 need_hostile
 setup_domains 2

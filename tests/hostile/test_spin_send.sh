@@ -13,8 +13,10 @@
 #
 # Asserts: the blocked send() fails with EAGAIN after 1.5-3 s, with
 # < 0.2 s of CPU meanwhile (/proc/<pid>/stat utime + stime).
-# Today: send() has not returned after 4 s, CPU ~4 s.
-# Once fixed: "send() EAGAIN after ~2.0 s, CPU ~0.0 s".
+# Before the fix: send() has not returned after 4 s, CPU ~4 s.
+# Now: "send() EAGAIN after ~2.0 s, CPU ~0.0 s".
+# Fixed (fix-ring): readiness takes our own producer index from struct
+# xsr_own, never from the shared page.
 . "$(dirname "$0")/hlib.sh"
 need_hostile
 setup_domains 2

@@ -213,9 +213,9 @@ static int cmd_scribble(const struct opts *o)
 		 * consume); it must never read them back.
 		 */
 		if (cons)
-			__atomic_store_n(&d->in_cons, c->ring.tx_prod - 1, __ATOMIC_RELEASE);
+			__atomic_store_n(&d->in_cons, c->ring.own->tx_prod - 1, __ATOMIC_RELEASE);
 		else if (!none)
-			__atomic_store_n(&d->out_prod, c->ring.rx_cons, __ATOMIC_RELEASE);
+			__atomic_store_n(&d->out_prod, c->ring.own->rx_cons, __ATOMIC_RELEASE);
 		writes += !none;
 		if (xs_now_ms() >= next_kick) {
 			xsp_evtchn_notify(c->ev);

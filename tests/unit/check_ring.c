@@ -80,6 +80,8 @@ static void pair_init(struct pair *p, unsigned int order)
 
 static void pair_fini(struct pair *p)
 {
+	xsr_detach(&p->a);
+	xsr_detach(&p->b);
 	munmap(p->intf_map, 3 * PG);
 	munmap(p->data_map, p->data_map_len);
 }
@@ -191,6 +193,8 @@ START_TEST(test_bad_magic)
 	ck_assert_int_eq(xsr_read(&c, buf, sizeof(buf), 0), -ECONNRESET);
 	ck_assert_int_eq(xsr_write(&c, buf, sizeof(buf)), -ECONNRESET);
 	ck_assert_uint_ne(xsr_poll(&c) & XSR_ERR, 0);
+	xsr_detach(&c);
+	xsr_detach(&c);		/* idempotent */
 	pair_fini(&p);
 }
 END_TEST
@@ -370,8 +374,8 @@ START_TEST(test_index_wrap_32bit)
 
 	pair_init(&p, 0);
 	/* Start both ends just below 2^32 (white box: set both views). */
-	p.a.tx_prod = p.a.tx_cons_seen = 0xfffff000u;
-	p.b.rx_cons = p.b.rx_prod_seen = 0xfffff000u;
+	p.a.own->tx_prod = p.a.own->tx_cons_seen = 0xfffff000u;
+	p.b.own->rx_cons = p.b.own->rx_prod_seen = 0xfffff000u;
 	I(&p)->out_prod = I(&p)->out_cons = 0xfffff000u;
 	for (i = 0; i < 20; i++) {
 		uint32_t c = 1 + xorshift() % sizeof(src);
@@ -479,8 +483,8 @@ END_TEST
 
 /*
  * xsr_poll_for(): only the bits asked for, and the reader's cached view
- * (own_reader) answers "readable" without the shared prod -- which the
- * test moves behind the reader's back to tell the two views apart.
+ * answers "readable" without the shared prod -- which the test moves
+ * behind the reader's back to tell the views apart.
  */
 START_TEST(test_poll_for)
 {
@@ -491,37 +495,29 @@ START_TEST(test_poll_for)
 
 	pair_init(&p, 0);
 	/* Writability only when asked; readability of an empty ring. */
-	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true), 0);
-	ck_assert_uint_eq(xsr_poll_for(&p.b, rw, true), XSR_WRITABLE);
-	ck_assert_uint_eq(xsr_poll_for(&p.b, 0, false), 0);
-	/* A peer scribbling on B's published cons misleads only the shared
-	 * view (other processes); B's own view keeps its own cons. */
-	I(&p)->out_cons = 0u - 271u;
-	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true), 0);
-	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, false), XSR_READABLE);
-	I(&p)->out_cons = 0;
-	/* Written, not yet seen by B's reader: only the shared view knows. */
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE), 0);
+	ck_assert_uint_eq(xsr_poll_for(&p.b, rw), XSR_WRITABLE);
+	ck_assert_uint_eq(xsr_poll_for(&p.b, 0), 0);
+	/* Written, not yet seen by B's reader: the shared prod says so. */
 	ck_assert_int_eq(xsr_write(&p.a, "0123456789", 10), 10);
-	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true), XSR_READABLE);
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE), XSR_READABLE);
 	/* B reads 4 (its cache now says 6 more); the shared prod is then
-	 * pulled back to B's cons: the shared view says empty, the cache not. */
+	 * pulled back to B's cons: the cache still says readable, and the
+	 * read hands out the cached bytes. */
 	ck_assert_int_eq(xsr_read(&p.b, buf, 4, 0), 4);
 	prod = I(&p)->out_prod;
 	I(&p)->out_prod = I(&p)->out_cons;
-	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true), XSR_READABLE);
-	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, false), 0);
-	/* A forked process's view (own_reader false) is the shared one. */
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE), XSR_READABLE);
 	I(&p)->out_prod = prod;
-	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, false), XSR_READABLE);
 	/* End of stream with bytes left: RDHUP when asked, the cache too. */
 	ck_assert_int_eq(xsr_shutdown_tx(&p.a), 0);
-	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE | XSR_RDHUP, true) &
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE | XSR_RDHUP) &
 			  (XSR_READABLE | XSR_RDHUP), XSR_READABLE | XSR_RDHUP);
-	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true) & XSR_RDHUP, 0);
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE) & XSR_RDHUP, 0);
 	ck_assert_int_eq(xsr_read(&p.b, buf, sizeof(buf), 0), 6);
 	ck_assert_int_eq(memcmp(buf, "456789", 6), 0);
 	/* Drained: the cache has nothing, the shared view gives EOF. */
-	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true) & (XSR_READABLE | XSR_RDHUP),
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE) & (XSR_READABLE | XSR_RDHUP),
 			  XSR_READABLE | XSR_RDHUP);
 	ck_assert_int_eq(xsr_read(&p.b, buf, sizeof(buf), 0), 0);
 	/* A peer error with bytes cached: reported by the read (as the
@@ -531,10 +527,47 @@ START_TEST(test_poll_for)
 	ck_assert_int_eq(xsr_write(&p.a, "abcdef", 6), 6);
 	ck_assert_int_eq(xsr_read(&p.b, buf, 2, 0), 2);
 	I(&p)->out_error = EIO;
-	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE, true), XSR_READABLE);
-	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE | XSR_RDHUP, true),
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE), XSR_READABLE);
+	ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE | XSR_RDHUP),
 			  XSR_READABLE | XSR_WRITABLE | XSR_ERR);
 	ck_assert_int_eq(xsr_read(&p.b, buf, sizeof(buf), 0), -ECONNRESET);
+	pair_fini(&p);
+}
+END_TEST
+
+/*
+ * Issue 19, attack 1: a peer that scribbles on the indexes we publish
+ * (our consumer index := its producer index - 1, our producer index :=
+ * its consumer index) misleads no observer of ours: readiness comes from
+ * our own indexes, so "readable" / "writable" never meets -EAGAIN.
+ */
+START_TEST(test_poll_own_indexes)
+{
+	struct pair p;
+	char buf[64];
+	unsigned int i;
+
+	pair_init(&p, 0);
+	/* Empty ring, B's published cons one byte behind A's prod. */
+	for (i = 0; i < 3; i++) {
+		XS_WRITE_ONCE(I(&p)->out_cons, I(&p)->out_prod - 1);
+		ck_assert_uint_eq(xsr_poll(&p.b) & XSR_READABLE, 0);
+		ck_assert_uint_eq(xsr_poll_for(&p.b, XSR_READABLE | XSR_RDHUP), 0);
+		ck_assert_int_eq(xsr_rx_ready(&p.b), 0);
+		ck_assert_int_eq(xsr_read(&p.b, buf, sizeof(buf), 0), -EAGAIN);
+		/* Real data after that: readable, and read. */
+		ck_assert_int_eq(xsr_write(&p.a, "xy", 2), 2);
+		ck_assert_uint_eq(xsr_poll(&p.b) & XSR_READABLE, XSR_READABLE);
+		ck_assert_int_eq(xsr_read(&p.b, buf, sizeof(buf), 0), 2);
+	}
+	/* Full ring, A's published prod pulled back to B's cons. */
+	memset(buf, 'z', sizeof(buf));
+	while (xsr_write(&p.a, buf, sizeof(buf)) > 0)
+		;
+	XS_WRITE_ONCE(I(&p)->out_prod, I(&p)->out_cons);
+	ck_assert_uint_eq(xsr_poll(&p.a) & XSR_WRITABLE, 0);
+	ck_assert_int_eq(xsr_tx_space(&p.a), 0);
+	ck_assert_int_eq(xsr_write(&p.a, buf, 1), -EAGAIN);
 	pair_fini(&p);
 }
 END_TEST
@@ -1108,6 +1141,7 @@ static Suite *ring_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_poll_for);
+	tcase_add_test(tc, test_poll_own_indexes);
 	tcase_add_test(tc, test_fill_exactly_full);
 	tcase_add_test(tc, test_partial_write);
 	tcase_add_test(tc, test_wrap_around);

@@ -301,6 +301,7 @@ static double run_xfer(const struct xfer *x, const char *label)
 	fflush(stdout);
 	close(to_a[0]);
 	close(to_b[1]);
+	xsr_detach(&a.r);
 	munmap(m, map_len);
 	return mbs;
 }
