@@ -284,7 +284,7 @@ static void offer_check(struct shim_sock *s)
 	if (!xs_conn_offered(s->conn))
 		return;
 	if (xs_conn_event(s->conn) > 0)
-		sock_sync(s, false, false);
+		sock_sync(s, -1, false, false);
 	if (xs_conn_offered(s->conn))
 		offers_left++;
 }
