@@ -60,8 +60,9 @@ static int offer_settle(struct xs_conn *c)
 	xsp_unmap(c->mp_life);
 	c->mp_life = NULL;
 	if (rc < 0) {
-		xs_log(XS_LOG_INFO, "offer %s to dom%u dropped after accept(): %s", c->id, c->peer,
-		       strerror(-rc));
+		/* Worded as the acceptor's own drop: tests/xen reads it. */
+		xs_log(XS_LOG_INFO, "offer %s to dom%u dropped: %s (accepted before it attached)",
+		       c->id, c->peer, strerror(-rc));
 		xsr_peer_gone(&c->ring);
 	}
 	/* Release: the ring's state above before the state others look at. */
