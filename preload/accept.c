@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -99,10 +100,19 @@ XS_EXPORT int listen(int fd, int backlog)
 		goto out;
 	s->kind = SHIM_LISTENER;
 	s->owner = getpid();
+	/* Who serves it, shared with the children it may be inherited by. */
+	s->lsh = mmap(NULL, sizeof(*s->lsh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		      -1, 0);
+	if (s->lsh == MAP_FAILED) {
+		s->lsh = NULL;
+		shim_sock_free(s);
+		goto out;
+	}
 	rc = xs_listener_open(ctx, (struct sockaddr *)&ss, len, port, &s->lst);
 	if (rc < 0) {
 		xs_log(XS_LOG_WARN, "port %u: ring listener not advertised: %s", port,
 		       strerror(-rc));
+		munmap(s->lsh, sizeof(*s->lsh));
 		shim_sock_free(s);
 		rc = 0;
 		goto out;

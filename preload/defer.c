@@ -107,9 +107,7 @@ static void defer_finish(int fd, struct shim_sock *s)
 		return;
 	}
 	ep_fd_gone(fd, s);
-	if (s->kind == SHIM_LISTENER &&
-	    __atomic_sub_fetch(&s->nfds, 1, __ATOMIC_ACQ_REL) == 0 && s->owner == getpid())
-		evloop_del(s);
+	fd_released(s);
 	shim_put(s);
 }
 

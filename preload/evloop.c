@@ -25,6 +25,7 @@
 #include "preload/doorbell.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
+#include "preload/holder.h"
 #include "preload/libc.h"
 #include "preload/pool.h"
 #include "preload/ready.h"
@@ -139,13 +140,27 @@ static void resume_after_fork(void)
 	shim_unlock(&ev_lock);
 }
 
+/* Forked child: the parent's event thread's reference is not ours. */
+static void unwatch_inherited(struct shim_sock *s)
+{
+	if (!s->watched)
+		return;
+	s->watched = false;
+	s->dead = false;
+	__atomic_sub_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+}
+
 static void child_after_fork(void)
 {
 	/*
 	 * The parent's event thread does not exist here and its epoll
 	 * instance is shared with the parent: forget both. Connections the
-	 * child inherited are not served by this child (docs/protocol.md).
+	 * child inherited are served by the parent while it lives; the child
+	 * makes each usable on first use (holder.c).
 	 */
+	shim_gen++;
+	shim_for_each_sock_child(unwatch_inherited);
+	holder_after_fork();
 	bells_after_fork();
 	shim_lock_child(&ev_lock);
 	if (epfd >= 0)
@@ -412,6 +427,11 @@ static void *evloop_main(void *arg)
 					;
 				continue;
 			}
+			if ((uintptr_t)s & SRV_TAG) {
+				holder_server_gone((struct srv_watch *)((uintptr_t)s &
+									~(uintptr_t)SRV_TAG));
+				continue;
+			}
 			if ((uintptr_t)s & PARK_TAG) {
 				pool_event((struct parked *)((uintptr_t)s & ~(uintptr_t)PARK_TAG));
 				continue;
@@ -523,7 +543,7 @@ void evloop_flush(void)
 				uintptr_t t = (uintptr_t)evs[i].data.ptr;
 
 				if ((void *)evs[i].data.ptr != (void *)&wake_marker &&
-				    !(t & BELL_TAG) && (t & B_TAG))
+				    !(t & (BELL_TAG | SRV_TAG | PARK_TAG)) && (t & B_TAG))
 					sock_retire((struct shim_sock *)(t & ~(uintptr_t)B_TAG));
 			}
 		} while (n == (int)XS_ARRAY_SIZE(evs) && ++rounds < 64);
@@ -537,8 +557,7 @@ void evloop_flush(void)
 	ev_lock_drop();
 }
 
-/* Under ev_lock. */
-static int evloop_start(void)
+int ev_start(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &wake_marker };
 	pthread_attr_t attr;
@@ -601,29 +620,31 @@ void ev_wake(void)
 	}
 }
 
-int evloop_add(struct shim_sock *s)
+/* Under ev_lock: watch @s (its channel and end B, or its store watch). */
+static int add_locked(struct shim_sock *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
 	int rc, fd;
 
-	SHIM_ENTER();
-	ev_lock_take();
-	rc = evloop_start();
+	rc = ev_start();
 	if (rc < 0)
-		goto unlock;
+		return rc;
 	fd = s->kind == SHIM_RING ? xsp_evtchn_fd(s->conn->ev) : xs_listener_fd(s->lst);
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		rc = -errno;
-		goto unlock;
-	}
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
 	if (s->kind == SHIM_RING) {
 		rc = watch_b(s);
 		if (rc < 0) {
 			epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
-			goto unlock;
+			return rc;
 		}
+		/* Release: the ring's state before other holders see us serve. */
+		__atomic_store_n(&s->rs->server, getpid(), __ATOMIC_RELEASE);
+	} else if (s->lsh) {
+		__atomic_store_n(&s->lsh->server, getpid(), __ATOMIC_RELEASE);
 	}
 	s->watched = true;
+	s->dead = false;
 	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 	if (s->kind == SHIM_RING && xs_conn_offered(s->conn)) {
 		__atomic_store_n(&offers_pending, 1, __ATOMIC_RELEASE);
@@ -636,7 +657,21 @@ int evloop_add(struct shim_sock *s)
 		ev_wake();
 	}
 	/* A ring's fds need no wake-up: epoll reports them when they fire. */
-unlock:
+	return 0;
+}
+
+int ev_serve(struct shim_sock *s)
+{
+	return add_locked(s);
+}
+
+int evloop_add(struct shim_sock *s)
+{
+	int rc;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	rc = add_locked(s);
 	ev_lock_drop();
 	SHIM_LEAVE();
 	if (s->kind == SHIM_RING && rc == 0)

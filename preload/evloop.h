@@ -58,6 +58,11 @@ void ev_wake(void);
  */
 int ev_watch(int fd, uint32_t events, void *data);
 int ev_unwatch(int fd);
+/* Under ev_lock: start the event thread if it does not run. 0 or -errno. */
+int ev_start(void);
+/* Under ev_lock: serve @s (a ring or listener taken over: holder.c) as
+ * evloop_add() does. 0 or -errno. */
+int ev_serve(struct shim_sock *s);
 /* Under ev_lock: the listener of ours that serves @port, if any. */
 struct shim_sock *ev_listener_of(uint16_t port);
 

@@ -41,7 +41,7 @@ static void rings_before_exec(void)
 
 		if (!shim_maybe_ours(fd))
 			continue;
-		s = shim_get(fd);
+		s = shim_peek(fd);
 		if (!s)
 			continue;
 		fl = fcntl(fd, F_GETFD);

@@ -18,9 +18,21 @@
 #include "preload/epoll.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
+#include "preload/holder.h"
 #include "preload/libc.h"
 #include "preload/ready.h"
 #include "preload/shim.h"
+
+void fd_released(struct shim_sock *s)
+{
+	if (__atomic_sub_fetch(&s->nfds, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	/* This process's last fd of it. */
+	if (s->owner != getpid())
+		holder_forget(s);	/* another process serves it */
+	else if (s->kind == SHIM_LISTENER)
+		evloop_del(s);
+}
 
 /*
  * Drop @fd's table entry. A listener ends with its last fd in this
@@ -37,9 +49,7 @@ static void release_fd(int fd)
 		return;
 	SHIM_ENTER();
 	ep_fd_closed(fd);
-	if (s->kind == SHIM_LISTENER &&
-	    __atomic_sub_fetch(&s->nfds, 1, __ATOMIC_ACQ_REL) == 0 && s->owner == getpid())
-		evloop_del(s);
+	fd_released(s);
 	shim_put(s);
 	SHIM_LEAVE();
 }
@@ -52,7 +62,7 @@ static void release_fd(int fd)
  */
 static int close_ring(int fd)
 {
-	struct shim_sock *s = shim_get(fd);
+	struct shim_sock *s = shim_peek(fd);
 	bool mine;
 	int rc, err;
 
@@ -223,11 +233,14 @@ __attribute__((destructor)) static void shim_release_all(void)
 		return;
 	SHIM_ENTER();
 	for (fd = 0; fd < hi; fd++) {
-		struct shim_sock *s = shim_get(fd);
+		struct shim_sock *s = shim_peek(fd);
 		struct pollfd pfd;
 
 		if (!s)
 			continue;
+		/* Inherited, and nobody serves it any more: ours to end. */
+		if (s->kind == SHIM_RING)
+			holder_exit_touch(s);
 		release_fd(fd);
 		if (s->kind == SHIM_RING && s->owner == getpid()) {
 			shim_real.close(fd);
@@ -236,6 +249,8 @@ __attribute__((destructor)) static void shim_release_all(void)
 			pfd.revents = 0;
 			if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLRDHUP)))
 				evloop_del(s);
+			else
+				holder_leave(s);	/* others hold it: they serve it next */
 		}
 		shim_put(s);
 	}

@@ -16,6 +16,7 @@
 
 #include "preload/defer.h"
 #include "preload/fdtable.h"
+#include "preload/holder.h"
 #include "preload/libc.h"
 #include "preload/sock.h"
 
@@ -68,6 +69,16 @@ void shim_for_each_ring(void (*fn)(struct shim_sock *s))
 	shim_unlock(&tab_lock);
 }
 
+void shim_for_each_sock_child(void (*fn)(struct shim_sock *s))
+{
+	int fd;
+
+	/* A forked child runs one thread: no lock (and tab_lock is reset). */
+	for (fd = 0; shim_tab && fd < shim_tab_hi; fd++)
+		if (shim_tab[fd])
+			fn(shim_tab[fd]);
+}
+
 /*
  * Records are type-stable: a freed one waits on this list for the next
  * allocation and is never unmapped, so a shim_get() that loaded a table
@@ -116,6 +127,7 @@ struct shim_sock *shim_sock_alloc(void)
 	 * and nobody increments a 0). */
 	memset((char *)s + offsetof(struct shim_sock, kind), 0,
 	       sizeof(*s) - offsetof(struct shim_sock, kind));
+	s->gen = shim_gen;
 	/* Release: the zeroed fields before a stale getter's increment. */
 	__atomic_store_n(&s->refs, 1, __ATOMIC_RELEASE);
 	return s;
@@ -129,7 +141,7 @@ void shim_sock_free(struct shim_sock *s)
 	shim_unlock(&free_lock);
 }
 
-struct shim_sock *shim_get(int fd)
+struct shim_sock *shim_peek(int fd)
 {
 	struct shim_sock *s;
 	int r;
@@ -154,6 +166,16 @@ struct shim_sock *shim_get(int fd)
 			return s;
 		shim_put(s);
 	}
+}
+
+struct shim_sock *shim_get(int fd)
+{
+	struct shim_sock *s = shim_peek(fd);
+
+	/* Inherited by fork() and not used here yet (holder.c). */
+	if (s && __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) != shim_gen && !shim_guard)
+		holder_touch(s);
+	return s;
 }
 
 void shim_put(struct shim_sock *s)

@@ -17,8 +17,11 @@ struct shim_sock *shim_sock_alloc(void);
 void shim_sock_free(struct shim_sock *s);
 
 /* fd table. shim_get() takes a reference; shim_put() drops it. Neither
- * takes a lock. */
+ * takes a lock, but shim_get() outside the shim makes a socket inherited
+ * by fork() usable in this process first (holder_touch()). shim_peek()
+ * does not: for closing and for the shim's own looks. */
 struct shim_sock *shim_get(int fd);
+struct shim_sock *shim_peek(int fd);
 void shim_put(struct shim_sock *s);
 /* Its reference count now (a snapshot). */
 int shim_refs(struct shim_sock *s);
@@ -30,6 +33,12 @@ void shim_put_many(struct shim_sock **v, int n);
 int shim_install(int fd, struct shim_sock *s);
 /* Call @fn on every ring socket in the table (under the table lock). */
 void shim_for_each_ring(void (*fn)(struct shim_sock *s));
+/* fdops.c: one of this process's fds of @s went (its entry removed): on
+ * the last one, a listener we serve is closed; a socket another process
+ * serves is no longer watched (holder_forget()). */
+void fd_released(struct shim_sock *s);
+/* Forked child (one thread, atfork handler): @fn on every table entry. */
+void shim_for_each_sock_child(void (*fn)(struct shim_sock *s));
 /* Remove the entry for @fd and return it (the caller owns its reference). */
 struct shim_sock *shim_remove(int fd);
 /* The ring socket behind @fd with a reference, or NULL when the call is

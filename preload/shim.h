@@ -58,6 +58,8 @@
  *   evloop.c   the event thread; doorbell.c: doorbells; pool.c: rings
  *              parked for reuse
  *   exec.c     ring fds handed over closed across exec
+ *   holder.c   fork: inherited sockets made usable in the child, and the
+ *              serving process's duties taken over when it is gone
  */
 #ifndef XSOCK_PRELOAD_SHIM_H
 #define XSOCK_PRELOAD_SHIM_H
@@ -101,7 +103,24 @@ struct shim_rstate {
 	int passive_rd, passive_wr;	/* notify us while nobody looks */
 	int sleep_rd, sleep_wr;		/* threads asleep waiting for the ring */
 	pid_t maker;			/* the process that mapped it (ready.c) */
+	/*
+	 * The process whose event thread serves the ring: acks its channel,
+	 * turns events into readiness, ends the connection when the last
+	 * holder closes it. Set by evloop_add(); when that process dies, a
+	 * holder that watched it takes over by compare-and-swap (holder.c).
+	 */
+	pid_t server;
 	struct shim_rstate *next_free;	/* on the maker's free list */
+};
+
+/*
+ * A listener's state shared with forked children (MAP_SHARED): which
+ * process serves its ring clients (watches the store, rings doorbells).
+ * When that process is gone, a child that holds the listener takes over
+ * (holder.c), as for a ring's struct shim_rstate server.
+ */
+struct shim_lshared {
+	pid_t server;
 };
 
 struct shim_sock {
@@ -121,13 +140,16 @@ struct shim_sock {
 	struct xs_conn *conn;
 	int bfd;			/* our end of the socketpair */
 	struct shim_rstate *rs;		/* readiness, locks: shared with forked children */
-	pid_t owner;			/* the process that created it */
+	pid_t owner;			/* the process that serves it (made it, or
+					 * took it over: holder.c) */
+	unsigned int gen;		/* usable in this process when == shim_gen */
 	int family;
 	struct shim_opt opts[16];
 	unsigned int nopts;
 
 	/* SHIM_LISTENER */
 	struct xs_listener *lst;	/* ours only if owner == getpid() */
+	struct shim_lshared *lsh;	/* who serves it, shared with children */
 	struct xs_acceptor *acc;	/* ours only if acc_pid == getpid() */
 	pid_t acc_pid;
 
@@ -137,6 +159,12 @@ struct shim_sock {
 	bool ev_due;			/* listener: its watch fired, serve it */
 	struct shim_sock *ev_next;	/* listeners list / zombie list */
 };
+
+/*
+ * Bumped in every forked child (evloop.c): a shim socket whose gen is not
+ * this was inherited and is made usable here on first use (holder.c).
+ */
+extern unsigned int shim_gen;
 
 /* Set errno from a negative errno and return -1. */
 static inline int shim_fail(int neg_errno)

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/fd.h"
@@ -124,10 +125,15 @@ int shim_ring_new(struct xs_conn *conn, int family, struct shim_sock **out, int 
 static void shim_ring_free(struct shim_sock *s)
 {
 	SHIM_ENTER();
-	/* Only the process that made it ends the connection; a forked child
-	 * just lets go of its copies. */
+	/*
+	 * Only the process that serves it ends the connection (once every
+	 * holder closed it: evloop.c); another holder lets go of what it
+	 * mapped here, or, if it never used it, of nothing.
+	 */
 	if (s->conn && s->owner == getpid())
 		evloop_conn_end(s->conn);
+	else if (s->conn && s->gen == shim_gen)
+		xs_conn_let_go(s->conn);
 	if (s->bfd >= 0)
 		shim_real.close(s->bfd);
 	sock_ready_free(s);
@@ -148,6 +154,8 @@ void shim_sock_end(struct shim_sock *s)
 		xs_listener_close(s->lst);
 	if (s->acc && s->acc_pid == getpid())
 		xs_acceptor_close(s->acc);
+	if (s->lsh)
+		munmap(s->lsh, sizeof(*s->lsh));
 	SHIM_LEAVE();
 	shim_sock_free(s);
 }

@@ -116,3 +116,47 @@ void xs_conn_abandon(struct xs_conn *c)
 	if (c)
 		conn_release(c, false);
 }
+
+/* ---- fork: one connection, several processes ------------------------------------------ */
+
+int xs_conn_map_again(struct xs_conn *c, struct xsp *p)
+{
+	int rc;
+
+	if (c->side != XSR_SIDE_B || !c->mp_intf || !c->mp_data)
+		return 0;	/* side A's pages are inherited (gntalloc) */
+	rc = xsp_map_again(p, c->mp_intf);
+	if (rc < 0)
+		return rc;
+	rc = xsp_map_again(p, c->mp_data);
+	if (rc < 0) {
+		xsp_unmap(c->mp_intf);
+		c->mp_intf = NULL;
+		return rc;
+	}
+	xsr_rebase(&c->ring, xsp_map_addr(c->mp_intf), xsp_map_addr(c->mp_data));
+	return 0;
+}
+
+int xs_conn_alive_notify(struct xs_conn *c, bool arm)
+{
+	struct xsp_unmap_notify n = { .offset = XSOCK_B_ALIVE_OFFSET, .ev = c->ev };
+
+	if (c->side != XSR_SIDE_B || !c->mp_intf)
+		return 0;	/* side A's notification fires with its last holder */
+	return xsp_map_set_notify(c->mp_intf, arm ? &n : NULL);
+}
+
+void xs_conn_let_go(struct xs_conn *c)
+{
+	if (!c)
+		return;
+	if (c->side == XSR_SIDE_B) {
+		/* Mapped again by this process (xs_conn_map_again()), no
+		 * notification armed: the peer notices nothing. */
+		xsp_unmap(c->mp_data);
+		xsp_unmap(c->mp_intf);
+	}
+	xsr_detach(&c->ring);
+	free(c);
+}

@@ -176,8 +176,31 @@ static inline bool xs_conn_offered(const struct xs_conn *c)
 /* Close the ring endpoint, unmap/unshare, close the channel, free. */
 void xs_conn_close(struct xs_conn *c);
 
-/* Tear down without telling the peer (a forked child dropping its copy). */
+/* Tear down without telling the peer (a negotiation given up). */
 void xs_conn_abandon(struct xs_conn *c);
+
+/*
+ * One connection held by several processes (fork(); docs/protocol.md,
+ * "Process model"). @c is a forked child's copy of its parent's record.
+ *
+ * xs_conn_map_again(): make @c usable in this process: side B's mapped
+ * pages are not inherited, so map the peer's grants again through @p (the
+ * child's own backend) and point the ring at them; side A's shared pages
+ * are inherited, nothing to do. 0, or what xsp_map_again() says (then @c
+ * must not be read or written in this process).
+ *
+ * xs_conn_alive_notify(): arm or disarm side B's "alive" notification on
+ * this process's mapping: armed only in the process that serves the
+ * connection's events, so that a holder letting go while others carry on
+ * is not taken by the peer for the end. 0 or -errno; a no-op on side A.
+ *
+ * xs_conn_let_go(): this process is done with its copy, others still hold
+ * the connection: unmap what xs_conn_map_again() mapped, drop this
+ * process's view of our indexes, free the copy. Nothing reaches the peer.
+ */
+int xs_conn_map_again(struct xs_conn *c, struct xsp *p);
+int xs_conn_alive_notify(struct xs_conn *c, bool arm);
+void xs_conn_let_go(struct xs_conn *c);
 
 /*
  * Ring reuse (docs/protocol.md, "Ring reuse"). When the application has

@@ -152,12 +152,14 @@ int xsp_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 	rc = check_pages(n, notify);
 	if (rc < 0)
 		return rc;
-	m = calloc(1, sizeof(*m));
+	m = calloc(1, sizeof(*m) + (size_t)n * sizeof(*refs));
 	if (!m)
 		return -ENOMEM;
 	m->p = p;
 	m->peer = peer;
 	m->npages = n;
+	m->refs = (xsp_gref_t *)(m + 1);
+	memcpy(m->refs, refs, (size_t)n * sizeof(*refs));
 	rc = p->ops->map(p, peer, n, refs, notify, m);
 	if (rc < 0) {
 		free(m);
@@ -165,6 +167,35 @@ int xsp_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 	}
 	*out = m;
 	return 0;
+}
+
+int xsp_map_again(struct xsp *p, struct xsp_map *m)
+{
+	struct xsp_map fresh = *m;
+	int rc;
+
+	if (!p || !m || p->ops != m->p->ops)
+		return -EINVAL;
+	fresh.p = p;
+	fresh.addr = NULL;
+	fresh.priv = NULL;
+	rc = p->ops->map(p, m->peer, m->npages, m->refs, NULL, &fresh);
+	if (rc < 0)
+		return rc;
+	/* The old mapping was not inherited: nothing to unmap. */
+	if (m->p->ops->map_forget)
+		m->p->ops->map_forget(m);
+	m->p = p;
+	m->addr = fresh.addr;
+	m->priv = fresh.priv;
+	return 0;
+}
+
+int xsp_map_set_notify(struct xsp_map *m, const struct xsp_unmap_notify *notify)
+{
+	if (!m || m->npages != 1 || (notify && notify->offset >= XSP_PAGE_SIZE))
+		return -EINVAL;
+	return m->p->ops->map_notify(m, notify);
 }
 
 void *xsp_map_addr(const struct xsp_map *m) { return m->addr; }

@@ -152,6 +152,24 @@ void *xsp_map_addr(const struct xsp_map *m);
 unsigned int xsp_map_npages(const struct xsp_map *m);
 /* Unmap (fires its notification). NULL is a no-op. */
 void xsp_unmap(struct xsp_map *m);
+/*
+ * Fork. A mapping is not inherited (gntdev: VM_DONTCOPY), but the grants
+ * it maps still are ours to map: xsp_map_again() maps @m's grants again,
+ * in this process, through backend @p (the caller's own; the one @m was
+ * made with may be a parent's), at a new address (xsp_map_addr()), with no
+ * notification armed. The old address is forgotten, not unmapped (it
+ * names nothing in a forked child). Errors as for xsp_map() (-ENOENT: the
+ * peer revoked the grant meanwhile); on error @m is unchanged.
+ *
+ * xsp_map_set_notify() arms (@notify) or disarms (NULL) @m's unmap
+ * notification from now on: a process that lets go of a ring another
+ * process still holds disarms its own, and the holder that carries on
+ * arms its own. On Xen this is IOCTL_GNTDEV_SET_UNMAP_NOTIFY on the
+ * mapping; only a one-page map may carry one. Errors: -EINVAL (@m spans
+ * more than one page, offset out of the page), what the kernel says.
+ */
+int xsp_map_again(struct xsp *p, struct xsp_map *m);
+int xsp_map_set_notify(struct xsp_map *m, const struct xsp_unmap_notify *notify);
 
 /* ------------------------------------------------------------------ */
 /* Event channels                                                      */
@@ -324,6 +342,11 @@ struct xsp_ops {
 		   const xsp_gref_t *refs, const struct xsp_unmap_notify *notify,
 		   struct xsp_map *m);
 	void (*unmap)(struct xsp_map *m);
+	/* Forget @m's state without unmapping (a forked child's copy of a
+	 * mapping it does not have). May be NULL. */
+	void (*map_forget)(struct xsp_map *m);
+	/* Arm (@notify) or disarm (NULL) @m's notification; m->npages == 1. */
+	int (*map_notify)(struct xsp_map *m, const struct xsp_unmap_notify *notify);
 
 	int (*evtchn_alloc)(struct xsp *p, xsp_domid_t peer,
 			    struct xsp_evtchn *e);
@@ -381,6 +404,7 @@ struct xsp_map {
 	xsp_domid_t peer;
 	unsigned int npages;
 	void *addr;
+	xsp_gref_t *refs;		/* npages entries (xsp_map_again()) */
 	void *priv;
 };
 

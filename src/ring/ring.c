@@ -100,36 +100,16 @@ int xsr_read_layout(const void *intf, unsigned int max_order,
 	return 0;
 }
 
-int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
-	       unsigned int order, xsr_kick_fn kick, void *kick_ctx)
+/* Point @r at the page @intf and the data area @data, as its side sees them. */
+static void set_pointers(struct xsr *r, void *intf, void *data)
 {
 	struct xsock_data_intf *d = intf;
-	struct xsock_intf_ext *ext;
-	uint8_t *in, *out;
+	struct xsock_intf_ext *ext = XSOCK_INTF_EXT(intf);
+	uint8_t *in = data, *out = (uint8_t *)data + r->size;
 
-	struct xsr_own *own;
-
-	if (!r || !intf || !data || order > XSOCK_RING_MAX_ORDER ||
-	    (side != XSR_SIDE_A && side != XSR_SIDE_B))
-		return -EINVAL;
-	/*
-	 * Shared (not private) anonymous memory: a process forked from ours
-	 * shares it by reference, so our indexes stay one set of values
-	 * whichever of our processes moves them. Zeroed by the kernel.
-	 */
-	own = mmap(NULL, sizeof(*own), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (own == MAP_FAILED)
-		return -errno;
-	memset(r, 0, sizeof(*r));
-	r->own = own;
-	ext = XSOCK_INTF_EXT(intf);
 	r->intf = d;
 	r->ext = ext;
-	r->side = side;
-	r->size = xsr_half_size(order);
-	in = data;
-	out = (uint8_t *)data + r->size;
-	if (side == XSR_SIDE_A) {
+	if (r->side == XSR_SIDE_A) {
 		r->rx = in;
 		r->tx = out;
 		r->rx_prod_p = &d->in_prod;
@@ -158,6 +138,37 @@ int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
 		r->peer_closed_p = &ext->a_closed;
 		r->my_closed_p = &ext->b_closed;
 	}
+}
+
+void xsr_rebase(struct xsr *r, void *intf, void *data)
+{
+	if (r && intf && data)
+		set_pointers(r, intf, data);
+}
+
+int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
+	       unsigned int order, xsr_kick_fn kick, void *kick_ctx)
+{
+	struct xsock_intf_ext *ext;
+	struct xsr_own *own;
+
+	if (!r || !intf || !data || order > XSOCK_RING_MAX_ORDER ||
+	    (side != XSR_SIDE_A && side != XSR_SIDE_B))
+		return -EINVAL;
+	/*
+	 * Shared (not private) anonymous memory: a process forked from ours
+	 * shares it by reference, so our indexes stay one set of values
+	 * whichever of our processes moves them. Zeroed by the kernel.
+	 */
+	own = mmap(NULL, sizeof(*own), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (own == MAP_FAILED)
+		return -errno;
+	memset(r, 0, sizeof(*r));
+	r->own = own;
+	r->side = side;
+	r->size = xsr_half_size(order);
+	set_pointers(r, intf, data);
+	ext = r->ext;
 	/*
 	 * Both of our indexes start at 0 (xsr_format zeroed them in the page
 	 * and the kernel in r->own); only we ever store them, and they are

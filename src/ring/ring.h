@@ -138,6 +138,14 @@ int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
  */
 void xsr_detach(struct xsr *r);
 
+/*
+ * The same ring, mapped again at other addresses (a forked child maps a
+ * peer's pages anew: xsp_map_again()): point @r at @intf and @data. The
+ * state -- our indexes (struct xsr_own), counters, flags -- is kept.
+ * Nothing else may use @r meanwhile.
+ */
+void xsr_rebase(struct xsr *r, void *intf, void *data);
+
 ssize_t xsr_write(struct xsr *r, const void *buf, size_t len);
 ssize_t xsr_writev(struct xsr *r, const struct iovec *iov, int iovcnt);
 ssize_t xsr_read(struct xsr *r, void *buf, size_t len, unsigned int flags);

@@ -682,6 +682,22 @@ close_gdir:
 	return rc;
 }
 
+void local_map_forget(struct xsp_map *m)
+{
+	free(m->priv);
+	m->priv = NULL;
+}
+
+int local_map_notify(struct xsp_map *m, const struct xsp_unmap_notify *notify)
+{
+	struct map_priv *mp = m->priv;
+
+	if (!mp)
+		return -EINVAL;
+	notify_set(&mp->notify, notify);
+	return 0;
+}
+
 void local_unmap(struct xsp_map *m)
 {
 	struct map_priv *mp = m->priv;

@@ -86,6 +86,8 @@ int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 	      const xsp_gref_t *refs, const struct xsp_unmap_notify *notify,
 	      struct xsp_map *m);
 void local_unmap(struct xsp_map *m);
+void local_map_forget(struct xsp_map *m);
+int local_map_notify(struct xsp_map *m, const struct xsp_unmap_notify *notify);
 
 /*
  * The live pages domain @sharer shares, host-wide, as the budget counts

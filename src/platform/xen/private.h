@@ -76,6 +76,7 @@ XEN_OP(share);
 XEN_OP(unshare);
 XEN_OP(map);
 XEN_OP(unmap);
+XEN_OP(map_notify);
 
 /* xenevtchn.c */
 XEN_OP(evtchn_alloc);

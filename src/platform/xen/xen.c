@@ -207,6 +207,7 @@ const struct xsp_ops xsp_xen_ops = {
 	.unshare = xen_unshare,
 	.map = xen_map,
 	.unmap = xen_unmap,
+	.map_notify = xen_map_notify,
 	.evtchn_alloc = xen_evtchn_alloc,
 	.evtchn_bind = xen_evtchn_bind,
 	.evtchn_notify = xen_evtchn_notify,

@@ -18,7 +18,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+
+#include <xen/sys/gntdev.h>
 
 #include <xengnttab.h>
 
@@ -128,4 +131,36 @@ int xen_map(struct xsp *p, xsp_domid_t peer, unsigned int n, const xsp_gref_t *r
 void xen_unmap(struct xsp_map *m)
 {
 	grant_release(m->p, false, &m->addr, m->npages);
+}
+
+/*
+ * Arm or disarm the unmap notification of a one-page mapping made by this
+ * process: gntdev keeps one per mapping, found by the file offset the
+ * mapping was made at (IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR); an action of 0
+ * disarms it. A forked child's mapping (xsp_map_again()) is its own, made
+ * on its own gntdev handle, so arming it leaves its parent's alone.
+ */
+int xen_map_notify(struct xsp_map *m, const struct xsp_unmap_notify *notify)
+{
+	struct xen_priv *xp = xen_priv(m->p);
+	struct ioctl_gntdev_get_offset_for_vaddr off = { .vaddr = (uintptr_t)m->addr };
+	struct ioctl_gntdev_unmap_notify un = { 0 };
+	int fd = xengnttab_fd(xp->gt);
+
+	if (!m->addr || fd < 0)
+		return -EINVAL;
+	if (ioctl(fd, IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, &off) < 0)
+		return -errno;
+	un.index = off.offset;
+	if (notify) {
+		un.index += notify->offset;
+		un.action = UNMAP_NOTIFY_CLEAR_BYTE;
+		if (notify->ev) {
+			un.action |= UNMAP_NOTIFY_SEND_EVENT;
+			un.event_channel_port = notify_port(notify);
+		}
+	}
+	if (ioctl(fd, IOCTL_GNTDEV_SET_UNMAP_NOTIFY, &un) < 0)
+		return -errno;
+	return 0;
 }

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fork: one connection, several processes (docs/protocol.md, "Process
+ * model").
+ *
+ * After fork() parent and child hold the same ring connections and
+ * listeners, as they would hold the same TCP sockets. What each needs:
+ *  - the ring's pages: side A's (shared, gntalloc) are inherited; side B's
+ *    (mapped, gntdev) are not, so a child maps them again on first use
+ *    (xs_conn_map_again()). Our indexes and the readiness state are in
+ *    MAP_SHARED memory (struct xsr_own, struct shim_rstate): whichever
+ *    process reads or writes next carries on where the last one stopped.
+ *  - one process to serve the connection's events (ack the channel, turn
+ *    events into readiness of end A, end the connection when the last
+ *    holder closes it): the "server", recorded in shared memory. It is the
+ *    process that made the connection (or called listen()) until it is
+ *    gone. Every other process that uses it watches the server with a
+ *    pidfd in its event thread; when the server exits (or is killed) the
+ *    first watcher to swap its pid in takes over, the others watch it.
+ *  - the event channel: its fds are inherited (on Xen the binding belongs
+ *    to the open file the child shares), so the taker acks the same one.
+ *  - the peer must not take a holder's exit for the connection's end: only
+ *    the server's mapping carries side B's "alive" notification; a server
+ *    that exits while others hold the connection disarms it first
+ *    (holder_leave()) and the taker arms its own.
+ * The first use of an inherited socket in a child is the first shim_get()
+ * of its fd outside the shim (struct shim_sock's @gen differs from
+ * shim_gen): a child that never uses it costs nothing.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "preload/ctx.h"
+#include "preload/evloop.h"
+#include "preload/fdtable.h"
+#include "preload/holder.h"
+#include "preload/libc.h"
+#include "preload/ready.h"
+
+unsigned int shim_gen = 1;
+
+/* A watch on the server of one socket; holds a reference to it. */
+struct srv_watch {
+	struct srv_watch *next;
+	struct shim_sock *s;
+	pid_t pid;
+	int pidfd;
+};
+
+static struct srv_watch *watches;	/* under ev_lock */
+
+static pid_t *server_of(struct shim_sock *s)
+{
+	return s->kind == SHIM_RING ? &s->rs->server : &s->lsh->server;
+}
+
+static int pidfd_open_pid(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	return fd < 0 ? -errno : fd;
+#else
+	(void)pid;
+	return -ENOSYS;
+#endif
+}
+
+/* Under ev_lock: serve @s from this process from now on. */
+static void take_over(struct shim_sock *s)
+{
+	struct xs_ctx *ctx;
+	struct xs_listener *l;
+	int rc;
+
+	s->owner = getpid();
+	if (s->kind == SHIM_RING) {
+		if (!s->conn)
+			return;
+		/* Its context is a parent's copy: not parked for reuse here. */
+		s->conn->reuse = false;
+		xs_conn_alive_notify(s->conn, true);
+		rc = ev_serve(s);
+		if (rc < 0) {
+			xs_log(XS_LOG_WARN, "ring %s: cannot serve it here: %s", s->conn->id,
+			       strerror(-rc));
+			return;
+		}
+		xs_log(XS_LOG_INFO, "ring %s to dom%u: served by this process now",
+		       s->conn->id, s->conn->peer);
+		/* What arrived while nobody served it. */
+		xs_conn_event(s->conn);
+		sock_sync(s, -1, false, false);
+		sock_note_event(s);
+		return;
+	}
+	/* A listener: advertise and watch anew, with this process's store. */
+	ctx = shim_ctx();
+	rc = ctx ? xs_listener_open(ctx, (struct sockaddr *)&s->lst->addr, s->lst->addrlen,
+				    s->lst->port, &l) : -ENOENT;
+	if (rc < 0) {
+		xs_log(XS_LOG_WARN, "port %u: cannot serve ring clients here: %s",
+		       s->lst->port, strerror(-rc));
+		s->owner = 0;
+		return;
+	}
+	/* The parent's copy (not ours to close) is left as it is. */
+	s->lst = l;
+	rc = ev_serve(s);
+	if (rc < 0) {
+		xs_log(XS_LOG_WARN, "port %u: cannot serve ring clients here: %s", l->port,
+		       strerror(-rc));
+		return;
+	}
+	xs_log(XS_LOG_INFO, "port %u: ring clients served by this process now", l->port);
+}
+
+/*
+ * Under ev_lock: @s's server is @pid, or was: watch it, or take over if it
+ * is gone. Loops while another holder takes over and dies under our feet.
+ */
+static void watch_or_take(struct shim_sock *s, struct srv_watch *w, pid_t pid)
+{
+	pid_t me = getpid();
+	int fd, rc;
+
+	for (;;) {
+		if (pid == me)
+			goto drop;	/* (we took it over meanwhile) */
+		fd = pid > 0 ? pidfd_open_pid(pid) : -ESRCH;
+		if (fd >= 0)
+			break;
+		if (fd != -ESRCH) {
+			xs_log(XS_LOG_WARN, "cannot watch process %d: %s", (int)pid,
+			       strerror(-fd));
+			goto drop;
+		}
+		/* Gone: the first to swap its pid in serves it. */
+		if (__atomic_compare_exchange_n(server_of(s), &pid, me, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			take_over(s);
+			goto drop;
+		}
+		/* @pid now holds who took it: watch that one. */
+	}
+	if (!w) {
+		w = calloc(1, sizeof(*w));
+		if (!w) {
+			close(fd);
+			return;
+		}
+		w->s = s;
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+		w->next = watches;
+		watches = w;
+	}
+	w->pid = pid;
+	w->pidfd = fd;
+	rc = ev_watch(fd, EPOLLIN, (void *)((uintptr_t)w | SRV_TAG));
+	if (rc < 0)
+		xs_log(XS_LOG_WARN, "cannot watch process %d: %s", (int)pid, strerror(-rc));
+	return;
+drop:
+	if (w) {
+		struct srv_watch **pp;
+
+		for (pp = &watches; *pp; pp = &(*pp)->next) {
+			if (*pp == w) {
+				*pp = w->next;
+				break;
+			}
+		}
+		/* Not the last reference: the table holds one. */
+		__atomic_sub_fetch(&w->s->refs, 1, __ATOMIC_RELAXED);
+		free(w);
+	}
+}
+
+void holder_server_gone(struct srv_watch *w)
+{
+	ev_unwatch(w->pidfd);
+	close(w->pidfd);
+	w->pidfd = -1;
+	watch_or_take(w->s, w, w->pid);
+}
+
+void holder_touch(struct shim_sock *s)
+{
+	struct xs_ctx *ctx;
+	int rc;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	if (__atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) == shim_gen)
+		goto unlock;
+	if (s->kind == SHIM_RING && s->conn && s->rs) {
+		ctx = shim_ctx();
+		rc = ctx ? xs_conn_map_again(s->conn, ctx->plat) : -ENOENT;
+		if (rc < 0) {
+			xs_log(XS_LOG_WARN, "ring %s: cannot map it in this process: %s",
+			       s->conn->id, strerror(-rc));
+			s->conn->ring.broken = -ECONNRESET;
+		}
+	}
+	rc = ev_start();
+	if (rc == 0 && ((s->kind == SHIM_RING && s->rs) || (s->kind == SHIM_LISTENER && s->lsh)))
+		watch_or_take(s, NULL, __atomic_load_n(server_of(s), __ATOMIC_ACQUIRE));
+	/* Release: what was done above before another thread's use. */
+	__atomic_store_n(&s->gen, shim_gen, __ATOMIC_RELEASE);
+unlock:
+	ev_lock_drop();
+	SHIM_LEAVE();
+}
+
+void holder_exit_touch(struct shim_sock *s)
+{
+	pid_t pid;
+
+	if (s->gen == shim_gen || !s->conn || !s->rs)
+		return;
+	pid = __atomic_load_n(&s->rs->server, __ATOMIC_ACQUIRE);
+	if (pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH))
+		return;	/* it serves on; our exit changes nothing */
+	holder_touch(s);
+}
+
+void holder_forget(struct shim_sock *s)
+{
+	struct srv_watch **pp, *w;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	for (pp = &watches; (w = *pp); pp = &w->next) {
+		if (w->s == s) {
+			*pp = w->next;
+			if (w->pidfd >= 0) {
+				ev_unwatch(w->pidfd);
+				close(w->pidfd);
+			}
+			free(w);
+			ev_lock_drop();
+			shim_put(s);
+			SHIM_LEAVE();
+			return;
+		}
+	}
+	ev_lock_drop();
+	SHIM_LEAVE();
+}
+
+void holder_leave(struct shim_sock *s)
+{
+	if (s->kind == SHIM_RING && s->conn)
+		xs_conn_alive_notify(s->conn, false);
+}
+
+void holder_after_fork(void)
+{
+	struct srv_watch *w, *next;
+
+	for (w = watches; w; w = next) {
+		next = w->next;
+		if (w->pidfd >= 0)
+			close(w->pidfd);
+		__atomic_sub_fetch(&w->s->refs, 1, __ATOMIC_RELAXED);
+		free(w);
+	}
+	watches = NULL;
+}

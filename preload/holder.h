@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fork: holder.c. A ring connection or a listener is held by every
+ * process that has its fd; one of them, the server (struct shim_rstate's
+ * and struct shim_lshared's @server), serves its events. The others watch
+ * the server and take over when it is gone (docs/protocol.md, "Process
+ * model").
+ */
+#ifndef XSOCK_PRELOAD_HOLDER_H
+#define XSOCK_PRELOAD_HOLDER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "preload/shim.h"
+
+/* A server watch (struct srv_watch, malloc()ed: bit 3 free) in epoll data. */
+#define SRV_TAG 8u
+
+struct srv_watch;
+
+/*
+ * @s was inherited by fork() (s->gen != shim_gen): make it usable in this
+ * process -- a mapped ring is mapped again -- and watch its server, taking
+ * over at once if the server is already gone. Called by shim_get() on the
+ * first use outside the shim; idempotent. Never fails: a ring that cannot
+ * be mapped again reports ECONNRESET on its next read or write.
+ */
+void holder_touch(struct shim_sock *s);
+/*
+ * This process closed its last fd of @s and does not serve it: stop
+ * watching its server. Under no lock of the shim's.
+ */
+void holder_forget(struct shim_sock *s);
+/*
+ * Process exit: this process serves ring @s but others still hold it:
+ * disarm what would tell the peer we are gone (the mapped side's "alive"
+ * notification); a holder that watches us takes over.
+ */
+void holder_leave(struct shim_sock *s);
+/* Process exit: an inherited @s whose server is gone is taken over first,
+ * so that the last holder's exit ends the connection in an orderly way. */
+void holder_exit_touch(struct shim_sock *s);
+/* Event thread, under ev_lock: the server watched by @w exited. */
+void holder_server_gone(struct srv_watch *w);
+/* Forked child (atfork handler, one thread): forget the parent's watches. */
+void holder_after_fork(void);
+
+#endif /* XSOCK_PRELOAD_HOLDER_H */
