@@ -741,3 +741,37 @@ scenario_reuse_connbench() {
 		[ "$reused" -ge $((conns * 9 / 10)) ] &&
 		[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ]
 }
+
+# ==== a connection follows its fd across fork() (issue 16) ====================
+#
+# An echo server (socat, fork per connection) in TO; in FROM an ordinary
+# client (xsock-forkpair, no xsock code) connects and forks: the child
+# reads while the parent writes (the child maps the server's grants anew:
+# gntdev mappings are not inherited), then the parent is SIGKILLed right
+# after the fork and the child writes and reads (it takes the connection's
+# event channel over). 4 MiB each, FNV-1a 64 compared; afterwards Xen's
+# grant/channel counts are back where they were.
+forkpair() {
+	from=$1 to=$2 port=$3
+	FP=/opt/xsock/bin/xsock-forkpair
+	js=$(start_on "$to" "$SHIM socat TCP-LISTEN:$port,fork,reuseaddr PIPE & echo \$! > /tmp/srv.$port; wait")
+	wait_listen "$to" "$port" || return 1
+	snapshot 0
+	o1=$(on "$from" "$SHIM $FP child-reads $(addr_of $to) $port 4194304; echo RC=\$?")
+	echo "$o1"
+	# The parent is killed: the child's output goes to a file.
+	on "$from" "rm -f /tmp/fp.$port; ($SHIM $FP parent-killed $(addr_of $to) $port 4194304 > /tmp/fp.$port.tmp 2>&1;
+		echo RC=\$? >> /tmp/fp.$port.tmp; mv /tmp/fp.$port.tmp /tmp/fp.$port) &
+		i=0; while [ ! -s /tmp/fp.$port ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done" > /dev/null
+	o2=$(on "$from" "cat /tmp/fp.$port")
+	echo "$o2"
+	sleep 3
+	snapshot 1
+	on "$to" 'kill $(cat /tmp/srv.'$port')'
+	wait_on "$to" "$js" 20 > /dev/null
+	result "fork after connect dom$from -> dom$to: child-reads $(field BYTES "$o1" | cut -d' ' -f1) bytes" \
+		"rc $(field RC "$o1"), parent-killed $(field BYTES "$o2" | cut -d' ' -f1) bytes rc $(field RC "$o2");" \
+		"Xen grants/channels $x0 -> $x1"
+	[ "$(field RC "$o1")" = 0 ] && [ "$(field RC "$o2")" = 0 ] && [ "$x0" = "$x1" ]
+}
+scenario_fork_after_connect() { forkpair "$U1" "$U2" 7070 && forkpair "$U1" 0 7071; }
