@@ -311,6 +311,105 @@ START_TEST(fork_after_share_child_keeps_page)
 }
 END_TEST
 
+/* A forked child maps its parent's grants again and sees the same pages. */
+START_TEST(fork_child_maps_again)
+{
+	struct xsp *p1 = xp_open_as(1), *p2 = xp_open_as(2);
+	struct xsp_share *s;
+	struct xsp_map *m;
+	unsigned char *sh;
+	int status;
+	pid_t pid;
+
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &s), 0);
+	ck_assert_int_eq(xsp_map(p2, 1, 2, xsp_share_refs(s), NULL, &m), 0);
+	sh = xsp_share_addr(s);
+	sh[4100] = 42;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct xsp *c2 = xp_open_as(2);	/* the child's own backend */
+		unsigned char *addr;
+
+		CHILD_CHECK(c2);
+		CHILD_CHECK(xsp_map_again(c2, m) == 0);
+		addr = xsp_map_addr(m);
+		CHILD_CHECK(addr[4100] == 42);
+		addr[4101] = 7;		/* seen by the sharer and the parent */
+		xsp_unmap(m);
+		xsp_close(c2);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_uint_eq(sh[4101], 7);
+	ck_assert_uint_eq(((unsigned char *)xsp_map_addr(m))[4101], 7);
+	/* The child's unmap did not take the parent's mapping. */
+	((unsigned char *)xsp_map_addr(m))[4102] = 9;
+	ck_assert_uint_eq(sh[4102], 9);
+	xsp_unmap(m);
+	xsp_unshare(s);
+	ck_assert_int_eq(count_grant_files(2), 0);
+	xsp_close(p2);
+	xsp_close(p1);
+}
+END_TEST
+
+/* A grant revoked meanwhile: -ENOENT, and the map is left as it was. */
+START_TEST(fork_child_maps_again_revoked)
+{
+	struct xsp *p1 = xp_open_as(1), *p2 = xp_open_as(2);
+	struct xsp_share *s;
+	struct xsp_map *m;
+	void *before;
+
+	ck_assert_int_eq(xsp_share(p1, 2, 1, NULL, &s), 0);
+	ck_assert_int_eq(xsp_map(p2, 1, 1, xsp_share_refs(s), NULL, &m), 0);
+	before = xsp_map_addr(m);
+	xsp_unshare(s);
+	ck_assert_int_eq(xsp_map_again(p2, m), -ENOENT);
+	ck_assert_ptr_eq(xsp_map_addr(m), before);
+	ck_assert_int_eq(xsp_map_again(NULL, m), -EINVAL);
+	xsp_unmap(m);
+	xsp_close(p2);
+	xsp_close(p1);
+}
+END_TEST
+
+/* A disarmed notification does not fire at unmap; armed again, it does. */
+START_TEST(map_notify_disarm_and_arm)
+{
+	struct xsp *p1 = xp_open_as(1), *p2 = xp_open_as(2);
+	struct xsp_unmap_notify n = { .offset = 100 };
+	struct xsp_share *s;
+	struct xsp_map *m;
+	unsigned char *c;
+
+	ck_assert_int_eq(xsp_share(p1, 2, 2, NULL, &s), 0);
+	c = xsp_share_addr(s);
+	c[100] = 1;
+	ck_assert_int_eq(xsp_map(p2, 1, 1, xsp_share_refs(s), &n, &m), 0);
+	ck_assert_int_eq(xsp_map_set_notify(m, NULL), 0);
+	xsp_unmap(m);
+	ck_assert_uint_eq(c[100], 1);		/* disarmed: nothing said */
+	ck_assert_int_eq(xsp_map(p2, 1, 1, xsp_share_refs(s), NULL, &m), 0);
+	ck_assert_int_eq(xsp_map_set_notify(m, &n), 0);
+	xsp_unmap(m);
+	ck_assert_uint_eq(c[100], 0);		/* armed later: fires */
+	/* Only one-page maps carry a notification; the offset is checked. */
+	ck_assert_int_eq(xsp_map(p2, 1, 2, xsp_share_refs(s), NULL, &m), 0);
+	ck_assert_int_eq(xsp_map_set_notify(m, &n), -EINVAL);
+	xsp_unmap(m);
+	ck_assert_int_eq(xsp_map(p2, 1, 1, xsp_share_refs(s), NULL, &m), 0);
+	n.offset = XSP_PAGE_SIZE;
+	ck_assert_int_eq(xsp_map_set_notify(m, &n), -EINVAL);
+	xsp_unmap(m);
+	xsp_unshare(s);
+	xsp_close(p2);
+	xsp_close(p1);
+}
+END_TEST
+
 /* ---- lifetime --------------------------------------------------------------------- */
 
 START_TEST(unshare_removes_files)
@@ -970,6 +1069,9 @@ static Suite *grant_suite(void)
 	tcase_add_test(tc, invalid_arguments);
 	tcase_add_test(tc, fork_after_map_child_faults);
 	tcase_add_test(tc, fork_after_share_child_keeps_page);
+	tcase_add_test(tc, fork_child_maps_again);
+	tcase_add_test(tc, fork_child_maps_again_revoked);
+	tcase_add_test(tc, map_notify_disarm_and_arm);
 	tcase_add_test(tc, unshare_removes_files);
 	tcase_add_test(tc, map_after_unshare_enoent);
 	tcase_add_test(tc, grant_limit_enospc);

@@ -129,6 +129,58 @@ static void fill(uint8_t *buf, size_t n, uint8_t seed)
 
 /* ---- layout ------------------------------------------------------------------ */
 
+/*
+ * Side B's pages mapped again elsewhere (a forked child: xsp_map_again()):
+ * after xsr_rebase() the stream carries on from where it was, in both
+ * directions, and the old addresses are never touched again.
+ */
+START_TEST(test_rebase_keeps_stream)
+{
+	unsigned int order = 1;
+	size_t dlen = (size_t)PG << order;
+	uint32_t refs[2] = { 1, 2 };
+	uint8_t out[3000], in[3000];
+	uint8_t *v1, *v2, *v3;
+	struct xsr a, b;
+	int fd = memfd_create("ring", 0);
+	int k = 0;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)(PG + dlen)), 0);
+	v1 = mmap(NULL, PG + dlen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	v2 = mmap(NULL, PG + dlen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(v1, MAP_FAILED);
+	ck_assert_ptr_ne(v2, MAP_FAILED);
+	ck_assert_int_eq(xsr_format(v1, order, refs), 0);
+	ck_assert_int_eq(xsr_attach(&a, XSR_SIDE_A, v1, v1 + PG, order, count_kick, &k), 0);
+	ck_assert_int_eq(xsr_attach(&b, XSR_SIDE_B, v1, v1 + PG, order, count_kick, &k), 0);
+	fill(out, sizeof(out), 5);
+	ck_assert_int_eq(xsr_write(&a, out, 1000), 1000);
+	ck_assert_int_eq(xsr_read(&b, in, 400, 0), 400);
+	ck_assert_int_eq(xsr_write(&b, out, 100), 100);
+	/* B moves; the old view goes away (a fault if still used). */
+	xsr_rebase(&b, v2, v2 + PG);
+	v3 = mmap(NULL, PG + dlen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(v3, MAP_FAILED);
+	ck_assert_int_eq(munmap(v1, PG + dlen), 0);	/* v3 is elsewhere */
+	v1 = v3;
+	xsr_rebase(&a, v1, v1 + PG);	/* (A's view was unmapped too) */
+	ck_assert_int_eq(xsr_read(&b, in + 400, 600, 0), 600);
+	ck_assert_int_eq(memcmp(in, out, 1000), 0);
+	ck_assert_int_eq(xsr_write(&a, out + 1000, 2000), 2000);
+	ck_assert_int_eq(xsr_read(&b, in + 1000, 2000, 0), 2000);
+	ck_assert_int_eq(memcmp(in, out, 3000), 0);
+	ck_assert_int_eq(xsr_write(&b, out + 100, 50), 50);
+	ck_assert_int_eq(xsr_read(&a, in, 150, 0), 150);
+	ck_assert_int_eq(memcmp(in, out, 150), 0);
+	xsr_detach(&a);
+	xsr_detach(&b);
+	munmap(v1, PG + dlen);
+	munmap(v2, PG + dlen);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_format_layout)
 {
 	struct pair p;
@@ -1140,6 +1192,7 @@ static Suite *ring_suite(void)
 	tc = tcase_create("data");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_empty);
+	tcase_add_test(tc, test_rebase_keeps_stream);
 	tcase_add_test(tc, test_poll_for);
 	tcase_add_test(tc, test_poll_own_indexes);
 	tcase_add_test(tc, test_fill_exactly_full);
