@@ -350,7 +350,8 @@ int xs_listener_fd(const struct xs_listener *l);
 
 /*
  * Process store events: queue new requests for this port on the pending
- * list, refuse malformed ones and those for an address we do not serve,
+ * list, refuse malformed ones, those for an address we do not serve and
+ * (ENOBUFS) those of a domain with XSOCK_MAX_INFLIGHT_PER_PEER in flight,
  * ignore those whose name is not an id, remove answers whose request is
  * gone (and, once due, refusals older than XSOCK_REFUSED_KEEP_MS), refresh
  * the registry. Never blocks. Returns 0 or a negative errno.
@@ -372,7 +373,9 @@ int xs_listener_take(struct xs_listener *l, struct xs_request **out);
 /*
  * Record that the doorbell whose local port is @bell stands for @rq. Must
  * be done before the doorbell connects (an accept() in another process may
- * look for the record at once). Errors: store errors.
+ * look for the record at once). The request counts against its domain's
+ * cap while the doorbell is out (until xs_listener_unbell(@bell)), even
+ * once the client removed it. Errors: store errors.
  */
 int xs_listener_bell(struct xs_listener *l, const struct xs_request *rq, uint16_t bell);
 
