@@ -69,11 +69,12 @@ struct xsock_status_rec;
  * Requests of one peer domain a listening socket has in flight at once
  * (acknowledged, not yet attached to, refused or withdrawn): each costs
  * the server up to two store nodes (the acknowledgement or offer, and the
- * doorbell record) and a doorbell socket. Beyond it a request is refused
- * with ENOBUFS (the client may fall back to TCP). docs/protocol.md, "Limits
- * per peer".
+ * doorbell record) and a doorbell socket, so 32 is at most 64 nodes of
+ * xenstored's default quota of 1000 per peer and listening socket. Beyond
+ * it a request is refused with ENOBUFS (the client may fall back to TCP).
+ * docs/protocol.md, "Limits per peer".
  */
-#define XS_DEFAULT_INFLIGHT_MAX 64
+#define XS_DEFAULT_INFLIGHT_MAX 32
 
 /* Process-wide context: the platform backend and our domain id. */
 struct xs_ctx {
