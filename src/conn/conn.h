@@ -65,6 +65,16 @@ struct xsock_status_rec;
 #define XS_DEFAULT_REUSE_MAX 16		/* parked rings a process keeps */
 #define XS_DEFAULT_REUSE_IDLE_MS 2000	/* a client's idle parked ring lives this long */
 #define XS_SERVER_IDLE_FACTOR 5		/* a server's lives 5 times its XSOCK_REUSE_IDLE_MS */
+/*
+ * Requests of one peer domain a listening socket has in flight at once
+ * (acknowledged, not yet attached to, refused or withdrawn): each costs
+ * the server up to two store nodes (the acknowledgement or offer, and the
+ * doorbell record) and a doorbell socket, so 32 is at most 64 nodes of
+ * xenstored's default quota of 1000 per peer and listening socket. Beyond
+ * it a request is refused with ENOBUFS (the client may fall back to TCP).
+ * docs/protocol.md, "Limits per peer".
+ */
+#define XS_DEFAULT_INFLIGHT_MAX 32
 
 /* Process-wide context: the platform backend and our domain id. */
 struct xs_ctx {
@@ -79,6 +89,7 @@ struct xs_ctx {
 	int ack_timeout_ms;		/* no answer nor "wait" by then: listener dead */
 	int reuse_max;			/* XSOCK_REUSE: parked rings kept, 0 = no reuse */
 	int reuse_idle_ms;		/* XSOCK_REUSE_IDLE_MS */
+	int inflight_max;		/* XSOCK_MAX_INFLIGHT_PER_PEER */
 	bool fallback;			/* XSOCK_FALLBACK (conn/route.h) */
 	bool fault_die_before_attach;	/* XSOCK_FAULT=die-before-attach (tests) */
 };
@@ -87,7 +98,8 @@ struct xs_ctx {
  * Open a context (platform backend per XSOCK_BACKEND, tunables from
  * XSOCK_RING_ORDER, XSOCK_RING_ORDER_SMALL, XSOCK_BIG_RINGS,
  * XSOCK_CONNECT_TIMEOUT_MS, XSOCK_ACCEPT_TIMEOUT_MS, XSOCK_LISTENER_ACK_MS,
- * XSOCK_REUSE, XSOCK_REUSE_IDLE_MS, XSOCK_FALLBACK), and XSOCK_FAULT for fault-injection
+ * XSOCK_REUSE, XSOCK_REUSE_IDLE_MS, XSOCK_MAX_INFLIGHT_PER_PEER, XSOCK_FALLBACK),
+ * and XSOCK_FAULT for fault-injection
  * tests ("die-before-attach": a client kills itself with SIGKILL once it
  * has read the server's offer, before attaching).
  * Errors: those of xsp_open().
@@ -280,12 +292,21 @@ struct xs_request {
 	char id[24];
 };
 
-/* A request the listener has handled, until the client removes it. */
+/*
+ * A request the listener has handled, until the client removes it (or,
+ * with a doorbell still out for it, until that doorbell is done too).
+ */
 struct xs_seen {
 	xsp_domid_t dom;
 	char id[24];
 	int64_t since_ms;		/* when we first saw it */
+	int64_t bell_ms;		/* when its doorbell was rung */
+	uint16_t bell;			/* that doorbell's port while it is out, or 0 */
 	bool tidied;			/* nothing of ours left to remove for it */
+	bool inflight;			/* acknowledged by us, and we (or an
+					 * acceptor) may still hold something for
+					 * it: counts against its domain's cap */
+	bool gone;			/* the request is gone, its doorbell not */
 };
 
 struct xs_listener {
@@ -353,7 +374,8 @@ int xs_listener_fd(const struct xs_listener *l);
 
 /*
  * Process store events: queue new requests for this port on the pending
- * list, refuse malformed ones and those for an address we do not serve,
+ * list, refuse malformed ones, those for an address we do not serve and
+ * (ENOBUFS) those of a domain with XSOCK_MAX_INFLIGHT_PER_PEER in flight,
  * ignore those whose name is not an id, remove answers whose request is
  * gone (and, once due, refusals older than XSOCK_REFUSED_KEEP_MS), refresh
  * the registry. Never blocks. Returns 0 or a negative errno.
@@ -375,7 +397,9 @@ int xs_listener_take(struct xs_listener *l, struct xs_request **out);
 /*
  * Record that the doorbell whose local port is @bell stands for @rq. Must
  * be done before the doorbell connects (an accept() in another process may
- * look for the record at once). Errors: store errors.
+ * look for the record at once). The request counts against its domain's
+ * cap while the doorbell is out (until xs_listener_unbell(@bell)), even
+ * once the client removed it. Errors: store errors.
  */
 int xs_listener_bell(struct xs_listener *l, const struct xs_request *rq, uint16_t bell);
 

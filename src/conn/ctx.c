@@ -44,6 +44,8 @@ int xs_ctx_open(struct xs_ctx **out)
 	ctx->reuse_max = (int)xs_env_long("XSOCK_REUSE", XS_DEFAULT_REUSE_MAX, 0, 65536);
 	ctx->reuse_idle_ms = (int)xs_env_long("XSOCK_REUSE_IDLE_MS", XS_DEFAULT_REUSE_IDLE_MS, 1,
 					   3600000);
+	ctx->inflight_max = (int)xs_env_long("XSOCK_MAX_INFLIGHT_PER_PEER", XS_DEFAULT_INFLIGHT_MAX,
+					  1, 65536);
 	ctx->fallback = xs_env_on("XSOCK_FALLBACK");
 
 	fault = xs_env_str("XSOCK_FAULT");

@@ -167,19 +167,24 @@ void xs_listener_close(struct xs_listener *l)
 	free(l);
 }
 
+/* The entry of request (@dom, @id), still there; a gone one (its
+ * doorbell still out) is not found: a new request may reuse its id. */
 static struct xs_seen *seen_find(struct xs_listener *l, xsp_domid_t dom, const char *id)
 {
 	unsigned int i;
 
 	for (i = 0; i < l->nseen; i++)
-		if (l->seen[i].dom == dom && strcmp(l->seen[i].id, id) == 0)
+		if (l->seen[i].dom == dom && !l->seen[i].gone && strcmp(l->seen[i].id, id) == 0)
 			return &l->seen[i];
 	return NULL;
 }
 
-/* Remember (@dom, @id) as handled. Out of memory, it is not remembered:
- * the request is looked at again with the next event. */
-static void seen_add(struct xs_listener *l, xsp_domid_t dom, const char *id)
+/*
+ * Remember (@dom, @id) as handled: its entry (valid until the next
+ * seen_add() or seen_drop()). Out of memory, NULL: it is not remembered,
+ * nor answered; the request is looked at again with the next event.
+ */
+static struct xs_seen *seen_add(struct xs_listener *l, xsp_domid_t dom, const char *id)
 {
 	struct xs_seen *e;
 	int64_t due;
@@ -189,7 +194,7 @@ static void seen_add(struct xs_listener *l, xsp_domid_t dom, const char *id)
 		struct xs_seen *n = realloc(l->seen, cap * sizeof(*n));
 
 		if (!n)
-			return;
+			return NULL;
 		l->seen = n;
 		l->seen_cap = cap;
 	}
@@ -201,6 +206,7 @@ static void seen_add(struct xs_listener *l, xsp_domid_t dom, const char *id)
 	due = e->since_ms + XSOCK_REFUSED_KEEP_MS;
 	if (l->tidy_ms < 0 || due < l->tidy_ms)
 		l->tidy_ms = due;
+	return e;
 }
 
 /* Forget entry @i; the request is gone: so goes a refusal, an offer or our
@@ -214,16 +220,41 @@ static void seen_drop(struct xs_listener *l, unsigned int i)
 	l->seen[i] = l->seen[--l->nseen];
 }
 
-/* Forget @dom's requests whose node is gone (keeps the list short). */
+/*
+ * Is the doorbell of @e out? A doorbell ends (xs_listener_unbell()) by
+ * XSOCK_ACCEPT_TIMEOUT_MS after it was rung; one not heard of well after
+ * that was lost to us (the copy of a listener a fork() made, whose
+ * doorbells the parent keeps): it no longer counts.
+ */
+static bool seen_bell_out(const struct xs_listener *l, const struct xs_seen *e, int64_t now)
+{
+	return e->bell && now - e->bell_ms <= (int64_t)l->ctx->accept_timeout_ms + 1000;
+}
+
+/*
+ * Forget @dom's requests whose node is gone (keeps the list short). One
+ * whose doorbell is still out stays, as gone, until that doorbell is done
+ * (xs_listener_unbell()): it still costs us a socket and a node, and
+ * counts against @dom's cap; its answers go now.
+ */
 static void seen_prune(struct xs_listener *l, xsp_domid_t dom, char **names, unsigned int n)
 {
+	int64_t now = xs_now_ms();
 	unsigned int i, j;
 
 	for (i = 0; i < l->nseen;) {
-		bool keep = l->seen[i].dom != dom;
+		struct xs_seen *e = &l->seen[i];
+		bool keep = e->dom != dom;
 
-		for (j = 0; !keep && j < n; j++)
-			keep = strcmp(l->seen[i].id, names[j]) == 0;
+		for (j = 0; !keep && !e->gone && j < n; j++)
+			keep = strcmp(e->id, names[j]) == 0;
+		if (!keep && seen_bell_out(l, e, now)) {
+			if (!e->tidied)
+				xs_answer_rm_stale(l->st, l->ctx->self, e->dom, e->id, l->id);
+			e->tidied = true;
+			e->gone = true;
+			keep = true;
+		}
 		if (keep)
 			i++;
 		else
@@ -327,7 +358,71 @@ static int acknowledge(struct xs_listener *l, xsp_domid_t dom, const char *id)
 
 int xs_listener_refuse(struct xs_listener *l, const struct xs_request *rq, int err)
 {
+	struct xs_seen *e = seen_find(l, rq->dom, rq->id);
+
+	/* Final: it no longer counts against its domain's cap. */
+	if (e) {
+		e->inflight = false;
+		e->bell = 0;
+	}
 	return xs_answer_refuse(l->st, l->ctx->self, rq->dom, rq->id, err);
+}
+
+/* ---- requests in flight, per peer (docs/protocol.md, "Limits per peer") ---------- */
+
+/* Does an answer of ours still stand for @e: our acknowledgement or an
+ * offer (an acceptor's)? A store error other than -ENOENT counts as yes. */
+static bool seen_answered(struct xs_listener *l, const struct xs_seen *e)
+{
+	char apath[160], *val = NULL;
+	struct xs_neg_answer a;
+	size_t len = 0;
+	bool held;
+	int rc;
+
+	snprintf(apath, sizeof(apath), XSOCK_CONN_PATH_FMT, l->ctx->self, e->dom, e->id);
+	rc = xsp_store_read(l->st, XSP_TXN_NONE, apath, &val, &len);
+	if (rc < 0)
+		return rc != -ENOENT;
+	held = xs_neg_parse_answer(val, len, &a) == 0 &&
+	       (a.state == XS_NEG_OFFER ||
+		(a.state == XS_NEG_WAIT && strcmp(a.id, l->id) == 0));
+	free(val);
+	return held;
+}
+
+/*
+ * @dom's requests in flight here: acknowledged by us and not refused,
+ * while their doorbell is out or an answer of ours (acknowledgement,
+ * offer) stands for them. With @recheck, the answers are read again
+ * (those an acceptor has done with leave the count: attached, dropped);
+ * else the count is the last one known, an upper bound.
+ */
+static unsigned int inflight_of(struct xs_listener *l, xsp_domid_t dom, bool recheck)
+{
+	int64_t now = xs_now_ms();
+	unsigned int i, n = 0;
+
+	for (i = 0; i < l->nseen; i++) {
+		struct xs_seen *e = &l->seen[i];
+
+		if (e->dom != dom || !e->inflight)
+			continue;
+		if (recheck && !seen_bell_out(l, e, now)) {
+			e->bell = 0;
+			if (e->gone || !seen_answered(l, e))
+				e->inflight = false;
+		}
+		n += e->inflight;
+	}
+	return n;
+}
+
+/* The most requests of one domain in flight at once (XSOCK_MAX_INFLIGHT_PER_PEER). */
+static unsigned int inflight_cap(const struct xs_listener *l)
+{
+	return l->ctx->inflight_max > 0 ? (unsigned int)l->ctx->inflight_max :
+					  XS_DEFAULT_INFLIGHT_MAX;
 }
 
 static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
@@ -335,7 +430,8 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 	struct xs_ctx *ctx = l->ctx;
 	char dir[128], path[192];
 	char **names = NULL;
-	unsigned int n = 0, i;
+	unsigned int n = 0, i, held, over = 0, cap = inflight_cap(l);
+	bool rechecked = false;
 	int rc;
 
 	snprintf(dir, sizeof(dir), XSOCK_REQ_PEER_FMT, dom, ctx->self);
@@ -343,9 +439,11 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 	if (rc < 0)
 		return;
 	seen_prune(l, dom, names, n);
+	held = inflight_of(l, dom, false);
 	for (i = 0; i < n; i++) {
 		struct xs_request *rq, **pp;
 		struct xs_neg_request req;
+		struct xs_seen *e;
 		unsigned long port;
 		size_t len = 0;
 		char *val;
@@ -365,7 +463,10 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 			free(val);	/* another listener's */
 			continue;
 		}
-		seen_add(l, dom, names[i]);
+		if (!seen_add(l, dom, names[i])) {
+			free(val);	/* out of memory: with the next event */
+			continue;
+		}
 		if (rc == 0)
 			rc = xs_neg_parse_request(val, len, &req);
 		free(val);
@@ -386,6 +487,23 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 			continue;
 		}
 		/*
+		 * At most cap requests of one domain in flight: one more is
+		 * refused at once (ENOBUFS: the client may fall back to TCP),
+		 * where nothing answered it yet (another listener of ours may
+		 * have room), and costs us nothing but that refusal, which
+		 * goes with the request. Those an acceptor has done with are
+		 * counted out first, once per pass.
+		 */
+		if (held >= cap && !rechecked) {
+			held = inflight_of(l, dom, true);
+			rechecked = true;
+		}
+		if (held >= cap) {
+			xs_answer_refuse_first(l->st, ctx->self, dom, names[i], ENOBUFS);
+			over++;
+			continue;
+		}
+		/*
 		 * The offer comes from whichever process accept()s the
 		 * doorbell, maybe much later: acknowledge now, so that the
 		 * client does not take a busy server for a dead one.
@@ -400,6 +518,11 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 			xs_answer_refuse(l->st, ctx->self, dom, names[i], ENOMEM);
 			continue;
 		}
+		e = seen_find(l, dom, names[i]);
+		if (e) {
+			e->inflight = true;
+			held++;
+		}
 		rq->dom = dom;
 		snprintf(rq->id, sizeof(rq->id), "%s", names[i]);
 		/* Oldest first: accept() then hands out connections roughly in
@@ -409,6 +532,9 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 		*pp = rq;
 	}
 	free(names);
+	if (over)
+		xs_log(XS_LOG_INFO, "port %u: %u requests of dom%u refused: %u in flight, "
+		       "XSOCK_MAX_INFLIGHT_PER_PEER=%u", l->port, over, dom, held, cap);
 }
 
 int xs_listener_process(struct xs_listener *l)
@@ -452,19 +578,37 @@ int xs_listener_take(struct xs_listener *l, struct xs_request **out)
 int xs_listener_bell(struct xs_listener *l, const struct xs_request *rq, uint16_t bell)
 {
 	char path[128], val[64];
+	struct xs_seen *e;
+	int rc;
 
 	/* B(S) is readable by S alone, and so is everything created below it. */
 	xs_bell_path(path, sizeof(path), l->ctx->self, l->port, bell);
 	snprintf(val, sizeof(val), XSOCK_BELL_FMT, rq->dom, rq->id);
-	return xsp_store_write(l->st, XSP_TXN_NONE, path, val, strlen(val));
+	rc = xsp_store_write(l->st, XSP_TXN_NONE, path, val, strlen(val));
+	e = seen_find(l, rq->dom, rq->id);
+	if (rc == 0 && e) {	/* it counts while it is out */
+		e->bell = bell;
+		e->bell_ms = xs_now_ms();
+	}
+	return rc;
 }
 
 int xs_listener_unbell(struct xs_listener *l, uint16_t bell)
 {
 	char path[128], id[XS_NEG_ID_LEN], *val = NULL;
 	unsigned long dom;
+	unsigned int i;
 	int rc;
 
+	/* That doorbell is done: its request (if gone) with it. */
+	for (i = 0; i < l->nseen; i++) {
+		if (l->seen[i].bell != bell)
+			continue;
+		l->seen[i].bell = 0;
+		if (l->seen[i].gone)
+			seen_drop(l, i);
+		break;
+	}
 	xs_bell_path(path, sizeof(path), l->ctx->self, l->port, bell);
 	rc = xs_bell_take(l->st, path, &val);
 	/* Withdrawn unclaimed: our acknowledgement must not outlive it. */

@@ -214,6 +214,10 @@ int xsp_evtchn_notify(struct xsp_evtchn *e);
  * Consume pending events without blocking and re-arm the channel.
  * Returns 1 if at least one event was pending, 0 if none, -EPIPE once the
  * peer endpoint is gone for good (after any pending events were returned).
+ * The work per call is bounded, so a peer that keeps notifying cannot keep
+ * it going: on Xen at most XEN_EVTCHN_ACK_MAX pending ports are read, and
+ * what is left keeps the fd readable (return 1; call again after the next
+ * poll). The local backend drains its pipe in one call.
  */
 int xsp_evtchn_ack(struct xsp_evtchn *e);
 

@@ -79,14 +79,16 @@ neg_nodes() {
 }
 
 # inflight_nodes D: the same, less the refusals: what domain D keeps for
-# negotiations still in flight (acknowledgements, offers, doorbells).
+# negotiations still in flight (acknowledgements, offers, doorbells). One
+# look at each node (a refusal removed between two scans, as the client
+# withdraws its request, must not count as in flight); a node without its
+# value yet is not counted.
 inflight_nodes() {
-	local all ref
-	all=$(neg_nodes "$1")
-	ref=$(cd "$ST/$1/data/xsock" 2>/dev/null &&
-		find conn -mindepth 3 -maxdepth 3 -name .v -exec grep -l -s '^state=refused' {} + \
-			2>/dev/null | wc -l)
-	echo $((all - ${ref:-0}))
+	(cd "$ST/$1/data/xsock" 2>/dev/null || exit 0
+		find conn -mindepth 2 -maxdepth 2 -type d -exec sh -c \
+			'for d; do [ -e "$d/.v" ] && ! grep -q -s "^state=refused" "$d/.v" &&
+				echo; done' _ {} + 2>/dev/null
+		find bell -mindepth 2 -maxdepth 2 -type d 2>/dev/null) | wc -l
 }
 
 # dom_nodes D: every store node of domain D's subtree.

@@ -11,7 +11,8 @@
  *    first one to that domain), requests whose name is not an id get no
  *    node at all, answers go when their request goes or after
  *    XSOCK_REFUSED_KEEP_MS, and the sweep removes what closed listeners
- *    left;
+ *    left; at most XSOCK_MAX_INFLIGHT_PER_PEER requests of a domain in
+ *    flight;
  *  - addresses and advertisements: a listener bound to one address serves
  *    that one only, and says so; one advertisement per registered domain,
  *    whatever their number, withdrawn from a domain taken out of the
@@ -557,6 +558,112 @@ START_TEST(test_sweep_answers)
 }
 END_TEST
 
+/* Wait for the answer to request @id (a literal) to hold @want (NULL: gone). */
+#define ANSWER(l, st, id, want) process_until(l, st, BASE(2) "/conn/1/" id, want)
+
+static void expect_answer(struct xs_listener *l, struct xsp_store *st, const char *path,
+			  const char *want)
+{
+	char *val = process_until(l, st, path, want);
+
+	if (want) {
+		ck_assert_msg(val != NULL, "%s: no %s", path, want);
+		ck_assert_str_eq(val, want);
+	} else {
+		ck_assert_msg(val == NULL, "%s: still %s", path, val);
+	}
+	free(val);
+}
+
+/*
+ * At most XSOCK_MAX_INFLIGHT_PER_PEER (2 here) requests of one domain in
+ * flight: one more is refused with ENOBUFS and gets nothing else (no
+ * acknowledgement, no pending entry for a doorbell); a request an
+ * acceptor is done with is counted out, one removed while its doorbell is
+ * still out only once that doorbell is done.
+ */
+START_TEST(test_inflight_cap)
+{
+	static const char req[] = "port=7000 sport=1 daddr=10.0.0.2 evtchn=1 life=1";
+	static const char ack_pfx[] = "state=wait";
+	static const char nobufs[] = "state=refused err=105";
+	const char *dir = tu_fresh_local_dir();
+	struct xs_ctx *s, *c;
+	struct xs_listener *l;
+	struct xsp_store *st, *st2;
+	struct xs_request *rq;
+	char *val;
+
+	setenv("XSOCK_MAX_INFLIGHT_PER_PEER", "2", 1);
+	s = ctx_as("2");
+	unsetenv("XSOCK_MAX_INFLIGHT_PER_PEER");
+	c = ctx_as("1");
+	l = listen_in_2(s);
+	st = client_store(c);
+	ck_assert_int_eq(xsp_store_open(s->plat, &st2), 0);
+
+	/* Two in flight, their doorbells rung. */
+	put(st, BASE(1) "/req/2/00a1", req);
+	put(st, BASE(1) "/req/2/00a2", req);
+	val = ANSWER(l, st, "00a2", ack_pfx);
+	ck_assert_ptr_nonnull(val);
+	free(val);
+	val = ANSWER(l, st, "00a1", ack_pfx);
+	ck_assert_ptr_nonnull(val);
+	free(val);
+	while (xs_listener_take(l, &rq) == 1) {
+		ck_assert_int_eq(xs_listener_bell(l, rq, strcmp(rq->id, "00a1") ? 40002 : 40001),
+				 0);
+		free(rq);
+	}
+	/* A third: refused, and nothing else. */
+	put(st, BASE(1) "/req/2/00a3", req);
+	expect_answer(l, st, BASE(2) "/conn/1/00a3", nobufs);
+	ck_assert_int_eq(xs_listener_take(l, &rq), 0);
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/bell/7000"), 2);
+	/* It goes with its request, as every refusal. */
+	ck_assert_int_eq(xsp_store_rm(st, XSP_TXN_NONE, BASE(1) "/req/2/00a3"), 0);
+	expect_answer(l, st, BASE(2) "/conn/1/00a3", NULL);
+
+	/* An acceptor claims 00a1's doorbell and drops it (client gone):
+	 * record and acknowledgement go, the doorbell socket closes. */
+	ck_assert_int_eq(xsp_store_rm(st2, XSP_TXN_NONE, BASE(2) "/bell/7000/40001"), 0);
+	ck_assert_int_eq(xsp_store_rm(st2, XSP_TXN_NONE, BASE(2) "/conn/1/00a1"), 0);
+	ck_assert_int_eq(xs_listener_unbell(l, 40001), 0);
+	/* Counted out: 00a4 gets its place, 00a5 does not. */
+	put(st, BASE(1) "/req/2/00a4", req);
+	val = ANSWER(l, st, "00a4", ack_pfx);
+	ck_assert_ptr_nonnull(val);
+	free(val);
+	ck_assert_int_eq(xs_listener_take(l, &rq), 1);
+	ck_assert_str_eq(rq->id, "00a4");
+	free(rq);
+	put(st, BASE(1) "/req/2/00a5", req);
+	expect_answer(l, st, BASE(2) "/conn/1/00a5", nobufs);
+
+	/* 00a2's client gives up while its doorbell is out: its
+	 * acknowledgement goes, it still counts (00a6 refused)... */
+	ck_assert_int_eq(xsp_store_rm(st, XSP_TXN_NONE, BASE(1) "/req/2/00a2"), 0);
+	expect_answer(l, st, BASE(2) "/conn/1/00a2", NULL);
+	put(st, BASE(1) "/req/2/00a6", req);
+	expect_answer(l, st, BASE(2) "/conn/1/00a6", nobufs);
+	/* ... until the doorbell is withdrawn: then 00a7 gets the place. */
+	ck_assert_int_eq(xs_listener_unbell(l, 40002), 1);
+	put(st, BASE(1) "/req/2/00a7", req);
+	val = ANSWER(l, st, "00a7", ack_pfx);
+	ck_assert_ptr_nonnull(val);
+	free(val);
+	ck_assert_int_eq(count_subnodes(dir, BASE(2) "/bell/7000"), 0);
+
+	xsp_store_close(st2);
+	xsp_store_close(st);
+	xs_listener_close(l);
+	xs_ctx_close(c);
+	xs_ctx_close(s);
+	tu_rm_rf(dir);
+}
+END_TEST
+
 static Suite *conn_store_suite(void)
 {
 	Suite *s = suite_create("conn_store");
@@ -577,6 +684,7 @@ static Suite *conn_store_suite(void)
 	tcase_add_test(ta, test_bad_ids_ignored);
 	tcase_add_test(ta, test_refusal_kept_bounded);
 	tcase_add_test(ta, test_sweep_answers);
+	tcase_add_test(ta, test_inflight_cap);
 	suite_add_tcase(s, ta);
 	return s;
 }

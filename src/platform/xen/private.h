@@ -65,6 +65,10 @@ static inline xsp_domid_t xen_real_domid(const struct xsp *p, xsp_domid_t d)
 	return d == XSP_DOMID_SELF ? p->self : d;
 }
 
+/* Pending-port reads per xen_evtchn_ack() at most: a peer that notifies
+ * as fast as we unmask cannot keep one ack going (xenevtchn.c). */
+#define XEN_EVTCHN_ACK_MAX 64u
+
 /*
  * The entries of the ops table (xen.c) that the other files define:
  * xen_<member>, declared with the type of its member of struct xsp_ops.

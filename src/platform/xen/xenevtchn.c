@@ -172,21 +172,29 @@ int xen_evtchn_notify(struct xsp_evtchn *e)
 /*
  * Drain the handle's pending ports (only ours is bound to it) and unmask
  * each, so the next event raises the fd again. Never -EPIPE (see top).
+ *
+ * At most XEN_EVTCHN_ACK_MAX reads per call: a peer that notifies as fast
+ * as we unmask would otherwise keep us here for ever (each unmask lets its
+ * next event in). What is left stays queued in the kernel and the fd
+ * stays readable, so the caller's next poll() returns at once and the
+ * next ack takes the rest. An event is an edge for every caller (they
+ * look at the ring after an ack), so taking fewer of them loses nothing.
  */
 int xen_evtchn_ack(struct xsp_evtchn *e)
 {
 	struct xen_evtchn *xe = e->priv;
 	xenevtchn_port_or_error_t port;
+	unsigned int reads;
 	int got = 0;
 
-	for (;;) {
+	for (reads = 0; reads < XEN_EVTCHN_ACK_MAX; reads++) {
 		errno = 0;
 		port = xenevtchn_pending(xe->h);
 		if (port < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			if (errno == EINTR)
-				continue;
+				continue;	/* counts as a read: bounded too */
 			return got ? 1 : -EIO;
 		}
 		got = 1;
