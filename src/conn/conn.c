@@ -156,6 +156,15 @@ void xs_conn_let_go(struct xs_conn *c)
 		 * notification armed: the peer notices nothing. */
 		xsp_unmap(c->mp_data);
 		xsp_unmap(c->mp_intf);
+	} else {
+		/*
+		 * Inherited shares: let go of this process's hold. Whichever
+		 * holder lets go last ends the share (its notification fires
+		 * then), whether that is this process or the one that serves
+		 * the connection and ended it meanwhile.
+		 */
+		xsp_unshare(c->sh_data);
+		xsp_unshare(c->sh_intf);
 	}
 	xsr_detach(&c->ring);
 	free(c);
