@@ -757,13 +757,12 @@ forkpair() {
 	js=$(start_on "$to" "$SHIM socat TCP-LISTEN:$port,fork,reuseaddr PIPE & echo \$! > /tmp/srv.$port; wait")
 	wait_listen "$to" "$port" || return 1
 	snapshot 0
-	o1=$(on "$from" "$SHIM $FP child-reads $(addr_of $to) $port 4194304; echo RC=\$?")
+	o1=$(on "$from" "$SHIM $FP child-reads $(addr_of $to) $port 4194304")
 	echo "$o1"
-	# The parent is killed: the child's output goes to a file.
-	on "$from" "rm -f /tmp/fp.$port; ($SHIM $FP parent-killed $(addr_of $to) $port 4194304 > /tmp/fp.$port.tmp 2>&1;
-		echo RC=\$? >> /tmp/fp.$port.tmp; mv /tmp/fp.$port.tmp /tmp/fp.$port) &
-		i=0; while [ ! -s /tmp/fp.$port ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done" > /dev/null
-	o2=$(on "$from" "cat /tmp/fp.$port")
+	# The parent is killed: the child writes its result to a file.
+	o2=$(on "$from" "rm -f /tmp/fp.$port; $SHIM $FP parent-killed $(addr_of $to) $port 4194304 /tmp/fp.$port;
+		i=0; while [ ! -s /tmp/fp.$port ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done
+		cat /tmp/fp.$port")
 	echo "$o2"
 	sleep 3
 	snapshot 1

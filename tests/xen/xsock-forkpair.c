@@ -4,7 +4,7 @@
  * the Xen scenario fork_after_connect (tests/xen/scenarios.sh): the guests
  * have no Python, so this is tests/integration/procmodel.py's client in C.
  *
- *   xsock-forkpair MODE HOST PORT BYTES
+ *   xsock-forkpair MODE HOST PORT BYTES [RESULT]
  *
  * Connects to an echo server, forks, and moves BYTES of a deterministic
  * stream through the echo:
@@ -12,8 +12,10 @@
  *                  child reads the echo;
  *   parent-killed  the child SIGKILLs the parent at once, then writes and
  *                  reads (a writer thread and a reader).
- * The reader prints "BYTES=<n> SUM=<fnv1a-64 of what it read>" and
- * "WANT=<fnv1a-64 of what was sent>"; exit status 0 when they match.
+ * The reader prints "BYTES=<n> SUM=<fnv1a-64 of what it read>",
+ * "WANT=<fnv1a-64 of what was sent>" and "RC=<0 when they match, else 1>"
+ * -- to RESULT when given (written whole, by rename: the process that
+ * started may be dead by then), else to stdout; exit status as RC.
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -29,6 +31,7 @@
 #include <unistd.h>
 
 static size_t total;
+static const char *result;	/* RESULT, or NULL for stdout */
 
 static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
 {
@@ -76,6 +79,7 @@ static int reader(int fd)
 	uint64_t h = 0xcbf29ce484222325ull, want = 0xcbf29ce484222325ull;
 	size_t got = 0, i;
 	ssize_t r;
+	int rc;
 
 	while ((r = read(fd, buf, sizeof(buf))) > 0) {
 		h = fnv(h, buf, (size_t)r);
@@ -88,9 +92,28 @@ static int reader(int fd)
 
 		want = fnv(want, &b, 1);
 	}
-	printf("BYTES=%zu SUM=%016" PRIx64 "\nWANT=%016" PRIx64 "\n", got, h, want);
+	rc = got == total && h == want ? 0 : 1;
+	if (result) {
+		char tmp[4096];
+		FILE *f;
+
+		snprintf(tmp, sizeof(tmp), "%s.tmp", result);
+		f = fopen(tmp, "w");
+		if (!f) {
+			perror(tmp);
+			return 1;
+		}
+		fprintf(f, "BYTES=%zu SUM=%016" PRIx64 "\nWANT=%016" PRIx64 "\nRC=%d\n", got, h,
+			want, rc);
+		if (fclose(f) != 0 || rename(tmp, result) != 0) {
+			perror(result);
+			return 1;
+		}
+		return rc;
+	}
+	printf("BYTES=%zu SUM=%016" PRIx64 "\nWANT=%016" PRIx64 "\nRC=%d\n", got, h, want, rc);
 	fflush(stdout);
-	return got == total && h == want ? 0 : 1;
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -100,10 +123,12 @@ int main(int argc, char **argv)
 	pthread_t t;
 	int fd, st;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s child-reads|parent-killed HOST PORT BYTES\n", argv[0]);
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: %s child-reads|parent-killed HOST PORT BYTES [RESULT]\n",
+			argv[0]);
 		return 2;
 	}
+	result = argc == 6 ? argv[5] : NULL;
 	total = strtoull(argv[4], NULL, 0);
 	sin.sin_port = htons((uint16_t)atoi(argv[3]));
 	if (inet_pton(AF_INET, argv[2], &sin.sin_addr) != 1) {
