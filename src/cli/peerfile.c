@@ -395,7 +395,27 @@ int xs_peerfile_remove(struct xs_peerfile *pf, const struct xs_prefix *pfx)
 	return 0;
 }
 
-/* The directory part of @path, created (0755) if missing. */
+/* Create @dir (0755) and any missing parents. */
+static int mkdir_p(char *dir)
+{
+	char *p;
+
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			*p = '/';
+			return -errno;
+		}
+		*p = '/';
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The directory part of @path, created (0755, with parents) if missing. */
 static int parent_dir(const char *path, char *dir, size_t len)
 {
 	const char *slash = strrchr(path, '/');
@@ -412,9 +432,7 @@ static int parent_dir(const char *path, char *dir, size_t len)
 	}
 	memcpy(dir, path, (size_t)(slash - path));
 	dir[slash - path] = '\0';
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return mkdir_p(dir);
 }
 
 int xs_peerfile_lock(const char *path)
