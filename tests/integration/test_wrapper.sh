@@ -83,11 +83,15 @@ echo hello | LD_PRELOAD=$SAN "$WRAPPER" cat >"$WORK/out" 2>"$WORK/err"
 
 # ---- the environment: LD_PRELOAD gains the shim, nothing else changes --------------
 san_then() { [ -n "$SAN" ] && echo "$SAN:$1" || echo "$1"; }
-env -i A=1 'B=x y' PATH="$PATH" XSOCK_PRELOAD_LIB="$LIB" LD_PRELOAD="$SAN" \
+# (A sanitizer build's options ride along: its runtime reads them.)
+keep=()
+[ -n "${ASAN_OPTIONS:-}" ] && keep+=("ASAN_OPTIONS=$ASAN_OPTIONS")
+[ -n "${UBSAN_OPTIONS:-}" ] && keep+=("UBSAN_OPTIONS=$UBSAN_OPTIONS")
+env -i A=1 'B=x y' PATH="$PATH" XSOCK_PRELOAD_LIB="$LIB" LD_PRELOAD="$SAN" "${keep[@]}" \
 	"$WRAPPER" env >"$WORK/env" 2>"$WORK/err" || fail "xsock env failed: $(cat "$WORK/err")"
 sort "$WORK/env" >"$WORK/got"
 printf '%s\n' A=1 'B=x y' "LD_PRELOAD=$(san_then "$LIB")" "PATH=$PATH" \
-	"XSOCK_PRELOAD_LIB=$LIB" | sort >"$WORK/want"
+	"XSOCK_PRELOAD_LIB=$LIB" "${keep[@]}" | sort >"$WORK/want"
 diff "$WORK/want" "$WORK/got" >"$WORK/diff" || fail "environment under xsock:
 $(cat "$WORK/diff")"
 # Already listed: left exactly as it was.
