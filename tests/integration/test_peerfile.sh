@@ -26,7 +26,8 @@ XSOCKCTL=$top/xsockctl
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/xsock-peerfile-XXXXXX") || exit 1
 XSOCK_LOCAL_DIR=$(mktemp -d /dev/shm/xsock-test-pf-XXXXXX) || exit 1
-trap 'rm -rf "$XSOCK_LOCAL_DIR" "$XSOCK_LOCAL_DIR.2" "$tmp"' EXIT
+local0=$XSOCK_LOCAL_DIR
+trap 'rm -rf "$local0" "$local0.2" "$tmp"' EXIT
 XSOCK_BACKEND=local
 PF=$tmp/etc/xsock/peers
 XSOCK_PEERS_FILE=$PF

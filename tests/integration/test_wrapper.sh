@@ -105,6 +105,7 @@ grep -qF "$LIB" "$WORK/out" || fail "the shim is not loaded in a program run by 
 [ "$(id -u)" = 0 ] && command -v ip >/dev/null ||
 	skip "the checks above passed; the two-domain part needs root and ip"
 need_prog socat
+rm -rf "$WORK"	# setup_domains makes the next one (lib.sh's cleanup removes it)
 setup_domains 2
 tag_all 2
 export XSOCK_FALLBACK=0
