@@ -67,16 +67,23 @@ static int xsock_error(int status, const char *fmt, ...)
 	return status;
 }
 
-/* Does the LD_PRELOAD list @list (space or colon separated) hold @lib? */
+/*
+ * Does the LD_PRELOAD list @list (space or colon separated) hold @lib, or
+ * another libxsock_preload.so (by name, or another build's: the user's
+ * choice, and the loader would not load a second one of that soname)?
+ */
 static bool preload_has(const char *list, const char *lib)
 {
-	size_t n = strlen(lib);
+	size_t n = strlen(lib), s = strlen(SHIM_NAME);
 	const char *p = list;
 
 	while (*p) {
 		size_t len = strcspn(p, " :");
 
 		if (len == n && strncmp(p, lib, n) == 0)
+			return true;
+		if (len >= s && strncmp(p + len - s, SHIM_NAME, s) == 0 &&
+		    (len == s || p[len - s - 1] == '/'))
 			return true;
 		p += len;
 		p += strspn(p, " :");

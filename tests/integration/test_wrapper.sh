@@ -97,6 +97,11 @@ $(cat "$WORK/diff")"
 # Already listed: left exactly as it was.
 LD_PRELOAD="$(san_then "$LIB")" "$WRAPPER" sh -c 'echo "$LD_PRELOAD"' >"$WORK/out"
 [ "$(cat "$WORK/out")" = "$(san_then "$LIB")" ] || fail "LD_PRELOAD with the shim already: '$(cat "$WORK/out")'"
+# Another libxsock_preload.so already listed (by name): left alone too.
+LD_PRELOAD="$(san_then libxsock_preload.so)" LD_LIBRARY_PATH="${LIB%/*}" "$WRAPPER" \
+	sh -c 'echo "$LD_PRELOAD"' >"$WORK/out"
+[ "$(cat "$WORK/out")" = "$(san_then libxsock_preload.so)" ] ||
+	fail "LD_PRELOAD with libxsock_preload.so by name: '$(cat "$WORK/out")'"
 # The shim is really mapped into the program.
 run 0 cat /proc/self/maps
 grep -qF "$LIB" "$WORK/out" || fail "the shim is not loaded in a program run by xsock"
