@@ -2,8 +2,9 @@
 /*
  * xsockctl: manage this domain's xsock peer registry and show status.
  *
- *   xsockctl peer add ADDR[/PREFIX] DOMID
- *   xsockctl peer del ADDR[/PREFIX]
+ *   xsockctl peer add [--save] ADDR[/PREFIX] DOMID
+ *   xsockctl peer del [--save] ADDR[/PREFIX]
+ *   xsockctl peer load [FILE]
  *   xsockctl peer list [-j|--json]
  *   xsockctl status [-j|--json]
  *   xsockctl -h|--help|help, xsockctl --version
@@ -21,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli/peerfile.h"
 #include "conn/addr.h"
 #include "conn/conn.h"
 #include "conn/registry.h"
@@ -29,7 +32,12 @@
 #include "platform/platform.h"
 
 #define EXIT_USAGE 2
-#define DOMID_MAX (XSP_DOMID_SELF - 1)	/* 32751: the last non-reserved id */
+
+#ifndef XSOCK_SYSCONFDIR
+#define XSOCK_SYSCONFDIR "/etc"
+#endif
+/* The persistent peers file unless XSOCK_PEERS_FILE names another. */
+#define PEERS_FILE_DEFAULT XSOCK_SYSCONFDIR "/xsock/peers"
 
 static const char usage_text[] =
 	"Usage: xsockctl COMMAND [ARGS]\n"
@@ -40,6 +48,10 @@ static const char usage_text[] =
 	"  peer add ADDR[/PREFIX] DOMID   route ADDR (or the prefix) to domain DOMID\n"
 	"                                 and accept ring connections from it\n"
 	"  peer del ADDR[/PREFIX]         remove that entry\n"
+	"      --save                     (add, del) also record the change in the\n"
+	"                                 peers file, for the next boot\n"
+	"  peer load [FILE]               add every entry of FILE (default: the peers\n"
+	"                                 file), all or none\n"
 	"  peer list [-j|--json]          list entries (PREFIX DOMAIN), longest first\n"
 	"  status [-j|--json]             show live xsock connections\n"
 	"  sweep                          remove advertisements of listeners whose\n"
@@ -51,28 +63,15 @@ static const char usage_text[] =
 	"\n"
 	"ADDR is an IPv4 dotted quad or an IPv6 address; PREFIX a length (0-32 or\n"
 	"0-128) with all host bits of ADDR clear. DOMID is 0..32751, not this domain.\n"
+	"The peers file (" PEERS_FILE_DEFAULT ", or XSOCK_PEERS_FILE) has one\n"
+	"'ADDR[/PREFIX] DOMID' per line; '#' starts a comment.\n"
 	"\n"
 	"Environment: XSOCK_BACKEND (xen|local), XSOCK_DOMID and XSOCK_LOCAL_DIR (local\n"
-	"backend), XSOCK_DEBUG, XSOCK_LOG. Exit status: 0 ok, 1 failure, 2 usage error.\n";
+	"backend), XSOCK_PEERS_FILE, XSOCK_DEBUG, XSOCK_LOG. Exit status: 0 ok,\n"
+	"1 failure (also a malformed peers file), 2 usage error.\n";
 
 
-/*
- * Copy @s for an error message: at most 64 characters, anything not
- * printable ASCII shown as '?', so every message stays on one line.
- */
-static const char *printable(const char *s, char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i + 4 < len && i < 64; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7F) ? s[i] : '?';
-	if (s[i]) {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	buf[i] = '\0';
-	return buf;
-}
+#define printable xs_cli_printable
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -91,47 +90,6 @@ static int failure(const char *what, int err)
 {
 	fprintf(stderr, "xsockctl: %s: %s\n", what, strerror(err));
 	return EXIT_FAILURE;
-}
-
-/*
- * Report an ADDR[/PREFIX] that xs_prefix_parse() rejected, saying why when
- * the reason is not just "not an address".
- */
-static int bad_address(const char *arg)
-{
-	char shown[80], addr[XS_PREFIX_STRLEN], hint[XS_PREFIX_STRLEN];
-	const char *slash = strchr(arg, '/');
-	struct xs_prefix p;
-	unsigned long plen;
-	unsigned int bits, i;
-	char *end;
-
-	printable(arg, shown, sizeof(shown));
-	if (!slash || (size_t)(slash - arg) >= sizeof(addr))
-		goto plain;
-	memcpy(addr, arg, (size_t)(slash - arg));
-	addr[slash - arg] = '\0';
-	if (xs_prefix_parse(addr, &p) < 0)
-		goto plain;
-	bits = p.family == AF_INET ? 32 : 128;
-	if (slash[1] == '0' && slash[2])
-		return usage_error("invalid prefix length in '%s' (want 0..%u, no leading zeros)",
-				   shown, bits);
-	if (slash[1] < '0' || slash[1] > '9')
-		return usage_error("invalid prefix length in '%s' (want 0..%u)", shown, bits);
-	errno = 0;
-	plen = strtoul(slash + 1, &end, 10);
-	if (errno || *end || plen > bits)
-		return usage_error("invalid prefix length in '%s' (want 0..%u)", shown, bits);
-	/* Address and length are fine: host bits beyond the prefix are set. */
-	for (i = (unsigned int)plen; i < bits; i++)
-		p.addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
-	p.plen = (unsigned int)plen;
-	if (xs_prefix_format(&p, hint, sizeof(hint)) == 0)
-		return usage_error("invalid address '%s': host bits set beyond the prefix "
-				   "(did you mean %s?)", shown, hint);
-plain:
-	return usage_error("invalid address '%s'", shown);
 }
 
 /* Parse the options after a listing command: only -j/--json. */
@@ -202,45 +160,157 @@ static void ctx_close(struct ctx *c)
 	xsp_close(c->p);
 }
 
-static int cmd_peer_add(char **argv, int argc)
+/* The peers file: XSOCK_PEERS_FILE, or the default. */
+static const char *peers_file(void)
 {
-	char shown[80], text[XS_PREFIX_STRLEN], what[160];
-	struct xs_prefix pfx;
-	xsp_domid_t dom;
-	struct ctx c;
+	const char *f = getenv("XSOCK_PEERS_FILE");
+
+	return f && *f ? f : PEERS_FILE_DEFAULT;
+}
+
+/*
+ * Take "--save" out of @argv (anywhere before a "--"), leaving the
+ * operands in @ops; another "--..." is a usage error ("-1" is an operand).
+ */
+static int peer_args(char **argv, int argc, char **ops, int *nops, bool *save)
+{
+	char shown[80];
+	bool dashdash = false;
+	int i;
+
+	*nops = 0;
+	*save = false;
+	for (i = 0; i < argc; i++) {
+		if (!dashdash && strcmp(argv[i], "--save") == 0) {
+			*save = true;
+		} else if (!dashdash && strcmp(argv[i], "--") == 0) {
+			dashdash = true;
+		} else if (!dashdash && strncmp(argv[i], "--", 2) == 0) {
+			return usage_error("unknown option '%s'",
+					   printable(argv[i], shown, sizeof(shown)));
+		} else if (*nops < 3) {
+			ops[(*nops)++] = argv[i];
+		} else {
+			return usage_error("unexpected argument '%s'",
+					   printable(argv[i], shown, sizeof(shown)));
+		}
+	}
+	return 0;
+}
+
+/*
+ * For --save: lock the peers file and read it. A malformed file stops
+ * everything before anything changed (its errors printed).
+ */
+static int save_begin(struct xs_peerfile *pf, int *lockfd)
+{
+	const char *path = peers_file();
+	char what[4200];
 	int rc;
 
-	if (argc < 1)
+	*lockfd = xs_peerfile_lock(path);
+	if (*lockfd < 0) {
+		snprintf(what, sizeof(what), "cannot lock the directory of %s", path);
+		return failure(what, -*lockfd);
+	}
+	rc = xs_peerfile_read(path, pf, stderr);
+	if (rc == 0 || rc == -ENOENT)
+		return 0;
+	close(*lockfd);
+	*lockfd = -1;
+	xs_peerfile_free(pf);
+	if (rc == -EINVAL)
+		fprintf(stderr, "xsockctl: %s left as it is; nothing changed\n", path);
+	return EXIT_FAILURE;
+}
+
+static void save_end(struct xs_peerfile *pf, int lockfd)
+{
+	xs_peerfile_free(pf);
+	close(lockfd);
+}
+
+static int save_write(const struct xs_peerfile *pf)
+{
+	char what[4200];
+	int rc;
+
+	rc = xs_peerfile_write(pf, peers_file());
+	if (rc < 0) {
+		snprintf(what, sizeof(what), "cannot write %s", peers_file());
+		return failure(what, -rc);
+	}
+	return 0;
+}
+
+/* The store refused what the file already says: put the file back. */
+static void save_undo(const struct xs_peerfile *pf)
+{
+	int rc = xs_peerfile_restore(pf, peers_file());
+
+	if (rc < 0)
+		fprintf(stderr, "xsockctl: cannot restore %s: %s\n", peers_file(), strerror(-rc));
+}
+
+static int cmd_peer_add(char **argv, int argc)
+{
+	char shown[80], text[XS_PREFIX_STRLEN], what[160], why[256];
+	struct xs_peerfile pf;
+	struct xs_peer peer;
+	int rc, nops, lockfd = -1;
+	struct ctx c;
+	char *ops[3];
+	bool save;
+
+	rc = peer_args(argv, argc, ops, &nops, &save);
+	if (rc)
+		return rc;
+	if (nops < 1)
 		return usage_error("peer add: missing ADDR[/PREFIX] and DOMID");
-	if (argc < 2)
+	if (nops < 2)
 		return usage_error("peer add: missing DOMID after '%s'",
-				   printable(argv[0], shown, sizeof(shown)));
-	if (argc > 2)
+				   printable(ops[0], shown, sizeof(shown)));
+	if (nops > 2)
 		return usage_error("unexpected argument '%s'",
-				   printable(argv[2], shown, sizeof(shown)));
-	if (xs_prefix_parse(argv[0], &pfx) < 0)
-		return bad_address(argv[0]);
-	/* Strict decimal 0..32751: no sign, spaces or leading zeros. */
-	if (xs_registry_parse_domid(argv[1], strlen(argv[1]), &dom) < 0)
-		return usage_error("invalid domain id '%s' (want 0..%u)",
-				   printable(argv[1], shown, sizeof(shown)), DOMID_MAX);
+				   printable(ops[2], shown, sizeof(shown)));
+	if (xs_cli_parse_prefix(ops[0], &peer.prefix, why, sizeof(why)) < 0 ||
+	    xs_cli_parse_domid(ops[1], &peer.dom, why, sizeof(why)) < 0)
+		return usage_error("%s", why);
 	rc = ctx_open_backend(&c);
 	if (rc)
 		return rc;
-	if (dom == c.self) {
+	if (peer.dom == c.self) {
 		xsp_close(c.p);
 		return usage_error("invalid domain id '%s': that is this domain",
-				   printable(argv[1], shown, sizeof(shown)));
+				   printable(ops[1], shown, sizeof(shown)));
 	}
 	rc = ctx_open_store(&c);
 	if (rc)
 		return rc;
-	xs_prefix_format(&pfx, text, sizeof(text));
-	rc = xs_registry_add(c.st, c.self, &pfx, dom);
+	if (save) {
+		/* The file first: a store that refuses gets the file put back. */
+		rc = save_begin(&pf, &lockfd);
+		if (rc == 0)
+			rc = xs_peerfile_set(&pf, &peer) < 0 ? failure("out of memory", ENOMEM) : 0;
+		if (rc == 0)
+			rc = save_write(&pf);
+		if (rc) {
+			if (lockfd >= 0)
+				save_end(&pf, lockfd);
+			ctx_close(&c);
+			return rc;
+		}
+	}
+	xs_prefix_format(&peer.prefix, text, sizeof(text));
+	rc = xs_registry_add(c.st, c.self, &peer.prefix, peer.dom);
 	ctx_close(&c);
+	if (rc < 0 && save)
+		save_undo(&pf);
+	if (save)
+		save_end(&pf, lockfd);
 	if (rc < 0) {
 		snprintf(what, sizeof(what), "cannot add peer %s -> domain %u", text,
-			 (unsigned int)dom);
+			 (unsigned int)peer.dom);
 		return failure(what, -rc);
 	}
 	return EXIT_SUCCESS;
@@ -248,26 +318,53 @@ static int cmd_peer_add(char **argv, int argc)
 
 static int cmd_peer_del(char **argv, int argc)
 {
-	char shown[80], text[XS_PREFIX_STRLEN], what[160];
+	char shown[80], text[XS_PREFIX_STRLEN], what[160], why[256];
+	bool save, in_file = false;
+	struct xs_peerfile pf;
 	struct xs_prefix pfx;
+	int rc, nops, lockfd = -1;
 	struct ctx c;
-	int rc;
+	char *ops[3];
 
-	if (argc < 1)
+	rc = peer_args(argv, argc, ops, &nops, &save);
+	if (rc)
+		return rc;
+	if (nops < 1)
 		return usage_error("peer del: missing ADDR[/PREFIX]");
-	if (argc > 1)
+	if (nops > 1)
 		return usage_error("unexpected argument '%s'",
-				   printable(argv[1], shown, sizeof(shown)));
-	if (xs_prefix_parse(argv[0], &pfx) < 0)
-		return bad_address(argv[0]);
+				   printable(ops[1], shown, sizeof(shown)));
+	if (xs_cli_parse_prefix(ops[0], &pfx, why, sizeof(why)) < 0)
+		return usage_error("%s", why);
 	rc = ctx_open(&c);
 	if (rc)
 		return rc;
 	xs_prefix_format(&pfx, text, sizeof(text));
+	if (save) {
+		rc = save_begin(&pf, &lockfd);
+		if (rc == 0 && xs_peerfile_remove(&pf, &pfx) == 0) {
+			in_file = true;
+			rc = save_write(&pf);
+		}
+		if (rc) {
+			if (lockfd >= 0)
+				save_end(&pf, lockfd);
+			ctx_close(&c);
+			return rc;
+		}
+	}
 	rc = xs_registry_del(c.st, c.self, &pfx);
 	ctx_close(&c);
+	/* With --save, an entry only the file had is gone now: success. */
+	if (rc == -ENOENT && in_file)
+		rc = 0;
+	if (rc < 0 && in_file)
+		save_undo(&pf);
+	if (save)
+		save_end(&pf, lockfd);
 	if (rc == -ENOENT) {
-		fprintf(stderr, "xsockctl: no peer entry for %s (%s)\n", text, strerror(ENOENT));
+		fprintf(stderr, "xsockctl: no peer entry for %s%s (%s)\n", text,
+			save ? " in the registry or the peers file" : "", strerror(ENOENT));
 		return EXIT_FAILURE;
 	}
 	if (rc < 0) {
@@ -275,6 +372,77 @@ static int cmd_peer_del(char **argv, int argc)
 		return failure(what, -rc);
 	}
 	return EXIT_SUCCESS;
+}
+
+static int cmd_peer_load(char **argv, int argc)
+{
+	char shown[80], what[4200];
+	struct xs_peerfile pf;
+	struct xs_peer *peers = NULL;
+	unsigned int n, i, k = 0;
+	const char *path;
+	struct ctx c;
+	int rc;
+
+	if (argc > 0 && strncmp(argv[0], "--", 2) == 0)
+		return usage_error("unknown option '%s'", printable(argv[0], shown, sizeof(shown)));
+	if (argc > 1)
+		return usage_error("unexpected argument '%s'",
+				   printable(argv[1], shown, sizeof(shown)));
+	path = argc > 0 ? argv[0] : peers_file();
+	rc = xs_peerfile_read(path, &pf, stderr);
+	if (rc == -ENOENT)
+		fprintf(stderr, "xsockctl: cannot open %s: %s\n", path, strerror(ENOENT));
+	if (rc == -EINVAL)
+		fprintf(stderr, "xsockctl: %s: nothing loaded\n", path);
+	if (rc < 0) {
+		xs_peerfile_free(&pf);
+		return EXIT_FAILURE;
+	}
+	n = xs_peerfile_count(&pf);
+	if (n == 0) {
+		/* Nothing to do: the backend need not even be there. */
+		xs_peerfile_free(&pf);
+		printf("loaded 0 peer entries from %s\n", path);
+		return EXIT_SUCCESS;
+	}
+	rc = ctx_open(&c);
+	if (rc) {
+		xs_peerfile_free(&pf);
+		return rc;
+	}
+	peers = calloc(n, sizeof(*peers));
+	if (!peers) {
+		rc = failure("out of memory", ENOMEM);
+		goto out;
+	}
+	for (i = 0; i < pf.n; i++) {
+		if (!pf.lines[i].entry)
+			continue;
+		if (pf.lines[i].peer.dom == c.self) {
+			fprintf(stderr, "xsockctl: %s:%u: domain %u is this domain\n", path, i + 1,
+				(unsigned int)c.self);
+			rc = EXIT_FAILURE;
+		}
+		peers[k++] = pf.lines[i].peer;
+	}
+	if (rc) {
+		fprintf(stderr, "xsockctl: %s: nothing loaded\n", path);
+		goto out;
+	}
+	rc = xs_registry_add_all(c.st, c.self, peers, n);
+	if (rc < 0) {
+		snprintf(what, sizeof(what), "cannot load %s (nothing loaded)", path);
+		rc = failure(what, -rc);
+		goto out;
+	}
+	printf("loaded %u peer entr%s from %s\n", n, n == 1 ? "y" : "ies", path);
+	rc = EXIT_SUCCESS;
+out:
+	free(peers);
+	xs_peerfile_free(&pf);
+	ctx_close(&c);
+	return rc;
 }
 
 static void print_peers(const struct xs_peer *peers, unsigned int n, xsp_domid_t self,
@@ -338,14 +506,16 @@ static int cmd_peer(char **argv, int argc)
 	char shown[80];
 
 	if (argc < 1)
-		return usage_error("peer: missing subcommand (add, del or list)");
+		return usage_error("peer: missing subcommand (add, del, load or list)");
 	if (strcmp(argv[0], "add") == 0)
 		return cmd_peer_add(argv + 1, argc - 1);
 	if (strcmp(argv[0], "del") == 0)
 		return cmd_peer_del(argv + 1, argc - 1);
 	if (strcmp(argv[0], "list") == 0)
 		return cmd_peer_list(argv + 1, argc - 1);
-	return usage_error("unknown peer subcommand '%s' (want add, del or list)",
+	if (strcmp(argv[0], "load") == 0)
+		return cmd_peer_load(argv + 1, argc - 1);
+	return usage_error("unknown peer subcommand '%s' (want add, del, load or list)",
 			   printable(argv[0], shown, sizeof(shown)));
 }
 

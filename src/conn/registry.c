@@ -73,34 +73,58 @@ static int ensure_peers_dir(struct xsp_store *st, xsp_txn_t t, xsp_domid_t self)
 	return xsp_store_set_perms(st, t, path, &perm, 1);
 }
 
-int xs_registry_add(struct xsp_store *st, xsp_domid_t self,
-		    const struct xs_prefix *pfx, xsp_domid_t dom)
+/* The store path and value of one entry; -EINVAL if @dom is not usable. */
+static int entry_encode(xsp_domid_t self, const struct xs_peer *peer, char *path,
+			char *val, size_t *vlen)
 {
-	char path[ENTRY_PATH_MAX], text[XS_PREFIX_STRLEN], val[ENTRY_VALUE_MAX];
-	unsigned int attempt;
-	xsp_txn_t t;
+	char text[XS_PREFIX_STRLEN];
 	int rc, n;
 
-	if (!st || !domid_usable(self, dom))
+	if (!domid_usable(self, peer->dom))
 		return -EINVAL;
-	rc = entry_path(self, pfx, path);
+	rc = entry_path(self, &peer->prefix, path);
 	if (rc < 0)
 		return rc;
-	rc = xs_prefix_format(pfx, text, sizeof(text));
+	rc = xs_prefix_format(&peer->prefix, text, sizeof(text));
 	if (rc < 0)
 		return rc;
-	n = snprintf(val, sizeof(val), XSOCK_PEER_FMT, (unsigned int)dom, text);
-	if (n < 0 || (size_t)n >= sizeof(val))
+	n = snprintf(val, ENTRY_VALUE_MAX, XSOCK_PEER_FMT, (unsigned int)peer->dom, text);
+	if (n < 0 || n >= ENTRY_VALUE_MAX)
 		return -EINVAL;
+	*vlen = (size_t)n;
+	return 0;
+}
 
-	/* Directory, its permissions and the entry appear together or not at all. */
+int xs_registry_add_all(struct xsp_store *st, xsp_domid_t self,
+			const struct xs_peer *peers, unsigned int n)
+{
+	char path[ENTRY_PATH_MAX], val[ENTRY_VALUE_MAX], text[XS_PREFIX_STRLEN];
+	unsigned int attempt, i;
+	size_t vlen;
+	xsp_txn_t t;
+	int rc;
+
+	if (!st || (!peers && n))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		rc = entry_encode(self, &peers[i], path, val, &vlen);
+		if (rc < 0)
+			return rc;
+	}
+	if (n == 0)
+		return 0;
+
+	/* Directory, its permissions and the entries appear together or not at all. */
 	for (attempt = 0; attempt < TXN_RETRIES; attempt++) {
 		rc = xsp_txn_start(st, &t);
 		if (rc < 0)
 			return rc;
 		rc = ensure_peers_dir(st, t, self);
-		if (rc == 0)
-			rc = xsp_store_write(st, t, path, val, (size_t)n);
+		for (i = 0; rc == 0 && i < n; i++) {
+			rc = entry_encode(self, &peers[i], path, val, &vlen);
+			if (rc == 0)
+				rc = xsp_store_write(st, t, path, val, vlen);
+		}
 		if (rc < 0) {
 			xsp_txn_end(st, t, true);
 			if (rc == -EAGAIN)
@@ -111,10 +135,23 @@ int xs_registry_add(struct xsp_store *st, xsp_domid_t self,
 		if (rc != -EAGAIN)
 			break;
 	}
-	if (rc == 0)
-		xs_log(XS_LOG_INFO, "registry %u: %s -> domain %u", (unsigned int)self, text,
-		       (unsigned int)dom);
+	for (i = 0; rc == 0 && i < n; i++)
+		if (xs_prefix_format(&peers[i].prefix, text, sizeof(text)) == 0)
+			xs_log(XS_LOG_INFO, "registry %u: %s -> domain %u", (unsigned int)self,
+			       text, (unsigned int)peers[i].dom);
 	return rc;
+}
+
+int xs_registry_add(struct xsp_store *st, xsp_domid_t self,
+		    const struct xs_prefix *pfx, xsp_domid_t dom)
+{
+	struct xs_peer peer;
+
+	if (!pfx)
+		return -EINVAL;
+	peer.prefix = *pfx;
+	peer.dom = dom;
+	return xs_registry_add_all(st, self, &peer, 1);
 }
 
 int xs_registry_del(struct xsp_store *st, xsp_domid_t self,

@@ -35,6 +35,13 @@ int xs_registry_parse_domid(const char *s, size_t n, xsp_domid_t *out);
 /* Add or replace. -EINVAL if @dom is this domain or reserved (>= 0x7FF0). */
 int xs_registry_add(struct xsp_store *st, xsp_domid_t self,
 		    const struct xs_prefix *pfx, xsp_domid_t dom);
+/*
+ * Add or replace all @n entries in one store transaction: all of them
+ * take effect or none does. -EINVAL (nothing written) if any names this
+ * domain or a reserved id.
+ */
+int xs_registry_add_all(struct xsp_store *st, xsp_domid_t self,
+			const struct xs_peer *peers, unsigned int n);
 /* -ENOENT if no such entry. */
 int xs_registry_del(struct xsp_store *st, xsp_domid_t self,
 		    const struct xs_prefix *pfx);
