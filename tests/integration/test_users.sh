@@ -18,6 +18,9 @@
 #    after;
 # 5. redis-server started as user redis, a member: a 1 MiB value set and
 #    read back (SHA-256), its fds counted before and after.
+# 6. Xen: `xsockctl setup --backend xen` on stand-in device files below
+#    --root: gntdev, gntalloc, evtchn become root:G 0660, each reported
+#    before and after, and the udev rule is written.
 # After each part: no grant, channel or store node left over.
 # XSOCK_TEST_MANUAL_SETUP=1 makes the tree the group's by hand (chgrp,
 # chmod 2770) instead of `xsockctl setup`: how this test was run against
@@ -118,7 +121,7 @@ stop_all() {
 }
 
 # XSOCK_TEST_USERS_PARTS="1 3": run only those parts (default: all).
-want() { case " ${XSOCK_TEST_USERS_PARTS:-1 2 3 4 5} " in *" $1 "*) return 0 ;; esac; return 1; }
+want() { case " ${XSOCK_TEST_USERS_PARTS:-1 2 3 4 5 6} " in *" $1 "*) return 0 ;; esac; return 1; }
 
 fds_of() { local p s=0; for p in "$@"; do s=$((s + $(count_fds "$p"))); done; echo $s; }
 
@@ -316,6 +319,26 @@ if want 5; then
 	say "5. redis-server as redis: 1 MiB value set and read back intact; its fds $f0 before, $f1 after"
 	stop_all $srv
 	leaks "5. redis (and what nginx's workers left)"
+fi
+
+# ---- 6. Xen: the devices setup changes (on stand-ins below --root) ---------------
+if want 6; then
+	XR=$WORK/xenroot
+	mkdir -p "$XR/dev/xen"
+	for d in gntdev gntalloc evtchn; do install -m 0600 /dev/null "$XR/dev/xen/$d"; done
+	"$XSOCKCTL" setup --backend xen --group "$G" --root "$XR" >"$WORK/xen.out" 2>&1 ||
+		{ cat "$WORK/xen.out"; fail "xsockctl setup --backend xen"; }
+	for d in gntdev gntalloc evtchn; do
+		[ "$(stat -c '%a %G' "$XR/dev/xen/$d")" = "660 $G" ] ||
+			fail "xen setup: /dev/xen/$d is $(stat -c '%a %G' "$XR/dev/xen/$d")"
+		grep -q "/dev/xen/$d: uid 0 group root 0600 -> uid 0 group $G 0660" "$WORK/xen.out" ||
+			fail "xen setup did not say what it changed on $d: $(cat "$WORK/xen.out")"
+	done
+	grep -q "/dev/xen/xenbus: No such file or directory, not changed" "$WORK/xen.out" ||
+		fail "xen setup: nothing said of the missing xenbus: $(cat "$WORK/xen.out")"
+	grep -q "KERNEL==\"gntdev|gntalloc|evtchn|xenbus\".*GROUP=\"$G\", MODE=\"0660\"" \
+		"$XR/etc/udev/rules.d/90-xsock.rules" || fail "xen setup: no udev rule"
+	while read -r l; do say "6. $l"; done <"$WORK/xen.out"
 fi
 
 say "PASS"
