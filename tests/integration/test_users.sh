@@ -18,6 +18,9 @@
 #    after;
 # 5. redis-server started as user redis, a member: a 1 MiB value set and
 #    read back (SHA-256), its fds counted before and after.
+# 7. nginx whose workers drop to nobody, not a member: its ring clients are
+#    refused at once (ECONNREFUSED; TCP with fallback), not left to wait
+#    for their connect timeout, and each worker logs one line;
 # 6. Xen: `xsockctl setup --backend xen` on stand-in device files below
 #    --root: gntdev, gntalloc, evtchn become root:G 0660, each reported
 #    before and after, and the udev rule is written.
@@ -121,7 +124,7 @@ stop_all() {
 }
 
 # XSOCK_TEST_USERS_PARTS="1 3": run only those parts (default: all).
-want() { case " ${XSOCK_TEST_USERS_PARTS:-1 2 3 4 5 6} " in *" $1 "*) return 0 ;; esac; return 1; }
+want() { case " ${XSOCK_TEST_USERS_PARTS:-1 2 3 4 5 6 7} " in *" $1 "*) return 0 ;; esac; return 1; }
 
 fds_of() { local p s=0; for p in "$@"; do s=$((s + $(count_fds "$p"))); done; echo $s; }
 
@@ -319,6 +322,43 @@ if want 5; then
 	say "5. redis-server as redis: 1 MiB value set and read back intact; its fds $f0 before, $f1 after"
 	stop_all $srv
 	leaks "5. redis (and what nginx's workers left)"
+fi
+
+# ---- 7. nginx whose workers drop to a non-member ----------------------------------
+if want 7; then
+	mkdir -p "$WORK/www"
+	echo small >"$WORK/www/small"
+	chmod -R a+rX "$WORK/www"
+	cat >"$WORK/nginx7.conf" <<-CONF
+	daemon off;
+	master_process on;
+	user nobody nogroup;
+	worker_processes 2;
+	pid $WORK/nginx7.pid;
+	error_log $WORK/nginx7.err info;
+	events { worker_connections 256; }
+	http { access_log off; server { listen 0.0.0.0:7651; root $WORK/www; } }
+	CONF
+	shim 2 env XSOCK_DEBUG=2 XSOCK_LOG="$WORK/ngx7.log" nginx -c "$WORK/nginx7.conf" \
+		-e "$WORK/nginx7.err" &
+	srv=$!
+	PIDS+=($srv)
+	wait_listen 2 7651
+	sleep 0.5	# the workers up
+	for i in 1 2 3; do
+		t=$(date +%s.%N)
+		tasu "$MEM" 1 curl -sS -o /dev/null "http://$(addr_of 2):7651/small" \
+			2>"$WORK/curl7.err" && fail "nginx with non-member workers: a ring connection"
+		dt=$(elapsed "$t")
+		grep -q "Couldn't connect" "$WORK/curl7.err" || fail "part 7: curl: $(cat "$WORK/curl7.err")"
+		[ "$(echo "$dt < 2.5" | bc)" = 1 ] ||
+			fail "part 7: refused only after $dt s (the client waited for a worker that cannot answer)"
+	done
+	n=$(grep -c 'may not use rings' "$WORK/ngx7.log")
+	[ "$n" -ge 1 ] && [ "$n" -le 2 ] || fail "part 7: $n 'may not use rings' lines from 2 workers"
+	say "7. nginx, workers as nobody (not a member): ring clients refused at once (last in $dt s; ECONNREFUSED with XSOCK_FALLBACK=0), $n log line(s) from its workers"
+	stop_all $srv
+	leaks "7. nginx as a non-member"
 fi
 
 # ---- 6. Xen: the devices setup changes (on stand-ins below --root) ---------------
