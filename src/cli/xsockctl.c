@@ -178,6 +178,9 @@ static int ctx_open_backend(struct ctx *c)
 	c->p = NULL;
 	c->st = NULL;
 	rc = xsp_open(&c->p);
+	if (rc == -EACCES || rc == -EPERM)
+		return failure("not allowed to use rings in this domain (root, or a member of "
+			       "the group 'xsockctl setup' made: see xsock(7))", -rc);
 	if (rc < 0)
 		return failure("cannot open the platform backend (check XSOCK_BACKEND, "
 			       "XSOCK_DOMID, XSOCK_LOCAL_DIR)", -rc);
