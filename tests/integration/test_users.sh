@@ -27,7 +27,19 @@
 # After each part: no grant, channel or store node left over.
 # XSOCK_TEST_MANUAL_SETUP=1 makes the tree the group's by hand (chgrp,
 # chmod 2770) instead of `xsockctl setup`: how this test was run against
-# a build without the change (the commit message says what it printed).
+# main (8badffb), one part at a time (XSOCK_TEST_USERS_PARTS=N), where
+# every part fails:
+#   (as is) "xsockctl: unknown command 'setup'";
+#   1, 2, 5: "no ring listener on dom2 port 7001/7002/7601 after 10 s" (the
+#      member's or redis's listen() cannot open the root-made 0600 store
+#      files: no advertisement);
+#   3: the member client gets TCP, which has no path: "Network is
+#      unreachable";
+#   4: "nginx: warm-up request failed" (www-data's workers cannot use the
+#      store);
+#   6: "xsockctl: unknown command 'setup'";
+#   7: "refused only after 5.124115097 s (the client waited for a worker
+#      that cannot answer)": the doorbell went to nginx as a TCP client.
 . "$(dirname "$0")/lib.sh"
 need_root_netns
 need_prog socat
