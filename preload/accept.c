@@ -280,7 +280,7 @@ static struct xs_route route_accepted(struct shim_sock *l, int l_fd, int nfd,
 				      const struct sockaddr_storage *ss, socklen_t sslen,
 				      struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
-	struct xs_acceptor *a;
+	struct xs_acceptor *a = NULL;
 	struct xs_conn *c;
 	uint16_t bell;
 	int rc, fl;
@@ -298,6 +298,14 @@ static struct xs_route route_accepted(struct shim_sock *l, int l_fd, int nfd,
 		/* A non-blocking listener never waits for a client to attach. */
 		rc = a ? xs_acceptor_claim(a, bell, fl >= 0 && (fl & O_NONBLOCK), &c) : -ENOENT;
 	}
+	/*
+	 * A doorbell in a process that may not use rings (a worker that
+	 * dropped to a user outside the group: docs/protocol.md, "Who may use
+	 * rings") is no client of the application's: drop it. Its client
+	 * gets no answer and falls back (or fails) at its connect timeout.
+	 */
+	if (rc == -ENOENT && bell && !a && shim_ctx_error())
+		rc = -ECONNABORTED;
 	if (rc == -ECONNABORTED)
 		return xs_route_fail(rc);
 	if (rc)

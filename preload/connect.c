@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/env.h"
 #include "common/log.h"
 #include "conn/addr.h"
 #include "conn/route.h"
@@ -115,6 +116,21 @@ __attribute__((constructor)) static void connect_constructor(void)
 }
 
 /*
+ * A process that may not use rings cannot read the registry either, so it
+ * cannot tell a tagged address from another: with XSOCK_FALLBACK=0 every
+ * connect() it would have decided fails with EACCES rather than go to TCP
+ * where a ring may have been meant (docs/protocol.md, "Who may use rings").
+ */
+static struct xs_route no_ctx_route(void)
+{
+	int rc = shim_ctx_error();
+
+	if ((rc == -EACCES || rc == -EPERM) && !xs_env_on("XSOCK_FALLBACK"))
+		return xs_route_fail(-EACCES);
+	return xs_route_libc();
+}
+
+/*
  * connect()'s decision: a ring if the registry places @addr in another
  * domain that serves us one (XS_ROUTE_RING, or XS_ROUTE_FAIL with
  * -EINPROGRESS for a non-blocking socket, as TCP), libc for everything
@@ -133,7 +149,7 @@ static struct xs_route route_connect(int fd, const struct sockaddr *addr, sockle
 		return xs_route_libc();
 	ctx = shim_ctx();
 	if (!ctx)
-		return xs_route_libc();
+		return no_ctx_route();
 	if (registry_lookup(ctx, addr, len, &dom) < 0)
 		return xs_route_libc();
 	/* A parked ring to that address carries the connection at once. */

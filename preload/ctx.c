@@ -6,10 +6,12 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/env.h"
 #include "common/log.h"
@@ -19,6 +21,7 @@
 static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct xs_ctx *ctx;
 static bool ctx_failed;
+static int ctx_error;		/* why it failed: -errno */
 static char **env_saved;	/* "XSOCK_...=value" as the process started */
 
 extern char **environ;
@@ -81,6 +84,11 @@ __attribute__((constructor)) static void ctx_constructor(void)
 	pthread_atfork(NULL, NULL, ctx_child_after_fork);
 }
 
+int shim_ctx_error(void)
+{
+	return ctx_failed ? ctx_error : 0;
+}
+
 struct xs_ctx *shim_ctx(void)
 {
 	struct xs_ctx *c = __atomic_load_n(&ctx, __ATOMIC_ACQUIRE);
@@ -95,9 +103,17 @@ struct xs_ctx *shim_ctx(void)
 		env_restore();
 		rc = xs_ctx_open(&c);
 
-		if (rc < 0) {
+		if (rc == -EACCES || rc == -EPERM) {
+			/* The one line a process not allowed rings gets. */
+			xs_log(XS_LOG_WARN, "xsock: uid %u may not use rings in this domain (%s): "
+			       "TCP only; see xsock(7), \"Who may use rings\"",
+			       (unsigned int)geteuid(), strerror(-rc));
+		} else if (rc < 0) {
 			xs_log(XS_LOG_WARN, "xsock disabled in this process: %s", strerror(-rc));
+		}
+		if (rc < 0) {
 			ctx_failed = true;
+			ctx_error = rc;
 		} else {
 			xs_log(XS_LOG_INFO, "xsock active: backend %s, domain %u",
 			       xsp_backend_name(c->plat), c->self);

@@ -7,6 +7,7 @@
  *   xsockctl peer load [FILE]
  *   xsockctl peer list [-j|--json]
  *   xsockctl status [-j|--json]
+ *   xsockctl setup [--group NAME] [--backend xen|local] [--root DIR] (setup.c)
  *   xsockctl -h|--help|help, xsockctl --version
  *
  * Exit status: 0 success, 1 the operation failed (store, backend, output),
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli/peerfile.h"
+#include "cli/setup.h"
 #include "conn/addr.h"
 #include "conn/conn.h"
 #include "conn/registry.h"
@@ -58,6 +60,13 @@ static const char usage_text[] =
 	"                                 process died (SIGKILL leaves them behind),\n"
 	"                                 requests of dead clients, and answers\n"
 	"                                 whose request is gone\n"
+	"  setup [--group NAME]           let members of group NAME (default xsock,\n"
+	"                                 created if missing) use rings here: on the\n"
+	"                                 local backend XSOCK_LOCAL_DIR becomes\n"
+	"                                 root:NAME 2770; on Xen /dev/xen/gntdev,\n"
+	"                                 gntalloc, evtchn, xenbus become root:NAME\n"
+	"                                 0660 and a udev rule keeps them so\n"
+	"                                 (--backend xen|local, --root DIR: prefix)\n"
 	"  -h, --help                     show this help\n"
 	"  --version                      show the version\n"
 	"\n"
@@ -127,6 +136,9 @@ static int ctx_open_backend(struct ctx *c)
 	c->p = NULL;
 	c->st = NULL;
 	rc = xsp_open(&c->p);
+	if (rc == -EACCES || rc == -EPERM)
+		return failure("not allowed to use rings in this domain (root, or a member of "
+			       "the group 'xsockctl setup' made: see xsock(7))", -rc);
 	if (rc < 0)
 		return failure("cannot open the platform backend (check XSOCK_BACKEND, "
 			       "XSOCK_DOMID, XSOCK_LOCAL_DIR)", -rc);
@@ -589,6 +601,8 @@ static int run(int argc, char **argv)
 		return cmd_status(argv + 2, argc - 2);
 	if (strcmp(cmd, "sweep") == 0)
 		return cmd_sweep(argv + 2, argc - 2);
+	if (strcmp(cmd, "setup") == 0)
+		return cmd_setup(argv + 2, argc - 2);
 	if (cmd[0] == '-')
 		return usage_error("unknown option '%s'", printable(cmd, shown, sizeof(shown)));
 	return usage_error("unknown command '%s' (try 'xsockctl --help')",

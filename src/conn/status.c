@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -41,6 +42,17 @@ static int status_dir(const struct xs_ctx *ctx, char *buf, size_t len)
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
+/*
+ * Below a setgid directory (a group's tree: xsockctl setup) the tables are
+ * the group's, 2770 and 0660, whatever the umask; else 0755 and 0644.
+ */
+static bool shared_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && (st.st_mode & S_ISGID);
+}
+
 static void mkdirs(char *path)
 {
 	char *c;
@@ -49,10 +61,12 @@ static void mkdirs(char *path)
 		if (*c != '/')
 			continue;
 		*c = '\0';
-		mkdir(path, 0755);
+		if (mkdir(path, 0755) == 0 && shared_dir(path))
+			chmod(path, 02770);
 		*c = '/';
 	}
-	mkdir(path, 0755);
+	if (mkdir(path, 0755) == 0 && shared_dir(path))
+		chmod(path, 02770);
 }
 
 /* Under table_lock: this process's table (a new one after fork). */
@@ -74,6 +88,8 @@ static struct xsock_status_rec *table_get(struct xs_ctx *ctx)
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return NULL;
+	if (shared_dir(dir))
+		(void)fchmod(fd, 0660);
 	if (ftruncate(fd, (off_t)TABLE_BYTES) < 0) {
 		close(fd);
 		return NULL;

@@ -43,7 +43,9 @@ int xsp_open_backend(const char *name, struct xsp **out)
 	p->ops = ops;
 	rc = ops->open(p);
 	if (rc < 0) {
-		xs_log(XS_LOG_ERR, "backend %s: open failed: %s", name, strerror(-rc));
+		/* Not allowed (-EACCES, -EPERM): the caller says so, once. */
+		if (rc != -EACCES && rc != -EPERM)
+			xs_log(XS_LOG_ERR, "backend %s: open failed: %s", name, strerror(-rc));
 		free(p);
 		return rc;
 	}

@@ -64,7 +64,11 @@ struct xsp_store;	/* one connection to the store */
  * Open the backend chosen by XSOCK_BACKEND (see above).
  * Errors: -EINVAL unknown XSOCK_BACKEND value or malformed XSOCK_DOMID,
  * -ENOENT xen requested but /dev/xen missing, or what the backend's own
- * open returns (-EACCES, -ENOMEM, ...).
+ * open returns (-ENOMEM, ...). -EACCES or -EPERM: this process may not use
+ * rings in this domain (docs/protocol.md, "Who may use rings"; local: no
+ * access to XSOCK_LOCAL_DIR, or it belongs to another user than root or
+ * us, or everyone may write it; xen: the devices refused us); not logged
+ * here, so that the caller's one line is the only one.
  */
 int xsp_open(struct xsp **out);
 

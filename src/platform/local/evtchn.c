@@ -184,10 +184,9 @@ int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 	ep->wfd = ep->rd_tmp = ep->meta_fd = -1;
 	ep->allocator = true;
 
-	if (mkdirat(lp->dirfd, "evtchn", 0700) < 0 && errno != EEXIST) {
-		rc = -errno;
+	rc = local_mkdir_at(lp->dirfd, "evtchn");
+	if (rc < 0 && rc != -EEXIST)
 		goto free_priv;
-	}
 	lockfd = local_lock_open(lp->dirfd, "evtchn.lock", O_RDWR | O_CREAT);
 	if (lockfd < 0) {
 		rc = lockfd;
@@ -201,9 +200,10 @@ int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 	if (rc < 0)
 		goto unlock;
 	snprintf(meta, sizeof(meta), "evtchn/%u.meta", port);
-	ep->meta_fd = openat(lp->dirfd, meta, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ep->meta_fd = local_creat_at(lp->dirfd, meta, O_RDWR | O_EXCL);
 	if (ep->meta_fd < 0) {
-		rc = errno == EEXIST ? -ENOSPC : -errno;
+		rc = ep->meta_fd == -EEXIST ? -ENOSPC : ep->meta_fd;
+		ep->meta_fd = -1;
 		goto unlock;
 	}
 	if (flock(ep->meta_fd, LOCK_SH) < 0) {
@@ -217,19 +217,17 @@ int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 		goto remove_files;
 	}
 	snprintf(name, sizeof(name), "evtchn/%u.a2b", port);
-	if (mkfifoat(lp->dirfd, name, 0600) < 0) {
-		rc = -errno;
+	rc = local_mkfifo_at(lp->dirfd, name);
+	if (rc < 0)
 		goto remove_files;
-	}
 	/* Reader first, so that opening the writer non-blocking cannot fail. */
 	rc = local_fifo_open(lp->dirfd, name, &ep->rd_tmp, &ep->wfd);
 	if (rc < 0)
 		goto remove_files;
 	snprintf(name, sizeof(name), "evtchn/%u.b2a", port);
-	if (mkfifoat(lp->dirfd, name, 0600) < 0) {
-		rc = -errno;
+	rc = local_mkfifo_at(lp->dirfd, name);
+	if (rc < 0)
 		goto remove_files;
-	}
 	e->fd = openat(lp->dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (e->fd < 0) {
 		rc = -errno;

@@ -122,9 +122,9 @@ static unsigned int grant_limit(void)
 
 static int ensure_dir(int dirfd, const char *path)
 {
-	if (mkdirat(dirfd, path, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	int rc = local_mkdir_at(dirfd, path);
+
+	return rc == -EEXIST ? 0 : rc;
 }
 
 /* Take grant.lock exclusively. Returns the fd (close to unlock) or -errno. */
@@ -465,9 +465,10 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 	 */
 	snprintf(name, sizeof(name), "%u.%u", s->refs[0], (unsigned int)p->self);
 	snprintf(sp->rec, sizeof(sp->rec), "%s/%s", gdir, name);
-	sp->lockfd = openat(gfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	sp->lockfd = local_creat_at(gfd, name, O_RDWR | O_EXCL);
 	if (sp->lockfd < 0) {
-		rc = -errno;
+		rc = sp->lockfd;
+		sp->lockfd = -1;
 		goto close_gdir;
 	}
 	if (flock(sp->lockfd, LOCK_SH) < 0 ||

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,136 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+bool local_dir_shared(int dirfd)
+{
+	struct stat st;
+
+	return fstat(dirfd, &st) == 0 && (st.st_mode & S_ISGID);
+}
+
+/* A file we own gets @want (a umask, or an older mode, took bits away). */
+static void fix_mode(int fd, mode_t want)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 07777) != want)
+		(void)fchmod(fd, want);
+}
+
+int local_creat_at(int dirfd, const char *name, int flags)
+{
+	bool shared = local_dir_shared(dirfd);
+	int fd;
+
+	fd = openat(dirfd, name, flags | O_CREAT | O_CLOEXEC, shared ? 0660 : 0600);
+	if (fd < 0)
+		return -errno;
+	if (shared)
+		fix_mode(fd, 0660);
+	return fd;
+}
+
+int local_mkdir_at(int dirfd, const char *name)
+{
+	bool shared = local_dir_shared(dirfd);
+
+	if (mkdirat(dirfd, name, shared ? 02770 : 0700) < 0)
+		return -errno;
+	if (shared)
+		(void)fchmodat(dirfd, name, 02770, 0);
+	return 0;
+}
+
+int local_mkfifo_at(int dirfd, const char *name)
+{
+	bool shared = local_dir_shared(dirfd);
+
+	if (mkfifoat(dirfd, name, shared ? 0660 : 0600) < 0)
+		return -errno;
+	if (shared)
+		(void)fchmodat(dirfd, name, 0660, 0);
+	return 0;
+}
+
+/*
+ * The directory as this process first opened it: a process that chroot()s
+ * after its first use of xsock (or its forked children, which open their
+ * own backend) can no longer reach it by name. Kept for the process's
+ * life, out of the application's way; lost at exec, as is the chroot's
+ * reason to need it.
+ */
+static pthread_mutex_t root_lock = PTHREAD_MUTEX_INITIALIZER;
+static int root_fd = -1;
+static char root_path[PATH_MAX];
+
+/* A lock another thread held at fork() stays held in the child. */
+static void root_child_after_fork(void)
+{
+	pthread_mutex_init(&root_lock, NULL);
+}
+
+__attribute__((constructor)) static void root_constructor(void)
+{
+	pthread_atfork(NULL, NULL, root_child_after_fork);
+}
+
+static int open_root(const char *dir)
+{
+	bool known;
+	struct stat a, b;
+	int fd, keep;
+
+	pthread_mutex_lock(&root_lock);
+	known = root_fd >= 0 && strcmp(root_path, dir) == 0;
+	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && !known) {
+		fd = mkdir_p(dir, 0700);
+		if (fd == 0)
+			fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd == -1)
+		fd = -errno;
+	if (fd < 0 && known) {
+		/* Not reachable by name (chroot): the one we opened before. */
+		fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			fd = -errno;
+	} else if (fd >= 0 && (!known || fstat(fd, &a) < 0 || fstat(root_fd, &b) < 0 ||
+			       a.st_dev != b.st_dev || a.st_ino != b.st_ino)) {
+		keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (keep >= 0) {
+			if (root_fd >= 0)
+				close(root_fd);
+			root_fd = xs_fd_out_of_way(keep);
+			snprintf(root_path, sizeof(root_path), "%s", dir);
+		}
+	}
+	pthread_mutex_unlock(&root_lock);
+	return fd;
+}
+
+/*
+ * Who may use the directory: it belongs to root or to us and is not
+ * writable by everyone (else its owner, or anyone, could read and inject
+ * into our rings); and we can read, write and search it. Errors: -EPERM
+ * not trusted, -EACCES no access (docs/protocol.md, "Who may use rings").
+ */
+static int check_root(int fd, const char *dir)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & S_IWOTH)) {
+		xs_log(XS_LOG_DEBUG, "%s: owner uid %u, mode %04o: not trusted", dir,
+		       (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	if (faccessat(fd, ".", R_OK | W_OK | X_OK, AT_EACCESS) < 0)
+		return -errno;
+	return 0;
+}
+
 static int local_open(struct xsp *p)
 {
 	const char *dir = xs_env_str("XSOCK_LOCAL_DIR");
@@ -82,12 +213,14 @@ static int local_open(struct xsp *p)
 		return -ENOMEM;
 	strcpy(lp->dir, dir);
 	snprintf(lp->status, sizeof(lp->status), "%s/status", dir);
-	rc = mkdir_p(dir, 0700);
-	if (rc < 0)
-		goto free_priv;
-	lp->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	lp->dirfd = open_root(dir);
 	if (lp->dirfd < 0) {
-		rc = -errno;
+		rc = lp->dirfd;
+		goto free_priv;
+	}
+	rc = check_root(lp->dirfd, dir);
+	if (rc < 0) {
+		close(lp->dirfd);
 		goto free_priv;
 	}
 	lp->dirfd = xs_fd_out_of_way(lp->dirfd);
@@ -119,9 +252,9 @@ int local_counter_add(struct xsp *p, const char *name, uint32_t n, uint32_t *fir
 
 	if (n == 0 || n > LOCAL_COUNTER_MAX_BATCH)
 		return -EINVAL;
-	fd = openat(lp->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = local_creat_at(lp->dirfd, name, O_RDWR);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (flock(fd, LOCK_EX) < 0) {
 		rc = -errno;
 		goto close_fd;
@@ -156,9 +289,15 @@ int local_lock_open(int dirfd, const char *name, int flags)
 {
 	int fd, rc;
 
-	fd = openat(dirfd, name, flags | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
+	if (flags & O_CREAT) {
+		fd = local_creat_at(dirfd, name, flags);
+		if (fd < 0)
+			return fd;
+	} else {
+		fd = openat(dirfd, name, flags | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+	}
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			rc = -errno;

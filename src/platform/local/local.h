@@ -19,12 +19,21 @@
  * XSOCK_DOMID: processes of one Unix user can impersonate each other, so
  * isolation between mutually hostile containers needs distinct directories
  * or users (docs/protocol.md, "Local backend").
+ *
+ * Who may use it (docs/protocol.md, "Who may use rings"): whoever can read,
+ * write and search XSOCK_LOCAL_DIR. The directory must belong to root or to
+ * the caller and not be writable by everyone; a setgid directory (xsockctl
+ * setup) is shared by its group: everything created below it is 0660 (files,
+ * FIFOs) or 02770 (directories) whatever the umask, else 0600 and 0700. The
+ * directory is opened once per process and that fd kept (local_open()), so
+ * a process that chroot()s, or its forked children, still reach it.
  */
 #ifndef XSOCK_PLATFORM_LOCAL_H
 #define XSOCK_PLATFORM_LOCAL_H
 
 #include <dirent.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "platform/platform.h"
@@ -57,8 +66,21 @@ int local_counter_next(struct xsp *p, const char *name, uint32_t *out);
 int local_counter_add(struct xsp *p, const char *name, uint32_t n, uint32_t *first);
 
 /*
+ * Creating below @dirfd with the tree's modes: 0660 and 02770 when @dirfd
+ * is a setgid directory (a group's tree), else 0600 and 0700; a file we
+ * own that an O_CREAT open finds (or a umask made) otherwise is fixed.
+ * local_creat_at() opens @name with @flags | O_CREAT | O_CLOEXEC and
+ * returns the fd or -errno; local_mkdir_at() and local_mkfifo_at() return
+ * 0 or -errno (-EEXIST when @name exists; its mode is left alone).
+ */
+bool local_dir_shared(int dirfd);
+int local_creat_at(int dirfd, const char *name, int flags);
+int local_mkdir_at(int dirfd, const char *name);
+int local_mkfifo_at(int dirfd, const char *name);
+
+/*
  * Open @name (relative to @dirfd) with @flags and O_CLOEXEC (O_CREAT:
- * mode 0600) and wait for an exclusive flock on it. Returns the fd (close
+ * the tree's file mode, local_creat_at()) and wait for an exclusive flock on it. Returns the fd (close
  * it to unlock) or -errno.
  */
 int local_lock_open(int dirfd, const char *name, int flags);

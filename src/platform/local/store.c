@@ -139,18 +139,20 @@ int local_store_open(struct xsp *p, struct xsp_store *st)
 	sp->self = p->self;
 	sp->rfd = sp->kfd = -1;
 	sp->quota = xs_env_long("XSOCK_STORE_NODE_QUOTA", DEFAULT_NODE_QUOTA, 1, LONG_MAX);
-	sp->lockfd = openat(sp->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	sp->lockfd = local_creat_at(sp->dirfd, LOCK_FILE, O_RDWR);
 	if (sp->lockfd < 0) {
-		rc = -errno;
+		rc = sp->lockfd;
 		goto free_sp;
 	}
 	sp->lockpid = getpid();
-	if ((mkdirat(sp->dirfd, TXN_DIR, 0700) < 0 && errno != EEXIST) ||
-	    (mkdirat(sp->dirfd, WATCH_DIR, 0700) < 0 && errno != EEXIST) ||
-	    (mkdirat(sp->dirfd, QUOTA_DIR, 0700) < 0 && errno != EEXIST)) {
-		rc = -errno;
+	if ((rc = local_mkdir_at(sp->dirfd, TXN_DIR)) == -EEXIST)
+		rc = 0;
+	if (rc == 0 && (rc = local_mkdir_at(sp->dirfd, WATCH_DIR)) == -EEXIST)
+		rc = 0;
+	if (rc == 0 && (rc = local_mkdir_at(sp->dirfd, QUOTA_DIR)) == -EEXIST)
+		rc = 0;
+	if (rc < 0)
 		goto close_lock;
-	}
 	rc = bootstrap(sp);
 	if (rc < 0)
 		goto close_lock;

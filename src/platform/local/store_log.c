@@ -44,10 +44,10 @@ static int lock_fd(struct store_priv *sp)
 	/* A forked child must not share the parent's open file description:
 	 * flock() locks belong to it, so both would "hold" the lock. */
 	if (sp->lockpid != getpid()) {
-		int fd = openat(sp->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		int fd = local_creat_at(sp->dirfd, LOCK_FILE, O_RDWR);
 
 		if (fd < 0)
-			return -errno;
+			return fd;
 		close(sp->lockfd);
 		sp->lockfd = fd;
 		sp->lockpid = getpid();

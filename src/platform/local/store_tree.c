@@ -112,9 +112,9 @@ int store_write_file_atomic(int dirfd, const char *name, const void *data, size_
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = local_creat_at(dirfd, tmp, O_WRONLY | O_TRUNC | O_NOFOLLOW);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	rc = write_all(fd, data, len);
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
@@ -229,8 +229,9 @@ int live_create(struct store_priv *sp, const char *path, const struct perms *pm,
 	rc = store_rel(path, NULL, r, sizeof(r));
 	if (rc < 0)
 		return rc;
-	if (mkdirat(sp->dirfd, r, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	rc = local_mkdir_at(sp->dirfd, r);
+	if (rc < 0 && rc != -EEXIST)
+		return rc;
 	plen = perms_format(pm, pbuf);
 	rc = store_rel(path, ".p", r, sizeof(r));
 	if (rc == 0)

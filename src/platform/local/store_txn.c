@@ -471,10 +471,9 @@ int local_txn_start(struct xsp_store *st, xsp_txn_t *t)
 		return -ENOMEM;
 	tx->recfd = -1;
 	snprintf(name, sizeof(name), TXN_DIR "/%u", (unsigned int)sp->self);
-	if (mkdirat(sp->dirfd, name, 0700) < 0 && errno != EEXIST) {
-		rc = -errno;
+	rc = local_mkdir_at(sp->dirfd, name);
+	if (rc < 0 && rc != -EEXIST)
 		goto free_tx;
-	}
 	dfd = local_lock_open(sp->dirfd, name, O_RDONLY | O_DIRECTORY);
 	if (dfd < 0) {
 		rc = dfd;
@@ -495,13 +494,13 @@ int local_txn_start(struct xsp_store *st, xsp_txn_t *t)
 	for (n = 0; n < 100; n++) {
 		snprintf(tx->recname, sizeof(tx->recname), "%d-%u-%lx", (int)getpid(),
 			 (unsigned int)tx->id, (unsigned long)random() ^ (unsigned long)n);
-		tx->recfd = openat(dfd, tx->recname,
-				   O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (tx->recfd >= 0 || errno != EEXIST)
+		tx->recfd = local_creat_at(dfd, tx->recname, O_RDWR | O_EXCL);
+		if (tx->recfd != -EEXIST)
 			break;
 	}
 	if (tx->recfd < 0) {
-		rc = -errno;
+		rc = tx->recfd;
+		tx->recfd = -1;
 		goto close_dir;
 	}
 	flock(tx->recfd, LOCK_EX);	/* held while the transaction is open */

@@ -229,7 +229,7 @@ static bool deliver(int wdfd, const char *base, int fd, const char *path, const 
 	/* Full: leave a flag the reader checks once drained, then try to
 	 * queue the overflow marker in case it drained meanwhile. */
 	snprintf(name, sizeof(name), "%s.ovf", base);
-	ofd = openat(wdfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	ofd = local_creat_at(wdfd, name, O_WRONLY | O_NOFOLLOW);
 	if (ofd >= 0)
 		close(ofd);
 	if (write(fd, marker, sizeof(marker)) < 0) {
@@ -392,12 +392,11 @@ int watch_setup(struct store_priv *sp)
 		snprintf(sp->wname, sizeof(sp->wname), "%d-%u-%lx", (int)getpid(), seq,
 			 (unsigned long)random() ^ (unsigned long)time(NULL));
 		wfile(sp, "fifo", name, sizeof(name));
-		if (mkfifoat(sp->dirfd, name, 0600) == 0)
+		rc = local_mkfifo_at(sp->dirfd, name);
+		if (rc == 0)
 			break;
-		if (errno != EEXIST) {
-			rc = -errno;
+		if (rc != -EEXIST)
 			goto unlock;
-		}
 	}
 	if (tries == 100) {
 		rc = -EEXIST;
