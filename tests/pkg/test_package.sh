@@ -154,6 +154,13 @@ for p in xsock xsock-dev; do
 done
 [ -L "$R/etc/systemd/system/multi-user.target.wants/xsock-peers.service" ] ||
 	fail "xsock-peers.service is not enabled"
+# Who may use rings: the group, the udev rule for the Xen devices, the
+# local directory's tmpfiles entry (xsock(7), "Who may use rings").
+in_root getent group xsock >/dev/null || fail "dpkg -i made no xsock group"
+for f in /usr/lib/udev/rules.d/90-xsock.rules /usr/lib/tmpfiles.d/xsock.conf; do
+	[ -s "$R$f" ] || fail "$f is not installed"
+done
+say "group xsock, udev rule and tmpfiles entry installed"
 # By name, as the README says; and the wrapper's built-in path.
 in_root env LD_PRELOAD=libxsock_preload.so cat /proc/self/maps >"$WORK/maps" 2>"$WORK/err"
 grep -q "/usr/lib/$MA/libxsock_preload.so" "$WORK/maps" && [ ! -s "$WORK/err" ] ||
