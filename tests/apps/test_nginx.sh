@@ -10,9 +10,9 @@
 # master, accepts each ring connection, so the ring must be negotiated in
 # the worker (preload/shim.h). While wrk runs, `xsockctl status` in the
 # server's domain must show ring connections served by both workers.
-# Workers run as root (`user root`): a process that accepts ring
-# connections must be allowed to use the platform (the Xen devices, or the
-# local backend's directory), which an unprivileged worker is not here.
+# Workers run as root (`user root`) and the master stays in the foreground
+# (`daemon off`); the stock configuration (`daemon on`, `user www-data`)
+# is tests/apps/test_nginx_daemon.sh.
 . "$(dirname "$0")/applib.sh"
 setup_apps
 need_app nginx nginx-light

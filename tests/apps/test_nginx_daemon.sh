@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Unmodified nginx in its stock process model (`daemon on;`: the process
 # that calls listen() forks the master and exits; the master forks 2
-# workers, which accept), across two isolated domains, XSOCK_FALLBACK=0
-# (issue 16, item 3; docs/protocol.md, "Process model"):
+# workers, which accept; `user www-data;`: the workers drop to www-data,
+# a member of the group `xsockctl setup --group` names), across two
+# isolated domains, XSOCK_FALLBACK=0 (issue 16, items 3 and 4;
+# docs/protocol.md, "Process model" and "Who may use rings"):
 #  - curl fetches a 10 MiB random file 4 times (SHA-256 compared);
 #  - wrk loads a small page with 50 connections: no socket errors, no
 #    non-2xx; the ring connections are served by both workers
@@ -17,6 +19,12 @@ setup_apps
 need_app nginx nginx-light
 need_app wrk wrk
 need_app curl curl
+id www-data >/dev/null 2>&1 || skip "needs user www-data"
+G=xsg$$
+trap 'stop "${PIDS[@]}" 2>/dev/null; cleanup 2>/dev/null; groupdel "$G" 2>/dev/null' EXIT
+groupadd "$G" && gpasswd -a www-data "$G" >/dev/null || fail "group $G with www-data"
+"$XSOCKCTL" setup --group "$G" >"$WORK/setup.out" 2>&1 ||
+	{ cat "$WORK/setup.out"; fail "xsockctl setup --group $G"; }
 PORT=7655
 SECS=${XSOCK_APPS_WRK_SECS:-3}
 
@@ -29,7 +37,7 @@ chmod -R a+rX "$WORK"
 conf() { # MODE
 	cat <<CONF
 daemon on;
-user root;
+user www-data;
 worker_processes 2;
 pid $WORK/nginx.$1.pid;
 error_log $WORK/error.$1.log info;
@@ -77,6 +85,8 @@ check_workers() {
 	for p in $pids; do
 		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'worker process' ||
 			fail "xsock: ring connection served by pid $p, not an nginx worker"
+		[ "$(stat -c %U "/proc/$p")" = www-data ] ||
+			fail "xsock: worker $p runs as $(stat -c %U "/proc/$p"), not www-data"
 		n=$((n + 1))
 	done
 	[ $n -ge 2 ] || fail "xsock: ring connections served by $n worker(s), expected 2: $st"
