@@ -774,3 +774,35 @@ forkpair() {
 	[ "$(field RC "$o1")" = 0 ] && [ "$(field RC "$o2")" = 0 ] && [ "$x0" = "$x1" ]
 }
 scenario_fork_after_connect() { forkpair "$U1" "$U2" 7070 && forkpair "$U1" 0 7071; }
+
+# ==== an ordinary user in each domU (issue 16, item 4) =========================
+#
+# In U1 and U2: a user `xsu`, member of the group xsock, after `xsockctl
+# setup --group xsock` (the Xen devices root:xsock 0660). As that user, a
+# socat server in U2 and a socat client in U1 move $MB MiB over a ring
+# (XSOCK_FALLBACK=0), sha256 compared. Runs last: it changes the devices'
+# modes (root keeps its access).
+scenario_unprivileged_domU() {
+	port=7090
+	for d in $U1 $U2; do
+		on "$d" "addgroup -S xsock 2> /dev/null; adduser -D -H -G xsock -s /bin/sh xsu 2> /dev/null;
+			/opt/xsock/bin/xsockctl setup --group xsock --backend xen && ls -l /dev/xen/ &&
+			su -s /bin/sh xsu -c 'id'" || return 1
+	done
+	js=$(start_on "$U2" "su -s /bin/sh xsu -c '$SHIM socat -u TCP-LISTEN:$port,reuseaddr STDOUT' |
+		sha256sum | sed 's/^/SUM=/;s/ .*//'")
+	wait_listen "$U2" "$port" || return 1
+	out=$(on "$U1" "dd if=/dev/urandom of=/tmp/in.$port bs=1048576 count=$MB 2> /dev/null &&
+		chmod 644 /tmp/in.$port && echo SUM=\$(sha256sum /tmp/in.$port | cut -d' ' -f1) &&
+		su -s /bin/sh xsu -c '$SHIM socat -u OPEN:/tmp/in.$port TCP:$(addr_of $U2):$port' &&
+		echo CLIENT=ok; rm -f /tmp/in.$port")
+	rc=$?
+	echo "$out"
+	srv_out=$(wait_on "$U2" "$js" 120)
+	echo "$srv_out"
+	want=$(field SUM "$out")
+	got=$(field SUM "$srv_out")
+	result "unprivileged user xsu (group xsock) dom$U1 -> dom$U2: $MB MiB, sha256" \
+		"${want:-?} vs ${got:-?}"
+	[ $rc -eq 0 ] && [ "$(field CLIENT "$out")" = ok ] && [ -n "$want" ] && [ "$want" = "$got" ]
+}
