@@ -95,7 +95,9 @@ static void take_over(struct shim_sock *s)
 		}
 		xs_log(XS_LOG_INFO, "ring %s to dom%u: served by this process now",
 		       s->conn->id, s->conn->peer);
-		/* What arrived while nobody served it. */
+		/* What arrived while nobody served it (or was taken by the
+		 * server that died before it re-armed the channel). */
+		xsp_evtchn_rearm(s->conn->ev);
 		xs_conn_event(s->conn);
 		sock_sync(s, -1, false, false);
 		sock_note_event(s);
@@ -185,10 +187,21 @@ drop:
 
 void holder_server_gone(struct srv_watch *w)
 {
+	pid_t pid = w->pid;
+
 	ev_unwatch(w->pidfd);
 	close(w->pidfd);
 	w->pidfd = -1;
-	watch_or_take(w->s, w, w->pid);
+	/*
+	 * The pidfd polls readable once the process has exited, reaped or
+	 * not (pidfd_open() still works on a zombie: do not ask it again).
+	 * The first watcher to swap its pid in serves; the others watch the
+	 * one that did.
+	 */
+	if (__atomic_compare_exchange_n(server_of(w->s), &pid, getpid(), false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		take_over(w->s);
+	watch_or_take(w->s, w, pid == w->pid ? getpid() : pid);
 }
 
 void holder_touch(struct shim_sock *s)

@@ -276,6 +276,11 @@ int xsp_evtchn_ack(struct xsp_evtchn *e)
 	return e->p->ops->evtchn_ack(e);
 }
 
+int xsp_evtchn_rearm(struct xsp_evtchn *e)
+{
+	return e->p->ops->evtchn_rearm ? e->p->ops->evtchn_rearm(e) : 0;
+}
+
 int xsp_evtchn_wait(struct xsp_evtchn *e, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = e->fd, .events = POLLIN };

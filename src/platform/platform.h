@@ -224,6 +224,14 @@ int xsp_evtchn_notify(struct xsp_evtchn *e);
  * poll). The local backend drains its pipe in one call.
  */
 int xsp_evtchn_ack(struct xsp_evtchn *e);
+/*
+ * Another process that used this (inherited) endpoint is gone and this
+ * one serves it from now on: make sure the next event is delivered. On
+ * Xen a port whose event was read but not yet unmasked stays masked, so
+ * a process killed in between would leave it deaf: unmask it. Nothing to
+ * do on the local backend. 0 or -errno.
+ */
+int xsp_evtchn_rearm(struct xsp_evtchn *e);
 
 /*
  * Block until an event is pending (then ack it) or @timeout_ms passes
@@ -362,6 +370,7 @@ struct xsp_ops {
 			   xsp_port_t remote_port, struct xsp_evtchn *e);
 	int (*evtchn_notify)(struct xsp_evtchn *e);
 	int (*evtchn_ack)(struct xsp_evtchn *e);
+	int (*evtchn_rearm)(struct xsp_evtchn *e);	/* may be NULL */
 	void (*evtchn_close)(struct xsp_evtchn *e);
 
 	int (*store_open)(struct xsp *p, struct xsp_store *st);

@@ -99,6 +99,26 @@ wait_gone() {
 # which a KILL would orphan), then lib.sh's cleanup.
 trap 'stop "${PIDS[@]}" 2>/dev/null; cleanup 2>/dev/null' EXIT
 
+# check_workers USER: while a load runs, the processes that serve ring
+# connections (`xsockctl status` in the server's domain) must all be nginx
+# workers running as USER, and at least two of them.
+check_workers() {
+	local user=$1 st pids p n=0
+	sleep 1
+	st=$(ctl $SRVDOM status -j)
+	pids=$(echo "$st" | grep -o '"pid":[0-9]*,"role":"server"' | cut -d: -f2 | cut -d, -f1 |
+		sort -u)
+	for p in $pids; do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'worker process' ||
+			fail "xsock: ring connection served by pid $p, not an nginx worker"
+		[ "$(stat -c %U "/proc/$p")" = "$user" ] ||
+			fail "xsock: worker $p runs as $(stat -c %U "/proc/$p"), not $user"
+		n=$((n + 1))
+	done
+	[ $n -ge 2 ] || fail "xsock: ring connections served by $n worker(s), expected 2: $st"
+	say "xsock: ring connections served by $n workers ($(echo $pids)), as $user"
+}
+
 # A results table, printed at the end: row NAME XSOCK TCP.
 ROWS=()
 row() { ROWS+=("$(printf '%-34s %22s %22s' "$1" "$2" "$3")"); }

@@ -50,22 +50,6 @@ http {
 CONF
 }
 
-# While wrk's 50 connections are up: which processes serve ring connections?
-# Each must be a worker, and there must be (at least) two of them.
-check_workers() {
-	local st pids p n=0
-	sleep 1
-	st=$(ctl $SRVDOM status -j)
-	pids=$(echo "$st" | grep -o '"pid":[0-9]*,"role":"server"' | cut -d: -f2 | cut -d, -f1 |
-		sort -u)
-	for p in $pids; do
-		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'worker process' ||
-			fail "xsock: ring connection served by pid $p, not an nginx worker"
-		n=$((n + 1))
-	done
-	[ $n -ge 2 ] || fail "xsock: ring connections served by $n worker(s), expected 2: $st"
-	say "xsock: ring connections served by $n workers ($(echo $pids))"
-}
 
 run_mode() {
 	local srv w code size out rps lat
@@ -91,7 +75,7 @@ run_mode() {
 	$CLI timeout $((SECS + 20)) wrk -t 2 -c 50 -d "${SECS}s" --latency "http://$HOST:$PORT/small.txt" \
 		>"$out" 2>&1 &
 	w=$!
-	[ "$MODE" = xsock ] && check_workers
+	[ "$MODE" = xsock ] && check_workers root
 	wait $w || { cat "$out"; fail "$MODE: wrk failed"; }
 	grep -q 'Socket errors\|Non-2xx' "$out" && { cat "$out"; fail "$MODE: wrk saw errors"; }
 	rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$out")

@@ -760,9 +760,12 @@ forkpair() {
 	o1=$(on "$from" "$SHIM $FP child-reads $(addr_of $to) $port 4194304")
 	echo "$o1"
 	# The parent is killed: the child writes its result to a file.
-	o2=$(on "$from" "rm -f /tmp/fp.$port; $SHIM $FP parent-killed $(addr_of $to) $port 4194304 /tmp/fp.$port;
+	o2=$(on "$from" "rm -f /tmp/fp.$port /tmp/fp.$port.log
+		XSOCK_DEBUG=4 XSOCK_LOG=/tmp/fp.$port.log $SHIM $FP parent-killed $(addr_of $to) $port 4194304 \
+			/tmp/fp.$port > /tmp/fp.$port.out 2>&1
 		i=0; while [ ! -s /tmp/fp.$port ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done
-		cat /tmp/fp.$port")
+		cat /tmp/fp.$port || { pkill -f xsock-forkpair; cat /tmp/fp.$port.out;
+			grep -v 'debug.*ring.c' /tmp/fp.$port.log | tail -n 40; }")
 	echo "$o2"
 	sleep 3
 	snapshot 1

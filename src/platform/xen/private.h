@@ -87,6 +87,7 @@ XEN_OP(evtchn_alloc);
 XEN_OP(evtchn_bind);
 XEN_OP(evtchn_notify);
 XEN_OP(evtchn_ack);
+XEN_OP(evtchn_rearm);
 XEN_OP(evtchn_close);
 
 /* xenstore.c */

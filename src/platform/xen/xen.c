@@ -212,6 +212,7 @@ const struct xsp_ops xsp_xen_ops = {
 	.evtchn_bind = xen_evtchn_bind,
 	.evtchn_notify = xen_evtchn_notify,
 	.evtchn_ack = xen_evtchn_ack,
+	.evtchn_rearm = xen_evtchn_rearm,
 	.evtchn_close = xen_evtchn_close,
 	.store_open = xen_store_open,
 	.store_close = xen_store_close,

@@ -204,6 +204,16 @@ int xen_evtchn_ack(struct xsp_evtchn *e)
 	return got;
 }
 
+int xen_evtchn_rearm(struct xsp_evtchn *e)
+{
+	struct xen_evtchn *xe = e->priv;
+
+	/* Unmasking a port that is not masked changes nothing. */
+	if (!xe || xenevtchn_unmask(xe->h, e->port) < 0)
+		return -EIO;
+	return 0;
+}
+
 void xen_evtchn_close(struct xsp_evtchn *e)
 {
 	struct xen_evtchn *xe = e->priv;
