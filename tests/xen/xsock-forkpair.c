@@ -10,8 +10,10 @@
  * stream through the echo:
  *   child-reads    the parent writes (then shuts down and closes), the
  *                  child reads the echo;
- *   parent-killed  the child SIGKILLs the parent at once, then writes and
- *                  reads (a writer thread and a reader).
+ *   parent-exits   the parent closes its copy and exits in order (its exit
+ *                  code runs) at once; the child writes and reads (a
+ *                  writer thread and a reader);
+ *   parent-killed  the same, but the child SIGKILLs the parent at once.
  * The reader prints "BYTES=<n> SUM=<fnv1a-64 of what it read>",
  * "WANT=<fnv1a-64 of what was sent>" and "RC=<0 when they match, else 1>"
  * -- to RESULT when given (written whole, by rename: the process that
@@ -22,6 +24,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,7 +127,7 @@ int main(int argc, char **argv)
 	int fd, st;
 
 	if (argc != 5 && argc != 6) {
-		fprintf(stderr, "usage: %s child-reads|parent-killed HOST PORT BYTES [RESULT]\n",
+		fprintf(stderr, "usage: %s child-reads|parent-exits|parent-killed HOST PORT BYTES [RESULT]\n",
 			argv[0]);
 		return 2;
 	}
@@ -154,12 +157,22 @@ int main(int argc, char **argv)
 		waitpid(pid, &st, 0);
 		return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 	}
-	if (!strcmp(argv[1], "parent-killed")) {
+	if (!strcmp(argv[1], "parent-killed") || !strcmp(argv[1], "parent-exits")) {
+		bool killed = !strcmp(argv[1], "parent-killed");
+
 		if (pid > 0) {
+			if (!killed) {
+				close(fd);
+				return 0;	/* exit() with its handlers */
+			}
 			for (;;)
 				pause();
 		}
-		kill(parent, SIGKILL);
+		if (killed)
+			kill(parent, SIGKILL);
+		else
+			while (kill(parent, 0) == 0)	/* until it is gone */
+				usleep(20000);
 		usleep(300000);
 		pthread_create(&t, NULL, writer, &fd);
 		st = reader(fd);
