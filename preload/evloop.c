@@ -40,6 +40,7 @@ static bool running;
 static bool exiting;		/* evloop_flush() ran: the thread must stop */
 static struct shim_sock *listeners;	/* via ev_next */
 static struct shim_sock *zombies;	/* deregistered, freed after the batch */
+static struct shim_sock *served;	/* rings watched here, via ring_next */
 static bool forked;		/* we forked: listeners may be shared, A parks no more */
 static __thread bool ev_lock_mine;	/* this thread holds ev_lock */
 static int sweep_wanted;	/* atomic: 1 once asked, until the sweep ran */
@@ -98,11 +99,33 @@ static int watch_b(struct shim_sock *s)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, s->bfd, &ev) < 0 ? -errno : 0;
 }
 
+/* Under ev_lock: @s is served here from now on / no more. */
+static void served_add(struct shim_sock *s)
+{
+	s->ring_prev = NULL;
+	s->ring_next = served;
+	if (served)
+		served->ring_prev = s;
+	served = s;
+}
+
+static void served_del(struct shim_sock *s)
+{
+	if (s->ring_prev)
+		s->ring_prev->ring_next = s->ring_next;
+	else if (served == s)
+		served = s->ring_next;
+	if (s->ring_next)
+		s->ring_next->ring_prev = s->ring_prev;
+	s->ring_prev = s->ring_next = NULL;
+}
+
 /* Under ev_lock: stop watching a ring socket; it is freed after the batch. */
 static void sock_retire(struct shim_sock *s)
 {
 	if (s->dead)
 		return;
+	served_del(s);
 	epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev), NULL);
 	epoll_ctl(epfd, EPOLL_CTL_DEL, s->bfd, NULL);
 	s->dead = true;
@@ -147,6 +170,7 @@ static void unwatch_inherited(struct shim_sock *s)
 		return;
 	s->watched = false;
 	s->dead = false;
+	s->ring_prev = s->ring_next = NULL;
 	__atomic_sub_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 }
 
@@ -174,6 +198,7 @@ static void child_after_fork(void)
 	running = false;
 	listeners = NULL;
 	zombies = NULL;
+	served = NULL;
 	lingering = NULL;	/* the parent's to end */
 	offers_pending = 0;
 	pool_after_fork();
@@ -548,6 +573,14 @@ void evloop_flush(void)
 			}
 		} while (n == (int)XS_ARRAY_SIZE(evs) && ++rounds < 64);
 	}
+	/*
+	 * Rings we serve that others still hold (forked children: our end B
+	 * has not hung up), whether or not the application here still has an
+	 * fd of them: they are not ours to end, and our exit must not look
+	 * like their end to the peer (holder.c).
+	 */
+	for (struct shim_sock *r = served; r; r = r->ring_next)
+		holder_leave(r);
 	free_zombies();
 	/* Lingering and parked rings end with us; their peers see them go. */
 	linger_run(true);
@@ -640,6 +673,7 @@ static int add_locked(struct shim_sock *s)
 		}
 		/* Release: the ring's state before other holders see us serve. */
 		__atomic_store_n(&s->rs->server, getpid(), __ATOMIC_RELEASE);
+		served_add(s);
 	} else if (s->lsh) {
 		__atomic_store_n(&s->lsh->server, getpid(), __ATOMIC_RELEASE);
 	}

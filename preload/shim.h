@@ -158,6 +158,7 @@ struct shim_sock {
 	bool dead;			/* deregistered; skip stale events */
 	bool ev_due;			/* listener: its watch fired, serve it */
 	struct shim_sock *ev_next;	/* listeners list / zombie list */
+	struct shim_sock *ring_prev, *ring_next;	/* rings this process serves */
 };
 
 /*
