@@ -90,7 +90,8 @@ static void conn_release(struct xs_conn *c, bool tell_peer)
 	xs_status_detach(c);
 	if (tell_peer && c->state == XS_CONN_CONNECTED)
 		xsr_close(&c->ring);
-	xsr_detach(&c->ring);
+	/* Ended for every holder: its shared indexes may be reused. */
+	xsr_release(&c->ring);
 	/* Unmapping fires the unmap notification (the peer's alive byte). */
 	xsp_unmap(c->mp_data);
 	xsp_unmap(c->mp_intf);
