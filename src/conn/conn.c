@@ -159,5 +159,14 @@ void xs_conn_let_go(struct xs_conn *c)
 		xsp_unmap(c->mp_intf);
 	}
 	xsr_detach(&c->ring);
+	/*
+	 * Our hold on what the server ends (side A's shares, the channel),
+	 * let go of now: before this process's fd of end A closes (at exit
+	 * the kernel closes the low fds first), so that the server's end
+	 * finds itself the last holder and removes them.
+	 */
+	xsp_share_forget(c->sh_intf);
+	xsp_share_forget(c->sh_data);
+	xsp_evtchn_forget(c->ev);
 	free(c);
 }

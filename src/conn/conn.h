@@ -196,7 +196,9 @@ void xs_conn_abandon(struct xs_conn *c);
  *
  * xs_conn_let_go(): this process is done with its copy, others still hold
  * the connection: unmap what xs_conn_map_again() mapped, drop this
- * process's view of our indexes, free the copy. Nothing reaches the peer.
+ * process's view of our indexes and its hold on side A's shares and the
+ * event channel (xsp_share_forget(), xsp_evtchn_forget()), free the copy.
+ * Nothing reaches the peer.
  */
 int xs_conn_map_again(struct xs_conn *c, struct xsp *p);
 int xs_conn_alive_notify(struct xs_conn *c, bool arm);

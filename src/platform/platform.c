@@ -571,3 +571,20 @@ int xsp_share_import(struct xsp *p, xsp_domid_t peer, unsigned int npages, xsp_g
 	*out = s;
 	return 0;
 }
+
+void xsp_share_forget(struct xsp_share *s)
+{
+	if (!s || !s->p->ops->share_forget)
+		return;
+	s->p->ops->share_forget(s);
+	free(s->refs);
+	free(s);
+}
+
+void xsp_evtchn_forget(struct xsp_evtchn *e)
+{
+	if (!e || !e->p->ops->evtchn_forget)
+		return;
+	e->p->ops->evtchn_forget(e);
+	free(e);
+}

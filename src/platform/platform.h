@@ -261,6 +261,15 @@ int xsp_evtchn_import(struct xsp *p, xsp_domid_t peer, const struct xsp_evtchn_e
 int xsp_share_export(const struct xsp_share *s, int *fd);
 int xsp_share_import(struct xsp *p, xsp_domid_t peer, unsigned int npages, xsp_gref_t ref0,
 		     int fd, const struct xsp_unmap_notify *notify, struct xsp_share **out);
+/*
+ * A holder that lets go while others carry on (fork, exec: "last holder"):
+ * drop this process's hold on share @s / channel @e (its mapping and
+ * fds) without ending it for the others, and free the handle. Nothing
+ * reaches the peer. Backends that cannot (xen) keep the hold until the
+ * process exits. NULL is a no-op.
+ */
+void xsp_share_forget(struct xsp_share *s);
+void xsp_evtchn_forget(struct xsp_evtchn *e);
 
 /* ------------------------------------------------------------------ */
 /* Store (xenstore, or the local tree)                                 */
@@ -398,6 +407,8 @@ struct xsp_ops {
 	int (*share_export)(const struct xsp_share *s, int *fd);
 	int (*share_import)(struct xsp *p, int fd, const struct xsp_unmap_notify *notify,
 			    struct xsp_share *s);
+	void (*share_forget)(struct xsp_share *s);
+	void (*evtchn_forget)(struct xsp_evtchn *e);
 
 	int (*store_open)(struct xsp *p, struct xsp_store *st);
 	void (*store_close)(struct xsp_store *st);

@@ -519,3 +519,19 @@ int local_evtchn_import(struct xsp *p, const struct xsp_evtchn_exec *x, struct x
 	e->priv = ep;
 	return 0;
 }
+
+void local_evtchn_forget(struct xsp_evtchn *e)
+{
+	struct evtchn_priv *ep = e->priv;
+
+	if (!ep)
+		return;
+	/* Our copies of the fds only: the last holder's close ends it. */
+	close_if(e->fd);
+	e->fd = -1;
+	close_if(ep->wfd);
+	close_if(__atomic_exchange_n(&ep->rd_tmp, -1, __ATOMIC_ACQ_REL));
+	close_if(ep->meta_fd);
+	e->priv = NULL;
+	free(ep);
+}

@@ -778,3 +778,17 @@ free_priv:
 	free(sp);
 	return rc;
 }
+
+void local_share_forget(struct xsp_share *s)
+{
+	struct share_priv *sp = s->priv;
+
+	if (!sp)
+		return;
+	/* Our hold only: the last holder's xsp_unshare() ends it. */
+	munmap(s->addr, (size_t)s->npages * XSP_PAGE_SIZE);
+	close(sp->lockfd);
+	s->addr = NULL;
+	s->priv = NULL;
+	free(sp);
+}

@@ -89,6 +89,8 @@ void local_unmap(struct xsp_map *m);
 void local_map_forget(struct xsp_map *m);
 int local_map_notify(struct xsp_map *m, const struct xsp_unmap_notify *notify);
 /* exec hand-over (platform.h, "exec: what crosses it") */
+void local_share_forget(struct xsp_share *s);
+void local_evtchn_forget(struct xsp_evtchn *e);
 int local_share_export(const struct xsp_share *s, int *fd);
 int local_share_import(struct xsp *p, int fd, const struct xsp_unmap_notify *notify,
 		       struct xsp_share *s);
