@@ -173,7 +173,7 @@ static int adopt_ring(struct xs_ctx *ctx, const struct xs_ho_ring *r, const uint
 	struct shim_sock *s;
 	struct xsr_own *own;
 	struct xs_conn *c;
-	int fds[64], n, i, rc;
+	int fds[64], stdio[3], n, i, k, rc;
 	void *p;
 
 	n = find_a(r, fds, 64);
@@ -227,6 +227,20 @@ static int adopt_ring(struct xs_ctx *ctx, const struct xs_ho_ring *r, const uint
 	       c->id, c->peer, fds[0]);
 	holder_adopt(s);
 	shim_put(s);
+	/* stdio cannot be intercepted: the program's 0, 1, 2 get a relay. */
+	for (i = 0, k = 0; i < n; i++) {
+		if (fds[i] <= 2)
+			stdio[k++] = fds[i];
+	}
+	if (k) {
+		rc = relay_start(fds[0], stdio, k);
+		if (rc < 0) {
+			xs_log(XS_LOG_WARN, "exec: ring %s: no relay for stdio: %s", r->id,
+			       strerror(-rc));
+			for (i = 0; i < k; i++)
+				exec_eof_fd(stdio[i]);
+		}
+	}
 	return 0;
 
 eof:

@@ -38,12 +38,13 @@ static void env_save(void)
 	if (!environ)
 		return;
 	for (e = environ; *e; e++)
-		n += strncmp(*e, "XSOCK_", 6) == 0;
+		n += strncmp(*e, "XSOCK_", 6) == 0 && strncmp(*e, "XSOCK_EXEC_FD=", 14) != 0;
 	env_saved = calloc(n + 1, sizeof(*env_saved));
 	if (!env_saved)
 		return;
 	for (e = environ; *e && i < n; e++)
-		if (strncmp(*e, "XSOCK_", 6) == 0 && (env_saved[i] = strdup(*e)) != NULL)
+		if (strncmp(*e, "XSOCK_", 6) == 0 && strncmp(*e, "XSOCK_EXEC_FD=", 14) != 0 &&
+		    (env_saved[i] = strdup(*e)) != NULL)
 			i++;
 }
 

@@ -34,6 +34,12 @@ void handover_end(void);
  * logged and ignored.
  */
 void handover_adopt(void);
+/*
+ * relay.c, the new image: ring fd @afd is also the program's stdio fds
+ * @stdio (@n of them): give them a plain socketpair relayed to the ring by
+ * a process of ours. 0 or -errno (then the fds are as they were).
+ */
+int relay_start(int afd, const int *stdio, int n);
 /* exec.c: replace ring fd @fd by a socket whose peer is closed. */
 void exec_eof_fd(int fd);
 

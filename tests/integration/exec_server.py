@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: MIT
+# A TCP server (run under the shim) that hands each accepted connection to
+# a program started the way real servers do (tests/integration/test_exec.sh):
+#   exec_server.py PORT WORKDIR MODE...   (one connection per MODE, in order)
+# MODEs, each running sha256sum on the connection unless said otherwise:
+#   passfds  subprocess with pass_fds, the program finds the fd by number
+#   stdio    subprocess with stdin=stdout=the connection
+#   inetd    fork, dup2 onto 0 and 1, execv (inetd's way)
+#   system   os.system() with the fd inheritable
+#   popen    libc popen() (ctypes) with the fd inheritable
+#   spawn    os.posix_spawn() with dup2 file actions onto 0 and 1
+#   noshim   stdio, but the program's environment has no LD_PRELOAD: it
+#            must read end-of-file (wc -c, written to WORKDIR/noshim.out)
+#   setuid   stdio, the program a set-user-ID copy of wc: the loader drops
+#            the shim; as noshim (WORKDIR/setuid.out)
+# After the last connection, the server's own fd count is written to
+# WORKDIR/fds.after (WORKDIR/fds.before once listening).
+import ctypes
+import os
+import socket
+import subprocess
+import sys
+
+port, work, modes = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+SUM = ["sha256sum"]
+
+
+def nfds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def serve(mode, c):
+    fd = c.fileno()
+    if mode == "passfds":
+        p = subprocess.Popen(["/bin/sh", "-c", "sha256sum <&%d >&%d" % (fd, fd)],
+                             pass_fds=[fd])
+    elif mode == "stdio":
+        p = subprocess.Popen(SUM, stdin=c, stdout=c)
+    elif mode == "inetd":
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(fd, 0)
+            os.dup2(fd, 1)
+            os.execv("/usr/bin/sha256sum", SUM)
+        c.close()
+        os.waitpid(pid, 0)
+        return
+    elif mode in ("system", "popen"):
+        os.set_inheritable(fd, True)
+        cmd = "sha256sum <&%d >&%d" % (fd, fd)
+        if mode == "system":
+            os.system(cmd)
+        else:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.popen.restype = ctypes.c_void_p
+            f = libc.popen(cmd.encode(), b"r")
+            libc.pclose(ctypes.c_void_p(f))
+        c.close()
+        return
+    elif mode == "spawn":
+        pid = os.posix_spawn("/usr/bin/sha256sum", SUM, os.environ,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, fd, 0),
+                                           (os.POSIX_SPAWN_DUP2, fd, 1)])
+        c.close()
+        os.waitpid(pid, 0)
+        return
+    elif mode == "noshim":
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        p = subprocess.Popen(["/bin/sh", "-c", "wc -c >%s/noshim.out" % work], stdin=c,
+                             env=env)
+    elif mode == "setuid":
+        out = open(work + "/setuid.out", "w")
+        p = subprocess.Popen([work + "/wc-setuid", "-c"], stdin=c, stdout=out)
+        out.close()
+    else:
+        raise SystemExit("unknown mode " + mode)
+    c.close()
+    p.wait()
+
+
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", port))
+s.listen(8)
+with open(work + "/fds.before", "w") as f:
+    f.write("%d\n" % nfds())
+for m in modes:
+    c, _ = s.accept()
+    serve(m, c)
+    with open(work + "/done", "a") as f:
+        f.write(m + "\n")
+with open(work + "/fds.after", "w") as f:
+    f.write("%d\n" % nfds())
+s.close()
