@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "preload/arena.h"
 #include "preload/defer.h"
@@ -79,9 +80,23 @@ static int ring_entry(struct ho_group *g, struct xs_ho_ring *r, uint32_t *refs)
 	int i, fd, rc;
 
 	memset(r, 0, sizeof(*r));
-	if (!c || !s->rs || !c->ring.own || __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) !=
-	    XS_CONN_CONNECTED || c->mp_life || c->sh_life || c->order > XS_HO_MAX_ORDER)
+	if (!c || !s->rs || !c->ring.own || c->sh_life || c->order > XS_HO_MAX_ORDER)
 		return -EAGAIN;
+	if (xs_conn_offered(c)) {
+		/*
+		 * Accepted before its client attached (a non-blocking accept:
+		 * ncat, nginx), and execs at once. The process serving it
+		 * settles the offer; this copy of the record is not told, but
+		 * the interface page (side A's, ours) says when the client
+		 * attached. Wait for that, as long as the offer may wait.
+		 */
+		while (!xsr_peer_attached(&c->ring) && xs_now_ms() < c->offer_until_ms)
+			usleep(500);
+		if (!xsr_peer_attached(&c->ring))
+			return -ETIMEDOUT;
+	} else if (c->state != XS_CONN_CONNECTED) {
+		return -EAGAIN;
+	}
 	rc = xsp_evtchn_export(c->ev, &x);
 	if (rc < 0)
 		return rc;
@@ -210,15 +225,20 @@ static void no_crossing(struct ho_group *g, bool spawn)
 	for (i = 0; i < g->nfds; i++) {
 		if (!spawn) {
 			exec_eof_fd(g->fds[i]);
-		} else if (nhidden < HO_MAX_FDS &&
+		} else if (nhidden < HO_MAX_FDS && !(fcntl(g->fds[i], F_GETFD) & FD_CLOEXEC) &&
 			   fcntl(g->fds[i], F_SETFD, FD_CLOEXEC) == 0) {
 			hidden[nhidden++] = g->fds[i];
 		}
 	}
 }
 
-/* Under ho_lock: the ring sockets the program inherits, grouped. */
-static int collect(void)
+/*
+ * Under ho_lock: the ring sockets the program inherits, grouped. For a
+ * spawn that follows (@all), close-on-exec ones too: posix_spawn's file
+ * actions may dup2 them onto fds the program inherits (the new image
+ * finds end A by its inode, wherever it is, or lets the ring go).
+ */
+static int collect(bool all)
 {
 	int fd, fl, i, n = 0, hi = __atomic_load_n(&shim_tab_hi, __ATOMIC_ACQUIRE);
 
@@ -231,7 +251,7 @@ static int collect(void)
 		if (!s)
 			continue;
 		fl = fcntl(fd, F_GETFD);
-		if (s->kind != SHIM_RING || fl < 0 || (fl & FD_CLOEXEC)) {
+		if (s->kind != SHIM_RING || fl < 0 || (!all && (fl & FD_CLOEXEC))) {
 			shim_put(s);
 			continue;
 		}
@@ -272,7 +292,7 @@ int handover_begin(bool follows, bool spawn)
 	if (shim_guard)
 		return -1;	/* the shim's own exec: nothing of the program's */
 	SHIM_ENTER();
-	n = collect();
+	n = collect(follows && spawn);
 	for (i = 0; i < n; i++) {
 		struct ho_group *g = &groups[i];
 
