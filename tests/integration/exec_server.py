@@ -29,6 +29,15 @@ def nfds():
     return len(os.listdir("/proc/self/fd"))
 
 
+def fdlist(name):
+    with open(work + "/" + name, "w") as f:
+        for fd in sorted(os.listdir("/proc/self/fd"), key=int):
+            try:
+                f.write("%s %s\n" % (fd, os.readlink("/proc/self/fd/" + fd)))
+            except OSError:
+                pass
+
+
 def serve(mode, c):
     fd = c.fileno()
     if mode == "passfds":
@@ -82,6 +91,7 @@ s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", port))
 s.listen(8)
+fdlist("fdlist.before")
 with open(work + "/fds.before", "w") as f:
     f.write("%d\n" % nfds())
 for m in modes:
@@ -89,6 +99,7 @@ for m in modes:
     serve(m, c)
     with open(work + "/done", "a") as f:
         f.write(m + "\n")
+fdlist("fdlist.after")
 with open(work + "/fds.after", "w") as f:
     f.write("%d\n" % nfds())
 s.close()

@@ -104,7 +104,7 @@ until [ -s "$WORK/fds.after" ]; do
 	sleep 0.1
 done
 [ "$(cat "$WORK/fds.after")" -le $(($(cat "$WORK/fds.before") + 1)) ] ||
-	fail "python server fds: $(cat "$WORK/fds.before") before, $(cat "$WORK/fds.after") after"
+	fail "python server fds: $(cat "$WORK/fds.before") before, $(cat "$WORK/fds.after") after: $(diff "$WORK/fdlist.before" "$WORK/fdlist.after" | tr '\n' ' ')"
 say "python server fds: $(cat "$WORK/fds.before") before, $(cat "$WORK/fds.after") after (the state arena)"
 grep -q "refused\|cannot be rebuilt" "$WORK"/*.log && fail "hand-over failures: $(grep -h "refused\|cannot be rebuilt" "$WORK"/*.log | head -3)"
 
