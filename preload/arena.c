@@ -85,6 +85,14 @@ static int arena_new(void)
 	return 0;
 }
 
+void arena_prepare(void)
+{
+	shim_lock(&arena_lock);
+	if (cur < 0)
+		arena_new();
+	shim_unlock(&arena_lock);
+}
+
 void *arena_get(void)
 {
 	void *p = NULL;

@@ -20,6 +20,12 @@
 
 #define ARENA_SLOT 256u			/* bytes per slot; a slot holds one object */
 
+/*
+ * Make this process's arena now (ctx.c: once xsock is active here), so
+ * that its fd is there from the start, as the event thread's are, rather
+ * than appearing with the first connection. Best effort.
+ */
+void arena_prepare(void);
 /* A zeroed slot, or NULL (out of memory or fds). */
 void *arena_get(void);
 /*

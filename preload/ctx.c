@@ -13,6 +13,7 @@
 
 #include "common/env.h"
 #include "common/log.h"
+#include "preload/arena.h"
 #include "preload/ctx.h"
 #include "preload/libc.h"
 
@@ -103,6 +104,7 @@ struct xs_ctx *shim_ctx(void)
 			xs_log(XS_LOG_INFO, "xsock active: backend %s, domain %u",
 			       xsp_backend_name(c->plat), c->self);
 			__atomic_store_n(&ctx, c, __ATOMIC_RELEASE);
+			arena_prepare();
 		}
 	}
 	c = ctx;
