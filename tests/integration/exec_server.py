@@ -13,13 +13,15 @@
 #            must read end-of-file (wc -c, written to WORKDIR/noshim.out)
 #   setuid   stdio, the program a set-user-ID copy of wc: the loader drops
 #            the shim; as noshim (WORKDIR/setuid.out)
-# After the last connection, the server's own fd count is written to
-# WORKDIR/fds.after (WORKDIR/fds.before once listening).
+# The server's own fds are listed in WORKDIR/fdlist.before once listening,
+# fdlist.after once the programs under the shim are done, fdlist.end at the
+# end (fds.before, fds.after: their counts).
 import ctypes
 import os
 import socket
 import subprocess
 import sys
+import time
 
 port, work, modes = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
 SUM = ["sha256sum"]
@@ -33,7 +35,15 @@ def fdlist(name):
     with open(work + "/" + name, "w") as f:
         for fd in sorted(os.listdir("/proc/self/fd"), key=int):
             try:
-                f.write("%s %s\n" % (fd, os.readlink("/proc/self/fd/" + fd)))
+                link = os.readlink("/proc/self/fd/" + fd)
+                if link.startswith("socket:"):
+                    try:
+                        k = socket.socket(fileno=os.dup(int(fd)))
+                        link += " %s" % k.family.name
+                        k.close()
+                    except OSError:
+                        pass
+                f.write("%s %s\n" % (fd, link))
             except OSError:
                 pass
 
@@ -93,13 +103,25 @@ s.bind(("0.0.0.0", port))
 s.listen(8)
 fdlist("fdlist.before")
 with open(work + "/fds.before", "w") as f:
-    f.write("%d\n" % nfds())
+    f.write("%d\n" % (len(open(work + "/fdlist.before").readlines())))
+shim_fds = False
 for m in modes:
+    if m in ("noshim", "setuid") and not shim_fds:
+        # The programs that ran under the shim are done: what we hold now
+        # is what their connections left (see the time.sleep() below).
+        time.sleep(1)
+        fdlist("fdlist.after")
+        shim_fds = True
     c, _ = s.accept()
     serve(m, c)
     with open(work + "/done", "a") as f:
         f.write(m + "\n")
-fdlist("fdlist.after")
+# The last connection ends in our event thread once its last holder is
+# gone (asynchronously): give it the time to.
+time.sleep(1)
+if not shim_fds:
+    fdlist("fdlist.after")
+fdlist("fdlist.end")
 with open(work + "/fds.after", "w") as f:
-    f.write("%d\n" % nfds())
+    f.write("%d\n" % (len(open(work + "/fdlist.after").readlines())))
 s.close()

@@ -84,6 +84,12 @@ wait_listen 2 7804
 for m in $MODES; do
 	case $m in
 	noshim | setuid)
+		# (once the server has counted its fds: our doorbell would count)
+		n=0
+		until [ -s "$WORK/fdlist.after" ]; do
+			n=$((n + 1)); [ $n -gt 100 ] && fail "python server did not count its fds"
+			sleep 0.05
+		done
 		out=$(client 7804 "$m")
 		[ -z "$out" ] || fail "$m: the client got '$out' from a program without the shim"
 		n=0
@@ -105,7 +111,11 @@ until [ -s "$WORK/fds.after" ]; do
 done
 [ "$(cat "$WORK/fds.after")" -le "$(cat "$WORK/fds.before")" ] ||
 	fail "python server fds: $(cat "$WORK/fds.before") before, $(cat "$WORK/fds.after") after: $(diff "$WORK/fdlist.before" "$WORK/fdlist.after" | tr '\n' ' ')"
-say "python server fds: $(cat "$WORK/fds.before") before, $(cat "$WORK/fds.after") after"
+say "python server fds: $(cat "$WORK/fds.before") before, $(cat "$WORK/fds.after") after the programs under the shim"
+# Known leak (docs/protocol.md, "Known limits"): a connection handed to a
+# program without the shim may leave the server's end B open.
+[ "$(wc -l <"$WORK/fdlist.end")" -le "$(cat "$WORK/fds.before")" ] ||
+	say "known leak: after the programs without the shim: $(diff "$WORK/fdlist.after" "$WORK/fdlist.end" | grep '^>' | tr '\n' ' ')"
 grep -q "refused\|cannot be rebuilt" "$WORK"/*.log && fail "hand-over failures: $(grep -h "refused\|cannot be rebuilt" "$WORK"/*.log | head -3)"
 
 kill "${PIDS[@]}" 2>/dev/null
