@@ -222,6 +222,8 @@ static int adopt_ring(struct xs_ctx *ctx, const struct xs_ho_ring *r, const uint
 	for (i = 0; i < n; i++) {
 		if (shim_install(fds[i], s) == 0)
 			__atomic_add_fetch(&s->nfds, 1, __ATOMIC_RELAXED);
+		else
+			exec_eof_fd(fds[i]);	/* never a bare readiness socket */
 	}
 	xs_log(XS_LOG_INFO, "exec: ring %s to dom%u on fd %d taken over from the old image",
 	       c->id, c->peer, fds[0]);

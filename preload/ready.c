@@ -55,11 +55,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "preload/arena.h"
 #include "preload/defer.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
-#include "preload/arena.h"
 #include "preload/ready.h"
 #include "preload/shim.h"
 
