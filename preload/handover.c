@@ -106,6 +106,7 @@ static int ring_entry(struct ho_group *g, struct xs_ho_ring *r, uint32_t *refs)
 	r->ndata = 1u << c->order;
 	r->len = sizeof(*r) + r->ndata * sizeof(uint32_t);
 	r->family = s->family;
+	/* Acquire: pairs with the release store of whoever serves it (evloop.c). */
 	r->server = __atomic_load_n(&s->rs->server, __ATOMIC_ACQUIRE);
 	if (r->server <= 0)
 		return -ESRCH;
@@ -240,6 +241,7 @@ static void no_crossing(struct ho_group *g, bool spawn)
  */
 static int collect(bool all)
 {
+	/* Acquire: the entries below the mark are published (fdtable.c). */
 	int fd, fl, i, n = 0, hi = __atomic_load_n(&shim_tab_hi, __ATOMIC_ACQUIRE);
 
 	for (fd = 0; fd < hi; fd++) {
@@ -355,6 +357,7 @@ static int cmp_int(const void *a, const void *b)
 /* Under ho_lock: the fds the shim keeps for the rings in the table, sorted. */
 static int shim_fds(int *v, int max)
 {
+	/* Acquire: as in collect(). */
 	int fd, i, n, hi = __atomic_load_n(&shim_tab_hi, __ATOMIC_ACQUIRE);
 
 	n = arena_fds(v, max);
@@ -401,6 +404,7 @@ XS_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	if (shim_guard || (flags & CLOSE_RANGE_CLOEXEC) || first > last)
 		return shim_real.close_range(first, last, flags);
 	/* The program's ring fds: closed as by close(). */
+	/* Acquire: as in collect(). */
 	hi = __atomic_load_n(&shim_tab_hi, __ATOMIC_ACQUIRE);
 	for (fd = first; fd <= last && fd < (unsigned int)hi; fd++) {
 		if (shim_maybe_ours((int)fd))

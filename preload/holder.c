@@ -232,6 +232,7 @@ void holder_adopt(struct shim_sock *s)
 		       strerror(-rc));
 		goto unlock;
 	}
+	/* Acquire: pairs with the old image's (or the server's) release store. */
 	pid = __atomic_load_n(&s->rs->server, __ATOMIC_ACQUIRE);
 	if (pid == getpid())
 		take_over(s);	/* the image before us served it: so do we */

@@ -119,6 +119,7 @@ static void relay_run(int h, int q)
 /* Under the relay: the program's fds it must not hold (P, other rings). */
 static void relay_shed(int h, int q)
 {
+	/* Acquire: the entries below the mark are published (fdtable.c). */
 	int fd, null, hi = __atomic_load_n(&shim_tab_hi, __ATOMIC_ACQUIRE);
 
 	for (fd = 0; fd < hi; fd++) {

@@ -157,6 +157,7 @@ void xsr_set_own_alloc(const struct xsr_own_alloc *a)
 
 static struct xsr_own *own_get(void)
 {
+	/* Acquire: pairs with xsr_set_own_alloc(). */
 	const struct xsr_own_alloc *a = __atomic_load_n(&own_alloc, __ATOMIC_ACQUIRE);
 	struct xsr_own *own;
 
@@ -214,6 +215,7 @@ int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
 
 static void own_put(struct xsr *r, bool ended)
 {
+	/* Acquire: pairs with xsr_set_own_alloc(). */
 	const struct xsr_own_alloc *a = __atomic_load_n(&own_alloc, __ATOMIC_ACQUIRE);
 
 	if (!r || !r->own)

@@ -478,6 +478,7 @@ int local_evtchn_export(const struct xsp_evtchn *e, struct xsp_evtchn_exec *x)
 		return -EINVAL;
 	x->fd[0] = e->fd;
 	x->fd[1] = ep->wfd;
+	/* Acquire: pairs with check_bound()'s exchange (-1 once bound). */
 	x->fd[2] = __atomic_load_n(&ep->rd_tmp, __ATOMIC_ACQUIRE);
 	x->fd[3] = ep->meta_fd;
 	x->flags = ep->allocator ? EXEC_ALLOCATOR : 0;
@@ -530,6 +531,7 @@ void local_evtchn_forget(struct xsp_evtchn *e)
 	close_if(e->fd);
 	e->fd = -1;
 	close_if(ep->wfd);
+	/* Exchange: check_bound() in another thread closes it at most once. */
 	close_if(__atomic_exchange_n(&ep->rd_tmp, -1, __ATOMIC_ACQ_REL));
 	close_if(ep->meta_fd);
 	e->priv = NULL;
