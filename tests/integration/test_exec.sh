@@ -5,7 +5,8 @@
 # ring clients, the program reading and writing the ring on its inherited
 # fd: socat EXEC (nofork: the program gets the connection as stdin and
 # stdout; fork: socat relays), ncat --sh-exec, and a python server that
-# starts the program with subprocess pass_fds, subprocess stdin/stdout,
+# starts the program with subprocess pass_fds (a shell redirecting it, and a
+# python program using the fd itself), subprocess stdin/stdout,
 # fork+dup2+execv (inetd), os.system(), popen(), os.posix_spawn() with
 # dup2 file actions. Each client sends 1 MiB of random bytes over the
 # ring (XSOCK_FALLBACK=0: no TCP path between the two domains) and must
@@ -76,7 +77,7 @@ cp /usr/bin/wc "$WORK/wc-setuid"
 chown nobody "$WORK/wc-setuid"
 chmod 4755 "$WORK/wc-setuid"
 chmod 755 "$WORK"
-MODES="passfds stdio inetd system popen spawn noshim setuid"
+MODES="passfds direct stdio inetd system popen spawn noshim setuid"
 XSOCK_DEBUG=3 XSOCK_LOG="$WORK/py.log" shim 2 /usr/bin/python3 \
 	"$(dirname "$0")/exec_server.py" 7804 "$WORK" $MODES >"$WORK/py.out" 2>&1 &
 PIDS+=($!)
