@@ -235,7 +235,7 @@ static int adopt_ring(struct xs_ctx *ctx, const struct xs_ho_ring *r, const uint
 			stdio[k++] = fds[i];
 	}
 	if (k) {
-		rc = relay_start(fds[0], stdio, k);
+		rc = relay_start(fds[0], stdio, k, c);
 		if (rc < 0) {
 			xs_log(XS_LOG_WARN, "exec: ring %s: no relay for stdio: %s", r->id,
 			       strerror(-rc));

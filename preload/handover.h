@@ -7,6 +7,7 @@
 #define XSOCK_PRELOAD_HANDOVER_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 
 /*
  * Before an exec (@spawn false), or before posix_spawn()/system()/popen()
@@ -35,11 +36,18 @@ void handover_end(void);
  */
 void handover_adopt(void);
 /*
- * relay.c, the new image: ring fd @afd is also the program's stdio fds
- * @stdio (@n of them): give them a plain socketpair relayed to the ring by
- * a process of ours. 0 or -errno (then the fds are as they were).
+ * relay.c, the new image: ring fd @afd (connection @c) is also the
+ * program's stdio fds @stdio (@n of them): give them a plain socketpair
+ * relayed to the ring by a process of ours. 0 or -errno (then the fds are
+ * as they were).
+ * relay_name(): @fd is such a stdio fd still: put the ring's own (@peer
+ * false) or peer's address in @addr as getsockname()/getpeername() would
+ * and return true; false when @fd is not one (or @addr is NULL).
  */
-int relay_start(int afd, const int *stdio, int n);
+struct xs_conn;
+struct sockaddr;
+int relay_start(int afd, const int *stdio, int n, const struct xs_conn *c);
+bool relay_name(int fd, bool peer, struct sockaddr *addr, socklen_t *addrlen);
 /* exec.c: replace ring fd @fd by a socket whose peer is closed. */
 void exec_eof_fd(int fd);
 

@@ -16,6 +16,8 @@
  * the middle process reaped at once), so the program never sees it among
  * its children; it holds the ring as a forked holder does (holder.c) and
  * takes the connection over when the process serving it exits.
+ * getsockname() and getpeername() on those fds answer the ring's addresses
+ * (names.c asks relay_name()).
  */
 #include "config.h"
 
@@ -25,12 +27,15 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/fd.h"
 #include "common/log.h"
+#include "conn/conn.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
 #include "preload/handover.h"
@@ -48,6 +53,38 @@ struct dir {
 };
 
 static struct dir in, out;		/* ring -> Q, Q -> ring */
+
+/*
+ * The ring's addresses, for getsockname()/getpeername() on the program's
+ * stdio fds that are its end of the relay (P, known by its inode: an fd
+ * the program has since pointed elsewhere is not it). Set before main().
+ */
+struct relay_name {
+	bool set;
+	dev_t dev;
+	ino_t ino;
+	struct sockaddr_storage addr[2];	/* ours, the peer's */
+	socklen_t len[2];
+};
+
+static struct relay_name names[3];
+
+bool relay_name(int fd, bool peer, struct sockaddr *addr, socklen_t *addrlen)
+{
+	struct relay_name *n;
+	struct stat st;
+
+	if (fd < 0 || fd > 2 || !names[fd].set)
+		return false;
+	n = &names[fd];
+	if (fstat(fd, &st) < 0 || st.st_dev != n->dev || st.st_ino != n->ino)
+		return false;
+	if (!addr || !addrlen)
+		return false;	/* the kernel says EFAULT */
+	memcpy(addr, &n->addr[peer], *addrlen < n->len[peer] ? *addrlen : n->len[peer]);
+	*addrlen = n->len[peer];
+	return true;
+}
 
 /* Flush what @d holds; false when @to is gone. */
 static bool dir_flush(struct dir *d)
@@ -137,14 +174,28 @@ static void relay_shed(int h, int q)
 
 static int relay_fork(int afd, const int *stdio, int n);
 
-int relay_start(int afd, const int *stdio, int n)
+int relay_start(int afd, const int *stdio, int n, const struct xs_conn *c)
 {
-	int rc, guard = shim_guard;
+	int i, rc, guard = shim_guard;
+	struct stat st;
 
 	/* Called from inside the shim: what follows goes through it. */
 	shim_guard = 0;
 	rc = relay_fork(afd, stdio, n);
 	shim_guard = guard;
+	for (i = 0; rc == 0 && i < n; i++) {
+		struct relay_name *r = &names[stdio[i]];
+
+		if (fstat(stdio[i], &st) < 0)
+			continue;
+		r->dev = st.st_dev;
+		r->ino = st.st_ino;
+		memcpy(&r->addr[0], &c->laddr, c->laddr_len);
+		r->len[0] = c->laddr_len;
+		memcpy(&r->addr[1], &c->paddr, c->paddr_len);
+		r->len[1] = c->paddr_len;
+		r->set = true;
+	}
 	return rc;
 }
 

@@ -6,6 +6,8 @@
 #   passfds  subprocess with pass_fds, the program finds the fd by number
 #   direct   subprocess with pass_fds, a python program that reads and
 #            writes the fd itself (the ring, not a stdio relay)
+#   peer     inetd's way, a program that reads its stdin and says what
+#            getpeername(0) answers (not sha256sum)
 #   stdio    subprocess with stdin=stdout=the connection
 #   inetd    fork, dup2 onto 0 and 1, execv (inetd's way)
 #   system   os.system() with the fd inheritable
@@ -66,6 +68,26 @@ def serve(mode, c):
                 "    h.update(b)\n"
                 "os.write(fd, (h.hexdigest() + '  -\\n').encode())\n")
         p = subprocess.Popen([sys.executable, "-c", code, str(fd)], pass_fds=[fd])
+    elif mode == "peer":
+        # inetd's handler asks who the client is: getpeername(0) through
+        # libc (ctypes), on the stdio relay, must name the ring's peer.
+        code = ("import ctypes, socket, struct, sys\n"
+                "n = len(sys.stdin.buffer.read())\n"
+                "libc = ctypes.CDLL(None, use_errno=True)\n"
+                "buf = ctypes.create_string_buffer(128)\n"
+                "ln = ctypes.c_uint32(128)\n"
+                "rc = libc.getpeername(0, buf, ctypes.byref(ln))\n"
+                "fam, = struct.unpack('H', buf.raw[:2])\n"
+                "ip = socket.inet_ntoa(buf.raw[4:8]) if fam == socket.AF_INET else '?'\n"
+                "print('peer', rc, fam, ip, n)\n")
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(fd, 0)
+            os.dup2(fd, 1)
+            os.execv(sys.executable, [sys.executable, "-c", code])
+        c.close()
+        os.waitpid(pid, 0)
+        return
     elif mode == "stdio":
         p = subprocess.Popen(SUM, stdin=c, stdout=c)
     elif mode == "inetd":

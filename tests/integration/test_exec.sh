@@ -8,7 +8,8 @@
 # starts the program with subprocess pass_fds (a shell redirecting it, and a
 # python program using the fd itself), subprocess stdin/stdout,
 # fork+dup2+execv (inetd), os.system(), popen(), os.posix_spawn() with
-# dup2 file actions. Each client sends 1 MiB of random bytes over the
+# dup2 file actions; an inetd-style handler's getpeername(0) names the
+# client. Each client sends 1 MiB of random bytes over the
 # ring (XSOCK_FALLBACK=0: no TCP path between the two domains) and must
 # get back the sha256 of exactly those bytes.
 # A program that does not run under the shim (LD_PRELOAD dropped from its
@@ -77,7 +78,7 @@ cp /usr/bin/wc "$WORK/wc-setuid"
 chown nobody "$WORK/wc-setuid"
 chmod 4755 "$WORK/wc-setuid"
 chmod 755 "$WORK"
-MODES="passfds direct stdio inetd system popen spawn noshim setuid"
+MODES="passfds direct stdio inetd peer system popen spawn noshim setuid"
 XSOCK_DEBUG=3 XSOCK_LOG="$WORK/py.log" shim 2 /usr/bin/python3 \
 	"$(dirname "$0")/exec_server.py" 7804 "$WORK" $MODES >"$WORK/py.out" 2>&1 &
 PIDS+=($!)
@@ -101,6 +102,12 @@ for m in $MODES; do
 		[ "$(tr -d ' \n' <"$WORK/$m.out")" = 0 ] ||
 			fail "$m: the program without the shim read $(cat "$WORK/$m.out") bytes (readiness bytes?)"
 		say "$m: the program without the shim read end of file (0 bytes), the client saw the end"
+		;;
+	peer)
+		out=$(client 7804 "$m")
+		[ "$out" = "peer 0 $(python3 -c 'import socket; print(int(socket.AF_INET))') $(addr_of 1) 1048576" ] ||
+			fail "peer: the handler's getpeername(0) on its relayed stdin said '$out'"
+		say "peer: the handler read 1 MiB from its stdin, getpeername(0) names the client: $out"
 		;;
 	*) check 7804 "py-$m" ;;
 	esac
