@@ -15,6 +15,7 @@
 
 #include "common/env.h"
 #include "common/log.h"
+#include "preload/arena.h"
 #include "preload/ctx.h"
 #include "preload/libc.h"
 
@@ -41,12 +42,13 @@ static void env_save(void)
 	if (!environ)
 		return;
 	for (e = environ; *e; e++)
-		n += strncmp(*e, "XSOCK_", 6) == 0;
+		n += strncmp(*e, "XSOCK_", 6) == 0 && strncmp(*e, "XSOCK_EXEC_FD=", 14) != 0;
 	env_saved = calloc(n + 1, sizeof(*env_saved));
 	if (!env_saved)
 		return;
 	for (e = environ; *e && i < n; e++)
-		if (strncmp(*e, "XSOCK_", 6) == 0 && (env_saved[i] = strdup(*e)) != NULL)
+		if (strncmp(*e, "XSOCK_", 6) == 0 && strncmp(*e, "XSOCK_EXEC_FD=", 14) != 0 &&
+		    (env_saved[i] = strdup(*e)) != NULL)
 			i++;
 }
 
@@ -118,6 +120,7 @@ struct xs_ctx *shim_ctx(void)
 			xs_log(XS_LOG_INFO, "xsock active: backend %s, domain %u",
 			       xsp_backend_name(c->plat), c->self);
 			__atomic_store_n(&ctx, c, __ATOMIC_RELEASE);
+			arena_prepare();
 		}
 	}
 	c = ctx;

@@ -21,6 +21,7 @@
 #include "common/compiler.h"
 #include "common/env.h"
 #include "common/fd.h"
+#include "preload/arena.h"
 #include "preload/defer.h"
 #include "preload/doorbell.h"
 #include "preload/evloop.h"
@@ -185,6 +186,7 @@ static void child_after_fork(void)
 	shim_gen++;
 	shim_for_each_sock_child(unwatch_inherited);
 	holder_after_fork();
+	arena_after_fork();
 	bells_after_fork();
 	shim_lock_child(&ev_lock);
 	if (epfd >= 0)

@@ -232,6 +232,30 @@ unlock:
 	SHIM_LEAVE();
 }
 
+void holder_adopt(struct shim_sock *s)
+{
+	pid_t pid;
+	int rc;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	rc = ev_start();
+	if (rc < 0) {
+		xs_log(XS_LOG_WARN, "ring %s: no event thread here: %s", s->conn->id,
+		       strerror(-rc));
+		goto unlock;
+	}
+	/* Acquire: pairs with the old image's (or the server's) release store. */
+	pid = __atomic_load_n(&s->rs->server, __ATOMIC_ACQUIRE);
+	if (pid == getpid())
+		take_over(s);	/* the image before us served it: so do we */
+	else
+		watch_or_take(s, NULL, pid);
+unlock:
+	ev_lock_drop();
+	SHIM_LEAVE();
+}
+
 void holder_exit_touch(struct shim_sock *s)
 {
 	pid_t pid;

@@ -38,6 +38,13 @@ void holder_forget(struct shim_sock *s);
  * notification); a holder that watches us takes over.
  */
 void holder_leave(struct shim_sock *s);
+/*
+ * exec'd image: ring @s was rebuilt from the hand-over (handover.c),
+ * mapped and usable: serve it if the image before us did (same pid),
+ * else watch its server (taking over if it is gone). Never fails; what
+ * goes wrong is logged.
+ */
+void holder_adopt(struct shim_sock *s);
 /* Process exit: an inherited @s whose server is gone is taken over first,
  * so that the last holder's exit ends the connection in an orderly way. */
 void holder_exit_touch(struct shim_sock *s);

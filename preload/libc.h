@@ -15,6 +15,8 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -86,7 +88,15 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 	XSOCK_LIBC(execvp, int, (const char *, char *const *))					\
 	XSOCK_LIBC(execvpe, int, (const char *, char *const *, char *const *))			\
 	XSOCK_LIBC(fexecve, int, (int, char *const *, char *const *))				\
-	XSOCK_LIBC(execveat, int, (int, const char *, char *const *, char *const *, int))
+	XSOCK_LIBC(execveat, int, (int, const char *, char *const *, char *const *, int))	\
+	XSOCK_LIBC(posix_spawn, int, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+				      const posix_spawnattr_t *, char *const *, char *const *)) \
+	XSOCK_LIBC(posix_spawnp, int, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+				       const posix_spawnattr_t *, char *const *, char *const *)) \
+	XSOCK_LIBC(system, int, (const char *))							\
+	XSOCK_LIBC(popen, FILE *, (const char *, const char *))					\
+	XSOCK_LIBC(close_range, int, (unsigned int, unsigned int, int))				\
+	XSOCK_LIBC(closefrom, void, (int))
 
 /* The next definition (libc's) of each; NULL where libc has none. */
 struct shim_libc {

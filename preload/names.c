@@ -17,6 +17,7 @@
 
 #include "common/compiler.h"
 #include "preload/fdtable.h"
+#include "preload/handover.h"
 #include "preload/libc.h"
 #include "preload/names.h"
 #include "preload/shim.h"
@@ -50,6 +51,8 @@ XS_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
 	struct shim_sock *s = shim_ring_of(fd);
 
+	if (!s && !shim_guard && relay_name(fd, false, addr, addrlen))
+		return 0;	/* a ring relayed to stdio (relay.c) */
 	if (!s)
 		return shim_real.getsockname(fd, addr, addrlen);
 	return sock_name(s, false, addr, addrlen);
@@ -59,6 +62,8 @@ XS_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
 	struct shim_sock *s = shim_ring_of(fd);
 
+	if (!s && !shim_guard && relay_name(fd, true, addr, addrlen))
+		return 0;	/* a ring relayed to stdio (relay.c) */
 	if (!s)
 		return shim_real.getpeername(fd, addr, addrlen);
 	return sock_name(s, true, addr, addrlen);

@@ -55,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "preload/arena.h"
 #include "preload/defer.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
@@ -94,6 +95,7 @@ static bool room_to_write(struct xsr *r)
  * list: the pages on its copy of the list are its parent's to reuse.
  */
 #define RS_KEEP 64
+_Static_assert(sizeof(struct shim_rstate) <= ARENA_SLOT, "struct shim_rstate fits a slot");
 /* Taken with shim_lock() (defer.h): close() may free a ring socket. */
 static pthread_mutex_t rs_free_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_rstate *rs_free;
@@ -116,13 +118,17 @@ int sock_ready_init(struct shim_sock *s)
 	pthread_mutexattr_t ma;
 	struct shim_rstate *rs;
 
-	shim_lock(&rs_free_lock);
-	rs = rs_free;
-	if (rs) {
-		rs_free = rs->next_free;
-		rs_nfree--;
+	/* In the arena: it can cross exec (arena.h). Else a page of its own. */
+	rs = arena_get();
+	if (!rs) {
+		shim_lock(&rs_free_lock);
+		rs = rs_free;
+		if (rs) {
+			rs_free = rs->next_free;
+			rs_nfree--;
+		}
+		shim_unlock(&rs_free_lock);
 	}
-	shim_unlock(&rs_free_lock);
 	if (rs) {
 		memset(rs, 0, sizeof(*rs));
 	} else {
@@ -153,8 +159,14 @@ void sock_ready_free(struct shim_sock *s)
 	/* Not destroyed: a forked child may still use it; unmapping is ours. */
 	struct shim_rstate *rs = s->rs;
 	bool keep = false;
+	uint64_t off;
+	int fd;
 
 	s->rs = NULL;
+	if (arena_locate(rs, &fd, &off) == 0) {
+		arena_put(rs, rs->maker == getpid() && s->owner == getpid());
+		return;
+	}
 	if (rs->maker == getpid() && s->owner == getpid()) {
 		shim_lock(&rs_free_lock);
 		if (rs_nfree < RS_KEEP) {

@@ -57,7 +57,10 @@
  *              are the intercepted waits
  *   evloop.c   the event thread; doorbell.c: doorbells; pool.c: rings
  *              parked for reuse
- *   exec.c     ring fds handed over closed across exec
+ *   exec.c     exec, posix_spawn, system, popen: what the program gets
+ *   handover.c the rings written down before exec (handover_rec.c: the
+ *              record); adopt.c: rebuilt in the new image; relay.c: its
+ *              stdio; arena.c: the state shared by holders, in a memfd
  *   holder.c   fork: inherited sockets made usable in the child, and the
  *              serving process's duties taken over when it is gone
  */

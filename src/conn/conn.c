@@ -90,7 +90,8 @@ static void conn_release(struct xs_conn *c, bool tell_peer)
 	xs_status_detach(c);
 	if (tell_peer && c->state == XS_CONN_CONNECTED)
 		xsr_close(&c->ring);
-	xsr_detach(&c->ring);
+	/* Ended for every holder: its shared indexes may be reused. */
+	xsr_release(&c->ring);
 	/* Unmapping fires the unmap notification (the peer's alive byte). */
 	xsp_unmap(c->mp_data);
 	xsp_unmap(c->mp_intf);
@@ -156,16 +157,16 @@ void xs_conn_let_go(struct xs_conn *c)
 		 * notification armed: the peer notices nothing. */
 		xsp_unmap(c->mp_data);
 		xsp_unmap(c->mp_intf);
-	} else {
-		/*
-		 * Inherited shares: let go of this process's hold. Whichever
-		 * holder lets go last ends the share (its notification fires
-		 * then), whether that is this process or the one that serves
-		 * the connection and ended it meanwhile.
-		 */
-		xsp_unshare(c->sh_data);
-		xsp_unshare(c->sh_intf);
 	}
 	xsr_detach(&c->ring);
+	/*
+	 * Our hold on what the server ends (side A's shares, the channel),
+	 * let go of now. Whichever holder lets go of a share last ends it
+	 * (its notification fires then): this process, or the one that
+	 * serves the connection and ended it meanwhile.
+	 */
+	xsp_share_forget(c->sh_intf);
+	xsp_share_forget(c->sh_data);
+	xsp_evtchn_forget(c->ev);
 	free(c);
 }

@@ -207,10 +207,10 @@ void xs_conn_abandon(struct xs_conn *c);
  * is not taken by the peer for the end. 0 or -errno; a no-op on side A.
  *
  * xs_conn_let_go(): this process is done with its copy, others still hold
- * the connection (or held it until just now): unmap what
- * xs_conn_map_again() mapped, or let go of side A's inherited shares (the
- * last holder of a share ends it), drop this process's view of our
- * indexes, free the copy. Nothing else reaches the peer.
+ * the connection: unmap what xs_conn_map_again() mapped, drop this
+ * process's view of our indexes and its hold on side A's shares and the
+ * event channel (xsp_share_forget(), xsp_evtchn_forget(): the last holder
+ * of a share ends it), free the copy. Nothing else reaches the peer.
  */
 int xs_conn_map_again(struct xs_conn *c, struct xsp *p);
 int xs_conn_alive_notify(struct xs_conn *c, bool arm);

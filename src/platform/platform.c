@@ -490,3 +490,108 @@ void xsp_perm_format(const struct xsp_perm *perm, char *buf)
 
 	snprintf(buf, 8, "%c%u", letters[perm->perm & 3], (unsigned int)perm->dom);
 }
+
+/* ---- exec: what crosses it ------------------------------------------------------------ */
+
+int xsp_evtchn_export(const struct xsp_evtchn *e, struct xsp_evtchn_exec *x)
+{
+	unsigned int i;
+
+	if (!e || !x)
+		return -EINVAL;
+	if (!e->p->ops->evtchn_export)
+		return -EOPNOTSUPP;
+	for (i = 0; i < XSP_EXEC_FDS; i++)
+		x->fd[i] = -1;
+	x->port = e->port;
+	x->flags = 0;
+	return e->p->ops->evtchn_export(e, x);
+}
+
+int xsp_evtchn_import(struct xsp *p, xsp_domid_t peer, const struct xsp_evtchn_exec *x,
+		      struct xsp_evtchn **out)
+{
+	struct xsp_evtchn *e;
+	int rc;
+
+	*out = NULL;
+	if (!p || !x)
+		return -EINVAL;
+	if (!p->ops->evtchn_import)
+		return -EOPNOTSUPP;
+	rc = evtchn_new(p, peer, &e);
+	if (rc < 0)
+		return rc;
+	e->port = x->port;
+	rc = p->ops->evtchn_import(p, x, e);
+	if (rc < 0) {
+		free(e);
+		return rc;
+	}
+	*out = e;
+	return 0;
+}
+
+int xsp_share_export(const struct xsp_share *s, int *fd)
+{
+	if (!s || !fd)
+		return -EINVAL;
+	if (!s->p->ops->share_export)
+		return -EOPNOTSUPP;
+	return s->p->ops->share_export(s, fd);
+}
+
+int xsp_share_import(struct xsp *p, xsp_domid_t peer, unsigned int npages, xsp_gref_t ref0,
+		     int fd, const struct xsp_unmap_notify *notify, struct xsp_share **out)
+{
+	struct xsp_share *s;
+	unsigned int i;
+	int rc;
+
+	*out = NULL;
+	if (!p || fd < 0)
+		return -EINVAL;
+	if (!p->ops->share_import)
+		return -EOPNOTSUPP;
+	rc = check_pages(npages, notify);
+	if (rc < 0)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->refs = calloc(npages, sizeof(*s->refs));
+	if (!s->refs) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->p = p;
+	s->peer = peer;
+	s->npages = npages;
+	for (i = 0; i < npages; i++)
+		s->refs[i] = ref0 + i;
+	rc = p->ops->share_import(p, fd, notify, s);
+	if (rc < 0) {
+		free(s->refs);
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void xsp_share_forget(struct xsp_share *s)
+{
+	if (!s || !s->p->ops->share_forget)
+		return;
+	s->p->ops->share_forget(s);
+	free(s->refs);
+	free(s);
+}
+
+void xsp_evtchn_forget(struct xsp_evtchn *e)
+{
+	if (!e || !e->p->ops->evtchn_forget)
+		return;
+	e->p->ops->evtchn_forget(e);
+	free(e);
+}

@@ -244,6 +244,52 @@ int xsp_evtchn_wait(struct xsp_evtchn *e, int timeout_ms);
 void xsp_evtchn_close(struct xsp_evtchn *e);
 
 /* ------------------------------------------------------------------ */
+/* exec: what crosses it                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A process image replaced by execve() keeps its fds (those without
+ * FD_CLOEXEC) and loses its memory. The shim hands a connection over to
+ * the new image (docs/protocol.md, "What crosses exec") by naming, for
+ * each object, the fds it is made of, and rebuilding the object from them
+ * in the new image.
+ *
+ * xsp_evtchn_export(): the fds of @e (up to XSP_EXEC_FDS, -1 for none)
+ * and what else rebuilds it, into *@x. xsp_evtchn_import(): rebuild it in
+ * this process from *@x (the fds become the new handle's, FD_CLOEXEC set
+ * again). xsp_share_export(): the one fd that keeps share @s alive
+ * (local: the share file's lock). xsp_share_import(): share @npages pages
+ * of refs @ref0.. (consecutive) with @peer again, kept alive by @fd,
+ * mapped anew; @notify as for xsp_share().
+ * Errors: -EOPNOTSUPP the backend cannot (xen: a gntalloc mapping and an
+ * event channel binding do not survive exec), -EINVAL malformed, -ENOENT
+ * the share file is gone, -ENOMEM, -errno of mmap.
+ */
+#define XSP_EXEC_FDS 4
+struct xsp_evtchn_exec {
+	xsp_port_t port;
+	uint32_t flags;			/* backend's own */
+	int fd[XSP_EXEC_FDS];
+};
+int xsp_evtchn_export(const struct xsp_evtchn *e, struct xsp_evtchn_exec *x);
+int xsp_evtchn_import(struct xsp *p, xsp_domid_t peer, const struct xsp_evtchn_exec *x,
+		      struct xsp_evtchn **out);
+int xsp_share_export(const struct xsp_share *s, int *fd);
+int xsp_share_import(struct xsp *p, xsp_domid_t peer, unsigned int npages, xsp_gref_t ref0,
+		     int fd, const struct xsp_unmap_notify *notify, struct xsp_share **out);
+/*
+ * A holder that lets go while others carry on (fork, exec: "last holder"):
+ * drop this process's hold on share @s / channel @e (its mapping and
+ * fds) without ending it for the others, and free the handle. A share
+ * whose other holders all let go meanwhile ends here as with
+ * xsp_unshare() (the last holder ends it); otherwise nothing reaches the
+ * peer. Backends that cannot (xen) keep the hold until the process exits.
+ * NULL is a no-op.
+ */
+void xsp_share_forget(struct xsp_share *s);
+void xsp_evtchn_forget(struct xsp_evtchn *e);
+
+/* ------------------------------------------------------------------ */
 /* Store (xenstore, or the local tree)                                 */
 /* ------------------------------------------------------------------ */
 
@@ -372,6 +418,16 @@ struct xsp_ops {
 	int (*evtchn_ack)(struct xsp_evtchn *e);
 	int (*evtchn_rearm)(struct xsp_evtchn *e);	/* may be NULL */
 	void (*evtchn_close)(struct xsp_evtchn *e);
+
+	/* exec hand-over; may be NULL (then -EOPNOTSUPP) */
+	int (*evtchn_export)(const struct xsp_evtchn *e, struct xsp_evtchn_exec *x);
+	int (*evtchn_import)(struct xsp *p, const struct xsp_evtchn_exec *x,
+			     struct xsp_evtchn *e);
+	int (*share_export)(const struct xsp_share *s, int *fd);
+	int (*share_import)(struct xsp *p, int fd, const struct xsp_unmap_notify *notify,
+			    struct xsp_share *s);
+	void (*share_forget)(struct xsp_share *s);
+	void (*evtchn_forget)(struct xsp_evtchn *e);
 
 	int (*store_open)(struct xsp *p, struct xsp_store *st);
 	void (*store_close)(struct xsp_store *st);

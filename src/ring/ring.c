@@ -146,6 +146,27 @@ void xsr_rebase(struct xsr *r, void *intf, void *data)
 		set_pointers(r, intf, data);
 }
 
+/* The installed allocator of struct xsr_own, or NULL: anonymous pages. */
+static const struct xsr_own_alloc *own_alloc;
+
+void xsr_set_own_alloc(const struct xsr_own_alloc *a)
+{
+	/* Release: the allocator's own setup before its first use. */
+	__atomic_store_n(&own_alloc, a, __ATOMIC_RELEASE);
+}
+
+static struct xsr_own *own_get(void)
+{
+	/* Acquire: pairs with xsr_set_own_alloc(). */
+	const struct xsr_own_alloc *a = __atomic_load_n(&own_alloc, __ATOMIC_ACQUIRE);
+	struct xsr_own *own;
+
+	if (a)
+		return a->get();
+	own = mmap(NULL, sizeof(*own), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return own == MAP_FAILED ? NULL : own;
+}
+
 int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
 	       unsigned int order, xsr_kick_fn kick, void *kick_ctx)
 {
@@ -156,13 +177,13 @@ int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
 	    (side != XSR_SIDE_A && side != XSR_SIDE_B))
 		return -EINVAL;
 	/*
-	 * Shared (not private) anonymous memory: a process forked from ours
-	 * shares it by reference, so our indexes stay one set of values
-	 * whichever of our processes moves them. Zeroed by the kernel.
+	 * Shared (not private) memory: a process forked from ours shares it
+	 * by reference, so our indexes stay one set of values whichever of
+	 * our processes moves them. Zeroed (own_get()).
 	 */
-	own = mmap(NULL, sizeof(*own), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (own == MAP_FAILED)
-		return -errno;
+	own = own_get();
+	if (!own)
+		return -ENOMEM;
 	memset(r, 0, sizeof(*r));
 	r->own = own;
 	r->side = side;
@@ -192,12 +213,46 @@ int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
 	return 0;
 }
 
+static void own_put(struct xsr *r, bool ended)
+{
+	/* Acquire: pairs with xsr_set_own_alloc(). */
+	const struct xsr_own_alloc *a = __atomic_load_n(&own_alloc, __ATOMIC_ACQUIRE);
+
+	if (!r || !r->own)
+		return;
+	if (a)
+		a->put(r->own, ended);
+	else
+		munmap(r->own, sizeof(*r->own));
+	r->own = NULL;
+}
+
 void xsr_detach(struct xsr *r)
 {
-	if (r && r->own) {
-		munmap(r->own, sizeof(*r->own));
-		r->own = NULL;
-	}
+	own_put(r, false);
+}
+
+void xsr_release(struct xsr *r)
+{
+	own_put(r, true);
+}
+
+int xsr_adopt(struct xsr *r, enum xsr_side side, void *intf, void *data, unsigned int order,
+	      xsr_kick_fn kick, void *kick_ctx, struct xsr_own *own)
+{
+	if (!r || !intf || !data || !own || order > XSOCK_RING_MAX_ORDER ||
+	    (side != XSR_SIDE_A && side != XSR_SIDE_B))
+		return -EINVAL;
+	memset(r, 0, sizeof(*r));
+	r->own = own;
+	r->side = side;
+	r->size = xsr_half_size(order);
+	set_pointers(r, intf, data);
+	r->kick = kick;
+	r->kick_ctx = kick_ctx;
+	if (XS_READ_ONCE(r->ext->magic) != XSOCK_INTF_MAGIC)
+		r->broken = -EPROTO;
+	return 0;
 }
 
 bool xsr_peer_attached(const struct xsr *r)

@@ -139,6 +139,36 @@ int xsr_attach(struct xsr *r, enum xsr_side side, void *intf, void *data,
 void xsr_detach(struct xsr *r);
 
 /*
+ * Where struct xsr_own lives. By default each endpoint gets an anonymous
+ * MAP_SHARED page of its own (shared with forked children only); a
+ * process that needs it to survive exec (the shim, docs/protocol.md "What
+ * crosses exec") installs its own allocator once, before any attach:
+ * @get returns zeroed memory for one struct xsr_own or NULL; @put gives
+ * it back, with @ended true when the connection has ended for every
+ * process (xsr_release()) and false when only this process lets go
+ * (xsr_detach()). NULL restores the default.
+ */
+struct xsr_own_alloc {
+	struct xsr_own *(*get)(void);
+	void (*put)(struct xsr_own *own, bool ended);
+};
+void xsr_set_own_alloc(const struct xsr_own_alloc *a);
+/*
+ * Like xsr_detach(), for an endpoint whose connection has ended for every
+ * process that held it: its struct xsr_own may be reused.
+ */
+void xsr_release(struct xsr *r);
+/*
+ * exec: attach @r to a ring whose state survived in @own (the previous
+ * process image's, found again: docs/protocol.md "What crosses exec"):
+ * nothing is zeroed, b_attached is not touched. The caller restores the
+ * per-process fields (broken, tx_shut, closed, peer_gone, counters).
+ * -EINVAL on bad arguments.
+ */
+int xsr_adopt(struct xsr *r, enum xsr_side side, void *intf, void *data, unsigned int order,
+	      xsr_kick_fn kick, void *kick_ctx, struct xsr_own *own);
+
+/*
  * The same ring, mapped again at other addresses (a forked child maps a
  * peer's pages anew: xsp_map_again()): point @r at @intf and @data. The
  * state -- our indexes (struct xsr_own), counters, flags -- is kept.

@@ -463,3 +463,75 @@ void local_evtchn_close(struct xsp_evtchn *e)
 	e->priv = NULL;
 	free(ep);
 }
+
+/* ---- exec: the endpoint is its fds ---------------------------------------------------- */
+
+#define EXEC_ALLOCATOR 1u
+
+int local_evtchn_export(const struct xsp_evtchn *e, struct xsp_evtchn_exec *x)
+{
+	const struct evtchn_priv *ep = e->priv;
+
+	if (!ep)
+		return -EINVAL;
+	x->fd[0] = e->fd;
+	x->fd[1] = ep->wfd;
+	/* Acquire: pairs with check_bound()'s exchange (-1 once bound). */
+	x->fd[2] = __atomic_load_n(&ep->rd_tmp, __ATOMIC_ACQUIRE);
+	x->fd[3] = ep->meta_fd;
+	x->flags = ep->allocator ? EXEC_ALLOCATOR : 0;
+	return 0;
+}
+
+/* @fd must be open here (inherited); it is hidden again (FD_CLOEXEC). */
+static int exec_fd(int fd, bool need)
+{
+	if (fd < 0)
+		return need ? -EINVAL : 0;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -EBADF;
+	return 0;
+}
+
+int local_evtchn_import(struct xsp *p, const struct xsp_evtchn_exec *x, struct xsp_evtchn *e)
+{
+	struct evtchn_priv *ep;
+	bool alloc = x->flags & EXEC_ALLOCATOR;
+	int rc;
+
+	(void)p;
+	if (x->flags & ~EXEC_ALLOCATOR)
+		return -EINVAL;
+	if ((rc = exec_fd(x->fd[0], true)) < 0 || (rc = exec_fd(x->fd[1], true)) < 0 ||
+	    (rc = exec_fd(x->fd[2], false)) < 0 || (rc = exec_fd(x->fd[3], alloc)) < 0)
+		return rc;
+	if (!alloc && (x->fd[2] >= 0 || x->fd[3] >= 0))
+		return -EINVAL;
+	ep = calloc(1, sizeof(*ep));
+	if (!ep)
+		return -ENOMEM;
+	e->fd = x->fd[0];
+	ep->wfd = x->fd[1];
+	ep->rd_tmp = x->fd[2];
+	ep->meta_fd = x->fd[3];
+	ep->allocator = alloc;
+	e->priv = ep;
+	return 0;
+}
+
+void local_evtchn_forget(struct xsp_evtchn *e)
+{
+	struct evtchn_priv *ep = e->priv;
+
+	if (!ep)
+		return;
+	/* Our copies of the fds only: the last holder's close ends it. */
+	close_if(e->fd);
+	e->fd = -1;
+	close_if(ep->wfd);
+	/* Exchange: check_bound() in another thread closes it at most once. */
+	close_if(__atomic_exchange_n(&ep->rd_tmp, -1, __ATOMIC_ACQ_REL));
+	close_if(ep->meta_fd);
+	e->priv = NULL;
+	free(ep);
+}

@@ -110,6 +110,12 @@ int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 void local_unmap(struct xsp_map *m);
 void local_map_forget(struct xsp_map *m);
 int local_map_notify(struct xsp_map *m, const struct xsp_unmap_notify *notify);
+/* exec hand-over (platform.h, "exec: what crosses it") */
+void local_share_forget(struct xsp_share *s);
+void local_evtchn_forget(struct xsp_evtchn *e);
+int local_share_export(const struct xsp_share *s, int *fd);
+int local_share_import(struct xsp *p, int fd, const struct xsp_unmap_notify *notify,
+		       struct xsp_share *s);
 
 /*
  * The live pages domain @sharer shares, host-wide, as the budget counts
@@ -133,6 +139,8 @@ int local_evtchn_bind(struct xsp *p, xsp_domid_t peer, xsp_port_t remote_port,
 int local_evtchn_notify(struct xsp_evtchn *e);
 int local_evtchn_ack(struct xsp_evtchn *e);
 void local_evtchn_close(struct xsp_evtchn *e);
+int local_evtchn_export(const struct xsp_evtchn *e, struct xsp_evtchn_exec *x);
+int local_evtchn_import(struct xsp *p, const struct xsp_evtchn_exec *x, struct xsp_evtchn *e);
 
 /* store.c */
 int local_store_open(struct xsp *p, struct xsp_store *st);
