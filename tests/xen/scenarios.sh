@@ -765,10 +765,10 @@ forkpair() {
 	echo "$o1"
 	# The parent exits: the child writes its result to a file.
 	o2=$(on "$from" "rm -f /tmp/fp.$port /tmp/fp.$port.log
-		XSOCK_DEBUG=4 XSOCK_LOG=/tmp/fp.$port.log $SHIM $FP parent-exits $(addr_of $to) $port 4194304 \
-			/tmp/fp.$port > /tmp/fp.$port.out 2>&1
+		( XSOCK_DEBUG=4 XSOCK_LOG=/tmp/fp.$port.log $SHIM $FP parent-exits $(addr_of $to) $port \\
+			4194304 /tmp/fp.$port > /tmp/fp.$port.out 2>&1 < /dev/null & )
 		i=0; while [ ! -s /tmp/fp.$port ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done
-		cat /tmp/fp.$port || { killall xsock-forkpair; cat /tmp/fp.$port.out;
+		cat /tmp/fp.$port || { ps; killall xsock-forkpair; cat /tmp/fp.$port.out;
 			grep -v 'debug.*ring.c' /tmp/fp.$port.log | tail -n 40; }")
 	echo "$o2"
 	sleep 3
