@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 		if (killed)
 			kill(parent, SIGKILL);
 		else
-			while (kill(parent, 0) == 0)	/* until it is gone */
+			while (getppid() == parent)	/* until it is gone */
 				usleep(20000);
 		usleep(300000);
 		pthread_create(&t, NULL, writer, &fd);
