@@ -177,9 +177,15 @@ static int relay_fork(int afd, const int *stdio, int n);
 int relay_start(int afd, const int *stdio, int n, const struct xs_conn *c)
 {
 	int i, rc, guard = shim_guard;
+	struct sockaddr_storage la = c->laddr, pa = c->paddr;
+	socklen_t llen = c->laddr_len, plen = c->paddr_len;
 	struct stat st;
 
-	/* Called from inside the shim: what follows goes through it. */
+	/*
+	 * Called from inside the shim: what follows goes through it. Once
+	 * the relay holds the ring, our last fd of it goes and so may @c:
+	 * its addresses are copied first.
+	 */
 	shim_guard = 0;
 	rc = relay_fork(afd, stdio, n);
 	shim_guard = guard;
@@ -190,10 +196,10 @@ int relay_start(int afd, const int *stdio, int n, const struct xs_conn *c)
 			continue;
 		r->dev = st.st_dev;
 		r->ino = st.st_ino;
-		memcpy(&r->addr[0], &c->laddr, c->laddr_len);
-		r->len[0] = c->laddr_len;
-		memcpy(&r->addr[1], &c->paddr, c->paddr_len);
-		r->len[1] = c->paddr_len;
+		memcpy(&r->addr[0], &la, llen);
+		r->len[0] = llen;
+		memcpy(&r->addr[1], &pa, plen);
+		r->len[1] = plen;
 		r->set = true;
 	}
 	return rc;
