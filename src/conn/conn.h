@@ -74,7 +74,7 @@ struct xsock_status_rec;
  * it a request is refused with ENOBUFS (the client may fall back to TCP).
  * docs/protocol.md, "Limits per peer".
  */
-#define XS_DEFAULT_INFLIGHT_MAX 32
+#define XS_DEFAULT_INFLIGHT_MAX 128
 
 /* Process-wide context: the platform backend and our domain id. */
 struct xs_ctx {
