@@ -179,6 +179,16 @@ int xs_conn_kick(void *conn);
  */
 int xs_conn_event(struct xs_conn *c);
 
+/*
+ * The peer's domain is dead (its home left the store; docs/protocol.md,
+ * "Dead domains"): end the ring as a dead peer's (readers get what
+ * arrived and then end of stream, writers -EPIPE) and let go of every
+ * page it granted us, keeping their contents in our own memory (the
+ * addresses stay valid for readers). The caller then wakes its waiters.
+ * Logs a failure to let go; never fails otherwise.
+ */
+void xs_conn_domain_dead(struct xs_conn *c);
+
 /* Still waiting for its client to attach (see xs_conn_event()). */
 static inline bool xs_conn_offered(const struct xs_conn *c)
 {
