@@ -273,6 +273,10 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 		xs_log(XS_LOG_WARN, "XSOCK_FAULT=die-before-attach: offer %s read, dying", c->id);
 		raise(SIGKILL);
 	}
+	if (rc == 0 && ctx->fault_stop_before_attach) {
+		xs_log(XS_LOG_WARN, "XSOCK_FAULT=stop-before-attach: offer %s read, stopping", c->id);
+		raise(SIGSTOP);
+	}
 	if (rc == 0) {
 		rc = client_attach(c, &a);
 		c->reuse = a.reuse && ctx->reuse_max > 0;

@@ -92,6 +92,7 @@ struct xs_ctx {
 	int inflight_max;		/* XSOCK_MAX_INFLIGHT_PER_PEER */
 	bool fallback;			/* XSOCK_FALLBACK (conn/route.h) */
 	bool fault_die_before_attach;	/* XSOCK_FAULT=die-before-attach (tests) */
+	bool fault_stop_before_attach;	/* XSOCK_FAULT=stop-before-attach (tests) */
 };
 
 /*
@@ -101,7 +102,9 @@ struct xs_ctx {
  * XSOCK_REUSE, XSOCK_REUSE_IDLE_MS, XSOCK_MAX_INFLIGHT_PER_PEER, XSOCK_FALLBACK),
  * and XSOCK_FAULT for fault-injection
  * tests ("die-before-attach": a client kills itself with SIGKILL once it
- * has read the server's offer, before attaching).
+ * has read the server's offer, before attaching; "stop-before-attach": it
+ * stops itself with SIGSTOP there, as a domain frozen or destroyed in the
+ * middle of a negotiation looks from outside).
  * Errors: those of xsp_open().
  */
 int xs_ctx_open(struct xs_ctx **out);
