@@ -807,15 +807,18 @@ scenario_domain_destroyed() {
 	for p in 7091 7092 7093; do wait_listen "$U2" $p || return 1; done
 	j1=$(start_on "$U1" "XSOCK_ACCEPT_TIMEOUT_MS=20000 $SHIM socat -u TCP-LISTEN:7094,reuseaddr STDOUT > /tmp/dd.acc &
 		echo \$! > /tmp/dd.lst
-		( $SHIM socat -u TCP:$A2:7091 STDOUT | wc -c > /tmp/dd.rd ) & prd=\$!
+		( XSOCK_DEBUG=3 XSOCK_LOG=/tmp/dd.rd.log $SHIM socat -u TCP:$A2:7091 STDOUT 2> /tmp/dd.rd.err |
+			wc -c > /tmp/dd.rd ) & prd=\$!
 		( head -c 400000000 /dev/zero | $SHIM socat -u STDIN TCP:$A2:7092; echo \$? > /tmp/dd.wr ) & pwr=\$!
 		$SHIM socat -u TCP:$A2:7093 SYSTEM:'sleep 600' & echo \$! > /tmp/dd.pin
 		sleep 2; xenstore-write $S/ddready 1
 		while ! xenstore-read $S/ddgo > /dev/null 2>&1; do sleep 0.05; done
 		t0=\$($NOW)
+		while xenstore-read /local/domain/$U2/data/xsock/conn/$U1 > /dev/null 2>&1; do :; done
+		echo HOME_GONE_AT=\$($NOW)
 		wait \$prd; echo RD_END=\$($NOW) RD_BYTES=\$(cat /tmp/dd.rd)
 		wait \$pwr; echo WR_END=\$($NOW) WR_RC=\$(cat /tmp/dd.wr)
-		echo GO_AT=\$t0")
+		echo GO_AT=\$t0; cat /tmp/dd.rd.err; grep -i 'dead\\|7091\\|refus' /tmp/dd.rd.log | tail -n 20")
 	wait_listen "$U1" 7094 || return 1
 	# Half done: U2's client reads U1's offer and stops before attaching.
 	j3=$(start_on "$U2" "XSOCK_FAULT=stop-before-attach $SHIM socat -u OPEN:/dev/null TCP:$A1:7094")
@@ -848,18 +851,24 @@ scenario_domain_destroyed() {
 	xl list
 	on "$U1" 'kill $(cat /tmp/dd.pin) $(cat /tmp/dd.lst) 2> /dev/null; echo ACC_BYTES=$(wc -c < /tmp/dd.acc)' > /tmp/dd.u1
 	cat /tmp/dd.u1
-	rd=$(echo "$(field GO_AT "$out") $(field RD_END "$out" | cut -d' ' -f1)" |
+	# From the toolstack's removal of U2's home, as U1 saw it (polling).
+	rd=$(echo "$(field HOME_GONE_AT "$out") $(field RD_END "$out" | cut -d' ' -f1)" |
 		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
-	wr=$(echo "$(field GO_AT "$out") $(field WR_END "$out" | cut -d' ' -f1)" |
+	wr=$(echo "$(field HOME_GONE_AT "$out") $(field WR_END "$out" | cut -d' ' -f1)" |
 		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
+	go=$(echo "$(field GO_AT "$out") $(field HOME_GONE_AT "$out")" |
+		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
+	xld=$(echo "$t1 $t0" | awk '{ printf "%.2f", $1 - $2 }')
 	rdb=$(echo "$out" | sed -n 's/.*RD_BYTES=//p' | tail -n 1)
 	wrc=$(echo "$out" | sed -n 's/.*WR_RC=//p' | tail -n 1)
 	acc=$(echo "$t2 $t1" | awk '{ printf "%.2f", $1 - $2 }')
 	accb=$(field ACC_BYTES "$(cat /tmp/dd.u1)")
-	result "xl destroy of dom$old: U1's blocked reader ended ${rd:-?} s after the go with" \
-		"${rdb:-?} bytes, its blocked writer ${wr:-?} s (rc ${wrc:-?}); the half-negotiated" \
-		"U1 listener served dom0 in $acc s ($accb bytes); dom$old gone from xl list after" \
-		"$gone s; Xen grants/channels before $before"
+	result "xl destroy of dom$old (took $xld s; U1 saw its home go ${go:-?} s after the go):" \
+		"U1's blocked reader ended ${rd:-?} s after that with ${rdb:-?} bytes, its blocked" \
+		"writer ${wr:-?} s (rc ${wrc:-?}); the half-negotiated U1 listener served dom0 in" \
+		"$acc s ($accb bytes); dom$old gone from xl list ${gone} s after the destroy began;" \
+		"Xen grants/channels before $before"
+	echo "[dom0] client: $d0"
 	ok=0
 	[ "$rdb" = 1048576 ] || { echo "reader: $rdb bytes"; ok=1; }
 	[ -n "$wrc" ] && [ "$wrc" != 0 ] || { echo "writer rc: $wrc"; ok=1; }
