@@ -12,8 +12,8 @@
  * A read of the node that says -ENOENT or -EACCES (xenstored answers
  * EACCES for a node below a home we may not read) is a dead domain.
  *
- * One store handle, opened by the first watch and kept for the process's
- * life; its watch fd sits in the event thread's epoll set.
+ * One store handle, opened by the first watch and closed when no ring is
+ * left to watch for; its watch fd sits in the event thread's epoll set.
  */
 #include "config.h"
 
@@ -140,7 +140,16 @@ void domwatch_unref(struct xs_conn *c)
 		disarm(d);
 		*pp = d->next;
 		free(d);
-		return;
+		break;
+	}
+	/*
+	 * No ring left to watch for: give the store handle back, so that a
+	 * process's fds settle where they were once its rings are gone.
+	 */
+	if (!doms && dst) {
+		ev_unwatch(xsp_watch_fd(dst));
+		xsp_store_close(dst);
+		dst = NULL;
 	}
 }
 

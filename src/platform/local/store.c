@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "common/env.h"
+#include "common/fd.h"
 #include "common/log.h"
 #include "platform/local/store_priv.h"
 
@@ -144,6 +145,7 @@ int local_store_open(struct xsp *p, struct xsp_store *st)
 		rc = sp->lockfd;
 		goto free_sp;
 	}
+	sp->lockfd = xs_fd_out_of_way(sp->lockfd);
 	sp->lockpid = getpid();
 	if ((rc = local_mkdir_at(sp->dirfd, TXN_DIR)) == -EEXIST)
 		rc = 0;

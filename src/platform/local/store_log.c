@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fd.h"
 #include "platform/local/store_priv.h"
 
 #define LOG_MAGIC 0x78736f636b4c4f47ull	/* "xsockLOG" */
@@ -49,7 +50,7 @@ static int lock_fd(struct store_priv *sp)
 		if (fd < 0)
 			return fd;
 		close(sp->lockfd);
-		sp->lockfd = fd;
+		sp->lockfd = xs_fd_out_of_way(fd);
 		sp->lockpid = getpid();
 	}
 	return sp->lockfd;

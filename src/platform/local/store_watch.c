@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fd.h"
 #include "common/log.h"
 #include "platform/local/store_priv.h"
 
@@ -405,6 +406,9 @@ int watch_setup(struct store_priv *sp)
 	rc = local_fifo_open(sp->dirfd, name, &sp->rfd, &sp->kfd);
 	if (rc < 0)
 		goto unlink_fifo;
+	/* The process's lifetime maybe: out of the application's fd numbers. */
+	sp->rfd = xs_fd_out_of_way(sp->rfd);
+	sp->kfd = xs_fd_out_of_way(sp->kfd);
 	goto unlock;
 
 unlink_fifo:
