@@ -818,7 +818,9 @@ scenario_domain_destroyed() {
 		xenstore-write $S/ddready 1
 		while ! xenstore-read $S/ddgo > /dev/null 2>&1; do sleep 0.05; done
 		t0=\$($NOW)
-		while xenstore-read /local/domain/$U2/data/xsock/conn/$U1 > /dev/null 2>&1; do :; done
+		while xenstore-read /local/domain/$U2/data/xsock/conn/$U1 > /dev/null 2>&1; do
+			sleep 0.1
+		done
 		echo HOME_GONE_AT=\$($NOW)
 		wait \$prd; echo RD_END=\$($NOW) RD_BYTES=\$(cat /tmp/dd.rd)
 		wait \$pwr; echo WR_END=\$($NOW) WR_RC=\$(cat /tmp/dd.wr)
@@ -839,7 +841,7 @@ scenario_domain_destroyed() {
 	t0=$(date +%s.%N)
 	xl destroy "$old"
 	t1=$(date +%s.%N)
-	d0=$(echo hello | env $SHIM socat - TCP:$A1:7094 2>&1; echo "rc=$?")
+	d0=$(echo hello | env $SHIM XSOCK_LISTENER_ACK_MS=10000 socat - TCP:$A1:7094 2>&1; echo "rc=$?")
 	t2=$(date +%s.%N)
 	out=$(wait_on "$U1" "$j1" 30)
 	echo "$out"
