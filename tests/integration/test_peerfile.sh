@@ -166,8 +166,8 @@ ctl peer load "$tmp/bad"
 for want in \
 	"$tmp/bad:4: invalid address '10.0.0.300'" \
 	"$tmp/bad:5: invalid address '10.0.0.1/24': host bits set beyond the prefix (did you mean 10.0.0.0/24?)" \
-	"$tmp/bad:6: missing domain id after '10.88.0.5'" \
-	"$tmp/bad:7: unexpected 'extra' after the domain id" \
+	"$tmp/bad:6: missing domain after '10.88.0.5'" \
+	"$tmp/bad:7: unexpected 'extra' after the domain" \
 	"$tmp/bad:8: a second entry for 10.88.0.1 (the first is on line 1)" \
 	"$tmp/bad:9: invalid domain id '02'" \
 	"$tmp/bad:10: invalid domain id '32752'" \
