@@ -9,6 +9,7 @@
  *   xsockctl status [-j|--json]
  *   xsockctl discover [--policy FILE] [--once] (discover.c)
  *   xsockctl setup [--group NAME] [--backend xen|local] [--root DIR] (setup.c)
+ *   xsockctl domain create|destroy|list (domain.c: the local toolstack)
  *   xsockctl -h|--help|help, xsockctl --version
  *
  * Exit status: 0 success, 1 the operation failed (store, backend, output),
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/domain.h"
 #include "cli/peerfile.h"
 #include "cli/setup.h"
 #include "conn/addr.h"
@@ -77,6 +79,11 @@ static const char usage_text[] =
 	"                                 gntalloc, evtchn, xenbus become root:NAME\n"
 	"                                 0660 and a udev rule keeps them so\n"
 	"                                 (--backend xen|local, --root DIR: prefix)\n"
+	"  domain create NAME [--domid N] [--uuid UUID]\n"
+	"  domain destroy NAME|N          (local backend, as domain 0) what Xen's\n"
+	"                                 toolstack does to the store when it\n"
+	"                                 creates or destroys a domain\n"
+	"  domain list                    N NAME UUID of every named domain\n"
 	"  -h, --help                     show this help\n"
 	"  --version                      show the version\n"
 	"\n"
@@ -688,6 +695,8 @@ static int run(int argc, char **argv)
 		return cmd_sweep(argv + 2, argc - 2);
 	if (strcmp(cmd, "setup") == 0)
 		return cmd_setup(argv + 2, argc - 2);
+	if (strcmp(cmd, "domain") == 0)
+		return cmd_domain(argv + 2, argc - 2);
 	if (cmd[0] == '-')
 		return usage_error("unknown option '%s'", printable(cmd, shown, sizeof(shown)));
 	return usage_error("unknown command '%s' (try 'xsockctl --help')",
