@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli/domain.h"
+#include "cli/discover.h"
 #include "cli/peerfile.h"
 #include "cli/setup.h"
 #include "conn/addr.h"
@@ -693,6 +694,8 @@ static int run(int argc, char **argv)
 		return cmd_status(argv + 2, argc - 2);
 	if (strcmp(cmd, "sweep") == 0)
 		return cmd_sweep(argv + 2, argc - 2);
+	if (strcmp(cmd, "discover") == 0)
+		return cmd_discover(argv + 2, argc - 2);
 	if (strcmp(cmd, "setup") == 0)
 		return cmd_setup(argv + 2, argc - 2);
 	if (strcmp(cmd, "domain") == 0)
