@@ -469,7 +469,12 @@ static bool dom_allowed_now(struct xs_listener *l, xsp_domid_t dom)
 	return false;
 }
 
-/* Refuse @dom's requests not seen yet: it is not the domain registered. */
+/*
+ * Refuse @dom's requests not seen yet: it is not the domain registered.
+ * The registry is resolved again at the next pass (not in this one: the
+ * client must be able to read its refusal first; a domain taken out of
+ * the registry loses what we wrote for it).
+ */
 static void refuse_impostor(struct xs_listener *l, xsp_domid_t dom, char **names, unsigned int n)
 {
 	unsigned int i, count = 0;
@@ -641,9 +646,6 @@ int xs_listener_process(struct xs_listener *l)
 	if (reqs)
 		for (i = 0; i < l->nwatched; i++)
 			process_requests_of(l, l->watched[i]);
-	/* An impostor met above: look at the registry afresh. */
-	if (l->stale && listener_refresh(l) == 0)
-		l->stale = false;
 	if (l->tidy_ms >= 0 && xs_now_ms() >= l->tidy_ms)
 		seen_tidy(l, xs_now_ms());
 	return 0;
