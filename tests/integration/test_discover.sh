@@ -7,7 +7,9 @@
 # while delta (3), which the policy leaves out, gets no route, and its own
 # `peer add` of alpha is refused (alpha's listener does not accept it).
 # The policy then allows delta, which connects; then revokes it, and the
-# stale entries go. A malformed policy changes nothing.
+# stale entries go. `xsockctl discover` as a daemon publishes a domain
+# created meanwhile and withdraws it when destroyed. A malformed policy
+# changes nothing.
 # XSOCK_FALLBACK=0 throughout.
 . "$(dirname "$0")/lib.sh"
 need_root_netns
@@ -108,6 +110,40 @@ sleep 0.3
 r=$(dial 3 10.77.0.1 7010)
 [ "$r" = ECONNREFUSED ] || fail "delta -> alpha once revoked: $r, want ECONNREFUSED"
 say "delta allowed: connected; revoked: 2 stale entries removed, refused again"
+
+# The daemon: domains that come and go are published and withdrawn at once
+# (@introduceDomain, @releaseDomain: `xsockctl domain` fires them here).
+printf 'allow alpha beta\nallow alpha eps*\naddr alpha 10.77.0.1\naddr beta 10.77.0.2\n' >"$WORK/policy2"
+printf 'addr epsilon 10.77.0.3\n' >>"$WORK/policy2"
+ns_do 4 0 "$XSOCKCTL" discover --policy "$WORK/policy2" >"$WORK/daemon.out" 2>&1 &
+PIDS+=($!)
+dpid=$!
+# wait_entries DOMID WANT: until `entries DOMID` is WANT (5 s at most); prints the seconds.
+wait_entries() {
+	local t0 n=0
+	t0=$(date +%s.%N)
+	while [ "$(entries "$1")" != "$2" ]; do
+		n=$((n + 1))
+		[ $n -gt 500 ] && fail "domain $1's directory: '$(entries "$1")', want '$2'"
+		sleep 0.01
+	done
+	elapsed "$t0"
+}
+wait_entries 3 "" >/dev/null	# the daemon's first pass: delta still out
+d0 domain create epsilon --domid 6 >/dev/null || fail "domain create epsilon"
+t_in=$(wait_entries 1 "2 6 ")
+shim_in 3 6 socat -u TCP-LISTEN:7060,reuseaddr OPEN:"$WORK/eps.out",creat,trunc &
+spid=$!
+wait_listen 6 7060
+shim_in 1 1 timeout 60 socat -u OPEN:"$WORK/in" TCP:10.77.0.3:7060 || fail "alpha -> epsilon"
+wait "$spid" || fail "epsilon's server"
+[ "$(sha256sum <"$WORK/eps.out" | cut -d' ' -f1)" = "$want" ] || fail "alpha -> epsilon: checksum"
+d0 domain destroy epsilon || fail "domain destroy epsilon"
+t_out=$(wait_entries 1 "2 ")
+kill "$dpid"
+wait "$dpid" 2>/dev/null
+say "discover daemon: epsilon published ${t_in} s after its creation (8 MiB alpha -> epsilon" \
+	"intact), withdrawn ${t_out} s after its destruction"
 
 # A malformed policy changes nothing.
 printf 'allow alpha\nfrobnicate x\naddr beta 10.0.0.300\n' >"$WORK/bad"
