@@ -23,6 +23,7 @@
 #include "common/fd.h"
 #include "preload/arena.h"
 #include "preload/defer.h"
+#include "preload/domwatch.h"
 #include "preload/doorbell.h"
 #include "preload/evloop.h"
 #include "preload/fdtable.h"
@@ -127,6 +128,7 @@ static void sock_retire(struct shim_sock *s)
 	if (s->dead)
 		return;
 	served_del(s);
+	domwatch_unref(s->conn);
 	epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev), NULL);
 	epoll_ctl(epfd, EPOLL_CTL_DEL, s->bfd, NULL);
 	s->dead = true;
@@ -186,6 +188,7 @@ static void child_after_fork(void)
 	shim_gen++;
 	shim_for_each_sock_child(unwatch_inherited);
 	holder_after_fork();
+	domwatch_after_fork();
 	arena_after_fork();
 	bells_after_fork();
 	shim_lock_child(&ev_lock);
@@ -410,6 +413,40 @@ unlock:
 	SHIM_LEAVE();
 }
 
+/* ---- dead domains ------------------------------------------------------------------------- */
+
+/*
+ * Event thread, under ev_lock: domain @dom is dead (domwatch.c). Its
+ * rings served here end as a dead peer's, waiters wake; offers it never
+ * attached to and rings parked for it go now.
+ */
+static void domain_dead(xsp_domid_t dom)
+{
+	struct closed_offer **pp = &lingering, *lg;
+
+	for (struct shim_sock *s = served; s; s = s->ring_next) {
+		if (s->dead || !s->conn || s->conn->peer != dom)
+			continue;
+		xs_conn_domain_dead(s->conn);
+		sock_sync(s, -1, false, false);
+		sock_note_event(s);
+		/* A settled offer is looked at by offers_run(). */
+		if (xs_conn_offered(s->conn))
+			__atomic_store_n(&offers_pending, 1, __ATOMIC_RELEASE);
+	}
+	while ((lg = *pp)) {
+		if (lg->c->peer != dom) {
+			pp = &lg->next;
+			continue;
+		}
+		*pp = lg->next;
+		xs_conn_domain_dead(lg->c);
+		xs_conn_close(lg->c);
+		free(lg);
+	}
+	pool_drop_peer(dom, "its domain is dead");
+}
+
 /* ---- the thread ------------------------------------------------------------------------------ */
 
 static void free_zombies(void)
@@ -452,6 +489,10 @@ static void *evloop_main(void *arg)
 				/* A pipe: read(), not recv(). */
 				while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
 					;
+				continue;
+			}
+			if (domwatch_is_marker(s)) {
+				domwatch_event(domain_dead);
 				continue;
 			}
 			if ((uintptr_t)s & SRV_TAG) {
@@ -676,6 +717,7 @@ static int add_locked(struct shim_sock *s)
 		/* Release: the ring's state before other holders see us serve. */
 		__atomic_store_n(&s->rs->server, getpid(), __ATOMIC_RELEASE);
 		served_add(s);
+		domwatch_ref(s->conn);
 	} else if (s->lsh) {
 		__atomic_store_n(&s->lsh->server, getpid(), __ATOMIC_RELEASE);
 	}

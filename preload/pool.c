@@ -85,6 +85,17 @@ void pool_drop_port(uint16_t port, const char *why)
 	}
 }
 
+void pool_drop_peer(xsp_domid_t dom, const char *why)
+{
+	struct parked *pk, *next;
+
+	for (pk = parked; pk; pk = next) {
+		next = pk->next;
+		if (pk->c->peer == dom)
+			pool_drop(pk, why);
+	}
+}
+
 void pool_drop_all(const char *why)
 {
 	while (parked)

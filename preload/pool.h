@@ -65,6 +65,8 @@ void pool_drop(struct parked *pk, const char *why);
 /* Under ev_lock: close the server rings parked for @port's next clients. */
 void pool_drop_port(uint16_t port, const char *why);
 /* Under ev_lock: close every parked ring (process exit). */
+/* Under ev_lock: drop the parked rings of peer domain @dom. */
+void pool_drop_peer(xsp_domid_t dom, const char *why);
 void pool_drop_all(const char *why);
 /* Under ev_lock: something happened on parked ring @pk's channel. */
 void pool_event(struct parked *pk);

@@ -45,7 +45,10 @@
  *                             ([n0, rU]); a node with another owner is
  *                             not trusted (below, "Identity")
  * Each req/<S> and conn/<C> directory is created with permissions [owner
- * self: none, peer: read]; its children inherit them. Each listen/<port>-<C>
+ * self: none, peer: read]; its children inherit them. Once created, these
+ * two directories are never removed by an implementation: they go only
+ * with the domain's home, and the peer watches one of them to learn that
+ * the domain died (docs/protocol.md, "Dead domains"). Each listen/<port>-<C>
  * node is given [owner S: none, C: read] (one entry per node: xenstored
  * lets a domain U name 5 at most).
  *

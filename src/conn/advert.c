@@ -172,9 +172,9 @@ static int adv_read(struct xsp_store *st, const char *path, char **val, size_t *
 }
 
 int xs_adv_find(struct xsp_store *st, xsp_domid_t server, uint16_t port, xsp_domid_t self,
-		const struct sockaddr *dst, socklen_t dstlen)
+		const struct sockaddr *dst, socklen_t dstlen, char *found, size_t foundlen)
 {
-	char path[160], key[XS_ADDR_KEYLEN], akey[XS_ADDR_KEYLEN];
+	char path[XS_ADV_PATH_MAX], key[XS_ADDR_KEYLEN], akey[XS_ADDR_KEYLEN];
 	struct sockaddr_storage ss;
 	struct xs_neg_listen adv;
 	socklen_t sslen;
@@ -186,14 +186,14 @@ int xs_adv_find(struct xsp_store *st, xsp_domid_t server, uint16_t port, xsp_dom
 	xs_adv_path(path, sizeof(path), server, port, self, NULL);
 	rc = adv_read(st, path, NULL, NULL);
 	if (rc != 0)
-		return rc < 0 ? rc : 0;
+		goto found;
 	rc = xs_addr_key(dst, dstlen, key, sizeof(key));
 	if (rc < 0)
 		return rc;
 	xs_adv_path(path, sizeof(path), server, port, self, key);
 	rc = adv_read(st, path, NULL, NULL);
 	if (rc != 0)
-		return rc < 0 ? rc : 0;
+		goto found;
 	/* A server older than the per-domain nodes. */
 	snprintf(path, sizeof(path), XSOCK_LISTEN_PATH_FMT, server, port);
 	rc = adv_read(st, path, &val, &len);
@@ -208,5 +208,12 @@ int xs_adv_find(struct xsp_store *st, xsp_domid_t server, uint16_t port, xsp_dom
 	     strcmp(akey, key) != 0))
 		rc = -ENOENT;
 	free(val);
-	return rc;
+	if (rc < 0)
+		return rc;
+found:
+	if (rc < 0)
+		return rc;
+	if (found)
+		snprintf(found, foundlen, "%s", path);
+	return 0;
 }

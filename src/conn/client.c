@@ -108,8 +108,17 @@ static int read_answer(struct xsp_store *st, const char *apath, struct xs_neg_an
  * at the server's pids from another domain). After an acknowledgement,
  * wait up to ctx->connect_timeout_ms in all, then -ETIMEDOUT.
  */
+static bool advert_gone(struct xsp_store *st, const char *advpath)
+{
+	char *v = NULL;
+	int rc = xsp_store_read(st, XSP_TXN_NONE, advpath, &v, NULL);
+
+	free(v);
+	return rc == -ENOENT || rc == -EACCES;
+}
+
 static int wait_answer(struct xs_conn *c, struct xsp_store *st, const char *apath,
-		       const char *rpath, struct xs_neg_answer *a)
+		       const char *rpath, const char *advpath, struct xs_neg_answer *a)
 {
 	int64_t start = xs_now_ms();
 	int64_t deadline = start + c->ctx->connect_timeout_ms;
@@ -128,6 +137,18 @@ static int wait_answer(struct xs_conn *c, struct xsp_store *st, const char *apat
 		rc = read_answer(st, apath, a, &acked);
 		if (rc != 0)
 			return rc < 0 ? rc : 0;
+		/*
+		 * The listener's advertisement went away: it closed, or its
+		 * whole domain died (the toolstack removed its home; on Xen
+		 * nothing else would tell us). As TCP resets a connection a
+		 * closed listener had not accepted yet: refused.
+		 */
+		if (advert_gone(st, advpath)) {
+			rc = read_answer(st, apath, a, &acked);
+			if (rc != 0)
+				return rc < 0 ? rc : 0;
+			return -EPIPE;	/* ours: connect() says ECONNREFUSED */
+		}
 		now = xs_now_ms();
 		if (!acked && now >= ack_deadline) {
 			/* Withdraw first, then look once more: an answer
@@ -152,6 +173,7 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 		    socklen_t dstlen, uint16_t sport, struct xs_conn **out)
 {
 	char rdir[128], rpath[160], apath[160], req[192], daddr[INET6_ADDRSTRLEN];
+	char advpath[XS_ADV_PATH_MAX];
 	uint16_t port = sa_port(dst);
 	struct xsp_store *st;
 	struct xs_conn *c;
@@ -178,7 +200,7 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 		goto free_conn;
 
 	/* Is anything listening there that we may talk to, on that address? */
-	rc = xs_adv_find(st, peer, port, ctx->self, dst, dstlen);
+	rc = xs_adv_find(st, peer, port, ctx->self, dst, dstlen, advpath, sizeof(advpath));
 	if (rc < 0)
 		goto close_store;
 
@@ -212,6 +234,10 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	rc = xsp_watch_add(st, apath, "answer");
 	if (rc < 0)
 		goto close_store;
+	/* Its removal wakes us: the listener or its domain is gone. */
+	rc = xsp_watch_add(st, advpath, "advert");
+	if (rc < 0)
+		goto unwatch_answer;
 	snprintf(rpath, sizeof(rpath), "%s/%s", rdir, c->id);
 	/* A process's first connect removes what killed clients left. */
 	if (__atomic_exchange_n(&swept_requests, 1, __ATOMIC_RELAXED) == 0)
@@ -223,12 +249,17 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	if (rc < 0)
 		goto unwatch;
 
-	rc = wait_answer(c, st, apath, rpath, &a);
+	rc = wait_answer(c, st, apath, rpath, advpath, &a);
 	if (rc == -EHOSTDOWN) {
 		/* A dead listener's advertisement: as if nothing listened. */
 		xs_log(XS_LOG_INFO, "dom%u port %u: no acknowledgement within %d ms, "
 		       "listener presumed gone", peer, port, ctx->ack_timeout_ms);
 		rc = -ENOENT;
+	}
+	if (rc == -EPIPE) {
+		xs_log(XS_LOG_INFO, "dom%u port %u: the listener's advertisement went away "
+		       "during the negotiation (listener closed or domain dead)", peer, port);
+		rc = -ECONNREFUSED;
 	}
 	if (rc == 0 && a.state == XS_NEG_REFUSED) {
 		/* A server out of grants, channels or memory says so; whether
@@ -241,6 +272,10 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	if (rc == 0 && ctx->fault_die_before_attach) {
 		xs_log(XS_LOG_WARN, "XSOCK_FAULT=die-before-attach: offer %s read, dying", c->id);
 		raise(SIGKILL);
+	}
+	if (rc == 0 && ctx->fault_stop_before_attach) {
+		xs_log(XS_LOG_WARN, "XSOCK_FAULT=stop-before-attach: offer %s read, stopping", c->id);
+		raise(SIGSTOP);
 	}
 	if (rc == 0) {
 		rc = client_attach(c, &a);
@@ -258,6 +293,8 @@ int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr 
 	/* Our request has served its purpose either way. */
 	xsp_store_rm(st, XSP_TXN_NONE, rpath);
 unwatch:
+	xsp_watch_rm(st, advpath, "advert");
+unwatch_answer:
 	xsp_watch_rm(st, apath, "answer");
 close_store:
 	xsp_store_close(st);

@@ -48,6 +48,10 @@ static int offer_settle(struct xs_conn *c)
 {
 	int rc = xs_offer_check(c);
 
+	/* Its domain died before it attached (xs_conn_domain_dead()). */
+	if (rc == 0 && __atomic_load_n(&c->ring.peer_gone, __ATOMIC_RELAXED) &&
+	    !xsr_peer_attached(&c->ring))
+		rc = -ECONNABORTED;
 	if (rc == 0 && xs_now_ms() < c->offer_until_ms)
 		return 0;
 	if (rc == 0)
@@ -83,6 +87,26 @@ int xs_conn_event(struct xs_conn *c)
 		return 1;
 	}
 	return rc;
+}
+
+void xs_conn_domain_dead(struct xs_conn *c)
+{
+	int rc = 0;
+
+	/* Readers get what arrived, then end of stream; writers EPIPE. */
+	xsr_peer_gone(&c->ring);
+	/* The dead domain's pages: copied out, grants given back. */
+	if (c->mp_intf)
+		rc = xsp_map_orphan(c->mp_intf);
+	if (rc == 0 && c->mp_data)
+		rc = xsp_map_orphan(c->mp_data);
+	if (rc == 0 && c->mp_life)
+		rc = xsp_map_orphan(c->mp_life);
+	if (rc < 0)
+		xs_log(XS_LOG_WARN, "ring %s: cannot let go of dead dom%u's pages: %s", c->id,
+		       c->peer, strerror(-rc));
+	else
+		xs_log(XS_LOG_INFO, "ring %s: dom%u is dead, ring ended", c->id, c->peer);
 }
 
 static void conn_release(struct xs_conn *c, bool tell_peer)

@@ -92,6 +92,7 @@ struct xs_ctx {
 	int inflight_max;		/* XSOCK_MAX_INFLIGHT_PER_PEER */
 	bool fallback;			/* XSOCK_FALLBACK (conn/route.h) */
 	bool fault_die_before_attach;	/* XSOCK_FAULT=die-before-attach (tests) */
+	bool fault_stop_before_attach;	/* XSOCK_FAULT=stop-before-attach (tests) */
 };
 
 /*
@@ -101,7 +102,9 @@ struct xs_ctx {
  * XSOCK_REUSE, XSOCK_REUSE_IDLE_MS, XSOCK_MAX_INFLIGHT_PER_PEER, XSOCK_FALLBACK),
  * and XSOCK_FAULT for fault-injection
  * tests ("die-before-attach": a client kills itself with SIGKILL once it
- * has read the server's offer, before attaching).
+ * has read the server's offer, before attaching; "stop-before-attach": it
+ * stops itself with SIGSTOP there, as a domain frozen or destroyed in the
+ * middle of a negotiation looks from outside).
  * Errors: those of xsp_open().
  */
 int xs_ctx_open(struct xs_ctx **out);
@@ -178,6 +181,16 @@ int xs_conn_kick(void *conn);
  * now and then (xs_conn_offered()) until the state changes.
  */
 int xs_conn_event(struct xs_conn *c);
+
+/*
+ * The peer's domain is dead (its home left the store; docs/protocol.md,
+ * "Dead domains"): end the ring as a dead peer's (readers get what
+ * arrived and then end of stream, writers -EPIPE) and let go of every
+ * page it granted us, keeping their contents in our own memory (the
+ * addresses stay valid for readers). The caller then wakes its waiters.
+ * Logs a failure to let go; never fails otherwise.
+ */
+void xs_conn_domain_dead(struct xs_conn *c);
 
 /* Still waiting for its client to attach (see xs_conn_event()). */
 static inline bool xs_conn_offered(const struct xs_conn *c)

@@ -149,10 +149,13 @@ bool xs_adv_other_serves(struct xs_listener *l, xsp_domid_t dom, const char *dad
  * Client @self: does a listener of @server on @port serve @dst for us?
  * 0 yes (an advertisement to us for any address or for @dst, or a legacy
  * one without another address). Errors: -ENOENT no, -EINVAL @dst is not
- * an IP address, store errors.
+ * an IP address, store errors. @found (if not NULL, @foundlen bytes, at
+ * least XS_ADV_PATH_MAX) gets the advertisement's path: while it exists,
+ * the listener (and its domain) lives.
  */
+#define XS_ADV_PATH_MAX 160
 int xs_adv_find(struct xsp_store *st, xsp_domid_t server, uint16_t port, xsp_domid_t self,
-		const struct sockaddr *dst, socklen_t dstlen);
+		const struct sockaddr *dst, socklen_t dstlen, char *found, size_t foundlen);
 
 /* ---- sweep.c --------------------------------------------------------------------- */
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/env.h"
@@ -178,6 +179,9 @@ int xsp_map_again(struct xsp *p, struct xsp_map *m)
 
 	if (!p || !m || p->ops != m->p->ops)
 		return -EINVAL;
+	/* An orphan is private memory: fork() copied it, at the same address. */
+	if (m->orphan)
+		return 0;
 	fresh.p = p;
 	fresh.addr = NULL;
 	fresh.priv = NULL;
@@ -197,7 +201,39 @@ int xsp_map_set_notify(struct xsp_map *m, const struct xsp_unmap_notify *notify)
 {
 	if (!m || m->npages != 1 || (notify && notify->offset >= XSP_PAGE_SIZE))
 		return -EINVAL;
+	if (m->orphan)
+		return 0;	/* nobody left to notify */
 	return m->p->ops->map_notify(m, notify);
+}
+
+int xsp_map_orphan(struct xsp_map *m)
+{
+	size_t len;
+	void *copy;
+	int rc;
+
+	if (!m || !m->addr)
+		return -EINVAL;
+	if (m->orphan)
+		return 0;
+	len = (size_t)m->npages * XSP_PAGE_SIZE;
+	copy = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (copy == MAP_FAILED)
+		return -ENOMEM;
+	/*
+	 * The peer is dead: nothing writes the pages from its side any more,
+	 * so one copy is the final state. A reader of ours that runs during
+	 * the swap reads the same bytes from either mapping.
+	 */
+	memcpy(copy, m->addr, len);
+	rc = m->p->ops->map_orphan ? m->p->ops->map_orphan(m, copy) : -EOPNOTSUPP;
+	if (rc < 0) {
+		munmap(copy, len);
+		return rc;
+	}
+	m->priv = NULL;
+	m->orphan = true;
+	return 0;
 }
 
 void *xsp_map_addr(const struct xsp_map *m) { return m->addr; }
@@ -207,7 +243,10 @@ void xsp_unmap(struct xsp_map *m)
 {
 	if (!m)
 		return;
-	m->p->ops->unmap(m);
+	if (m->orphan)
+		munmap(m->addr, (size_t)m->npages * XSP_PAGE_SIZE);
+	else
+		m->p->ops->unmap(m);
 	free(m);
 }
 

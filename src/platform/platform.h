@@ -174,6 +174,18 @@ void xsp_unmap(struct xsp_map *m);
  */
 int xsp_map_again(struct xsp *p, struct xsp_map *m);
 int xsp_map_set_notify(struct xsp_map *m, const struct xsp_unmap_notify *notify);
+/*
+ * The domain that granted @m is dead (its home left the store): keep what
+ * the pages hold, at the same address, in private memory of our own, and
+ * let go of the grants, so that the dead domain's memory is not pinned by
+ * our mapping (on Xen it would linger as a dying domain until we unmap).
+ * Readers of the ring see the same bytes before and after; writes after
+ * the swap reach only our copy. No unmap notification fires (there is
+ * nobody to tell). xsp_unmap() then just frees the copy. Idempotent.
+ * Errors: -ENOMEM, -EINVAL (nothing mapped), what the kernel says; on
+ * error @m is unchanged.
+ */
+int xsp_map_orphan(struct xsp_map *m);
 
 /* ------------------------------------------------------------------ */
 /* Event channels                                                      */
@@ -418,6 +430,13 @@ struct xsp_ops {
 	void (*map_forget)(struct xsp_map *m);
 	/* Arm (@notify) or disarm (NULL) @m's notification; m->npages == 1. */
 	int (*map_notify)(struct xsp_map *m, const struct xsp_unmap_notify *notify);
+	/*
+	 * xsp_map_orphan()'s backend part: move the private mapping @copy (as
+	 * large as @m) over m->addr and give the grants back, without firing
+	 * @m's notification; on success @m's backend state is gone (as after
+	 * map_forget) and @copy is no longer mapped at its own address.
+	 */
+	int (*map_orphan)(struct xsp_map *m, void *copy);
 
 	int (*evtchn_alloc)(struct xsp *p, xsp_domid_t peer,
 			    struct xsp_evtchn *e);
@@ -487,6 +506,7 @@ struct xsp_map {
 	unsigned int npages;
 	void *addr;
 	xsp_gref_t *refs;		/* npages entries (xsp_map_again()) */
+	bool orphan;			/* xsp_map_orphan(): addr is our own memory */
 	void *priv;
 };
 

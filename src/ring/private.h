@@ -51,9 +51,11 @@ static inline int peer_corrupted(struct xsr *r, const char *what, uint32_t a, ui
 	return -EPROTO;
 }
 
+/* Told in this process, or by another holder of the endpoint (fork). */
 static inline bool peer_gone_get(const struct xsr *r)
 {
-	return __atomic_load_n(&r->peer_gone, __ATOMIC_RELAXED);
+	return __atomic_load_n(&r->peer_gone, __ATOMIC_RELAXED) ||
+	       (r->own && __atomic_load_n(&r->own->gone, __ATOMIC_RELAXED));
 }
 
 static inline bool tx_shut_get(const struct xsr *r)

@@ -509,6 +509,10 @@ void xsr_close(struct xsr *r)
 void xsr_peer_gone(struct xsr *r)
 {
 	__atomic_store_n(&r->peer_gone, true, __ATOMIC_RELAXED);
+	/* Every process holding the endpoint: a dead domain says nothing to
+	 * the others (docs/protocol.md, "Dead domains"). */
+	if (r->own)
+		__atomic_store_n(&r->own->gone, 1, __ATOMIC_RELAXED);
 }
 
 /* ---- sleep protocol -------------------------------------------------------------------- */

@@ -73,7 +73,8 @@ struct xsr_own {
 	uint8_t pad0[56];
 	uint32_t rx_cons;		/* our consumer index */
 	uint32_t rx_prod_seen;		/* peer's producer index, last valid read */
-	uint8_t pad1[56];
+	uint32_t gone;			/* xsr_peer_gone(), seen by every holder */
+	uint8_t pad1[52];
 };
 
 struct xsr {

@@ -713,6 +713,18 @@ void local_unmap(struct xsp_map *m)
 	free(mp);
 }
 
+int local_map_orphan(struct xsp_map *m, void *copy)
+{
+	size_t len = (size_t)m->npages * XSP_PAGE_SIZE;
+
+	/* Atomically replaces the share file's pages at m->addr: the file's
+	 * memory is ours no more, and no notification fires. */
+	if (mremap(copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, m->addr) == MAP_FAILED)
+		return -errno;
+	free(m->priv);
+	return 0;
+}
+
 /* ---- exec: a share is its lock fd and its file ---------------------------------------- */
 
 int local_share_export(const struct xsp_share *s, int *fd)

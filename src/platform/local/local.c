@@ -358,6 +358,7 @@ const struct xsp_ops xsp_local_ops = {
 	.unmap = local_unmap,
 	.map_forget = local_map_forget,
 	.map_notify = local_map_notify,
+	.map_orphan = local_map_orphan,
 	.evtchn_alloc = local_evtchn_alloc,
 	.evtchn_bind = local_evtchn_bind,
 	.evtchn_notify = local_evtchn_notify,

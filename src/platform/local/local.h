@@ -110,6 +110,7 @@ int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 void local_unmap(struct xsp_map *m);
 void local_map_forget(struct xsp_map *m);
 int local_map_notify(struct xsp_map *m, const struct xsp_unmap_notify *notify);
+int local_map_orphan(struct xsp_map *m, void *copy);
 /* exec hand-over (platform.h, "exec: what crosses it") */
 void local_share_forget(struct xsp_share *s);
 void local_evtchn_forget(struct xsp_evtchn *e);

@@ -81,6 +81,7 @@ XEN_OP(unshare);
 XEN_OP(map);
 XEN_OP(unmap);
 XEN_OP(map_notify);
+XEN_OP(map_orphan);
 
 /* xenevtchn.c */
 XEN_OP(evtchn_alloc);

@@ -208,6 +208,7 @@ const struct xsp_ops xsp_xen_ops = {
 	.map = xen_map,
 	.unmap = xen_unmap,
 	.map_notify = xen_map_notify,
+	.map_orphan = xen_map_orphan,
 	.evtchn_alloc = xen_evtchn_alloc,
 	.evtchn_bind = xen_evtchn_bind,
 	.evtchn_notify = xen_evtchn_notify,

@@ -164,3 +164,35 @@ int xen_map_notify(struct xsp_map *m, const struct xsp_unmap_notify *notify)
 		return -errno;
 	return 0;
 }
+
+/*
+ * The granting domain is dead: put @copy over the mapping (mremap, so the
+ * address stays valid for readers) and give the grant map back to gntdev
+ * (IOCTL_GNTDEV_UNMAP_GRANT_REF at the offset the mapping was made at).
+ * Replacing the VMA unmaps the foreign pages (gntdev's vma close), so the
+ * dead domain's memory is no longer pinned by us; the ioctl frees the map
+ * object. Its notification is disarmed first: there is nobody to tell.
+ */
+int xen_map_orphan(struct xsp_map *m, void *copy)
+{
+	struct xen_priv *xp = xen_priv(m->p);
+	struct ioctl_gntdev_get_offset_for_vaddr off = { .vaddr = (uintptr_t)m->addr };
+	struct ioctl_gntdev_unmap_grant_ref un = { 0 };
+	size_t len = (size_t)m->npages * XSP_PAGE_SIZE;
+	int fd = xengnttab_fd(xp->gt);
+
+	if (!m->addr || fd < 0)
+		return -EINVAL;
+	if (ioctl(fd, IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, &off) < 0)
+		return -errno;
+	if (m->npages == 1)
+		xen_map_notify(m, NULL);
+	if (mremap(copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, m->addr) == MAP_FAILED)
+		return -errno;
+	un.index = off.offset;
+	un.count = m->npages;
+	if (ioctl(fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &un) < 0)
+		xs_log(XS_LOG_WARN, "xen: giving back %u grant(s) of dead dom%u: %s", m->npages,
+		       (unsigned int)m->peer, strerror(errno));
+	return 0;
+}

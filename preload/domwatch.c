@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Dead domains (domwatch.h). The node watched for peer domain P, from
+ * domain S (us):
+ *   we are side B (P serves):  B(P)/conn/<S>, where P answers us
+ *   we are side A (P dials):   B(P)/req/<S>,  where P asks us
+ * Both exist once one negotiation happened, are readable by us, and are
+ * never removed by xsock (include/xsock/store.h): they vanish only with
+ * P's home, which the toolstack removes when it has released a dead
+ * domain (measured on Xen 4.17: ../notes, "domain death, seen from a
+ * domU"); `xsockctl domain destroy` does the same on the local backend.
+ * A read of the node that says -ENOENT or -EACCES (xenstored answers
+ * EACCES for a node below a home we may not read) is a dead domain.
+ *
+ * One store handle, opened by the first watch and kept for the process's
+ * life; its watch fd sits in the event thread's epoll set.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include <xsock/store.h>
+
+#include "common/log.h"
+#include "preload/domwatch.h"
+#include "preload/evloop.h"
+
+struct domw {
+	struct domw *next;
+	xsp_domid_t dom;
+	unsigned int refs;	/* connections served here with @dom */
+	bool watching;		/* the watch is registered */
+	char path[96];
+	char token[24];
+};
+
+static struct domw *doms;
+static struct xsp_store *dst;
+static bool dst_failed;		/* could not open the store: no more tries */
+static char dw_marker;
+
+bool domwatch_is_marker(const void *ptr)
+{
+	return ptr == (const void *)&dw_marker;
+}
+
+static int store_get(struct xs_conn *c)
+{
+	int rc;
+
+	if (dst)
+		return 0;
+	if (dst_failed)
+		return -EIO;
+	rc = xsp_store_open(c->ctx->plat, &dst);
+	if (rc == 0) {
+		rc = ev_watch(xsp_watch_fd(dst), EPOLLIN, &dw_marker);
+		if (rc < 0) {
+			xsp_store_close(dst);
+			dst = NULL;
+		}
+	}
+	if (rc < 0) {
+		dst_failed = true;
+		xs_log(XS_LOG_WARN, "dead-domain watch: no store handle: %s", strerror(-rc));
+	}
+	return rc;
+}
+
+static struct domw *find(xsp_domid_t dom)
+{
+	struct domw *d;
+
+	for (d = doms; d; d = d->next)
+		if (d->dom == dom)
+			return d;
+	return NULL;
+}
+
+static void arm(struct domw *d, struct xs_conn *c)
+{
+	int rc;
+
+	if (d->watching || store_get(c) < 0)
+		return;
+	if (c->side == XSR_SIDE_B)
+		snprintf(d->path, sizeof(d->path), XSOCK_CONN_PEER_FMT, (unsigned int)c->peer,
+			 (unsigned int)c->ctx->self);
+	else
+		snprintf(d->path, sizeof(d->path), XSOCK_REQ_PEER_FMT, (unsigned int)c->peer,
+			 (unsigned int)c->ctx->self);
+	snprintf(d->token, sizeof(d->token), "xsock-dom-%u", (unsigned int)d->dom);
+	/* Queues one event at once: the first look happens then. */
+	rc = xsp_watch_add(dst, d->path, d->token);
+	if (rc < 0 && rc != -EEXIST) {
+		xs_log(XS_LOG_WARN, "dead-domain watch on %s: %s", d->path, strerror(-rc));
+		return;
+	}
+	d->watching = true;
+}
+
+static void disarm(struct domw *d)
+{
+	if (!d->watching)
+		return;
+	xsp_watch_rm(dst, d->path, d->token);
+	d->watching = false;
+}
+
+void domwatch_ref(struct xs_conn *c)
+{
+	struct domw *d = find(c->peer);
+
+	if (!d) {
+		d = calloc(1, sizeof(*d));
+		if (!d)
+			return;		/* unwatched: as before this existed */
+		d->dom = c->peer;
+		d->next = doms;
+		doms = d;
+	}
+	d->refs++;
+	/* Also re-arms a domain id seen dead before: a new domain has it now. */
+	arm(d, c);
+}
+
+void domwatch_unref(struct xs_conn *c)
+{
+	struct domw **pp, *d;
+
+	for (pp = &doms; (d = *pp); pp = &d->next) {
+		if (d->dom != c->peer)
+			continue;
+		if (--d->refs > 0)
+			return;
+		disarm(d);
+		*pp = d->next;
+		free(d);
+		return;
+	}
+}
+
+void domwatch_event(void (*dead)(xsp_domid_t dom))
+{
+	struct domw *d;
+	char *path, *token;
+
+	if (!dst)
+		return;
+	/* Which node fired does not matter: every watched one is looked at. */
+	while (xsp_watch_read(dst, &path, &token) == 0)
+		free(path);
+	for (d = doms; d; d = d->next) {
+		char *val = NULL;
+		int rc;
+
+		if (!d->watching)
+			continue;
+		rc = xsp_store_read(dst, XSP_TXN_NONE, d->path, &val, NULL);
+		free(val);
+		if (rc != -ENOENT && rc != -EACCES)
+			continue;
+		xs_log(XS_LOG_INFO, "dom%u is dead (%s gone): ending its rings",
+		       (unsigned int)d->dom, d->path);
+		disarm(d);
+		dead(d->dom);
+	}
+}
+
+void domwatch_after_fork(void)
+{
+	struct domw *d;
+
+	/*
+	 * The handle's watches are the parent's (and on the local backend
+	 * its FIFO too): forget it without closing. Its fds are close-on-exec.
+	 */
+	while ((d = doms)) {
+		doms = d->next;
+		free(d);
+	}
+	dst = NULL;
+	dst_failed = false;
+}

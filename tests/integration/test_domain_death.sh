@@ -1,0 +1,105 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# A peer *domain* that dies (docs/protocol.md, "Dead domains"). On Xen a
+# destroyed domain says nothing: no unmap notification, no event; only
+# the toolstack's removal of its home from the store shows it. Emulated
+# here as exactly that: every process of domain 2 is stopped (SIGSTOP: it
+# keeps its channels and pages, and fires nothing) and `xsockctl domain
+# destroy 2` removes its home. Domain 1 then has, at that instant:
+#   - a reader blocked in recv() after 1 MiB arrived (side B),
+#   - a writer blocked in send() on a full ring (side B),
+#   - a connect() acknowledged by a listener that never accepts,
+#   - a server blocked in recv() on a client of domain 2 (side A).
+# Each must end within 1 s of the destroy: the reader with the 1 MiB
+# (sha256 checked) and then end of stream, the writer with EPIPE or
+# ECONNRESET, the connect() with ECONNREFUSED, the server with the 1000
+# bytes and end of stream; and while they still hold their sockets, none
+# of them may map a page domain 2 granted (grant/1/ files in
+# /proc/PID/maps): a dead domain's memory must not stay pinned.
+. "$(dirname "$0")/lib.sh"
+need_root_netns
+need_prog bc
+[ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
+setup_domains 2
+XSOCK_DOMID=0 "$XSOCKCTL" domain create survivor --domid 1 >/dev/null || fail "domain create 1"
+XSOCK_DOMID=0 "$XSOCKCTL" domain create doomed --domid 2 >/dev/null || fail "domain create 2"
+tag_all 2
+export XSOCK_FALLBACK=0 XSOCK_CONNECT_TIMEOUT_MS=20000 XSOCK_ACCEPT_TIMEOUT_MS=20000
+export HOLD=3
+PY="$(dirname "$0")/deadpeer.py"
+
+# wait_line FILE TEXT: until FILE has a line starting with TEXT (10 s).
+wait_line() {
+	local n=0
+	until grep -q "^$2" "$1" 2>/dev/null; do
+		n=$((n + 1))
+		[ $n -gt 200 ] && { cat "$1"; fail "no '$2' in $(basename "$1") after 10 s"; }
+		sleep 0.05
+	done
+}
+
+for m in send:7701 sink:7702 noaccept:7703; do
+	shim 2 /usr/bin/python3 "$PY" server "${m#*:}" "${m%:*}" >"$WORK/s${m#*:}.out" 2>&1 &
+	PIDS+=($!)
+done
+shim 1 /usr/bin/python3 "$PY" server 7704 recv >"$WORK/s7704.out" 2>&1 &
+SRV1=$!
+PIDS+=($SRV1)
+for p in 7701 7702 7703; do wait_listen 2 $p; done
+wait_listen 1 7704
+
+shim 1 /usr/bin/python3 "$PY" reader 10.77.0.2 7701 >"$WORK/reader.out" 2>&1 &
+RD=$!
+shim 1 /usr/bin/python3 "$PY" writer 10.77.0.2 7702 >"$WORK/writer.out" 2>&1 &
+WR=$!
+shim 2 /usr/bin/python3 "$PY" sendhold 10.77.0.1 7704 >"$WORK/sendhold.out" 2>&1 &
+PIDS+=($RD $WR $!)
+wait_line "$WORK/reader.out" "got 1048576"
+wait_line "$WORK/sendhold.out" sent
+shim 1 /usr/bin/python3 "$PY" connect 10.77.0.2 7703 >"$WORK/connect.out" 2>&1 &
+CN=$!
+PIDS+=($CN)
+# The writer fills the ring and blocks; the connect() is acknowledged.
+sleep 1.5
+for f in reader writer connect s7704; do
+	grep -q "t=" "$WORK/$f.out" && { cat "$WORK/$f.out"; fail "$f ended before the destroy"; }
+done
+PRD=$(own_pgrep "deadpeer.py reader")
+PWR=$(own_pgrep "deadpeer.py writer")
+[ -n "$PRD" ] && [ -n "$PWR" ] || fail "no reader or writer process"
+before=0
+for p in $PRD $PWR; do
+	before=$((before + $(grep -c "/grant/1/" "/proc/$p/maps")))
+done
+[ "$before" -gt 0 ] || { fail "the clients map nothing of domain 2 before the destroy"; }
+
+# Domain 2 dies as Xen's domains do: silently, then its home goes.
+for p in $(ip netns pids "xsit$$-2"); do kill -STOP "$p"; done
+T0=$(date +%s.%N)
+XSOCK_DOMID=0 "$XSOCKCTL" domain destroy 2 || fail "domain destroy 2"
+for f in reader writer connect s7704; do wait_line "$WORK/$f.out" ".*t="; done
+
+# maps_of PID: lines of PID's mappings of pages granted to domain 1.
+sleep 0.2
+after=0
+for p in $PRD $PWR; do
+	after=$((after + $(grep -c "/grant/1/" "/proc/$p/maps" 2>/dev/null)))
+done
+
+check() {	# check NAME EXPECTED-REGEX
+	local line t dt
+	line=$(grep "t=" "$WORK/$1.out")
+	t=${line##*t=}
+	dt=$(echo "$t - $T0" | bc)
+	say "$1: ${line% t=*}, $dt s after the destroy"
+	echo "$line" | grep -Eq "$2" || fail "$1: expected /$2/"
+	[ "$(echo "$dt < 1.0" | bc)" = 1 ] || fail "$1 took $dt s (more than 1 s)"
+}
+check reader "^bytes=1048576 sha=172c15dc2e12b50e end=EOF "
+check writer "err=(EPIPE|ECONNRESET) "
+check connect "^connect=ECONNREFUSED "
+check s7704 "^bytes=1000 sha=1e9bc38cbf860b9e end=EOF "
+say "mappings of domain 2's pages in the reader and writer: $before before, $after after"
+[ "$after" = 0 ] || fail "a dead domain's pages are still mapped"
+for p in $RD $WR $CN $SRV1; do wait "$p"; done
+say "PASS"
