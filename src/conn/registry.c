@@ -217,10 +217,24 @@ static int decode_words(const char *w, size_t len, struct xs_peer *out)
 {
 	int rc;
 
+	size_t i = 0, start;
+
 	if (len == 0)
 		return 0;
 	if (xs_neg_check(w, len) < 0)
 		return -EINVAL;
+	/* Every word "key=value", neither empty (a bare word is garbage). */
+	while (i < len) {
+		while (i < len && w[i] == ' ')
+			i++;
+		if (i == len)
+			break;
+		start = i;
+		while (i < len && w[i] != ' ')
+			i++;
+		if (w[start] == '=' || !memchr(w + start, '=', i - start) || w[i - 1] == '=')
+			return -EINVAL;
+	}
 	rc = xs_kv_get(w, len, XSOCK_KEY_NAME, out->name, sizeof(out->name));
 	if (rc == -ENOENT)
 		out->name[0] = '\0';
