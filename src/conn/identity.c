@@ -240,6 +240,12 @@ static int idents_add(struct xs_idents *ids, const struct xs_ident *id, unsigned
 
 int xs_idents_read(struct xsp_store *st, xsp_domid_t self, struct xs_idents *out)
 {
+	return xs_idents_read_some(st, self, NULL, 0, out);
+}
+
+int xs_idents_read_some(struct xsp_store *st, xsp_domid_t self, const xsp_domid_t *doms,
+			unsigned int ndoms, struct xs_idents *out)
+{
 	char path[PATH_MAX_LEN], **names = NULL;
 	unsigned int nnames = 0, i, cap = 0;
 	struct xs_ident id;
@@ -247,8 +253,16 @@ int xs_idents_read(struct xsp_store *st, xsp_domid_t self, struct xs_idents *out
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	/* The toolstack's, where we may read them (domain 0). */
-	if (xsp_store_list(st, XSP_TXN_NONE, XSOCK_XS_DOMAIN_DIR, &names, &nnames) == 0) {
+	/* Only some domains: their toolstack nodes, where we may read them. */
+	for (i = 0; doms && rc == 0 && i < ndoms; i++) {
+		if (doms[i] == self || xs_idents_by_dom(out, doms[i]) ||
+		    ident_toolstack(st, doms[i], &id) < 0)
+			continue;
+		rc = idents_add(out, &id, &cap);
+		out->toolstack = true;
+	}
+	/* All of them, where we may read them (domain 0). */
+	if (!doms && xsp_store_list(st, XSP_TXN_NONE, XSOCK_XS_DOMAIN_DIR, &names, &nnames) == 0) {
 		for (i = 0; rc == 0 && i < nnames; i++) {
 			if (xs_registry_parse_domid(names[i], strlen(names[i]), &dom) < 0 ||
 			    dom == self || ident_toolstack(st, dom, &id) < 0)

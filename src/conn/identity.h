@@ -61,6 +61,10 @@ struct xs_idents {
  * Free with xs_idents_free().
  */
 int xs_idents_read(struct xsp_store *st, xsp_domid_t self, struct xs_idents *out);
+/* The same, with only the toolstack's nodes of @doms (@ndoms of them)
+ * read: what resolving bindings by id needs, without listing every domain. */
+int xs_idents_read_some(struct xsp_store *st, xsp_domid_t self, const xsp_domid_t *doms,
+			unsigned int ndoms, struct xs_idents *out);
 void xs_idents_free(struct xs_idents *ids);
 const struct xs_ident *xs_idents_by_dom(const struct xs_idents *ids, xsp_domid_t dom);
 /* -ENOENT no domain of that name, -EEXIST more than one. */

@@ -392,6 +392,32 @@ static bool needs_identity(const struct xs_peer *peers, unsigned int n)
 	return false;
 }
 
+/*
+ * The identities resolution needs: every domain's when an entry has a
+ * name (domain 0 lists them all), else only those of the domains bound
+ * by id (a host may have many domains), and domain 0's directory.
+ */
+static int idents_for(struct xsp_store *st, xsp_domid_t self, const struct xs_peer *peers,
+		      unsigned int n, struct xs_idents *ids)
+{
+	xsp_domid_t *doms;
+	unsigned int i, k = 0;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if (peers[i].name[0])
+			return xs_idents_read(st, self, ids);
+	doms = calloc(n ? n : 1, sizeof(*doms));
+	if (!doms)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (peers[i].uuid[0])
+			doms[k++] = peers[i].dom;
+	rc = xs_idents_read_some(st, self, doms, k, ids);
+	free(doms);
+	return rc;
+}
+
 int xs_registry_list(struct xsp_store *st, xsp_domid_t self,
 		     struct xs_peer **peers, unsigned int *n)
 {
@@ -414,7 +440,7 @@ int xs_registry_list(struct xsp_store *st, xsp_domid_t self,
 		if (rc < 0)
 			return 0;
 	}
-	rc = xs_idents_read(st, self, &ids);
+	rc = idents_for(st, self, *peers, *n, &ids);
 	if (rc == 0) {
 		rc = xs_registry_resolve(&ids, self, peers, n);
 		xs_idents_free(&ids);
