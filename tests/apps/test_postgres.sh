@@ -5,8 +5,10 @@
 # accept), psql and pgbench in domain 1. pgbench initialises its tables
 # and runs TPC-B-like transactions from 8 clients; every transaction must
 # commit (no failures) and psql must read back what it wrote. Then the
-# same over plain TCP loopback. Everything runs as the postgres user (the
-# local backend's files are private to one uid).
+# same over plain TCP loopback. Everything runs as the postgres user, as
+# an administrator installs it (docs/protocol.md, "Who may use rings"):
+# postgres is a member of the group `xsockctl setup --group` names, the
+# local backend's tree is that group's, and nothing else is changed.
 . "$(dirname "$0")/applib.sh"
 setup_apps
 need_app psql postgresql-client
@@ -20,7 +22,11 @@ PORT=7661
 SECS=${XSOCK_APPS_PGBENCH_SECS:-5}
 
 chmod 755 "$WORK"
-chown -R postgres: "$XSOCK_LOCAL_DIR"
+G=xsg$$
+trap 'stop "${PIDS[@]}" 2>/dev/null; cleanup 2>/dev/null; groupdel "$G" 2>/dev/null' EXIT
+groupadd "$G" && gpasswd -a postgres "$G" >/dev/null || fail "group $G with postgres"
+"$XSOCKCTL" setup --group "$G" >"$WORK/setup.out" 2>&1 ||
+	{ cat "$WORK/setup.out"; fail "xsockctl setup --group $G"; }
 AS_PG="setpriv --reuid=postgres --regid=postgres --init-groups env HOME=$WORK"
 
 # Run as postgres in the current mode's server / client domain.

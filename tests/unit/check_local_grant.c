@@ -410,6 +410,71 @@ START_TEST(map_notify_disarm_and_arm)
 }
 END_TEST
 
+/* ---- a dead granting domain: the mapping becomes our own copy ----------------------- */
+
+/* Lines of /proc/self/maps that map a share file granted to @grantee. */
+static int maps_of_grants(unsigned int grantee)
+{
+	char want[300], line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	snprintf(want, sizeof(want), "%s/grant/%u/", dir, grantee);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, want))
+			n++;
+	fclose(f);
+	return n;
+}
+
+START_TEST(map_orphan_keeps_bytes_drops_grants)
+{
+	struct xsp *p1 = xp_open_as(1), *p2 = xp_open_as(2);
+	struct xsp_unmap_notify n = { .offset = 100 };
+	struct xsp_share *s, *s1;
+	struct xsp_map *m, *m1;
+	unsigned char *c1;
+	int sharer;
+	void *addr;
+
+	ck_assert_int_eq(xsp_share(p1, 2, 3, NULL, &s), 0);
+	xp_fill(xsp_share_addr(s), 3 * XSP_PAGE_SIZE, 1);
+	sharer = maps_of_grants(2);	/* the sharer's own mapping, here too */
+	ck_assert_int_eq(xsp_map(p2, 1, 3, xsp_share_refs(s), NULL, &m), 0);
+	addr = xsp_map_addr(m);
+	ck_assert_int_gt(maps_of_grants(2), sharer);
+	ck_assert_int_eq(xsp_map_orphan(m), 0);
+	/* Same address, same bytes, no longer the granted pages. */
+	ck_assert_ptr_eq(xsp_map_addr(m), addr);
+	ck_assert(xp_check(addr, 3 * XSP_PAGE_SIZE, 1));
+	ck_assert_int_eq(maps_of_grants(2), sharer);
+	xp_fill(addr, 3 * XSP_PAGE_SIZE, 4);
+	ck_assert(xp_check(xsp_share_addr(s), 3 * XSP_PAGE_SIZE, 1));
+	/* Idempotent; a forked holder keeps the copy where it is. */
+	ck_assert_int_eq(xsp_map_orphan(m), 0);
+	ck_assert_int_eq(xsp_map_again(p2, m), 0);
+	ck_assert_ptr_eq(xsp_map_addr(m), addr);
+	ck_assert(xp_check(addr, 3 * XSP_PAGE_SIZE, 4));
+	xsp_unmap(m);
+
+	/* Nobody to tell: an armed notification does not fire. */
+	ck_assert_int_eq(xsp_share(p1, 2, 1, NULL, &s1), 0);
+	c1 = xsp_share_addr(s1);
+	c1[100] = 1;
+	ck_assert_int_eq(xsp_map(p2, 1, 1, xsp_share_refs(s1), &n, &m1), 0);
+	ck_assert_int_eq(xsp_map_orphan(m1), 0);
+	ck_assert_int_eq(xsp_map_set_notify(m1, &n), 0);
+	xsp_unmap(m1);
+	ck_assert_uint_eq(c1[100], 1);
+	ck_assert_int_eq(xsp_map_orphan(NULL), -EINVAL);
+	xsp_unshare(s1);
+	xsp_unshare(s);
+	xsp_close(p2);
+	xsp_close(p1);
+}
+END_TEST
+
 /* ---- lifetime --------------------------------------------------------------------- */
 
 START_TEST(unshare_removes_files)
@@ -1072,6 +1137,7 @@ static Suite *grant_suite(void)
 	tcase_add_test(tc, fork_child_maps_again);
 	tcase_add_test(tc, fork_child_maps_again_revoked);
 	tcase_add_test(tc, map_notify_disarm_and_arm);
+	tcase_add_test(tc, map_orphan_keeps_bytes_drops_grants);
 	tcase_add_test(tc, unshare_removes_files);
 	tcase_add_test(tc, map_after_unshare_enoent);
 	tcase_add_test(tc, grant_limit_enospc);

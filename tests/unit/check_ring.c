@@ -134,6 +134,44 @@ static void fill(uint8_t *buf, size_t n, uint8_t seed)
  * after xsr_rebase() the stream carries on from where it was, in both
  * directions, and the old addresses are never touched again.
  */
+/*
+ * A dead peer domain told to one holder of an endpoint (the process that
+ * serves it) is seen by every holder: they share struct xsr_own (here: a
+ * second view adopting the same one, as a forked child's copy does).
+ */
+START_TEST(test_peer_gone_seen_by_every_holder)
+{
+	unsigned int order = 1;
+	size_t dlen = (size_t)PG << order;
+	uint32_t refs[2] = { 1, 2 };
+	uint8_t out[1000], in[1000];
+	struct xsr a, b, b2;
+	uint8_t *v;
+	int k = 0;
+
+	v = mmap(NULL, PG + dlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(v, MAP_FAILED);
+	ck_assert_int_eq(xsr_format(v, order, refs), 0);
+	ck_assert_int_eq(xsr_attach(&a, XSR_SIDE_A, v, v + PG, order, count_kick, &k), 0);
+	ck_assert_int_eq(xsr_attach(&b, XSR_SIDE_B, v, v + PG, order, count_kick, &k), 0);
+	ck_assert_int_eq(xsr_adopt(&b2, XSR_SIDE_B, v, v + PG, order, count_kick, &k, b.own), 0);
+	fill(out, sizeof(out), 9);
+	ck_assert_int_eq(xsr_write(&a, out, 1000), 1000);
+	ck_assert_int_eq(xsr_read(&b2, in, 10, XSR_PEEK), 10);	/* not gone yet */
+	xsr_peer_gone(&b);
+	/* The other holder: what arrived, then end of stream; writes EPIPE. */
+	ck_assert_int_eq(xsr_write(&b2, out, 10), -EPIPE);
+	ck_assert_int_eq(xsr_read(&b2, in, sizeof(in), 0), 1000);
+	ck_assert_int_eq(memcmp(in, out, 1000), 0);
+	ck_assert_int_eq(xsr_read(&b2, in, sizeof(in), 0), 0);
+	ck_assert(xsr_poll(&b2) & XSR_HUP);
+	xsr_detach(&b2);
+	xsr_detach(&a);
+	xsr_detach(&b);
+	munmap(v, PG + dlen);
+}
+END_TEST
+
 START_TEST(test_rebase_keeps_stream)
 {
 	unsigned int order = 1;
@@ -1193,6 +1231,7 @@ static Suite *ring_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_rebase_keeps_stream);
+	tcase_add_test(tc, test_peer_gone_seen_by_every_holder);
 	tcase_add_test(tc, test_poll_for);
 	tcase_add_test(tc, test_poll_own_indexes);
 	tcase_add_test(tc, test_fill_exactly_full);

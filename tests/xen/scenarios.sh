@@ -786,36 +786,43 @@ scenario_fork_after_connect() { forkpair "$U1" "$U2" 7070 && forkpair "$U1" 0 70
 #
 # Xen tells a domain nothing when its peer *domain* dies: no unmap
 # notification fires, no event comes. U2 serves three connections of U1:
-# one that sent 1 MiB and holds (U1's reader is blocked in recv), one
+# one that sent 64 KiB and holds (U1's reader is blocked in recv), one
 # that never reads (U1's writer is blocked on a full ring), and one that
 # sent 1 MiB into a U1 socat that never reads it (it holds the ring's
 # mapping without a call of ours: only the shim's event thread can let go
 # of U2's pages). A U2 client stopped itself (XSOCK_FAULT=stop-before-
 # attach) in the middle of its negotiation with a U1 listener. Then
 # `xl destroy` of U2. U1's reader must end with end of stream after the
-# 1 MiB, its writer with an error, both within 2 s on U1's own clock; the
+# 64 KiB, its writer with an error, both within 2 s on U1's own clock; the
 # U1 listener must serve a dom0 client at once; and `xl list` must not
 # show U2 lingering as a dying domain (its pages unmapped by U1's
 # holder). U2 is then created again (a new domid) and set up as before.
 scenario_domain_destroyed() {
 	A1=$(addr_of $U1) A2=$(addr_of $U2) S=/local/domain/$U1/data
 	xenstore-rm $S/ddready $S/ddgo 2> /dev/null
-	j2=$(start_on "$U2" "$SHIM socat -u SYSTEM:'head -c 1048576 /dev/zero; sleep 600' TCP-LISTEN:7091,reuseaddr &
+	j2=$(start_on "$U2" "$SHIM socat -u SYSTEM:'head -c 65536 /dev/zero; sleep 600' TCP-LISTEN:7091,reuseaddr &
 		$SHIM socat -u TCP-LISTEN:7092,reuseaddr SYSTEM:'sleep 600' &
 		$SHIM socat -u SYSTEM:'head -c 1048576 /dev/zero; sleep 600' TCP-LISTEN:7093,reuseaddr &
 		wait")
 	for p in 7091 7092 7093; do wait_listen "$U2" $p || return 1; done
-	j1=$(start_on "$U1" "XSOCK_ACCEPT_TIMEOUT_MS=20000 $SHIM socat -u TCP-LISTEN:7094,reuseaddr STDOUT > /tmp/dd.acc &
+	j1=$(start_on "$U1" "export XSOCK_CONNECT_TIMEOUT_MS=60000
+		XSOCK_ACCEPT_TIMEOUT_MS=30000 XSOCK_DEBUG=3 XSOCK_LOG=/tmp/dd.lst.log \
+			$SHIM socat -u TCP-LISTEN:7094,reuseaddr STDOUT > /tmp/dd.acc &
 		echo \$! > /tmp/dd.lst
-		( $SHIM socat -u TCP:$A2:7091 STDOUT | wc -c > /tmp/dd.rd ) & prd=\$!
+		( XSOCK_DEBUG=3 XSOCK_LOG=/tmp/dd.rd.log $SHIM socat -u TCP:$A2:7091 STDOUT 2> /tmp/dd.rd.err |
+			wc -c > /tmp/dd.rd ) & prd=\$!
 		( head -c 400000000 /dev/zero | $SHIM socat -u STDIN TCP:$A2:7092; echo \$? > /tmp/dd.wr ) & pwr=\$!
 		$SHIM socat -u TCP:$A2:7093 SYSTEM:'sleep 600' & echo \$! > /tmp/dd.pin
-		sleep 2; xenstore-write $S/ddready 1
+		sleep 6
+		kill -0 \$prd && kill -0 \$pwr && echo BOTH_BLOCKED=yes
+		xenstore-write $S/ddready 1
 		while ! xenstore-read $S/ddgo > /dev/null 2>&1; do sleep 0.05; done
 		t0=\$($NOW)
+		while xenstore-read /local/domain/$U2/data/xsock/conn/$U1 > /dev/null 2>&1; do :; done
+		echo HOME_GONE_AT=\$($NOW)
 		wait \$prd; echo RD_END=\$($NOW) RD_BYTES=\$(cat /tmp/dd.rd)
 		wait \$pwr; echo WR_END=\$($NOW) WR_RC=\$(cat /tmp/dd.wr)
-		echo GO_AT=\$t0")
+		echo GO_AT=\$t0; cat /tmp/dd.rd.err; grep -i 'dead\\|7091\\|refus' /tmp/dd.rd.log | tail -n 20")
 	wait_listen "$U1" 7094 || return 1
 	# Half done: U2's client reads U1's offer and stops before attaching.
 	j3=$(start_on "$U2" "XSOCK_FAULT=stop-before-attach $SHIM socat -u OPEN:/dev/null TCP:$A1:7094")
@@ -832,7 +839,7 @@ scenario_domain_destroyed() {
 	t0=$(date +%s.%N)
 	xl destroy "$old"
 	t1=$(date +%s.%N)
-	d0=$(echo hello | $SHIM socat - TCP:$A1:7094 2>&1; echo "rc=$?")
+	d0=$(echo hello | env $SHIM socat - TCP:$A1:7094 2>&1; echo "rc=$?")
 	t2=$(date +%s.%N)
 	out=$(wait_on "$U1" "$j1" 30)
 	echo "$out"
@@ -846,22 +853,30 @@ scenario_domain_destroyed() {
 		sleep 0.1
 	done
 	xl list
-	on "$U1" 'kill $(cat /tmp/dd.pin) $(cat /tmp/dd.lst) 2> /dev/null; echo ACC_BYTES=$(wc -c < /tmp/dd.acc)' > /tmp/dd.u1
+	on "$U1" 'kill $(cat /tmp/dd.pin) $(cat /tmp/dd.lst) 2> /dev/null; echo ACC_BYTES=$(wc -c < /tmp/dd.acc)
+		grep -i "offer\|abort\|dead" /tmp/dd.lst.log | tail -n 8' > /tmp/dd.u1
 	cat /tmp/dd.u1
-	rd=$(echo "$(field GO_AT "$out") $(field RD_END "$out" | cut -d' ' -f1)" |
+	# From the toolstack's removal of U2's home, as U1 saw it (polling).
+	rd=$(echo "$(field HOME_GONE_AT "$out") $(field RD_END "$out" | cut -d' ' -f1)" |
 		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
-	wr=$(echo "$(field GO_AT "$out") $(field WR_END "$out" | cut -d' ' -f1)" |
+	wr=$(echo "$(field HOME_GONE_AT "$out") $(field WR_END "$out" | cut -d' ' -f1)" |
 		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
+	go=$(echo "$(field GO_AT "$out") $(field HOME_GONE_AT "$out")" |
+		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
+	xld=$(echo "$t1 $t0" | awk '{ printf "%.2f", $1 - $2 }')
 	rdb=$(echo "$out" | sed -n 's/.*RD_BYTES=//p' | tail -n 1)
 	wrc=$(echo "$out" | sed -n 's/.*WR_RC=//p' | tail -n 1)
 	acc=$(echo "$t2 $t1" | awk '{ printf "%.2f", $1 - $2 }')
 	accb=$(field ACC_BYTES "$(cat /tmp/dd.u1)")
-	result "xl destroy of dom$old: U1's blocked reader ended ${rd:-?} s after the go with" \
-		"${rdb:-?} bytes, its blocked writer ${wr:-?} s (rc ${wrc:-?}); the half-negotiated" \
-		"U1 listener served dom0 in $acc s ($accb bytes); dom$old gone from xl list after" \
-		"$gone s; Xen grants/channels before $before"
+	result "xl destroy of dom$old (took $xld s; U1 saw its home go ${go:-?} s after the go):" \
+		"U1's blocked reader ended ${rd:-?} s after that with ${rdb:-?} bytes, its blocked" \
+		"writer ${wr:-?} s (rc ${wrc:-?}); the half-negotiated U1 listener served dom0 in" \
+		"$acc s ($accb bytes); dom$old gone from xl list ${gone} s after the destroy began;" \
+		"Xen grants/channels before $before"
+	echo "[dom0] client: $d0"
 	ok=0
-	[ "$rdb" = 1048576 ] || { echo "reader: $rdb bytes"; ok=1; }
+	[ "$(field BOTH_BLOCKED "$out")" = yes ] || { echo "reader or writer ended before the destroy"; ok=1; }
+	[ "$rdb" = 65536 ] || { echo "reader: $rdb bytes"; ok=1; }
 	[ -n "$wrc" ] && [ "$wrc" != 0 ] || { echo "writer rc: $wrc"; ok=1; }
 	awk -v r="$rd" -v w="$wr" 'BEGIN { exit !(r != "" && w != "" && r < 2.0 && w < 2.0) }' ||
 		{ echo "too slow: reader $rd s, writer $wr s"; ok=1; }
