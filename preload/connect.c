@@ -71,7 +71,9 @@ static uint16_t ephemeral_port(int fd, int family)
 /*
  * The registry, read at most every REGISTRY_MS per process: a connect()
  * would otherwise cost a store read. Changes reach running processes
- * that late.
+ * that late, and so do the names and identities it resolves (a domain
+ * restarted under its name, an id given to another domain): the
+ * listener, which decides, checks identities afresh.
  */
 #define REGISTRY_MS 250
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -100,6 +102,8 @@ static int registry_lookup(struct xs_ctx *ctx, const struct sockaddr *addr, sock
 	}
 	if (rc == 0)
 		rc = xs_registry_lookup(reg_peers, reg_n, addr, len, dom);
+	else
+		rc = -ENOENT;	/* no registry to read: not ours, as before */
 	pthread_mutex_unlock(&reg_lock);
 	return rc;
 }
@@ -150,7 +154,10 @@ static struct xs_route route_connect(int fd, const struct sockaddr *addr, sockle
 	ctx = shim_ctx();
 	if (!ctx)
 		return no_ctx_route();
-	if (registry_lookup(ctx, addr, len, &dom) < 0)
+	rc = registry_lookup(ctx, addr, len, &dom);
+	if (rc == -EHOSTUNREACH)
+		return xs_route_peer_down(ctx, dom);
+	if (rc < 0)
 		return xs_route_libc();
 	/* A parked ring to that address carries the connection at once. */
 	c = pool_take(dom, addr, len);

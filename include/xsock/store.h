@@ -39,6 +39,11 @@
  *                             XSOCK_ANSWER_WAIT_FMT; readable by S and C
  *   B(S)/bell/<port>/<bell>   a doorbell (S-internal): XSOCK_BELL_FMT;
  *                             readable by S only
+ *   B(U)/dir/<d>              domain 0's directory for U: what U may know
+ *                             of domain <d> (XSOCK_DIR_FMT), written by
+ *                             domain 0 only (owner 0), readable by U only
+ *                             ([n0, rU]); a node with another owner is
+ *                             not trusted (below, "Identity")
  * Each req/<S> and conn/<C> directory is created with permissions [owner
  * self: none, peer: read]; its children inherit them. Once created, these
  * two directories are never removed by an implementation: they go only
@@ -61,6 +66,23 @@
  * writing it, and every answer whose request is gone; C reads its answer
  * as soon as it appears (it watches the node).
  *
+ * Identity. A domain is known by its name and its UUID, as Xen's
+ * toolstack records them: /local/domain/<d>/name (XSOCK_XS_NAME_FMT) and
+ * /local/domain/<d>/vm = "/vm/<uuid>" (XSOCK_XS_VM_FMT), readable by
+ * domain 0 and <d> only, owner domain 0. A domain that may read those
+ * nodes (domain 0) takes a domain's identity from them; a domain U that
+ * may not takes it from its B(U)/dir/<d>, which domain 0 publishes
+ * (`xsockctl discover`). Either is trusted only when its owner is domain
+ * 0. Names: 1..XSOCK_NAME_MAX of [A-Za-z0-9._-], not all digits. UUIDs:
+ * 8-4-4-4-12 lowercase hex digits.
+ *
+ * Registry entries (XSOCK_PEER_FMT) may carry, after the prefix, the
+ * optional words name=<name> (the entry names a domain: the domid before
+ * it is only its last resolution, the name decides) and uuid=<uuid> (the
+ * entry is bound to that domain's identity: a domain that now holds the
+ * domid with another UUID is not that peer). Readers of this version
+ * accept them; older readers skip such entries (no ring: fail closed).
+ *
  * Values. Words "key=value" of printable ASCII (0x21..0x7e) separated by
  * one or more spaces, at most XSOCK_VALUE_MAX bytes. Unknown words are
  * ignored; a missing, empty, repeated or malformed word, a NUL or control
@@ -82,6 +104,7 @@
 #define XSOCK_NODE_REQ		"req"
 #define XSOCK_NODE_CONN		"conn"
 #define XSOCK_NODE_BELL		"bell"
+#define XSOCK_NODE_DIR		"dir"
 
 /*
  * Path formats; their arguments (domain ids, then ports or an id):
@@ -105,6 +128,18 @@
 #define XSOCK_CONN_PATH_FMT	XSOCK_CONN_PEER_FMT "/%s"
 #define XSOCK_BELL_DIR_FMT	XSOCK_STORE_BASE_FMT "/" XSOCK_NODE_BELL "/%u"
 #define XSOCK_BELL_PATH_FMT	XSOCK_BELL_DIR_FMT "/%u"
+/* B(U)/dir and B(U)/dir/<d>: arguments U, then d. */
+#define XSOCK_DIR_DIR_FMT	XSOCK_STORE_BASE_FMT "/" XSOCK_NODE_DIR
+#define XSOCK_DIR_PATH_FMT	XSOCK_DIR_DIR_FMT "/%u"
+
+/* The toolstack's nodes (Xen's, not xsock's): a domain's name and VM path. */
+#define XSOCK_XS_DOMAIN_DIR	"/local/domain"
+#define XSOCK_XS_NAME_FMT	"/local/domain/%u/name"
+#define XSOCK_XS_VM_FMT		"/local/domain/%u/vm"
+#define XSOCK_XS_VM_PREFIX	"/vm/"		/* the vm node's value: "/vm/<uuid>" */
+/* Special watches (domain 0 only, unless granted): a domain came, went. */
+#define XSOCK_XS_INTRODUCE	"@introduceDomain"
+#define XSOCK_XS_RELEASE	"@releaseDomain"
 
 /* ---- words ------------------------------------------------------------- */
 
@@ -139,6 +174,14 @@
 					 * (1..XSOCK_IDLE_MAX_MS); C reopens a parked
 					 * ring only within half of it */
 #define XSOCK_KEY_DOM	"dom"		/* doorbell: the client's domain */
+#define XSOCK_KEY_NAME	"name"		/* registry entry (optional), dir: a domain's
+					 * name (see "Identity") */
+#define XSOCK_KEY_UUID	"uuid"		/* registry entry (optional), dir: a domain's
+					 * UUID (see "Identity") */
+/* XSOCK_KEY_ADDR in dir/<d> (optional): the addresses or prefixes U may
+ * reach d at, "ADDR[/PREFIX]" each, separated by commas, at most
+ * XSOCK_DIR_ADDRS_MAX; with it, U routes them to d and accepts d (as a
+ * registry entry of its own would). */
 
 /* Values of XSOCK_KEY_STATE. */
 #define XSOCK_STATE_OFFER	"offer"		/* S bound the channel, shared the ring */
@@ -147,8 +190,14 @@
 
 /* ---- values, as written (printf formats) -------------------------------- */
 
-/* B(d)/peers/<key>: domain id, prefix ("10.77.0.2/32", "fd00::/64"). */
+/* B(d)/peers/<key>: domain id, prefix ("10.77.0.2/32", "fd00::/64"),
+ * then optionally XSOCK_PEER_NAME_FMT and/or XSOCK_PEER_UUID_FMT. */
 #define XSOCK_PEER_FMT "%u %s"
+#define XSOCK_PEER_NAME_FMT " " XSOCK_KEY_NAME "=%s"
+#define XSOCK_PEER_UUID_FMT " " XSOCK_KEY_UUID "=%s"
+
+/* B(U)/dir/<d>: name, uuid, then optionally " addr=<a>[,<a>...]". */
+#define XSOCK_DIR_FMT XSOCK_KEY_NAME "=%s " XSOCK_KEY_UUID "=%s"
 
 /* B(S)/listen/...: pid, listener id; ... and the bound address. */
 #define XSOCK_LISTEN_FMT XSOCK_KEY_PID "=%d " XSOCK_KEY_ID "=%s"
@@ -192,6 +241,9 @@
 #define XSOCK_LEGACY_PERMS_MAX	64u	/* permission entries the legacy
 					 * listen/<port> node gets, at most */
 #define XSOCK_REFUSED_KEEP_MS	10000u	/* S keeps a refusal this long at most */
+#define XSOCK_NAME_MAX		64u	/* bytes in a domain name, at most */
+#define XSOCK_UUID_LEN		36u	/* bytes in a UUID */
+#define XSOCK_DIR_ADDRS_MAX	8u	/* addresses in a dir/<d> addr= word */
 
 /*
  * The refusal errnos a client passes on (Linux numbers): what a TCP

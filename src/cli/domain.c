@@ -373,6 +373,8 @@ static int do_create(char **argv, int argc)
 		if (rc != -EAGAIN)
 			break;
 	}
+	if (rc == 0)	/* as xenstored when the toolstack introduces it */
+		xsp_store_fire_special(st, "@introduceDomain");
 	xsp_store_close(st);
 	xsp_close(p);
 	if (rc == -EEXIST)
@@ -416,6 +418,8 @@ static int do_destroy(char **argv, int argc)
 		}
 	}
 	free(all);
+	if (rc == 0)	/* as xenstored once Xen has released the domain */
+		xsp_store_fire_special(st, "@releaseDomain");
 	xsp_store_close(st);
 	xsp_close(p);
 	if (rc == -ENOENT)

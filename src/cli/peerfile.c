@@ -16,14 +16,15 @@
 #include <unistd.h>
 
 #include "cli/peerfile.h"
+#include "conn/identity.h"
 
 #define DOMID_MAX (XSP_DOMID_SELF - 1)	/* 32751: the last non-reserved id */
 
 static const char new_file_header[] =
 	"# xsock peers: loaded into this domain's registry by `xsockctl peer load`\n"
 	"# (xsock-peers.service at boot) and edited by `xsockctl peer add|del --save`.\n"
-	"# One entry per line: ADDR[/PREFIX] DOMID, as `xsockctl peer add` takes them;\n"
-	"# '#' starts a comment. See xsockctl(8).\n";
+	"# One entry per line: ADDR[/PREFIX] DOMAIN (a domain id or name), as\n"
+	"# `xsockctl peer add` takes them; '#' starts a comment. See xsockctl(8).\n";
 
 const char *xs_cli_printable(const char *s, char *buf, size_t len)
 {
@@ -93,6 +94,25 @@ int xs_cli_parse_domid(const char *s, xsp_domid_t *out, char *why, size_t len)
 	snprintf(why, len, "invalid domain id '%s' (want 0..%u)",
 		 xs_cli_printable(s, shown, sizeof(shown)), DOMID_MAX);
 	return -EINVAL;
+}
+
+int xs_cli_parse_domain(const char *s, struct xs_peer *peer, char *why, size_t len)
+{
+	char shown[80];
+
+	peer->name[0] = '\0';
+	/* Digits (or a sign) say an id was meant: say what is wrong with it. */
+	if (s[0] == '-' || s[0] == '+' || strspn(s, "0123456789") == strlen(s))
+		return xs_cli_parse_domid(s, &peer->dom, why, len);
+	if (!xs_ident_name_ok(s, strlen(s))) {
+		snprintf(why, len, "invalid domain '%s' (want a domain id 0..%u or a name: "
+			 "1..%u of A-Z a-z 0-9 . _ -)", xs_cli_printable(s, shown, sizeof(shown)),
+			 DOMID_MAX, XSOCK_NAME_MAX);
+		return -EINVAL;
+	}
+	peer->dom = 0;
+	memcpy(peer->name, s, strlen(s) + 1);
+	return 0;
 }
 
 void xs_peerfile_free(struct xs_peerfile *pf)
@@ -182,17 +202,18 @@ static int parse_line(const struct xs_peerfile *pf, char *s, struct xs_peerfile_
 	if (nf == 0)
 		return 0;
 	if (nf == 1) {
-		snprintf(why, len, "missing domain id after '%s'",
+		snprintf(why, len, "missing domain after '%s'",
 			 xs_cli_printable(field[0], shown, sizeof(shown)));
 		return -EINVAL;
 	}
 	if (nf > 2) {
-		snprintf(why, len, "unexpected '%s' after the domain id (want ADDR[/PREFIX] DOMID)",
+		snprintf(why, len, "unexpected '%s' after the domain (want ADDR[/PREFIX] DOMAIN)",
 			 xs_cli_printable(field[2], shown, sizeof(shown)));
 		return -EINVAL;
 	}
+	memset(&l->peer, 0, sizeof(l->peer));
 	if (xs_cli_parse_prefix(field[0], &l->peer.prefix, why, len) < 0 ||
-	    xs_cli_parse_domid(field[1], &l->peer.dom, why, len) < 0)
+	    xs_cli_parse_domain(field[1], &l->peer, why, len) < 0)
 		return -EINVAL;
 	prev = xs_peerfile_find(pf, &l->peer.prefix);
 	if (prev >= 0) {
@@ -362,8 +383,13 @@ int xs_peerfile_set(struct xs_peerfile *pf, const struct xs_peer *peer)
 	i = xs_peerfile_find(pf, &peer->prefix);
 	if (i >= 0 && strchr(pf->lines[i].text, '#'))
 		comment = strchr(pf->lines[i].text, '#');
-	snprintf(line, sizeof(line), "%s %u%s%s", text, (unsigned int)peer->dom,
-		 *comment ? " " : "", comment);
+	/* A named entry is saved by its name: the id is only its last resolution. */
+	if (peer->name[0])
+		snprintf(line, sizeof(line), "%s %s%s%s", text, peer->name, *comment ? " " : "",
+			 comment);
+	else
+		snprintf(line, sizeof(line), "%s %u%s%s", text, (unsigned int)peer->dom,
+			 *comment ? " " : "", comment);
 	if (i < 0) {
 		rc = add_line(pf, line, strlen(line));
 		if (rc < 0)

@@ -4,10 +4,10 @@
  * rewrites it, and the validation of addresses and domain ids that the
  * command line and the file share.
  *
- * Format: one entry per line, "ADDR[/PREFIX] DOMID", the two fields
+ * Format: one entry per line, "ADDR[/PREFIX] DOMAIN", the two fields
  * separated by spaces or tabs; '#' starts a comment that runs to the end
- * of the line; blank lines are ignored. ADDR, PREFIX and DOMID are
- * exactly what `xsockctl peer add` takes. Lines are at most
+ * of the line; blank lines are ignored. ADDR, PREFIX and DOMAIN (a domain
+ * id or a domain name) are exactly what `xsockctl peer add` takes. Lines are at most
  * XS_PEERFILE_LINE_MAX bytes; control characters other than tab, and NUL
  * bytes, are errors; so is a second entry for the same prefix. Reading
  * is all or nothing: a file with any error yields no entries.
@@ -58,6 +58,12 @@ int xs_cli_parse_prefix(const char *s, struct xs_prefix *out, char *why, size_t 
 
 /* Parse DOMID (0..32751, decimal, no sign or leading zeros); @why as above. */
 int xs_cli_parse_domid(const char *s, xsp_domid_t *out, char *why, size_t len);
+/*
+ * Parse DOMAIN, a domain id as above or a domain name (1..64 of
+ * [A-Za-z0-9._-], not all digits): fills @peer's dom (0 for a name: it
+ * is resolved when used) and name; @why as above.
+ */
+int xs_cli_parse_domain(const char *s, struct xs_peer *peer, char *why, size_t len);
 
 /*
  * Read and validate @path into @pf (zeroed first; free it with

@@ -2,11 +2,12 @@
 /*
  * xsockctl: manage this domain's xsock peer registry and show status.
  *
- *   xsockctl peer add [--save] ADDR[/PREFIX] DOMID
+ *   xsockctl peer add [--save] ADDR[/PREFIX] DOMAIN
  *   xsockctl peer del [--save] ADDR[/PREFIX]
  *   xsockctl peer load [FILE]
  *   xsockctl peer list [-j|--json]
  *   xsockctl status [-j|--json]
+ *   xsockctl discover [--policy FILE] [--once] (discover.c)
  *   xsockctl setup [--group NAME] [--backend xen|local] [--root DIR] (setup.c)
  *   xsockctl domain create|destroy|list (domain.c: the local toolstack)
  *   xsockctl -h|--help|help, xsockctl --version
@@ -27,10 +28,12 @@
 #include <unistd.h>
 
 #include "cli/domain.h"
+#include "cli/discover.h"
 #include "cli/peerfile.h"
 #include "cli/setup.h"
 #include "conn/addr.h"
 #include "conn/conn.h"
+#include "conn/identity.h"
 #include "conn/registry.h"
 #include "conn/status.h"
 #include "platform/platform.h"
@@ -49,15 +52,23 @@ static const char usage_text[] =
 	"Manage the xsock peer registry of this domain.\n"
 	"\n"
 	"Commands:\n"
-	"  peer add ADDR[/PREFIX] DOMID   route ADDR (or the prefix) to domain DOMID\n"
-	"                                 and accept ring connections from it\n"
+	"  peer add ADDR[/PREFIX] DOMAIN  route ADDR (or the prefix) to DOMAIN (a domain\n"
+	"                                 id or name) and accept ring connections\n"
+	"                                 from it; a name is resolved when used, an\n"
+	"                                 id is bound to that domain's identity\n"
 	"  peer del ADDR[/PREFIX]         remove that entry\n"
 	"      --save                     (add, del) also record the change in the\n"
 	"                                 peers file, for the next boot\n"
 	"  peer load [FILE]               add every entry of FILE (default: the peers\n"
 	"                                 file), all or none\n"
-	"  peer list [-j|--json]          list entries (PREFIX DOMAIN), longest first\n"
+	"  peer list [-j|--json]          list entries (PREFIX DOMAIN NAME STATE),\n"
+	"                                 longest first; DOMAIN is the current id\n"
 	"  status [-j|--json]             show live xsock connections\n"
+	"  discover [--policy FILE] [--once]\n"
+	"                                 (domain 0) publish to each domain the names,\n"
+	"                                 identities and addresses of the domains the\n"
+	"                                 policy (default " "/etc/xsock/policy) lets it\n"
+	"                                 reach; without --once, keep doing so\n"
 	"  sweep                          remove advertisements of listeners whose\n"
 	"                                 process died (SIGKILL leaves them behind),\n"
 	"                                 requests of dead clients, and answers\n"
@@ -78,9 +89,10 @@ static const char usage_text[] =
 	"  --version                      show the version\n"
 	"\n"
 	"ADDR is an IPv4 dotted quad or an IPv6 address; PREFIX a length (0-32 or\n"
-	"0-128) with all host bits of ADDR clear. DOMID is 0..32751, not this domain.\n"
+	"0-128) with all host bits of ADDR clear. DOMAIN is a domain id 0..32751, not\n"
+	"this domain, or a name (1..64 of A-Z a-z 0-9 . _ -, not all digits).\n"
 	"The peers file (" PEERS_FILE_DEFAULT ", or XSOCK_PEERS_FILE) has one\n"
-	"'ADDR[/PREFIX] DOMID' per line; '#' starts a comment.\n"
+	"'ADDR[/PREFIX] DOMAIN' per line; '#' starts a comment.\n"
 	"\n"
 	"Environment: XSOCK_BACKEND (xen|local), XSOCK_DOMID and XSOCK_LOCAL_DIR (local\n"
 	"backend), XSOCK_PEERS_FILE, XSOCK_DEBUG, XSOCK_LOG. Exit status: 0 ok,\n"
@@ -271,6 +283,34 @@ static void save_undo(const struct xs_peerfile *pf)
 		fprintf(stderr, "xsockctl: cannot restore %s: %s\n", peers_file(), strerror(-rc));
 }
 
+/*
+ * What `peer add` and `peer load` store besides the prefix: a named
+ * entry gets the id its name has now (0 and a note when none: it waits,
+ * down, for such a domain); an entry by id is bound to the identity of
+ * the domain that has the id now, when we can know it.
+ */
+static void peer_bind(struct ctx *c, struct xs_peer *peer)
+{
+	const struct xs_ident *found;
+	struct xs_idents ids;
+	struct xs_ident id;
+
+	if (!peer->name[0]) {
+		if (xs_ident_of(c->st, c->self, peer->dom, &id) == 0)
+			memcpy(peer->uuid, id.uuid, sizeof(peer->uuid));
+		return;
+	}
+	peer->dom = 0;
+	if (xs_idents_read(c->st, c->self, &ids) < 0)
+		return;
+	if (xs_idents_by_name(&ids, peer->name, &found) == 0)
+		peer->dom = found->dom;
+	else
+		fprintf(stderr, "xsockctl: note: no domain named '%s' is known here now; the "
+			"entry is down until there is one\n", peer->name);
+	xs_idents_free(&ids);
+}
+
 static int cmd_peer_add(char **argv, int argc)
 {
 	char shown[80], text[XS_PREFIX_STRLEN], what[160], why[256];
@@ -285,20 +325,21 @@ static int cmd_peer_add(char **argv, int argc)
 	if (rc)
 		return rc;
 	if (nops < 1)
-		return usage_error("peer add: missing ADDR[/PREFIX] and DOMID");
+		return usage_error("peer add: missing ADDR[/PREFIX] and DOMAIN");
 	if (nops < 2)
-		return usage_error("peer add: missing DOMID after '%s'",
+		return usage_error("peer add: missing DOMAIN after '%s'",
 				   printable(ops[0], shown, sizeof(shown)));
 	if (nops > 2)
 		return usage_error("unexpected argument '%s'",
 				   printable(ops[2], shown, sizeof(shown)));
+	memset(&peer, 0, sizeof(peer));
 	if (xs_cli_parse_prefix(ops[0], &peer.prefix, why, sizeof(why)) < 0 ||
-	    xs_cli_parse_domid(ops[1], &peer.dom, why, sizeof(why)) < 0)
+	    xs_cli_parse_domain(ops[1], &peer, why, sizeof(why)) < 0)
 		return usage_error("%s", why);
 	rc = ctx_open_backend(&c);
 	if (rc)
 		return rc;
-	if (peer.dom == c.self) {
+	if (!peer.name[0] && peer.dom == c.self) {
 		xsp_close(c.p);
 		return usage_error("invalid domain id '%s': that is this domain",
 				   printable(ops[1], shown, sizeof(shown)));
@@ -306,6 +347,7 @@ static int cmd_peer_add(char **argv, int argc)
 	rc = ctx_open_store(&c);
 	if (rc)
 		return rc;
+	peer_bind(&c, &peer);
 	if (save) {
 		/* The file first: a store that refuses gets the file put back. */
 		rc = save_begin(&pf, &lockfd);
@@ -321,15 +363,15 @@ static int cmd_peer_add(char **argv, int argc)
 		}
 	}
 	xs_prefix_format(&peer.prefix, text, sizeof(text));
-	rc = xs_registry_add(c.st, c.self, &peer.prefix, peer.dom);
+	rc = xs_registry_add_all(c.st, c.self, &peer, 1);
 	ctx_close(&c);
 	if (rc < 0 && save)
 		save_undo(&pf);
 	if (save)
 		save_end(&pf, lockfd);
 	if (rc < 0) {
-		snprintf(what, sizeof(what), "cannot add peer %s -> domain %u", text,
-			 (unsigned int)peer.dom);
+		snprintf(what, sizeof(what), "cannot add peer %s -> domain %s", text,
+			 printable(ops[1], shown, sizeof(shown)));
 		return failure(what, -rc);
 	}
 	return EXIT_SUCCESS;
@@ -438,12 +480,13 @@ static int cmd_peer_load(char **argv, int argc)
 	for (i = 0; i < pf.n; i++) {
 		if (!pf.lines[i].entry)
 			continue;
-		if (pf.lines[i].peer.dom == c.self) {
+		if (!pf.lines[i].peer.name[0] && pf.lines[i].peer.dom == c.self) {
 			fprintf(stderr, "xsockctl: %s:%u: domain %u is this domain\n", path, i + 1,
 				(unsigned int)c.self);
 			rc = EXIT_FAILURE;
 		}
-		peers[k++] = pf.lines[i].peer;
+		peers[k] = pf.lines[i].peer;
+		peer_bind(&c, &peers[k++]);
 	}
 	if (rc) {
 		fprintf(stderr, "xsockctl: %s: nothing loaded\n", path);
@@ -464,39 +507,79 @@ out:
 	return rc;
 }
 
-static void print_peers(const struct xs_peer *peers, unsigned int n, xsp_domid_t self,
-			bool json)
+/* The name to show for @p: its own, or the one its domain has now ("-"). */
+static const char *shown_name(const struct xs_peer *p, const struct xs_idents *ids)
 {
-	char text[XS_PREFIX_STRLEN];
-	size_t width = strlen("PREFIX");
+	const struct xs_ident *id;
+
+	if (p->name[0])
+		return p->name;
+	id = ids ? xs_idents_by_dom(ids, p->dom) : NULL;
+	return id ? id->name : "-";
+}
+
+static void print_peers(const struct xs_peer *peers, unsigned int n, xsp_domid_t self,
+			const struct xs_idents *ids, bool json)
+{
+	char text[XS_PREFIX_STRLEN], dom[8];
+	size_t width = strlen("PREFIX"), nwidth = strlen("NAME");
 	unsigned int i;
 
 	if (json) {
 		printf("{\"domain\":%u,\"peers\":[", (unsigned int)self);
 		for (i = 0; i < n; i++) {
+			const char *name = shown_name(&peers[i], ids);
+
 			if (xs_prefix_format(&peers[i].prefix, text, sizeof(text)) < 0)
 				continue;
-			/* prefix text is [0-9a-f.:/] only: nothing to escape */
-			printf("%s{\"prefix\":\"%s\",\"domain\":%u}", i ? "," : "", text,
-			       (unsigned int)peers[i].dom);
+			/* prefix text is [0-9a-f.:/] only, names [A-Za-z0-9._-]:
+			 * nothing to escape */
+			printf("%s{\"prefix\":\"%s\",", i ? "," : "", text);
+			if (xs_peer_up(&peers[i]) || !peers[i].name[0])
+				printf("\"domain\":%u,", (unsigned int)peers[i].dom);
+			else
+				printf("\"domain\":null,");
+			if (strcmp(name, "-") != 0)
+				printf("\"name\":\"%s\",", name);
+			else
+				printf("\"name\":null,");
+			if (peers[i].uuid[0])
+				printf("\"uuid\":\"%s\",", peers[i].uuid);
+			printf("\"up\":%s,\"state\":\"%s\",\"source\":\"%s\"}",
+			       xs_peer_up(&peers[i]) ? "true" : "false",
+			       xs_peer_state_text(peers[i].state),
+			       peers[i].origin == XS_PEER_DIR ? "dir" : "peers");
 		}
 		printf("]}\n");
 		return;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (xs_prefix_format(&peers[i].prefix, text, sizeof(text)) == 0 &&
 		    strlen(text) > width)
 			width = strlen(text);
-	printf("%-*s  %s\n", (int)width, "PREFIX", "DOMAIN");
+		if (strlen(shown_name(&peers[i], ids)) > nwidth)
+			nwidth = strlen(shown_name(&peers[i], ids));
+	}
+	printf("%-*s  %-6s  %-*s  %s\n", (int)width, "PREFIX", "DOMAIN", (int)nwidth, "NAME",
+	       "STATE");
 	for (i = 0; i < n; i++) {
 		if (xs_prefix_format(&peers[i].prefix, text, sizeof(text)) < 0)
 			continue;
-		printf("%-*s  %u\n", (int)width, text, (unsigned int)peers[i].dom);
+		/* A named entry that resolves to nothing has no current id. */
+		if (xs_peer_up(&peers[i]) || !peers[i].name[0])
+			snprintf(dom, sizeof(dom), "%u", (unsigned int)peers[i].dom);
+		else
+			snprintf(dom, sizeof(dom), "-");
+		printf("%-*s  %-6s  %-*s  %s%s\n", (int)width, text, dom, (int)nwidth,
+		       shown_name(&peers[i], ids), xs_peer_state_text(peers[i].state),
+		       peers[i].origin == XS_PEER_DIR ? " (domain 0's directory)" : "");
 	}
 }
 
 static int cmd_peer_list(char **argv, int argc)
 {
+	struct xs_idents ids;
+	bool have_ids;
 	struct xs_peer *peers = NULL;
 	unsigned int n = 0;
 	struct ctx c;
@@ -514,7 +597,10 @@ static int cmd_peer_list(char **argv, int argc)
 		ctx_close(&c);
 		return failure("cannot list peers", -rc);
 	}
-	print_peers(peers, n, c.self, json);
+	have_ids = xs_idents_read(c.st, c.self, &ids) == 0;
+	print_peers(peers, n, c.self, have_ids ? &ids : NULL, json);
+	if (have_ids)
+		xs_idents_free(&ids);
 	free(peers);
 	ctx_close(&c);
 	return EXIT_SUCCESS;
@@ -608,6 +694,8 @@ static int run(int argc, char **argv)
 		return cmd_status(argv + 2, argc - 2);
 	if (strcmp(cmd, "sweep") == 0)
 		return cmd_sweep(argv + 2, argc - 2);
+	if (strcmp(cmd, "discover") == 0)
+		return cmd_discover(argv + 2, argc - 2);
 	if (strcmp(cmd, "setup") == 0)
 		return cmd_setup(argv + 2, argc - 2);
 	if (strcmp(cmd, "domain") == 0)

@@ -343,6 +343,9 @@ struct xs_listener {
 	struct xs_seen *seen;		/* requests already handled */
 	unsigned int nseen, seen_cap;
 	int64_t tidy_ms;		/* next look for answers to remove by time */
+	bool stale;			/* a domain's identity changed: refresh */
+	xsp_domid_t refused_dom;	/* the last domain refused as an impostor
+					 * (logged once) */
 };
 
 /*

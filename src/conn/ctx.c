@@ -51,7 +51,7 @@ int xs_ctx_open(struct xs_ctx **out)
 	fault = xs_env_str("XSOCK_FAULT");
 	if (fault && strcmp(fault, "die-before-attach") == 0)
 		ctx->fault_die_before_attach = true;
-	if (fault && strcmp(fault, "stop-before-attach") == 0)
+	else if (fault && strcmp(fault, "stop-before-attach") == 0)
 		ctx->fault_stop_before_attach = true;
 	else if (fault)
 		xs_log(XS_LOG_WARN, "ignoring unknown XSOCK_FAULT=%s", fault);

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/compiler.h"
 #include "common/log.h"
+#include "conn/identity.h"
 #include "conn/negotiate.h"
 #include "conn/private.h"
 
@@ -64,7 +65,7 @@ static int listener_refresh(struct xs_listener *l)
 		return -ENOMEM;
 	}
 	for (i = 0; i < n; i++)
-		if (!dom_in(watched, nw, peers[i].dom))
+		if (xs_peer_up(&peers[i]) && !dom_in(watched, nw, peers[i].dom))
 			watched[nw++] = peers[i].dom;
 	/* Drop watches of domains no longer registered, add new ones. */
 	for (i = 0; i < l->nwatched; i++) {
@@ -91,6 +92,7 @@ static int listener_refresh(struct xs_listener *l)
 	free(l->peers);
 	l->peers = peers;
 	l->npeers = n;
+	l->stale = false;
 	return xs_adv_publish(l, l->watched, l->nwatched);
 }
 
@@ -127,6 +129,18 @@ int xs_listener_open(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t 
 	rc = xsp_watch_add(l->st, path, "peers");
 	if (rc < 0)
 		goto close_store;
+	/*
+	 * Names and identities change with the domains (docs/protocol.md,
+	 * "Names and identity"): domain 0's directory for us, and, where we
+	 * may hear them (domain 0), domains coming and going. Best effort.
+	 */
+	l->refused_dom = XSP_DOMID_SELF;
+	snprintf(path, sizeof(path), XSOCK_DIR_DIR_FMT, ctx->self);
+	xsp_watch_add(l->st, path, "peers");
+	if (ctx->self == 0) {
+		xsp_watch_add(l->st, XSOCK_XS_INTRODUCE, "peers");
+		xsp_watch_add(l->st, XSOCK_XS_RELEASE, "peers");
+	}
 	rc = listener_refresh(l);
 	if (rc < 0)
 		goto close_store;
@@ -425,6 +439,73 @@ static unsigned int inflight_cap(const struct xs_listener *l)
 					  XS_DEFAULT_INFLIGHT_MAX;
 }
 
+/*
+ * May @dom connect now? The registry snapshot says it is registered; an
+ * entry bound to a name or an identity holds only while the domain that
+ * has the id now is that one (read afresh: the domain may have been
+ * destroyed and its id given to another since the snapshot). A plain
+ * entry holds as it is.
+ */
+static bool dom_allowed_now(struct xs_listener *l, xsp_domid_t dom)
+{
+	struct xs_ident id;
+	bool have = false;
+	unsigned int i;
+
+	for (i = 0; i < l->npeers; i++) {
+		const struct xs_peer *p = &l->peers[i];
+
+		if (p->dom != dom || !xs_peer_up(p))
+			continue;
+		if (!p->name[0] && !p->uuid[0])
+			return true;
+		if (!have && xs_ident_of(l->st, l->ctx->self, dom, &id) < 0)
+			return false;
+		have = true;
+		if ((!p->name[0] || strcmp(p->name, id.name) == 0) &&
+		    (!p->uuid[0] || strcmp(p->uuid, id.uuid) == 0))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Refuse @dom's requests not seen yet: it is not the domain registered.
+ * The registry is resolved again at the next pass (not in this one: the
+ * client must be able to read its refusal first; a domain taken out of
+ * the registry loses what we wrote for it).
+ */
+static void refuse_impostor(struct xs_listener *l, xsp_domid_t dom, char **names, unsigned int n)
+{
+	unsigned int i, count = 0;
+
+	for (i = 0; i < n; i++) {
+		if (xs_neg_check_id(names[i]) < 0 || seen_find(l, dom, names[i]) ||
+		    !seen_add(l, dom, names[i]))
+			continue;
+		xs_answer_refuse(l->st, l->ctx->self, dom, names[i], ECONNREFUSED);
+		count++;
+	}
+	if (count && l->refused_dom != dom) {
+		xs_log(XS_LOG_WARN, "port %u: dom%u is not the domain registered under that id "
+		       "(its name or identity changed): %u request%s refused", l->port, dom,
+		       count, count == 1 ? "" : "s");
+		l->refused_dom = dom;
+	}
+	l->stale = true;
+}
+
+/* Does @names hold a request of @dom not seen yet? */
+static bool has_new(struct xs_listener *l, xsp_domid_t dom, char **names, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (xs_neg_check_id(names[i]) == 0 && !seen_find(l, dom, names[i]))
+			return true;
+	return false;
+}
+
 static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 {
 	struct xs_ctx *ctx = l->ctx;
@@ -439,6 +520,11 @@ static void process_requests_of(struct xs_listener *l, xsp_domid_t dom)
 	if (rc < 0)
 		return;
 	seen_prune(l, dom, names, n);
+	if (has_new(l, dom, names, n) && !dom_allowed_now(l, dom)) {
+		refuse_impostor(l, dom, names, n);
+		free(names);
+		return;
+	}
 	held = inflight_of(l, dom, false);
 	for (i = 0; i < n; i++) {
 		struct xs_request *rq, **pp;
@@ -550,7 +636,7 @@ int xs_listener_process(struct xs_listener *l)
 			reqs = true;
 		free(path);
 	}
-	if (peers_changed) {
+	if (peers_changed || l->stale) {
 		int rc = listener_refresh(l);
 
 		if (rc < 0)

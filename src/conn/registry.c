@@ -23,19 +23,16 @@
 #include <xsock/store.h>
 
 #include "common/log.h"
+#include "conn/identity.h"
+#include "conn/negotiate.h"
 #include "conn/registry.h"
 
 #define PEERS_PATH_MAX 64
 #define ENTRY_PATH_MAX (PEERS_PATH_MAX + XS_PREFIX_KEYLEN)
-/* "<domid> <prefix>" */
-#define ENTRY_VALUE_MAX (8 + XS_PREFIX_STRLEN)
+/* "<domid> <prefix>[ name=<name>][ uuid=<uuid>]" */
+#define ENTRY_VALUE_MAX ((int)(8 + XS_PREFIX_STRLEN + 8 + XSOCK_NAME_MAX + 8 + XSOCK_UUID_LEN))
 /* How often a conflicting transaction is retried before giving up. */
 #define TXN_RETRIES 16
-
-static bool domid_usable(xsp_domid_t self, xsp_domid_t dom)
-{
-	return dom < XSP_DOMID_SELF && dom != self;
-}
 
 static void peers_path(xsp_domid_t self, char *buf)
 {
@@ -80,7 +77,11 @@ static int entry_encode(xsp_domid_t self, const struct xs_peer *peer, char *path
 	char text[XS_PREFIX_STRLEN];
 	int rc, n;
 
-	if (!domid_usable(self, peer->dom))
+	/* A named entry's domid is only its last resolution: it may be ours. */
+	if (peer->dom >= XSP_DOMID_SELF || (!peer->name[0] && peer->dom == self))
+		return -EINVAL;
+	if ((peer->name[0] && !xs_ident_name_ok(peer->name, strlen(peer->name))) ||
+	    (peer->uuid[0] && !xs_ident_uuid_ok(peer->uuid, strlen(peer->uuid))))
 		return -EINVAL;
 	rc = entry_path(self, &peer->prefix, path);
 	if (rc < 0)
@@ -89,10 +90,32 @@ static int entry_encode(xsp_domid_t self, const struct xs_peer *peer, char *path
 	if (rc < 0)
 		return rc;
 	n = snprintf(val, ENTRY_VALUE_MAX, XSOCK_PEER_FMT, (unsigned int)peer->dom, text);
+	if (n > 0 && n < ENTRY_VALUE_MAX && peer->name[0])
+		n += snprintf(val + n, ENTRY_VALUE_MAX - (size_t)n, XSOCK_PEER_NAME_FMT, peer->name);
+	if (n > 0 && n < ENTRY_VALUE_MAX && peer->uuid[0])
+		n += snprintf(val + n, ENTRY_VALUE_MAX - (size_t)n, XSOCK_PEER_UUID_FMT, peer->uuid);
 	if (n < 0 || n >= ENTRY_VALUE_MAX)
 		return -EINVAL;
 	*vlen = (size_t)n;
 	return 0;
+}
+
+const char *xs_peer_state_text(unsigned int state)
+{
+	switch (state) {
+	case XS_PEER_UP:
+		return "up";
+	case XS_PEER_NONAME:
+		return "down: no domain has that name";
+	case XS_PEER_AMBIGUOUS:
+		return "down: several domains have that name";
+	case XS_PEER_MISMATCH:
+		return "down: another domain holds that id";
+	case XS_PEER_UNKNOWN:
+		return "down: that domain is not known";
+	default:
+		return "down";
+	}
 }
 
 int xs_registry_add_all(struct xsp_store *st, xsp_domid_t self,
@@ -137,8 +160,10 @@ int xs_registry_add_all(struct xsp_store *st, xsp_domid_t self,
 	}
 	for (i = 0; rc == 0 && i < n; i++)
 		if (xs_prefix_format(&peers[i].prefix, text, sizeof(text)) == 0)
-			xs_log(XS_LOG_INFO, "registry %u: %s -> domain %u", (unsigned int)self,
-			       text, (unsigned int)peers[i].dom);
+			xs_log(XS_LOG_INFO, "registry %u: %s -> domain %u%s%s%s%s",
+			       (unsigned int)self, text, (unsigned int)peers[i].dom,
+			       peers[i].name[0] ? " name=" : "", peers[i].name,
+			       peers[i].uuid[0] ? " uuid=" : "", peers[i].uuid);
 	return rc;
 }
 
@@ -149,6 +174,7 @@ int xs_registry_add(struct xsp_store *st, xsp_domid_t self,
 
 	if (!pfx)
 		return -EINVAL;
+	memset(&peer, 0, sizeof(peer));
 	peer.prefix = *pfx;
 	peer.dom = dom;
 	return xs_registry_add_all(st, self, &peer, 1);
@@ -186,13 +212,51 @@ int xs_registry_parse_domid(const char *s, size_t n, xsp_domid_t *out)
 	return 0;
 }
 
+/* The optional words after the prefix: name=, uuid= (others ignored). */
+static int decode_words(const char *w, size_t len, struct xs_peer *out)
+{
+	int rc;
+
+	size_t i = 0, start;
+
+	if (len == 0)
+		return 0;
+	if (xs_neg_check(w, len) < 0)
+		return -EINVAL;
+	/* Every word "key=value", neither empty (a bare word is garbage). */
+	while (i < len) {
+		while (i < len && w[i] == ' ')
+			i++;
+		if (i == len)
+			break;
+		start = i;
+		while (i < len && w[i] != ' ')
+			i++;
+		if (w[start] == '=' || !memchr(w + start, '=', i - start) || w[i - 1] == '=')
+			return -EINVAL;
+	}
+	rc = xs_kv_get(w, len, XSOCK_KEY_NAME, out->name, sizeof(out->name));
+	if (rc == -ENOENT)
+		out->name[0] = '\0';
+	else if (rc < 0 || !xs_ident_name_ok(out->name, strlen(out->name)))
+		return -EINVAL;
+	rc = xs_kv_get(w, len, XSOCK_KEY_UUID, out->uuid, sizeof(out->uuid));
+	if (rc == -ENOENT)
+		out->uuid[0] = '\0';
+	else if (rc < 0 || !xs_ident_uuid_ok(out->uuid, strlen(out->uuid)))
+		return -EINVAL;
+	return 0;
+}
+
 /* Decode one entry; -EINVAL (and a log line saying why) if malformed. */
 static int decode_entry(xsp_domid_t self, const char *key, const char *val,
 			size_t len, struct xs_peer *out)
 {
 	struct xs_prefix from_key, from_text;
-	const char *sp;
+	char text[XS_PREFIX_STRLEN];
+	const char *sp, *end;
 
+	memset(out, 0, sizeof(*out));
 	if (xs_prefix_from_key(key, &from_key) < 0) {
 		xs_log(XS_LOG_WARN, "registry %u: skipping entry '%s': bad key",
 		       (unsigned int)self, key);
@@ -203,13 +267,29 @@ static int decode_entry(xsp_domid_t self, const char *key, const char *val,
 		       (unsigned int)self, key);
 		return -EINVAL;
 	}
+	end = strchr(sp + 1, ' ');
+	if (!end)
+		end = val + len;
+	if (decode_words(*end ? end + 1 : end, (size_t)(val + len - end) - (*end ? 1 : 0),
+			 out) < 0) {
+		xs_log(XS_LOG_WARN, "registry %u: skipping entry '%s': bad name= or uuid=",
+		       (unsigned int)self, key);
+		return -EINVAL;
+	}
 	if (xs_registry_parse_domid(val, (size_t)(sp - val), &out->dom) < 0 ||
-	    out->dom == self) {
+	    (out->dom == self && !out->name[0])) {
 		xs_log(XS_LOG_WARN, "registry %u: skipping entry '%s': bad domain '%.*s'",
 		       (unsigned int)self, key, (int)(sp - val), val);
 		return -EINVAL;
 	}
-	if (xs_prefix_parse(sp + 1, &from_text) < 0 ||
+	if ((size_t)(end - (sp + 1)) >= sizeof(text)) {
+		xs_log(XS_LOG_WARN, "registry %u: skipping entry '%s': bad prefix",
+		       (unsigned int)self, key);
+		return -EINVAL;
+	}
+	memcpy(text, sp + 1, (size_t)(end - (sp + 1)));
+	text[end - (sp + 1)] = '\0';
+	if (xs_prefix_parse(text, &from_text) < 0 ||
 	    from_text.family != from_key.family || from_text.plen != from_key.plen ||
 	    memcmp(from_text.addr, from_key.addr, sizeof(from_key.addr)) != 0) {
 		xs_log(XS_LOG_WARN, "registry %u: skipping entry '%s': prefix does not match key",
@@ -232,8 +312,8 @@ static int peer_cmp(const void *a, const void *b)
 	return memcmp(x->prefix.addr, y->prefix.addr, sizeof(x->prefix.addr));
 }
 
-int xs_registry_list(struct xsp_store *st, xsp_domid_t self,
-		     struct xs_peer **peers, unsigned int *n)
+int xs_registry_list_raw(struct xsp_store *st, xsp_domid_t self,
+			 struct xs_peer **peers, unsigned int *n)
 {
 	char dir[PEERS_PATH_MAX], path[ENTRY_PATH_MAX];
 	char **names = NULL;
@@ -301,6 +381,80 @@ free_names:
 	return rc;
 }
 
+/* Does any entry need the identities (a name, a binding)? */
+static bool needs_identity(const struct xs_peer *peers, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (peers[i].name[0] || peers[i].uuid[0])
+			return true;
+	return false;
+}
+
+/*
+ * The identities resolution needs: every domain's when an entry has a
+ * name (domain 0 lists them all), else only those of the domains bound
+ * by id (a host may have many domains), and domain 0's directory.
+ */
+static int idents_for(struct xsp_store *st, xsp_domid_t self, const struct xs_peer *peers,
+		      unsigned int n, struct xs_idents *ids)
+{
+	xsp_domid_t *doms;
+	unsigned int i, k = 0;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if (peers[i].name[0])
+			return xs_idents_read(st, self, ids);
+	doms = calloc(n ? n : 1, sizeof(*doms));
+	if (!doms)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (peers[i].uuid[0])
+			doms[k++] = peers[i].dom;
+	rc = xs_idents_read_some(st, self, doms, k, ids);
+	free(doms);
+	return rc;
+}
+
+int xs_registry_list(struct xsp_store *st, xsp_domid_t self,
+		     struct xs_peer **peers, unsigned int *n)
+{
+	struct xs_idents ids;
+	char dir[PEERS_PATH_MAX];
+	char *val = NULL;
+	int rc;
+
+	rc = xs_registry_list_raw(st, self, peers, n);
+	if (rc < 0)
+		return rc;
+	/*
+	 * Plain entries need nothing more, unless domain 0 publishes to us
+	 * (its directory's addresses are entries too): one read says.
+	 */
+	if (!needs_identity(*peers, *n)) {
+		snprintf(dir, sizeof(dir), XSOCK_DIR_DIR_FMT, (unsigned int)self);
+		rc = xsp_store_read(st, XSP_TXN_NONE, dir, &val, NULL);
+		free(val);
+		if (rc < 0)
+			return 0;
+	}
+	rc = idents_for(st, self, *peers, *n, &ids);
+	if (rc == 0) {
+		rc = xs_registry_resolve(&ids, self, peers, n);
+		xs_idents_free(&ids);
+	}
+	if (rc == 0 && *n > 1)
+		qsort(*peers, *n, sizeof(**peers), peer_cmp);
+	if (rc < 0) {
+		free(*peers);
+		*peers = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 int xs_registry_lookup(const struct xs_peer *peers, unsigned int n,
 		       const struct sockaddr *sa, socklen_t salen,
 		       xsp_domid_t *dom)
@@ -320,7 +474,7 @@ int xs_registry_lookup(const struct xs_peer *peers, unsigned int n,
 		return -ENOENT;
 	if (dom)
 		*dom = best->dom;
-	return 0;
+	return xs_peer_up(best) ? 0 : -EHOSTUNREACH;
 }
 
 bool xs_registry_has_domain(const struct xs_peer *peers, unsigned int n,
@@ -331,7 +485,7 @@ bool xs_registry_has_domain(const struct xs_peer *peers, unsigned int n,
 	if (!peers)
 		return false;
 	for (i = 0; i < n; i++)
-		if (peers[i].dom == dom)
+		if (peers[i].dom == dom && xs_peer_up(&peers[i]))
 			return true;
 	return false;
 }
@@ -344,7 +498,8 @@ static const struct xs_peer *longest_of(const struct xs_peer *peers, unsigned in
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		if (peers[i].dom != dom || peers[i].prefix.family != family)
+		if (peers[i].dom != dom || peers[i].prefix.family != family ||
+		    !xs_peer_up(&peers[i]))
 			continue;
 		if (!best || peers[i].prefix.plen > best->prefix.plen)
 			best = &peers[i];

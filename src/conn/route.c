@@ -35,3 +35,14 @@ struct xs_route xs_route_after_failure(const struct xs_ctx *ctx, xsp_domid_t dom
 	}
 	return xs_route_fail(rc);
 }
+
+struct xs_route xs_route_peer_down(const struct xs_ctx *ctx, xsp_domid_t dom)
+{
+	if (ctx->fallback) {
+		xs_log(XS_LOG_INFO, "peer dom%u is down or not the domain registered: "
+		       "falling back to TCP", dom);
+		return xs_route_libc();
+	}
+	xs_log(XS_LOG_INFO, "peer dom%u is down or not the domain registered", dom);
+	return xs_route_fail(-EHOSTUNREACH);
+}

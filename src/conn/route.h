@@ -60,4 +60,13 @@ static inline struct xs_route xs_route_fail(int err)
  */
 struct xs_route xs_route_after_failure(const struct xs_ctx *ctx, xsp_domid_t dom, int rc);
 
+/*
+ * The registry's entry for the address is down (its name resolves to no
+ * domain, or the domain holding its id is not the one bound: registry.h,
+ * enum xs_peer_state): no ring to domain @dom, which is the entry's last
+ * domid. TCP when fallback is allowed, else -EHOSTUNREACH, as TCP
+ * says of a host that is not there. Never fails.
+ */
+struct xs_route xs_route_peer_down(const struct xs_ctx *ctx, xsp_domid_t dom);
+
 #endif /* XSOCK_CONN_ROUTE_H */

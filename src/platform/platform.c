@@ -473,6 +473,16 @@ int xsp_watch_read(struct xsp_store *st, char **path, char **token)
 	return st->p->ops->watch_read(st, path, token);
 }
 
+/* The local backend's only: on Xen, xenstored fires them for the toolstack. */
+int local_store_fire(struct xsp_store *st, const char *special);
+
+int xsp_store_fire_special(struct xsp_store *st, const char *special)
+{
+	if (st->p->ops != &xsp_local_ops)
+		return -EOPNOTSUPP;
+	return local_store_fire(st, special);
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 int xsp_store_check_path(const char *path)

@@ -398,6 +398,15 @@ int xsp_watch_fd(const struct xsp_store *st);
  */
 int xsp_watch_read(struct xsp_store *st, char **path, char **token);
 
+/*
+ * Local backend, domain 0 only: fire the special watch @special
+ * ("@introduceDomain", "@releaseDomain") for domain 0's watchers, as
+ * xenstored does when the toolstack introduces or releases a domain
+ * (`xsockctl domain create|destroy`). -EOPNOTSUPP on Xen (xenstored does
+ * it), -EACCES not domain 0, -EINVAL not a special path.
+ */
+int xsp_store_fire_special(struct xsp_store *st, const char *special);
+
 /* ------------------------------------------------------------------ */
 /* Backend table (implementations only)                                */
 /* ------------------------------------------------------------------ */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for the negotiation parsers (src/conn/negotiate.c):
- * the values a peer domain writes into the store.
+ * the values a peer domain writes into the store; and the value of a
+ * dir/<d> node (src/conn/identity.c, xs_dir_parse()).
  *
  * The input is one store value, handed over exactly as xsp_store_read()
  * does: a pointer and a length, in a heap block of exactly that size (no
@@ -29,6 +30,7 @@
 #include <xsock/ring.h>
 #include <xsock/store.h>
 
+#include "conn/identity.h"
 #include "conn/negotiate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -44,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const keys[] = {
 	"state", "ref", "evtchn", "order", "err", "id", "port", "sport", "daddr", "pid", "reuse",
-	"life", "addr", "idle", "x",
+	"life", "addr", "idle", "name", "uuid", "x",
 };
 
 static bool refusal_errno_ok(int err)
@@ -268,6 +270,39 @@ static void check_listen(const char *v, size_t len, bool ok)
 	}
 }
 
+/* Domain 0's directory value: name, uuid, addresses; a round trip. */
+static void check_dir(const char *v, size_t len, bool ok)
+{
+	struct xs_ident id, b, untouched;
+	char text[XSOCK_VALUE_MAX + 1], why[128];
+	unsigned int i;
+	int rc;
+
+	memset(&untouched, 0xa5, sizeof(untouched));
+	id = untouched;
+	why[0] = '\0';
+	rc = xs_dir_parse(v, len, &id, why, sizeof(why));
+	CHECK(rc == 0 || rc == -EPROTO);
+	CHECK(ok || rc == -EPROTO);
+	if (rc < 0) {
+		CHECK(memcmp(&id, &untouched, sizeof(id)) == 0);
+		CHECK(why[0] != '\0' && memchr(why, '\0', sizeof(why)));
+		return;
+	}
+	CHECK(id.dom == untouched.dom);
+	CHECK(xs_ident_name_ok(id.name, strlen(id.name)));
+	CHECK(xs_ident_uuid_ok(id.uuid, strlen(id.uuid)));
+	CHECK(has_word(v, len, "name", id.name) && has_word(v, len, "uuid", id.uuid));
+	CHECK(id.naddrs <= XSOCK_DIR_ADDRS_MAX);
+	CHECK(xs_dir_format(&id, text, sizeof(text)) == 0);
+	memset(&b, 0, sizeof(b));
+	CHECK(xs_dir_parse(text, strlen(text), &b, NULL, 0) == 0);
+	CHECK(strcmp(b.name, id.name) == 0 && strcmp(b.uuid, id.uuid) == 0);
+	CHECK(b.naddrs == id.naddrs);
+	for (i = 0; i < id.naddrs; i++)
+		CHECK(memcmp(&b.addrs[i], &id.addrs[i], sizeof(id.addrs[i])) == 0);
+}
+
 /* The input as a store node's name (a request's id), up to a NUL. */
 static void check_id(const char *v, size_t len)
 {
@@ -301,6 +336,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_answer(v, size, ok);
 	check_request(v, size, ok);
 	check_listen(v, size, ok);
+	check_dir(v, size, ok);
 	check_id(v, size);
 	free(v);
 	return 0;

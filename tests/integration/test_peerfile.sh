@@ -166,8 +166,8 @@ ctl peer load "$tmp/bad"
 for want in \
 	"$tmp/bad:4: invalid address '10.0.0.300'" \
 	"$tmp/bad:5: invalid address '10.0.0.1/24': host bits set beyond the prefix (did you mean 10.0.0.0/24?)" \
-	"$tmp/bad:6: missing domain id after '10.88.0.5'" \
-	"$tmp/bad:7: unexpected 'extra' after the domain id" \
+	"$tmp/bad:6: missing domain after '10.88.0.5'" \
+	"$tmp/bad:7: unexpected 'extra' after the domain" \
 	"$tmp/bad:8: a second entry for 10.88.0.1 (the first is on line 1)" \
 	"$tmp/bad:9: invalid domain id '02'" \
 	"$tmp/bad:10: invalid domain id '32752'" \
@@ -270,6 +270,23 @@ if [ -f "$pdir/.p" ]; then
 else
 	fail "no permissions file $pdir/.p (has the local store's layout changed?)"
 fi
+
+# ---- names: saved as names, loaded as names (resolved when used) --------------------
+ctl peer add --save 10.88.2.1 db-primary
+[ "$rc" -eq 0 ] || fail "add --save by name: exit $rc: $(cat "$tmp/err")"
+grep -q "no domain named 'db-primary'" "$tmp/err" || fail "add of an unknown name: no note: $(cat "$tmp/err")"
+grep -qx '10.88.2.1 db-primary' "$PF" || fail "the file does not hold the name: $(cat "$PF")"
+grep -q ' name=db-primary$' "$XSOCK_LOCAL_DIR/store/local/domain/1/data/xsock/peers/4-0a580201-32/.v" ||
+	fail "the registry does not hold the name"
+printf '10.88.3.0/24 web.1 # by name\n10.88.4.1 7\n' >"$tmp/named"
+ctl peer load "$tmp/named"
+[ "$rc" -eq 0 ] || fail "load of a file with a name: exit $rc: $(cat "$tmp/err")"
+XSOCK_DOMID=1 "$XSOCKCTL" peer list | grep -q '^10.88.3.0/24 *- *web.1 *down: no domain has that name$' ||
+	fail "a loaded name: $(XSOCK_DOMID=1 "$XSOCKCTL" peer list)"
+printf '10.88.5.1 bad/name\n' >"$tmp/badname"
+ctl peer load "$tmp/badname"
+[ "$rc" -eq 1 ] && grep -q "badname:1: invalid domain 'bad/name'" "$tmp/err" ||
+	fail "load of a bad name: exit $rc: $(cat "$tmp/err")"
 
 if [ "$failures" -ne 0 ]; then
 	echo "$failures failure(s)"

@@ -82,10 +82,11 @@ bad "'65535'"				peer add 10.0.0.1 65535
 bad "'-1'"				peer add 10.0.0.1 -1
 bad "'+2'"				peer add 10.0.0.1 +2
 bad "'02'"				peer add 10.0.0.1 02
-bad "'abc'"				peer add 10.0.0.1 abc
+bad "'ab/c'"				peer add 10.0.0.1 ab/c
+bad "'123456'"				peer add 10.0.0.1 123456
 bad "'2 '"				peer add 10.0.0.1 "2 "
 bad "'1': that is this domain"		peer add 10.0.0.1 1
-bad "missing DOMID"			peer add 10.0.0.1
+bad "missing DOMAIN"			peer add 10.0.0.1
 bad "missing ADDR"			peer add
 bad "unexpected argument 'extra'"	peer add 10.0.0.1 2 extra
 bad "missing ADDR"			peer del
@@ -103,7 +104,7 @@ bad "unexpected argument 'extra'"	--version extra
 
 # ---- help and version: exit 0, stdout --------------------------------------
 ctl 1 --help
-[ "$rc" -eq 0 ] && grep -q "peer add ADDR\[/PREFIX\] DOMID" "$tmp/out" && [ ! -s "$tmp/err" ] ||
+[ "$rc" -eq 0 ] && grep -q "peer add ADDR\[/PREFIX\] DOMAIN" "$tmp/out" && [ ! -s "$tmp/err" ] ||
 	fail "--help: exit $rc or text missing"
 ctl 1 -h
 [ "$rc" -eq 0 ] && grep -q "peer list" "$tmp/out" || fail "-h: exit $rc"
@@ -130,7 +131,7 @@ if [ "$rc" -ne 0 ] && grep -q "Function not implemented" "$tmp/err"; then
 	exit 77
 fi
 [ "$rc" -eq 0 ] || fail "peer list on an empty registry: exit $rc: $(cat "$tmp/err")"
-[ "$(cat "$tmp/out")" = "PREFIX  DOMAIN" ] ||
+[ "$(cat "$tmp/out")" = "PREFIX  DOMAIN  NAME  STATE" ] ||
 	fail "empty peer list: got '$(cat "$tmp/out")'"
 
 # expect_list DOMID EXPECTED: `peer list` of DOMID prints exactly EXPECTED.
@@ -160,17 +161,18 @@ ok 1 peer add 10.77.0.0/16 3
 ok 1 peer add 2001:db8::/32 4
 ok 1 peer add 2001:db8::5 5
 ok 1 peer add 0.0.0.0/0 0
-expect_list 1 "PREFIX         DOMAIN
-2001:db8::5    5
-10.77.0.2      2
-2001:db8::/32  4
-10.77.0.0/16   3
-0.0.0.0/0      0"
+expect_list 1 "PREFIX         DOMAIN  NAME  STATE
+2001:db8::5    5       -     up
+10.77.0.2      2       -     up
+2001:db8::/32  4       -     up
+10.77.0.0/16   3       -     up
+0.0.0.0/0      0       -     up"
 
 ctl 1 peer list -j
-want='{"domain":1,"peers":[{"prefix":"2001:db8::5","domain":5},'
-want=$want'{"prefix":"10.77.0.2","domain":2},{"prefix":"2001:db8::/32","domain":4},'
-want=$want'{"prefix":"10.77.0.0/16","domain":3},{"prefix":"0.0.0.0/0","domain":0}]}'
+e='"name":null,"up":true,"state":"up","source":"peers"}'
+want='{"domain":1,"peers":[{"prefix":"2001:db8::5","domain":5,'$e','
+want=$want'{"prefix":"10.77.0.2","domain":2,'$e',{"prefix":"2001:db8::/32","domain":4,'$e','
+want=$want'{"prefix":"10.77.0.0/16","domain":3,'$e',{"prefix":"0.0.0.0/0","domain":0,'$e']}'
 [ "$rc" -eq 0 ] && [ "$(cat "$tmp/out")" = "$want" ] ||
 	fail "peer list -j: exit $rc: '$(cat "$tmp/out")'"
 if command -v python3 >/dev/null 2>&1; then
@@ -181,11 +183,11 @@ fi
 # Replace through a non-canonical spelling of the same prefix.
 ok 1 peer add 2001:DB8:0::5/128 7
 ok 1 peer del 0.0.0.0/0
-expect_list 1 "PREFIX         DOMAIN
-2001:db8::5    7
-10.77.0.2      2
-2001:db8::/32  4
-10.77.0.0/16   3"
+expect_list 1 "PREFIX         DOMAIN  NAME  STATE
+2001:db8::5    7       -     up
+10.77.0.2      2       -     up
+2001:db8::/32  4       -     up
+10.77.0.0/16   3       -     up"
 
 ok 1 peer del 10.77.0.2/32
 ctl 1 peer del 10.77.0.2
@@ -198,7 +200,7 @@ ctl 1 peer del 10.78.0.0/16
 ok 1 peer del 2001:0db8::5
 ok 1 peer del 2001:db8::/32
 ok 1 peer del 10.77.0.0/16
-expect_list 1 "PREFIX  DOMAIN"
+expect_list 1 "PREFIX  DOMAIN  NAME  STATE"
 
 # Output that cannot be written is a failure.
 if [ -w /dev/full ]; then
@@ -212,17 +214,17 @@ fi
 ok 1 peer add 10.77.0.2 2
 ok 2 peer add 10.77.0.1 1
 ok 2 peer add fd00::1/128 1
-expect_list 1 "PREFIX     DOMAIN
-10.77.0.2  2"
-expect_list 2 "PREFIX     DOMAIN
-fd00::1    1
-10.77.0.1  1"
-expect_list 3 "PREFIX  DOMAIN"
+expect_list 1 "PREFIX     DOMAIN  NAME  STATE
+10.77.0.2  2       -     up"
+expect_list 2 "PREFIX     DOMAIN  NAME  STATE
+fd00::1    1       -     up
+10.77.0.1  1       -     up"
+expect_list 3 "PREFIX  DOMAIN  NAME  STATE"
 # Domain 2 deleting "its" 10.77.0.2 does not touch domain 1's entry.
 ctl 2 peer del 10.77.0.2
 [ "$rc" -eq 1 ] || fail "domain 2 deleted domain 1's entry (exit $rc)"
-expect_list 1 "PREFIX     DOMAIN
-10.77.0.2  2"
+expect_list 1 "PREFIX     DOMAIN  NAME  STATE
+10.77.0.2  2       -     up"
 
 if [ "$failures" -ne 0 ]; then
 	echo "$failures failure(s)"

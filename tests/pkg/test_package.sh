@@ -194,7 +194,7 @@ in_root sh -c "set -a; . /etc/default/xsock; exec $exec_start" >"$WORK/load.out"
 	fail "xsock-peers.service's '$exec_start' failed: $(cat "$WORK/load.out")"
 rm -f "$R/etc/default/xsock"
 # shellcheck disable=SC2086
-in_root env $ENV1 xsockctl peer list | grep -q '^10\.77\.0\.2  *2$' ||
+in_root env $ENV1 xsockctl peer list | grep -q '^10\.77\.0\.2  *2  *-  *up$' ||
 	fail "the registry of domain 1 after the boot load: $(in_root env $ENV1 xsockctl peer list)"
 # shellcheck disable=SC2086
 in_root env $ENV2 XSOCK_PEERS_FILE=/tmp/peers.2 xsockctl peer add --save 10.77.0.1 1 ||

@@ -434,12 +434,12 @@ START_TEST(lookup_longest_prefix)
 {
 	/* Deliberately not sorted: lookup must not depend on order. */
 	struct xs_peer peers[] = {
-		{ P("10.0.0.0/8"), 2 },
-		{ P("10.1.2.3"), 4 },
-		{ P("0.0.0.0/0"), 9 },
-		{ P("10.1.0.0/16"), 3 },
-		{ P("2001:db8::/32"), 6 },
-		{ P("2001:db8:1::/48"), 7 },
+		{ .prefix = P("10.0.0.0/8"), .dom = 2 },
+		{ .prefix = P("10.1.2.3"), .dom = 4 },
+		{ .prefix = P("0.0.0.0/0"), .dom = 9 },
+		{ .prefix = P("10.1.0.0/16"), .dom = 3 },
+		{ .prefix = P("2001:db8::/32"), .dom = 6 },
+		{ .prefix = P("2001:db8:1::/48"), .dom = 7 },
 	};
 	unsigned int n = sizeof(peers) / sizeof(peers[0]);
 
@@ -460,7 +460,7 @@ END_TEST
 
 START_TEST(lookup_empty_and_bad)
 {
-	struct xs_peer peers[] = { { P("10.0.0.0/8"), 2 } };
+	struct xs_peer peers[] = { { .prefix = P("10.0.0.0/8"), .dom = 2 } };
 	struct sockaddr_storage ss;
 	socklen_t len = sa_of("10.0.0.1", &ss);
 	xsp_domid_t dom;
@@ -478,9 +478,9 @@ END_TEST
 START_TEST(has_domain)
 {
 	struct xs_peer peers[] = {
-		{ P("10.0.0.0/8"), 2 },
-		{ P("2001:db8::/32"), 0 },
-		{ P("10.9.9.9"), 32751 },
+		{ .prefix = P("10.0.0.0/8"), .dom = 2 },
+		{ .prefix = P("2001:db8::/32"), .dom = 0 },
+		{ .prefix = P("10.9.9.9"), .dom = 32751 },
 	};
 
 	ck_assert(xs_registry_has_domain(peers, 3, 2));
@@ -514,11 +514,11 @@ static void check_addr_of(const struct xs_peer *peers, unsigned int n, xsp_domid
 START_TEST(addr_of)
 {
 	struct xs_peer peers[] = {
-		{ P("10.77.0.0/16"), 2 },
-		{ P("10.77.0.2"), 2 },
-		{ P("2001:db8::2"), 2 },
-		{ P("10.0.0.0/8"), 3 },
-		{ P("2001:db8:5::/48"), 5 },
+		{ .prefix = P("10.77.0.0/16"), .dom = 2 },
+		{ .prefix = P("10.77.0.2"), .dom = 2 },
+		{ .prefix = P("2001:db8::2"), .dom = 2 },
+		{ .prefix = P("10.0.0.0/8"), .dom = 3 },
+		{ .prefix = P("2001:db8:5::/48"), .dom = 5 },
 	};
 	struct sockaddr_storage ss;
 	socklen_t len;

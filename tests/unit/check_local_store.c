@@ -1139,6 +1139,39 @@ START_TEST(test_watch_special_paths)
 }
 END_TEST
 
+/*
+ * xsp_store_fire_special() (`xsockctl domain create|destroy`): the special
+ * watch fires for domain 0's handles only, and only that watch (not "/").
+ */
+START_TEST(test_watch_special_fired)
+{
+	struct xsp_store *a, *u;
+	struct xsp *pa, *pu;
+	char path[64], tok[64];
+
+	a = must_open(0, &pa);
+	u = must_open(1, &pu);
+	ck_assert_int_eq(xsp_watch_add(a, "@releaseDomain", "r"), 0);
+	ck_assert_int_eq(xsp_watch_add(a, "@introduceDomain", "i"), 0);
+	ck_assert_int_eq(xsp_watch_add(a, "/", "all"), 0);
+	ck_assert_int_eq(xsp_watch_add(u, "@releaseDomain", "r"), 0);
+	drain(a);
+	drain(u);
+	ck_assert_int_eq(xsp_store_fire_special(u, "@releaseDomain"), -EACCES);
+	ck_assert_int_eq(xsp_store_fire_special(a, "/local"), -EINVAL);
+	ck_assert_int_eq(xsp_store_fire_special(a, "@releaseDomain"), 0);
+	ck_assert_int_eq(poll_in(xsp_watch_fd(a), 2000), 1);
+	ck_assert_int_eq(take(a, path, sizeof(path), tok, sizeof(tok)), 0);
+	ck_assert_str_eq(path, "@releaseDomain");
+	ck_assert_str_eq(tok, "r");
+	ck_assert_int_eq(drain(a), 0);		/* not @introduceDomain, not "/" */
+	ck_assert_int_eq(poll_in(xsp_watch_fd(u), 100), 0);	/* domain 1 hears nothing */
+	ck_assert_int_eq(drain(u), 0);
+	close_dom(u, pu);
+	close_dom(a, pa);
+}
+END_TEST
+
 START_TEST(test_watch_fd_level)
 {
 	struct xsp_store *a;
@@ -1409,6 +1442,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_watch_unreadable_filtered);
 	tcase_add_test(tc, test_watch_rm_stops_events);
 	tcase_add_test(tc, test_watch_special_paths);
+	tcase_add_test(tc, test_watch_special_fired);
 	tcase_add_test(tc, test_watch_fd_level);
 	tcase_add_test(tc, test_watch_many_writers_exact);
 	tcase_add_test(tc, test_watch_overflow_keeps_signal);

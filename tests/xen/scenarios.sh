@@ -937,3 +937,92 @@ scenario_unprivileged_domU() {
 		"${want:-?} vs ${got:-?}"
 	[ $rc -eq 0 ] && [ "$(field CLIENT "$out")" = ok ] && [ -n "$want" ] && [ "$want" = "$got" ]
 }
+
+# ==== peers by name and identity, discovery (issue 17 items 3, 5; issue 19 item 9) ====
+#
+# Domain 0 publishes its directory (xsockctl discover --once, policy in
+# $NAMES_POLICY) into each domU: the names and UUIDs xl recorded
+# (/local/domain/<d>/name, /vm/<uuid>), and addresses. These scenarios run
+# last: names_restart destroys and re-creates U2 (recreate_u2 sets it up
+# as product_setup would), discover_domUs empties the directories again.
+NAMES_POLICY=/tmp/xsock-policy
+
+discover_once() { on 0 "xsockctl discover --once --policy $NAMES_POLICY"; }
+
+# send_sum FROM TO_ADDR PORT TO: $MB MiB of random data from FROM to a
+# socat in TO listening on PORT, dialled at TO_ADDR; prints "want got".
+send_sum() {
+	from=$1 taddr=$2 port=$3 to=$4
+	js=$(start_on "$to" "$SHIM socat -u TCP-LISTEN:$port,reuseaddr STDOUT | sha256sum |
+		sed 's/^/SUM=/;s/ .*//'")
+	wait_listen "$to" "$port" || return 1
+	out=$(on "$from" "dd if=/dev/urandom of=/tmp/in.$port bs=1048576 count=$MB 2> /dev/null &&
+		echo SUM=\$(sha256sum /tmp/in.$port | cut -d' ' -f1) &&
+		$SHIM socat -u OPEN:/tmp/in.$port TCP:$taddr:$port; echo RC=\$?; rm -f /tmp/in.$port")
+	echo "$out" >&2
+	[ "$(field RC "$out")" = 0 ] && t=120 || t=3
+	srv=$(wait_on "$to" "$js" $t)
+	echo "$srv" >&2
+	echo "$(field SUM "$out") $(field SUM "$srv")"
+}
+
+# U1 registers U2's address by name (xsp-u2). U2 is destroyed (xl destroy)
+# and created again: a new domid. The new U2 takes the old address on its
+# loopback and knows U1 by name; domain 0 publishes again. U1's entry,
+# untouched, now resolves to the new domid (peer list), and $MB MiB from U1
+# to the old address reach the new U2 (SHA-256 compared).
+scenario_names_restart() {
+	old=$U2 A2=$(addr_of $U2) port=7120
+	printf 'allow xsp-u* xsp-u*\n' > $NAMES_POLICY
+	discover_once || return 1
+	on "$U1" "xsockctl peer add $A2 xsp-u2 && xsockctl peer list" || return 1
+	before=$(on "$U1" "xsockctl peer list | grep '^$A2 ' | tr -s ' '")
+	xl destroy "$old"
+	recreate_u2 || return 1
+	on "$U2" "ip addr add $A2/32 dev lo && xsockctl peer add $(addr_of $U1) xsp-u1" || return 1
+	discover_once || return 1
+	after=$(on "$U1" "xsockctl peer list | grep '^$A2 ' | tr -s ' '")
+	echo "$after"
+	sums=$(send_sum "$U1" "$A2" $port "$U2")
+	set -- $sums
+	result "names: xsp-u2 destroyed (dom$old) and created again as dom$U2; U1's entry" \
+		"'$(echo "$before" | sed 's/^\[dom[0-9]*\] //')' became" \
+		"'$(echo "$after" | sed 's/^\[dom[0-9]*\] //')'; $MB MiB to $A2 by name," \
+		"sha256 ${1:-?} vs ${2:-?}"
+	on "$U1" "xsockctl peer del $A2" > /dev/null
+	echo "$before" | grep -q " $A2 $old xsp-u2 up" &&
+		echo "$after" | grep -q " $A2 $U2 xsp-u2 up" &&
+		[ -n "$1" ] && [ "$1" = "$2" ]
+}
+
+# No peer add: the policy allows xsp-u1 and xsp-u2 to reach each other;
+# U1's address comes from the policy (addr line), U2's from the toolstack's
+# vif configuration (/local/domain/0/backend/vif/<U2>/0/ip, as xl writes it
+# for a vif with ip=; written here by hand: the domUs have no vif). Both
+# take their 10.78.0.x address on lo; $MB MiB each way over rings, SHA-256
+# compared; U1's peer list shows the directory's entry. Then an empty
+# policy empties the directories (and the route goes).
+scenario_discover_domUs() {
+	B1=10.78.0.1 B2=10.78.0.2
+	printf 'allow xsp-u1 xsp-u2\naddr xsp-u1 %s\n' $B1 > $NAMES_POLICY
+	xenstore-write /local/domain/0/backend/vif/$U2/0/ip "$B2"
+	discover_once || return 1
+	on "$U1" "ip addr add $B1/32 dev lo && xsockctl peer list" > /tmp/disc.u1 || return 1
+	cat /tmp/disc.u1
+	on "$U2" "ip addr add $B2/32 dev lo && xsockctl peer list" || return 1
+	s12=$(send_sum "$U1" $B2 7130 "$U2")
+	s21=$(send_sum "$U2" $B1 7131 "$U1")
+	: > $NAMES_POLICY
+	discover_once
+	left=$(on "$U1" "xsockctl peer list | grep -c '^10.78.0.2 '" | sed 's/^\[dom[0-9]*\] //' |
+		tail -n 1)
+	xenstore-rm /local/domain/0/backend/vif/$U2 2> /dev/null
+	on "$U1" "ip addr del $B1/32 dev lo" > /dev/null
+	on "$U2" "ip addr del $B2/32 dev lo" > /dev/null
+	set -- $s12 $s21
+	result "discovery: no peer add; U1 -> U2 $MB MiB sha256 ${1:-?} vs ${2:-?}," \
+		"U2 -> U1 sha256 ${3:-?} vs ${4:-?}; after an empty policy U1 has ${left:-?}" \
+		"entries for $B2"
+	grep -q "$B2 *$U2 *xsp-u2 *up (domain 0's directory)" /tmp/disc.u1 &&
+		[ -n "$1" ] && [ "$1" = "$2" ] && [ -n "$3" ] && [ "$3" = "$4" ] && [ "$left" = 0 ]
+}

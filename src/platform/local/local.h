@@ -164,6 +164,9 @@ int local_txn_end(struct xsp_store *st, xsp_txn_t t, bool abort);
 
 /* store_watch.c */
 int local_watch_add(struct xsp_store *st, const char *path, const char *token);
+/* Fire the special watch @special ("@introduceDomain", ...) for domain 0's
+ * handles; domain 0 only (-EACCES). */
+int local_store_fire(struct xsp_store *st, const char *special);
 int local_watch_rm(struct xsp_store *st, const char *path, const char *token);
 int local_watch_read(struct xsp_store *st, char **path, char **token);
 

@@ -21,7 +21,10 @@
  * then the FIFO is full (readable). The handle keeps a write end of its own
  * FIFO open, so the read end never reports HUP.
  * "@releaseDomain" / "@introduceDomain" (any path starting with '@') are
- * accepted, get their initial event, and never fire afterwards. Tokens are
+ * accepted and get their initial event; afterwards they fire only when
+ * local_store_fire() says so (`xsockctl domain create|destroy`, the local
+ * stand-in for the toolstack's introduce and release), and only for
+ * handles of domain 0, as xenstored's default permissions have it. Tokens are
  * at most TOKEN_MAX (1000) bytes (-EINVAL); a duplicate (path, token) is
  * -EEXIST. xsp_watch_rm() drops the watch's events still waiting in
  * memory, not those already in the FIFO.
@@ -198,8 +201,13 @@ static void watch_gc(int wdfd, const char *base)
 /* Does a watch on @w fire for an event on @ev? *fpath: the path to report. */
 static bool watch_match(const char *w, const struct ev *e, const char **fpath)
 {
+	/* A special event (local_store_fire()) fires its own watch only. */
+	if (w[0] == '@' || e->path[0] == '@') {
+		*fpath = w;
+		return strcmp(w, e->path) == 0;
+	}
 	if (w[0] != '/')
-		return false;		/* special watches never fire */
+		return false;
 	if (anc_or_self(w, e->path)) {
 		*fpath = e->path;
 		return true;
@@ -259,7 +267,9 @@ static void notify_reg(struct store_priv *sp, int wdfd, const char *base, const 
 	}
 	dom = strtoul(buf + 3, NULL, 10);
 	for (i = 0; i < nev; i++) {
-		bool have_pm = false, readable = true;
+		/* Special events are domain 0's (Xen's default permissions). */
+		bool special = evs[i].path[0] == '@';
+		bool have_pm = special, readable = !special || dom == 0;
 
 		for (c = buf + 3 + strlen(buf + 3) + 1; c < end;) {
 			char *wp = c, *tok;
@@ -575,4 +585,22 @@ int local_watch_read(struct xsp_store *st, char **path, char **token)
 		*token = buf + pl + 1;
 		return 0;
 	}
+}
+
+int local_store_fire(struct xsp_store *st, const char *special)
+{
+	struct store_priv *sp = spriv(st);
+	struct ev e = { .path = (char *)special, .removed = false };
+	int rc;
+
+	if (special[0] != '@' || strlen(special) > XSP_STORE_PATH_MAX)
+		return -EINVAL;
+	if (sp->self != 0)
+		return -EACCES;
+	rc = store_lock(sp, LOCK_EX);
+	if (rc < 0)
+		return rc;
+	notify_watches(sp, &e, 1);
+	store_unlock(sp);
+	return 0;
 }
