@@ -101,8 +101,9 @@ def num(rec):
 
 
 def write_plot(rows, outdir):
-    """Three panels: RTT p50/p99 vs message size, throughput vs write size,
-    redis requests/s for xsock/tcp/unix."""
+    """Five panels: RTT p50/p99 vs message size, throughput vs write size,
+    redis requests/s for xsock/tcp/unix, 64 B RTT at a rate and on one
+    CPU, socat's file transfer."""
     fam = {}
     for r in rows:
         fam.setdefault(r["family"], []).append(r)
@@ -127,10 +128,29 @@ def write_plot(rows, outdir):
                 continue
             name = r["label"].replace("redis-benchmark ", "").split(" (")[0]
             f.write('"%s" %s\n' % (name, " ".join(num(r["modes"].get(m)) for m in MODES)))
-    gp = r'''set terminal pngcairo size 1500,480 font "sans,10"
+    # Request/response at a rate and on one CPU (64 B): one cluster a case.
+    cases = (("back to back", "sockperf_pp", 64), ("10,000/s", "sockperf_rate", "_mps10000"),
+             ("1,000/s", "sockperf_rate", "_mps1000"), ("one CPU", "pinned", 64))
+    with open(os.path.join(outdir, "rates.dat"), "w") as f:
+        f.write("# case xsock_p50 tcp_p50 xsock_p99 tcp_p99\n")
+        for name, family, key in cases:
+            vals = []
+            for pct in ("p50", "p99"):
+                hit = [r for r in fam.get(family + "_" + pct, [])
+                       if (r["row"].endswith(key) if isinstance(key, str) else r["size"] == key)]
+                r = hit[0] if hit else None
+                vals += [num(r["modes"].get(m)) if r else "NaN" for m in ("xsock", "tcp")]
+            f.write('"%s" %s %s %s %s\n' % (name, vals[0], vals[1], vals[2], vals[3]))
+    with open(os.path.join(outdir, "socat.dat"), "w") as f:
+        f.write("# case xsock tcp\n")
+        for r in fam.get("socat", []):
+            name = "one CPU" if r["row"].endswith("_cpu0") else "two CPUs"
+            f.write('"%s" %s %s\n' % (name, num(r["modes"].get("xsock")),
+                                       num(r["modes"].get("tcp"))))
+    gp = r'''set terminal pngcairo size 1500,960 font "sans,10"
 set output "bench.png"
 set datafile missing "NaN"
-set multiplot layout 1,3 title "xsock (shim, domain 1 -> 2) vs TCP loopback vs UNIX socket -- see results.json for the machine and load"
+set multiplot layout 2,3 title "xsock (shim, domain 1 -> 2) vs TCP loopback vs UNIX socket -- see results.json for the machine and load"
 set logscale xy
 set grid
 set key bottom right
@@ -167,6 +187,22 @@ set key top left
 plot "redis.dat" u 2:xtic(1) lc rgb "#d62728" t "xsock", \
      "" u 3 lc rgb "#1f77b4" t "TCP", \
      "" u 4 lc rgb "#ff7f0e" t "UNIX"
+set title "sockperf 64 B ping-pong RTT: rate, one CPU"
+set ylabel "round-trip time (us, log)"
+set logscale y
+set yrange [*:*]
+set xtics norotate
+set key top left
+plot "rates.dat" u 2:xtic(1) lc rgb "#d62728" t "xsock p50", \
+     "" u 3 lc rgb "#1f77b4" t "TCP p50", \
+     "" u 4 lc rgb "#ff9896" t "xsock p99", \
+     "" u 5 lc rgb "#aec7e8" t "TCP p99"
+unset logscale
+set yrange [0:*]
+set title "socat file -> file, 8 KiB blocks (the README demo)"
+set ylabel "throughput (Gbit/s)"
+plot "socat.dat" u 2:xtic(1) lc rgb "#d62728" t "xsock", \
+     "" u 3 lc rgb "#1f77b4" t "TCP"
 unset multiplot
 '''
     with open(os.path.join(outdir, "plot.gp"), "w") as f:

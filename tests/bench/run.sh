@@ -16,7 +16,9 @@
 # Usage: tests/bench/run.sh BUILD_DIR
 # Writes BUILD_DIR/bench/{results.json,results.tsv,table.txt,bench.png,logs/}.
 # Environment: BENCH_T (seconds per timed run, default 3), BENCH_QUICK=1
-# (fewer cases, for a smoke test). Needs root (network namespaces); exit 77
+# (fewer cases, for a smoke test), BENCH_ONLY (a subset of the steps: ring
+# sockperf iperf3 redis connect rates socat pinned), BENCH_SOCAT_MB (1024)
+# and BENCH_SOCAT_RUNS (3) for the socat rows. Needs root (network namespaces); exit 77
 # (skip) otherwise. Every run is time-limited; a run that fails or hangs is
 # recorded as FAIL with its error, and a failing xsock run is repeated once
 # with XSOCK_DEBUG=4 to leave a debug log under logs/.
@@ -75,7 +77,7 @@ cleanup() {
 	[ -n "$SRV" ] && stop_server
 	ip netns del "$NS1" 2>/dev/null
 	ip netns del "$NS2" 2>/dev/null
-	rm -rf "$XSOCK_LOCAL_DIR" "$WORK"
+	rm -rf "$XSOCK_LOCAL_DIR" "$WORK" ${SOCAT_DIR:+"$SOCAT_DIR"}
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -124,7 +126,7 @@ next_port() { PORT=$((PORT + 1)); }
 start_server() {
 	local mode=$1 log=$2; shift 2
 	# shellcheck disable=SC2046
-	$(srv_cmd "$mode") ${DBG_SRV:-} timeout -s INT -k 3 120 "$@" >"$log" 2>&1 &
+	$(srv_cmd "$mode") ${DBG_SRV:-} ${PIN:-} timeout -s INT -k 3 120 "$@" >"$log" 2>&1 &
 	SRV=$!
 }
 
@@ -165,7 +167,7 @@ stop_server() {
 run_client() {
 	local mode=$1 log=$2 limit=$3; shift 3
 	# shellcheck disable=SC2046
-	$(cli_cmd "$mode") ${DBG_CLI:-} timeout -s INT -k 3 "$limit" "$@" >"$log" 2>&1
+	$(cli_cmd "$mode") ${DBG_CLI:-} ${PIN:-} timeout -s INT -k 3 "$limit" "$@" >"$log" 2>&1
 }
 
 # errline LOG: the most telling line of a failed run's output.
@@ -218,13 +220,15 @@ start_sockperf() { # MODE PORT LOG
 	wait_ready "$1" "$2"
 }
 
-SP_SIZE=0
+SP_SIZE=0 SP_MPS=10000000 SP_ROW="" SP_WHAT="" SP_FAM=sockperf_pp
 client_sockperf_pp() {
 	local mode=$1 port=$2 log=$3 rc p50 p99
 	# --mps: sockperf sizes its bookkeeping for 600 k messages/s by default
-	# and stops with "_seqN > m_maxSequenceNo" beyond that (xsock gets there).
+	# and stops with "_seqN > m_maxSequenceNo" beyond that (xsock gets
+	# there): 10 M is "back to back". Lower rates (SP_MPS, bench_rates in
+	# extra.sh) leave idle gaps between requests, as real traffic does.
 	run_client "$mode" "$log" $((T + 15)) sockperf ping-pong --tcp -i "$(host_of "$mode")" \
-		-p "$port" -m "$SP_SIZE" -t "$T" --full-rtt --mps 10000000
+		-p "$port" -m "$SP_SIZE" -t "$T" --full-rtt --mps "$SP_MPS"
 	rc=$?
 	p50=$(awk '/percentile 50.000/ {print $NF}' "$log")
 	p99=$(awk '/percentile 99.000/ {print $NF}' "$log")
@@ -232,10 +236,10 @@ client_sockperf_pp() {
 		CASE_ERR="rc=$rc: $(errline "$log")"
 		return 1
 	fi
-	record "sp_pp_p50_$SP_SIZE" "sockperf ping-pong ${SP_LABEL} RTT p50" "$mode" "$p50" us \
-		lower ok "" sockperf_pp_p50 "$SP_SIZE"
-	record "sp_pp_p99_$SP_SIZE" "sockperf ping-pong ${SP_LABEL} RTT p99" "$mode" "$p99" us \
-		lower ok "" sockperf_pp_p99 "$SP_SIZE"
+	record "sp_pp_p50_$SP_SIZE$SP_ROW" "sockperf ping-pong ${SP_LABEL} RTT p50$SP_WHAT" "$mode" \
+		"$p50" us lower ok "" "${SP_FAM}_p50" "$SP_SIZE"
+	record "sp_pp_p99_$SP_SIZE$SP_ROW" "sockperf ping-pong ${SP_LABEL} RTT p99$SP_WHAT" "$mode" \
+		"$p99" us lower ok "" "${SP_FAM}_p99" "$SP_SIZE"
 }
 
 client_sockperf_tp() {
@@ -503,6 +507,10 @@ bench_ring() {
 	done
 }
 
+# sockperf at a rate, socat file to file, one CPU: extra.sh.
+# shellcheck source=tests/bench/extra.sh
+. "$here/extra.sh"
+
 json_get() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 # ---- main ------------------------------------------------------------------------------
@@ -510,16 +518,16 @@ T_START=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "xsock benchmark: $(nproc) CPUs, load average $LOAD_START, ${T} s per timed run"
 say "results in $OUT"
-say "ring floor (xsock-ringbench)"
-bench_ring
-say "sockperf (TCP ping-pong latency, throughput)"
-bench_sockperf
-say "iperf3"
-bench_iperf3
-say "redis-benchmark"
-bench_redis
-say "connection set-up (xsock-connbench)"
-bench_connect
+# BENCH_ONLY: a space-separated subset of the steps below (default: all).
+step() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+step ring && { say "ring floor (xsock-ringbench)"; bench_ring; }
+step sockperf && { say "sockperf (TCP ping-pong latency, throughput)"; bench_sockperf; }
+step iperf3 && { say "iperf3"; bench_iperf3; }
+step redis && { say "redis-benchmark"; bench_redis; }
+step connect && { say "connection set-up (xsock-connbench)"; bench_connect; }
+step rates && { say "sockperf ping-pong at a rate (idle gaps: wake-ups from sleep)"; bench_rates; }
+step socat && { say "socat file -> file, 8 KiB blocks (the README's demo)"; bench_socat; }
+step pinned && { say "both ends pinned to one CPU (taskset -c 0)"; bench_pinned; }
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 T_END=$(date +%s)
 say "done in $((T_END - T_START)) s, load average now $LOAD_END"
