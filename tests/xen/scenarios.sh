@@ -810,10 +810,15 @@ scenario_domain_destroyed() {
 			$SHIM socat -u TCP-LISTEN:7094,reuseaddr STDOUT > /tmp/dd.acc &
 		echo \$! > /tmp/dd.lst
 		( XSOCK_DEBUG=3 XSOCK_LOG=/tmp/dd.rd.log $SHIM socat -u TCP:$A2:7091 STDOUT 2> /tmp/dd.rd.err |
-			wc -c > /tmp/dd.rd ) & prd=\$!
-		( head -c 400000000 /dev/zero | $SHIM socat -u STDIN TCP:$A2:7092; echo \$? > /tmp/dd.wr ) & pwr=\$!
+			wc -c > /tmp/dd.rd; $NOW > /tmp/dd.rd.t ) & prd=\$!
+		( $SHIM socat -u OPEN:/dev/zero TCP:$A2:7092; echo \$? > /tmp/dd.wr; $NOW > /tmp/dd.wr.t ) & pwr=\$!
 		$SHIM socat -u TCP:$A2:7093 SYSTEM:'sleep 600' & echo \$! > /tmp/dd.pin
-		sleep 6
+		i=0
+		while [ \$(xsockctl status | grep -cE ' 709[123] ') -lt 3 ] && [ \$i -lt 600 ]; do
+			sleep 0.1; i=\$((i + 1))
+		done
+		xsockctl status | grep -E ' 709[123] '
+		sleep 2
 		kill -0 \$prd && kill -0 \$pwr && echo BOTH_BLOCKED=yes
 		xenstore-write $S/ddready 1
 		while ! xenstore-read $S/ddgo > /dev/null 2>&1; do sleep 0.05; done
@@ -822,8 +827,8 @@ scenario_domain_destroyed() {
 			sleep 0.1
 		done
 		echo HOME_GONE_AT=\$($NOW)
-		wait \$prd; echo RD_END=\$($NOW) RD_BYTES=\$(cat /tmp/dd.rd)
-		wait \$pwr; echo WR_END=\$($NOW) WR_RC=\$(cat /tmp/dd.wr)
+		wait \$prd; echo RD_END=\$(cat /tmp/dd.rd.t) RD_BYTES=\$(cat /tmp/dd.rd)
+		wait \$pwr; echo WR_END=\$(cat /tmp/dd.wr.t) WR_RC=\$(cat /tmp/dd.wr)
 		echo GO_AT=\$t0; cat /tmp/dd.rd.err; grep -i 'dead\\|7091\\|refus' /tmp/dd.rd.log | tail -n 20")
 	wait_listen "$U1" 7094 || return 1
 	# Half done: U2's client reads U1's offer and stops before attaching.
