@@ -108,6 +108,9 @@ static int read_answer(struct xsp_store *st, const char *apath, struct xs_neg_an
  * at the server's pids from another domain). After an acknowledgement,
  * wait up to ctx->connect_timeout_ms in all, then -ETIMEDOUT.
  */
+/* How long a listener's advertisement may be missing before it is gone. */
+#define ADVERT_GAP_MS 300
+
 static bool advert_gone(struct xsp_store *st, const char *advpath)
 {
 	char *v = NULL;
@@ -117,13 +120,32 @@ static bool advert_gone(struct xsp_store *st, const char *advpath)
 	return rc == -ENOENT || rc == -EACCES;
 }
 
+/*
+ * The advertisement at @advpath is gone: is another one serving us there
+ * now (a listener that replaced a dead one on the port)? Then watch that
+ * one (its path into @advpath) and keep waiting: our request is still
+ * there for it. False when none is left.
+ */
+static bool advert_replaced(struct xs_conn *c, struct xsp_store *st, char *advpath)
+{
+	char found[XS_ADV_PATH_MAX];
+
+	if (xs_adv_find(st, c->peer, c->pport, c->ctx->self, (const struct sockaddr *)&c->paddr,
+			c->paddr_len, found, sizeof(found)) < 0)
+		return false;
+	if (strcmp(found, advpath) != 0 && xsp_watch_add(st, found, "advert2") == 0)
+		snprintf(advpath, XS_ADV_PATH_MAX, "%s", found);
+	return true;
+}
+
 static int wait_answer(struct xs_conn *c, struct xsp_store *st, const char *apath,
-		       const char *rpath, const char *advpath, struct xs_neg_answer *a)
+		       const char *rpath, char *advpath, struct xs_neg_answer *a)
 {
 	int64_t start = xs_now_ms();
 	int64_t deadline = start + c->ctx->connect_timeout_ms;
 	int64_t ack_deadline = start + c->ctx->ack_timeout_ms;
 	bool acked = ack_deadline >= deadline;	/* no separate bound then */
+	int64_t gone_at = -1;			/* the advertisement missing since */
 	int rc;
 
 	for (;;) {
@@ -143,7 +165,16 @@ static int wait_answer(struct xs_conn *c, struct xsp_store *st, const char *apat
 		 * nothing else would tell us). As TCP resets a connection a
 		 * closed listener had not accepted yet: refused.
 		 */
-		if (advert_gone(st, advpath)) {
+		/*
+		 * (A listener that re-advertises, or a new one replacing a
+		 * dead one, leaves a short gap: only an absence that lasts
+		 * ADVERT_GAP_MS counts.)
+		 */
+		if (!advert_gone(st, advpath) || advert_replaced(c, st, advpath))
+			gone_at = -1;
+		else if (gone_at < 0)
+			gone_at = xs_now_ms();
+		if (gone_at >= 0 && xs_now_ms() - gone_at >= ADVERT_GAP_MS) {
 			rc = read_answer(st, apath, a, &acked);
 			if (rc != 0)
 				return rc < 0 ? rc : 0;
@@ -163,7 +194,7 @@ static int wait_answer(struct xs_conn *c, struct xsp_store *st, const char *apat
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		wait = (acked ? deadline : ack_deadline) - now;
-		rc = poll(&pfd, 1, (int)XS_MIN(wait, 1000));
+		rc = poll(&pfd, 1, (int)XS_MIN(wait, gone_at >= 0 ? 20 : 1000));
 		if (rc < 0 && errno != EINTR)
 			return -errno;
 	}
