@@ -32,14 +32,17 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <xsock/store.h>
+
 #include "cli/domain.h"
 #include "cli/peerfile.h"
+#include "conn/identity.h"
 #include "conn/registry.h"
 #include "platform/platform.h"
 
 #define EXIT_USAGE 2
-#define NAME_MAX_LEN 64
-#define UUID_LEN 36
+#define NAME_MAX_LEN XSOCK_NAME_MAX
+#define UUID_LEN XSOCK_UUID_LEN
 #define PATH_LEN 128
 #define TXN_RETRIES 16
 
@@ -67,40 +70,15 @@ static int failure(const char *what, int err)
 	return EXIT_FAILURE;
 }
 
-/* A domain name as xl takes one, narrowed: 1..64 of [A-Za-z0-9._-], not all digits. */
+/* The names and UUIDs the store protocol allows (include/xsock/store.h). */
 static bool name_ok(const char *s)
 {
-	size_t i, n = strlen(s);
-	bool digits = true;
-
-	if (n == 0 || n > NAME_MAX_LEN)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return false;
-		if (c < '0' || c > '9')
-			digits = false;
-	}
-	return !digits;
+	return xs_ident_name_ok(s, strlen(s));
 }
 
-/* 8-4-4-4-12 lowercase hex digits. */
 static bool uuid_ok(const char *s)
 {
-	size_t i;
-
-	if (strlen(s) != UUID_LEN)
-		return false;
-	for (i = 0; i < UUID_LEN; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	}
-	return true;
+	return xs_ident_uuid_ok(s, strlen(s));
 }
 
 static int uuid_random(char *out)
