@@ -96,7 +96,7 @@ dpkg-deb -c "$DEV" | awk '{print $6}' | sed 's|^\./|/|' >"$WORK/devfiles"
 for f in /usr/lib/$MA/libxsock_preload.so /usr/bin/xsock /usr/sbin/xsockctl \
 	/usr/share/man/man1/xsock.1.gz /usr/share/man/man7/xsock.7.gz \
 	/usr/share/man/man8/xsockctl.8.gz /lib/systemd/system/xsock-peers.service \
-	/etc/xsock/peers /usr/share/doc/xsock/copyright; do
+	/lib/systemd/system/xsock-discover.service /etc/xsock/peers /usr/share/doc/xsock/copyright; do
 	grep -qx "$f" "$WORK/files" || fail "xsock package lacks $f"
 done
 for f in /usr/include/xsock/ring.h /usr/include/xsock/store.h /usr/include/xsock/status.h \
@@ -152,8 +152,12 @@ for p in xsock xsock-dev; do
 	[ "$(in_root dpkg-query -W -f '${Status}' "$p")" = "install ok installed" ] ||
 		fail "$p is not installed after dpkg -i"
 done
-[ -L "$R/etc/systemd/system/multi-user.target.wants/xsock-peers.service" ] ||
-	fail "xsock-peers.service is not enabled"
+for u in xsock-peers xsock-discover; do
+	[ -L "$R/etc/systemd/system/multi-user.target.wants/$u.service" ] ||
+		fail "$u.service is not enabled"
+done
+grep -qx 'ConditionPathExists=/etc/xsock/policy' "$R/lib/systemd/system/xsock-discover.service" ||
+	fail "xsock-discover.service would run without a policy"
 # Who may use rings: the group, the udev rule for the Xen devices, the
 # local directory's tmpfiles entry (xsock(7), "Who may use rings").
 in_root getent group xsock >/dev/null || fail "dpkg -i made no xsock group"
@@ -193,6 +197,14 @@ printf 'XSOCK_BACKEND=local\nXSOCK_LOCAL_DIR=%s\nXSOCK_DOMID=1\n' "$LOCAL" >"$R/
 in_root sh -c "set -a; . /etc/default/xsock; exec $exec_start" >"$WORK/load.out" 2>&1 ||
 	fail "xsock-peers.service's '$exec_start' failed: $(cat "$WORK/load.out")"
 rm -f "$R/etc/default/xsock"
+# Domain 0's discovery, as xsock-discover.service runs it (one pass).
+exec_start=$(sed -n 's/^ExecStart=//p' "$R/lib/systemd/system/xsock-discover.service")
+[ -n "$exec_start" ] || fail "no ExecStart in xsock-discover.service"
+printf 'allow web* db\n' >"$R/etc/xsock/policy"
+in_root env XSOCK_BACKEND=local XSOCK_LOCAL_DIR="$LOCAL" XSOCK_DOMID=0 $exec_start --once \
+	>"$WORK/discover.out" 2>&1 ||
+	fail "xsock-discover.service's '$exec_start --once' failed: $(cat "$WORK/discover.out")"
+rm -f "$R/etc/xsock/policy"
 # shellcheck disable=SC2086
 in_root env $ENV1 xsockctl peer list | grep -q '^10\.77\.0\.2  *2  *-  *up$' ||
 	fail "the registry of domain 1 after the boot load: $(in_root env $ENV1 xsockctl peer list)"
@@ -234,8 +246,10 @@ grep -q '^10\.77\.0\.2 2$' "$R/etc/xsock/peers" || fail "dpkg -r did not keep th
 in_root dpkg -P xsock >"$WORK/purge.log" 2>&1 || { cat "$WORK/purge.log"; fail "dpkg -P"; }
 grep -i 'warning\|error' "$WORK/purge.log" && fail "dpkg -P printed warnings"
 [ -e "$R/etc/xsock" ] && fail "/etc/xsock is still there after dpkg -P: $(ls -la "$R/etc/xsock")"
-[ -e "$R/etc/systemd/system/multi-user.target.wants/xsock-peers.service" ] &&
-	fail "the xsock-peers.service link is still there after dpkg -P"
+for u in xsock-peers xsock-discover; do
+	[ -e "$R/etc/systemd/system/multi-user.target.wants/$u.service" ] &&
+		fail "the $u.service link is still there after dpkg -P"
+done
 in_root dpkg-query -W -f '${Status}' xsock 2>/dev/null | grep -qx 'install ok installed' &&
 	fail "xsock is still known to dpkg after dpkg -P"
 say "PASS: built, lintian, dpkg -i, preload by name, wrapper, peers file loaded at boot, main job, dpkg -r/-P clean, in $(($(date +%s) - T0)) s"
