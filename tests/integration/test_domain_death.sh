@@ -9,21 +9,26 @@
 #   - a reader blocked in recv() after 1 MiB arrived (side B),
 #   - a writer blocked in send() on a full ring (side B),
 #   - a connect() acknowledged by a listener that never accepts,
-#   - a server blocked in recv() on a client of domain 2 (side A).
+#   - a server blocked in recv() on a client of domain 2 (side A),
+#   - a listener blocked in accept() on an offer to a client of domain 2
+#     that stopped before attaching (XSOCK_FAULT=stop-before-attach).
 # Each must end within 1 s of the destroy: the reader with the 1 MiB
 # (sha256 checked) and then end of stream, the writer with EPIPE or
 # ECONNRESET, the connect() with ECONNREFUSED, the server with the 1000
 # bytes and end of stream; and while they still hold their sockets, none
 # of them may map a page domain 2 granted (grant/1/ files in
-# /proc/PID/maps): a dead domain's memory must not stay pinned.
+# /proc/PID/maps): a dead domain's memory must not stay pinned. The
+# listener must drop the half-done offer and serve a client of domain 3
+# (connect, 6 bytes, close) within 1 s of the destroy.
 . "$(dirname "$0")/lib.sh"
 need_root_netns
 need_prog bc
 [ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
-setup_domains 2
+setup_domains 3
 XSOCK_DOMID=0 "$XSOCKCTL" domain create survivor --domid 1 >/dev/null || fail "domain create 1"
 XSOCK_DOMID=0 "$XSOCKCTL" domain create doomed --domid 2 >/dev/null || fail "domain create 2"
-tag_all 2
+XSOCK_DOMID=0 "$XSOCKCTL" domain create bystander --domid 3 >/dev/null || fail "domain create 3"
+tag_all 3
 export XSOCK_FALLBACK=0 XSOCK_CONNECT_TIMEOUT_MS=20000 XSOCK_ACCEPT_TIMEOUT_MS=20000
 export HOLD=3
 PY="$(dirname "$0")/deadpeer.py"
@@ -47,6 +52,16 @@ SRV1=$!
 PIDS+=($SRV1)
 for p in 7701 7702 7703; do wait_listen 2 $p; done
 wait_listen 1 7704
+# A one-shot listener (socat accepts once) whose accept() takes domain
+# 2's half-negotiated client, then must serve domain 3's.
+shim 1 socat -u TCP-LISTEN:7705,reuseaddr OPEN:"$WORK/acc.out",creat,trunc >/dev/null 2>&1 &
+ACC=$!
+PIDS+=($ACC)
+wait_listen 1 7705
+XSOCK_FAULT=stop-before-attach XSOCK_DEBUG=2 XSOCK_LOG="$WORK/half.log" \
+	shim 2 socat -u OPEN:/dev/null TCP:10.77.0.1:7705 >/dev/null 2>&1 &
+PIDS+=($!)
+wait_line "$WORK/half.log" ".*stop-before-attach: offer"
 
 shim 1 /usr/bin/python3 "$PY" reader 10.77.0.2 7701 >"$WORK/reader.out" 2>&1 &
 RD=$!
@@ -77,7 +92,20 @@ done
 for p in $(ip netns pids "xsit$$-2"); do kill -STOP "$p"; done
 T0=$(date +%s.%N)
 XSOCK_DOMID=0 "$XSOCKCTL" domain destroy 2 || fail "domain destroy 2"
+( echo hello | shim 3 socat -u - TCP:10.77.0.1:7705 && date +%s.%N >"$WORK/third.t" ) \
+	>"$WORK/third.out" 2>&1 &
+TH=$!
 for f in reader writer connect s7704; do wait_line "$WORK/$f.out" ".*t="; done
+wait "$TH" || { cat "$WORK/third.out"; fail "domain 3's client of the listener failed"; }
+n=0
+while [ "$(cat "$WORK/acc.out" 2>/dev/null)" != hello ] && [ $n -lt 100 ]; do
+	sleep 0.05; n=$((n + 1))
+done
+T3=$(echo "$(cat "$WORK/third.t") - $T0" | bc)
+say "listener with a half-negotiated offer to domain 2: served domain 3's client" \
+	"$T3 s after the destroy ($(wc -c <"$WORK/acc.out") bytes)"
+[ "$(cat "$WORK/acc.out")" = hello ] || fail "the listener did not serve domain 3"
+[ "$(echo "$T3 < 1.0" | bc)" = 1 ] || fail "domain 3's client took $T3 s (more than 1 s)"
 
 # maps_of PID: lines of PID's mappings of pages granted to domain 1.
 sleep 0.2
@@ -101,5 +129,5 @@ check connect "^connect=ECONNREFUSED "
 check s7704 "^bytes=1000 sha=1e9bc38cbf860b9e end=EOF "
 say "mappings of domain 2's pages in the reader and writer: $before before, $after after"
 [ "$after" = 0 ] || fail "a dead domain's pages are still mapped"
-for p in $RD $WR $CN $SRV1; do wait "$p"; done
+for p in $RD $WR $CN $SRV1 $ACC; do wait "$p"; done
 say "PASS"
