@@ -25,6 +25,7 @@
 
 #include <xsock/store.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "preload/domwatch.h"
 #include "preload/evloop.h"
@@ -32,11 +33,20 @@
 struct domw {
 	struct domw *next;
 	xsp_domid_t dom;
-	unsigned int refs;	/* connections served here with @dom */
+	unsigned int refs;	/* rings served or parked here with @dom */
+	int64_t idle_since;	/* refs fell to 0 then; -1 while refs > 0 */
 	bool watching;		/* the watch is registered */
 	char path[96];
 	char token[24];
 };
+
+/*
+ * A domain no ring refers to any more stays watched this long: a client
+ * that connects, closes and connects again (its ring parked in between,
+ * or negotiated anew) would otherwise pay a store handle, a watch and a
+ * read per connection.
+ */
+#define DOMWATCH_LINGER_MS 250
 
 static struct domw *doms;
 static struct xsp_store *dst;
@@ -124,23 +134,45 @@ void domwatch_ref(struct xs_conn *c)
 		doms = d;
 	}
 	d->refs++;
+	d->idle_since = -1;
 	/* Also re-arms a domain id seen dead before: a new domain has it now. */
 	arm(d, c);
 }
 
 void domwatch_unref(struct xs_conn *c)
 {
-	struct domw **pp, *d;
+	struct domw *d = find(c->peer);
 
-	for (pp = &doms; (d = *pp); pp = &d->next) {
-		if (d->dom != c->peer)
+	/* Never freed here: domwatch_event() may be walking the list. */
+	if (d && d->refs > 0 && --d->refs == 0) {
+		d->idle_since = xs_now_ms();
+		/* From another thread (a parked ring dropped by accept()):
+		 * the event thread's sleep may have no end yet. */
+		ev_wake();
+	}
+}
+
+int64_t domwatch_expire(int64_t now)
+{
+	struct domw **pp, *d;
+	int64_t next = -1;
+
+	for (pp = &doms; (d = *pp);) {
+		int64_t due = d->idle_since + DOMWATCH_LINGER_MS;
+
+		if (d->refs > 0 || d->idle_since < 0) {
+			pp = &d->next;
 			continue;
-		if (--d->refs > 0)
-			return;
+		}
+		if (now < due) {
+			if (next < 0 || due < next)
+				next = due;
+			pp = &d->next;
+			continue;
+		}
 		disarm(d);
 		*pp = d->next;
 		free(d);
-		break;
 	}
 	/*
 	 * No ring left to watch for: give the store handle back, so that a
@@ -151,6 +183,7 @@ void domwatch_unref(struct xs_conn *c)
 		xsp_store_close(dst);
 		dst = NULL;
 	}
+	return next;
 }
 
 void domwatch_event(void (*dead)(xsp_domid_t dom))

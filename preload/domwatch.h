@@ -14,17 +14,25 @@
 #define XSOCK_PRELOAD_DOMWATCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "conn/conn.h"
 
 /*
- * Connection @c is served here from now on / no more: watch its peer's
- * domain while any is. Failing to watch is logged, not fatal (the ring
+ * Connection @c is served here, or parked for reuse, from now on / no
+ * more: watch its peer's domain while any is, and a little longer
+ * (domwatch_expire()). Failing to watch is logged, not fatal (the ring
  * then ends as before: by its peer's notifications, or never if the
  * domain dies).
  */
 void domwatch_ref(struct xs_conn *c);
 void domwatch_unref(struct xs_conn *c);
+/*
+ * Stop watching domains no ring has referred to for a while, and close
+ * the store handle when none is left. Returns when to call again (ms,
+ * xs_now_ms() clock), -1 for never.
+ */
+int64_t domwatch_expire(int64_t now);
 /* Is @ptr (epoll data) the domain watch's store fd? */
 bool domwatch_is_marker(const void *ptr);
 /*

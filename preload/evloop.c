@@ -572,6 +572,12 @@ static void *evloop_main(void *arg)
 				next = d;
 		}
 		{
+			int64_t d = domwatch_expire(now);
+
+			if (d >= 0 && (next < 0 || d < next))
+				next = d;
+		}
+		{
 			int64_t d = offers_run(now);
 
 			if (d >= 0 && (next < 0 || d < next))

@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "preload/domwatch.h"
 #include "preload/doorbell.h"
 #include "preload/evloop.h"
 #include "preload/libc.h"
@@ -43,6 +44,7 @@ struct xs_conn *pool_unlink(struct parked *pk)
 		}
 	}
 	bells_forget(pk);
+	domwatch_unref(pk->c);
 	ev_unwatch(xsp_evtchn_fd(pk->c->ev));
 	pk->dead = true;
 	pk->next = parked_zombies;
@@ -213,6 +215,8 @@ bool pool_park(struct xs_conn *c)
 	pk->next = parked;
 	parked = pk;
 	nparked++;
+	/* A parked ring maps the peer's pages too: its death ends it. */
+	domwatch_ref(c);
 	xs_conn_park_begin(c);
 	ok = true;
 	/* The peer may have closed and parked already. */
