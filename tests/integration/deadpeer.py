@@ -49,6 +49,14 @@ def server(port, mode):
     if mode == "noaccept":
         time.sleep(3600)
         return
+    if mode == "loop":
+        # Each connection read to its end, then closed: xsock parks the
+        # ring for the client's next connection.
+        while True:
+            c, _ = ls.accept()
+            while c.recv(65536):
+                pass
+            c.close()
     c, _ = ls.accept()
     if mode == "send":
         c.sendall(pattern(MIB))
@@ -112,6 +120,12 @@ def main():
                 blocked = True
                 print("blocked", flush=True)
         hold(s)
+    elif role == "parker":
+        # One connection, closed: its ring stays parked in this process.
+        s.sendall(pattern(1000))
+        s.close()
+        print("parked", flush=True)
+        time.sleep(3600)
     elif role == "sendhold":
         s.sendall(pattern(1000))
         print("sent", flush=True)

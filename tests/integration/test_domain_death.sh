@@ -11,13 +11,15 @@
 #   - a connect() acknowledged by a listener that never accepts,
 #   - a server blocked in recv() on a client of domain 2 (side A),
 #   - a listener blocked in accept() on an offer to a client of domain 2
-#     that stopped before attaching (XSOCK_FAULT=stop-before-attach).
+#     that stopped before attaching (XSOCK_FAULT=stop-before-attach),
+#   - a client whose only ring, closed, is parked for reuse.
 # Each must end within 1 s of the destroy: the reader with the 1 MiB
 # (sha256 checked) and then end of stream, the writer with EPIPE or
 # ECONNRESET, the connect() with ECONNREFUSED, the server with the 1000
 # bytes and end of stream; and while they still hold their sockets, none
-# of them may map a page domain 2 granted (grant/1/ files in
-# /proc/PID/maps): a dead domain's memory must not stay pinned. The
+# of them, nor the parked ring's client, may map a page domain 2 granted
+# (grant/1/ files in /proc/PID/maps): a dead domain's memory must not stay
+# pinned. The
 # listener must drop the half-done offer and serve a client of domain 3
 # (connect, 6 bytes, close) within 1 s of the destroy.
 . "$(dirname "$0")/lib.sh"
@@ -43,14 +45,14 @@ wait_line() {
 	done
 }
 
-for m in send:7701 sink:7702 noaccept:7703; do
+for m in send:7701 sink:7702 noaccept:7703 loop:7706; do
 	shim 2 /usr/bin/python3 "$PY" server "${m#*:}" "${m%:*}" >"$WORK/s${m#*:}.out" 2>&1 &
 	PIDS+=($!)
 done
 shim 1 /usr/bin/python3 "$PY" server 7704 recv >"$WORK/s7704.out" 2>&1 &
 SRV1=$!
 PIDS+=($SRV1)
-for p in 7701 7702 7703; do wait_listen 2 $p; done
+for p in 7701 7702 7703 7706; do wait_listen 2 $p; done
 wait_listen 1 7704
 # A one-shot listener (socat accepts once) whose accept() takes domain
 # 2's half-negotiated client, then must serve domain 3's.
@@ -69,7 +71,11 @@ shim 1 /usr/bin/python3 "$PY" writer 10.77.0.2 7702 >"$WORK/writer.out" 2>&1 &
 WR=$!
 shim 2 /usr/bin/python3 "$PY" sendhold 10.77.0.1 7704 >"$WORK/sendhold.out" 2>&1 &
 PIDS+=($RD $WR $!)
+XSOCK_REUSE_IDLE_MS=60000 shim 1 /usr/bin/python3 "$PY" parker 10.77.0.2 7706 >"$WORK/parker.out" 2>&1 &
+PK=$!
+PIDS+=($PK)
 wait_line "$WORK/reader.out" "got 1048576"
+wait_line "$WORK/parker.out" parked
 wait_line "$WORK/sendhold.out" sent
 shim 1 /usr/bin/python3 "$PY" connect 10.77.0.2 7703 >"$WORK/connect.out" 2>&1 &
 CN=$!
@@ -81,7 +87,10 @@ for f in reader writer connect s7704; do
 done
 PRD=$(own_pgrep "deadpeer.py reader")
 PWR=$(own_pgrep "deadpeer.py writer")
-[ -n "$PRD" ] && [ -n "$PWR" ] || fail "no reader or writer process"
+PPK=$(own_pgrep "deadpeer.py parker")
+[ -n "$PRD" ] && [ -n "$PWR" ] && [ -n "$PPK" ] || fail "no reader, writer or parker process"
+parked=$(grep -c "/grant/1/" "/proc/$PPK/maps")
+[ "$parked" -gt 0 ] || fail "the parker maps nothing of domain 2: its ring is not parked"
 before=0
 for p in $PRD $PWR; do
 	before=$((before + $(grep -c "/grant/1/" "/proc/$p/maps")))
@@ -129,5 +138,13 @@ check connect "^connect=ECONNREFUSED "
 check s7704 "^bytes=1000 sha=1e9bc38cbf860b9e end=EOF "
 say "mappings of domain 2's pages in the reader and writer: $before before, $after after"
 [ "$after" = 0 ] || fail "a dead domain's pages are still mapped"
+n=0
+while [ "$(grep -c "/grant/1/" "/proc/$PPK/maps")" != 0 ] && [ $n -lt 20 ]; do
+	sleep 0.05; n=$((n + 1))
+done
+T4=$(echo "$(date +%s.%N) - $T0" | bc)
+left=$(grep -c "/grant/1/" "/proc/$PPK/maps")
+say "the parked ring's client: $parked mappings of domain 2's pages before, $left after ($T4 s)"
+[ "$left" = 0 ] || fail "a parked ring keeps a dead domain's pages mapped"
 for p in $RD $WR $CN $SRV1 $ACC; do wait "$p"; done
 say "PASS"
