@@ -805,8 +805,8 @@ scenario_domain_destroyed() {
 		$SHIM socat -u SYSTEM:'head -c 1048576 /dev/zero; sleep 600' TCP-LISTEN:7093,reuseaddr &
 		wait")
 	for p in 7091 7092 7093; do wait_listen "$U2" $p || return 1; done
-	j1=$(start_on "$U1" "export XSOCK_CONNECT_TIMEOUT_MS=60000
-		XSOCK_ACCEPT_TIMEOUT_MS=30000 XSOCK_DEBUG=3 XSOCK_LOG=/tmp/dd.lst.log \
+	j1=$(start_on "$U1" "export XSOCK_CONNECT_TIMEOUT_MS=60000 XSOCK_LISTENER_ACK_MS=20000
+		XSOCK_ACCEPT_TIMEOUT_MS=30000 XSOCK_DEBUG=4 XSOCK_LOG=/tmp/dd.lst.log \
 			$SHIM socat -u TCP-LISTEN:7094,reuseaddr STDOUT > /tmp/dd.acc &
 		echo \$! > /tmp/dd.lst
 		( XSOCK_DEBUG=3 XSOCK_LOG=/tmp/dd.rd.log $SHIM socat -u TCP:$A2:7091 STDOUT 2> /tmp/dd.rd.err |
@@ -832,11 +832,23 @@ scenario_domain_destroyed() {
 		echo GO_AT=\$t0; cat /tmp/dd.rd.err; grep -i 'dead\\|7091\\|refus' /tmp/dd.rd.log | tail -n 20")
 	wait_listen "$U1" 7094 || return 1
 	# Half done: U2's client reads U1's offer and stops before attaching.
-	j3=$(start_on "$U2" "XSOCK_FAULT=stop-before-attach $SHIM socat -u OPEN:/dev/null TCP:$A1:7094")
+	# It says so in U2's store once the shim has logged it (the node goes
+	# with U2's home).
+	j3=$(start_on "$U2" "XSOCK_FAULT=stop-before-attach XSOCK_DEBUG=2 XSOCK_LOG=/tmp/half.log \
+			$SHIM socat -u OPEN:/dev/null TCP:$A1:7094 &
+		while ! grep -q 'stop-before-attach: offer' /tmp/half.log 2> /dev/null; do sleep 0.1; done
+		xenstore-write /local/domain/$U2/data/ddhalf 1")
 	i=0
-	while ! xenstore-read $S/ddready > /dev/null 2>&1; do
+	while ! xenstore-read $S/ddready > /dev/null 2>&1 ||
+		! xenstore-read /local/domain/$U2/data/ddhalf > /dev/null 2>&1; do
 		i=$((i + 1))
-		[ $i -gt 600 ] && { echo "U1 not ready after 60 s"; return 1; }
+		[ $i -gt 600 ] && {
+			echo "U1 not ready, or U2's client not stopped half-way, after 60 s"
+			on "$U1" 'xsockctl status; ps; cat /proc/loadavg
+				grep -v ring.c /tmp/dd.lst.log | tail -n 20; tail -n 20 /tmp/dd.rd.log'
+			on "$U2" 'xsockctl status; ps; cat /tmp/half.log'
+			return 1
+		}
 		sleep 0.1
 	done
 	sleep 3
@@ -846,7 +858,8 @@ scenario_domain_destroyed() {
 	t0=$(date +%s.%N)
 	xl destroy "$old"
 	t1=$(date +%s.%N)
-	d0=$(echo hello | env $SHIM XSOCK_LISTENER_ACK_MS=10000 socat - TCP:$A1:7094 2>&1; echo "rc=$?")
+	d0=$(echo hello | env $SHIM XSOCK_LISTENER_ACK_MS=20000 XSOCK_DEBUG=4 XSOCK_LOG=/tmp/dd.d0.log \
+		socat - TCP:$A1:7094 2>&1; echo "rc=$?")
 	t2=$(date +%s.%N)
 	out=$(wait_on "$U1" "$j1" 30)
 	echo "$out"
@@ -861,7 +874,7 @@ scenario_domain_destroyed() {
 	done
 	xl list
 	on "$U1" 'kill $(cat /tmp/dd.pin) $(cat /tmp/dd.lst) 2> /dev/null; echo ACC_BYTES=$(wc -c < /tmp/dd.acc)
-		grep -i "offer\|abort\|dead" /tmp/dd.lst.log | tail -n 8' > /tmp/dd.u1
+		grep -v "ring.c" /tmp/dd.lst.log | tail -n 40' > /tmp/dd.u1
 	cat /tmp/dd.u1
 	# From the toolstack's removal of U2's home, as U1 saw it (polling).
 	rd=$(echo "$(field HOME_GONE_AT "$out") $(field RD_END "$out" | cut -d' ' -f1)" |
@@ -887,9 +900,14 @@ scenario_domain_destroyed() {
 	[ -n "$wrc" ] && [ "$wrc" != 0 ] || { echo "writer rc: $wrc"; ok=1; }
 	awk -v r="$rd" -v w="$wr" 'BEGIN { exit !(r != "" && w != "" && r < 2.0 && w < 2.0) }' ||
 		{ echo "too slow: reader $rd s, writer $wr s"; ok=1; }
-	# Reported, not judged: in one full run of 3 dom0's client timed out
-	# waiting for the listener's acknowledgement (open, see the closing note).
-	[ "$accb" = 6 ] || echo "dom0's client (not judged): $d0"
+	# Served at all, well before the 30 s accept timeout that a listener
+	# blind to the dead domain's client would wait out (2-4 s under TCG:
+	# the offer to dom0 itself takes 1-2 s there).
+	[ "$accb" = 6 ] && awk -v a="$acc" 'BEGIN { exit !(a < 15.0) }' || {
+		echo "dom0's client of U1's listener: $accb bytes in $acc s: $d0"
+		grep -v "ring.c" /tmp/dd.d0.log | tail -n 30
+		ok=1
+	}
 	[ "$gone" != no ] || { echo "dom$old still in xl list after 10 s"; ok=1; }
 	recreate_u2 || ok=1
 	return $ok
