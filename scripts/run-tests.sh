@@ -15,15 +15,27 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 rc=0
+# failed_logs DIR: the log of every test in DIR that failed (FAIL, ERROR),
+# then the tail of all the logs: a failing test's own words come first.
+failed_logs() {
+	local trs
+	for trs in "$1"/tests/*/*.trs; do
+		grep -q -E '^:test-result: (FAIL|ERROR)' "$trs" 2>/dev/null || continue
+		echo "---- ${trs%.trs}.log (failed)"
+		tail -150 "${trs%.trs}.log"
+	done
+	echo "---- the last lines of all logs"
+	cat "$1"/tests/*/*.log 2>/dev/null | tail -100
+}
 "$top/scripts/build.sh" "$top/build"
 echo "== make check (build/)"
-$SUDO make -C "$top/build" -s check || { rc=1; cat "$top"/build/tests/*/*.log 2>/dev/null | tail -200; }
+$SUDO make -C "$top/build" -s check || { rc=1; failed_logs "$top/build"; }
 if [ "${XSOCK_SKIP_ASAN:-0}" != 1 ]; then
 	"$top/scripts/build.sh" "$top/build-asan" --enable-sanitizers
 	echo "== make check under ASan+UBSan (build-asan/)"
 	$SUDO env ASAN_OPTIONS=detect_leaks=1 XSOCK_TEST_SIZE_MB=64 XSOCK_TEST_CYCLES=200 \
 		make -C "$top/build-asan" -s check ||
-		{ rc=1; cat "$top"/build-asan/tests/*/*.log 2>/dev/null | tail -200; }
+		{ rc=1; failed_logs "$top/build-asan"; }
 	# A sanitizer report from a process whose exit status no test looks at
 	# (a server stopped at the end, a process exiting) fails the run too.
 	if grep -l -E 'ERROR: AddressSanitizer|runtime error:' "$top"/build-asan/tests/*/*.log \
@@ -43,7 +55,7 @@ if [ "${XSOCK_SKIP_TSAN:-0}" != 1 ]; then
 	echo "== threaded tests under ThreadSanitizer (build-tsan/)"
 	$SUDO make -C "$top/build-tsan" -s check \
 		TESTS="tests/unit/check_ring_xproc tests/integration/test_threads.sh" ||
-		{ rc=1; cat "$top"/build-tsan/tests/*/*.log 2>/dev/null | tail -200; }
+		{ rc=1; failed_logs "$top/build-tsan"; }
 fi
 # Bounded fuzzing: every tests/fuzz/fuzz_*.c target, built with clang and
 # libFuzzer in build-fuzz/, runs XSOCK_FUZZ_SECONDS from its seed corpus

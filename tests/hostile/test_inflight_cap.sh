@@ -21,8 +21,10 @@
 # Asserts: while the requests are thrown, the server domain's in-flight
 # negotiation nodes (conn/*/<id> but refusals, which are final answers and
 # test_store_leak.sh's business, + bell/*/<bell>) stay <= 64 (2 x 32), and
-# its fds grow by <= 64 (32 doorbells, and the offered rings accept()
-# handed out);
+# its fds grow by <= 80: 32 doorbells, the doorbell accept() holds, what
+# the offered rings hold (a channel and grant fds each), the watch on the
+# client's domain (a second store handle: lock and watch fifos) and a
+# transaction's file; measured up to +46 on 2 loaded cores;
 # afterwards a good client is served (1 MB echoed, checksummed).
 # Before the fix: ~2,000 nodes (an acknowledgement and a doorbell per
 # request) and ~1,000 more fds at the peak (1721 nodes, fds 17 -> 1001).
@@ -38,6 +40,7 @@ export XSOCK_FALLBACK=0 XSOCK_ACCEPT_TIMEOUT_MS=5000
 export XSOCK_MAX_INFLIGHT_PER_PEER=32	# the server's cap (default 128)
 PORT=7732
 CAP=64
+FDCAP=80
 
 shim 2 /usr/bin/python3 "$VICTIM" echo $PORT >"$WORK/srv.out" 2>&1 &
 PIDS+=($!)
@@ -62,12 +65,12 @@ shim 1 timeout 30 /usr/bin/python3 "$VICTIM" echo-client 10.77.0.2 $PORT 1000000
 grep -q 'checksum=ok' "$WORK/good.out" && ok=ok || ok=FAILED
 fig="1,002 never-attaching requests, cap 32: peak server in-flight nodes $peak (cap $CAP),"
 fig="$fig fds $f0 -> peak $fpeak; good client $ok ($(grep '^stall:' "$WORK/a.out"))"
-# (+4: the scan is not one instant: conn/ is read before bell/, so a
+# (+8: the scan is not one instant: conn/ is read before bell/, so a
 # request that left after its node was counted and one that took its
 # place before bell/ was read can both count; without the cap the peak is
 # ~1,000-2,000.)
-[ "$peak" -le $((CAP + 4)) ] || fail "$fig: not capped"
-[ $((fpeak - f0)) -le $CAP ] || fail "$fig: fds not capped"
+[ "$peak" -le $((CAP + 8)) ] || fail "$fig: not capped"
+[ $((fpeak - f0)) -le $FDCAP ] || fail "$fig: fds not capped"
 [ "$ok" = ok ] || { cat "$WORK/good.out"; fail "$fig: the good client was not served"; }
 say "$fig"
 say "PASS"
