@@ -109,15 +109,11 @@ static int conn_rebuild(struct xs_ctx *ctx, const struct xs_ho_ring *r, const ui
 	if (c->side == XSR_SIDE_A) {
 		n.offset = XSOCK_A_ALIVE_OFFSET;
 		n.ev = c->ev;
-		rc = xsp_share_import(ctx->plat, c->peer, 1, r->intf_ref, r->sh_fd[0], &n,
+		rc = xsp_share_import(ctx->plat, c->peer, 1, &r->intf_ref, r->sh_fd[0], &n,
 				      &c->sh_intf);
-		if (rc == 0) {
-			for (i = 1; i < (int)r->ndata && refs[i] == refs[0] + (uint32_t)i; i++)
-				;
-			rc = i == (int)r->ndata ? xsp_share_import(ctx->plat, c->peer, r->ndata,
-								   refs[0], r->sh_fd[1], NULL,
-								   &c->sh_data) : -EINVAL;
-		}
+		if (rc == 0)
+			rc = xsp_share_import(ctx->plat, c->peer, r->ndata, refs, r->sh_fd[1], NULL,
+					      &c->sh_data);
 		if (rc < 0)
 			goto fail;
 		intf = xsp_share_addr(c->sh_intf);
