@@ -12,7 +12,9 @@
  * inherits, which fds those objects are and what rebuilds the rest
  * (grant refs, port, addresses, options), clears FD_CLOEXEC on them, and
  * passes the memfd's number in XSOCK_EXEC_FD. Side B's pages are mapped
- * again by the new image from the grant refs.
+ * again by the new image from the grant refs; the exec'ing process that
+ * serves such a ring disarms its mapping's unmap notification first (on
+ * Xen exec's unmap would fire it), and the new image arms its own.
  *
  * The shim's fds are also kept through close_range() and closefrom() that
  * a program calls before exec (python's subprocess with close_fds closes
