@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,6 +80,16 @@ static void close_own(const struct xs_ho_ring *r)
 		if (r->sh_fd[i] >= 0)
 			shim_real.close(r->sh_fd[i]);
 	}
+}
+
+/* A share imported here, dropped without its fd (close_own() closes it). */
+static void share_drop(struct xsp_share *s)
+{
+	if (!s)
+		return;
+	if (xsp_share_addr(s))
+		munmap(xsp_share_addr(s), (size_t)xsp_share_npages(s) * XSP_PAGE_SIZE);
+	free(s);
 }
 
 /* The connection of @r, rebuilt. */
@@ -151,9 +162,13 @@ fail:
 	/* Nothing may reach the peer: let go of what this image made. */
 	c->ring.own = NULL;
 	if (c->sh_intf || c->sh_data || c->ev) {
-		/* Imported fds: closed below by the caller's close_own(). */
-		free(c->sh_intf);
-		free(c->sh_data);
+		/*
+		 * Imported fds: closed below by the caller's close_own(). The
+		 * shares' mappings go now: on Xen a gntalloc mapping alone
+		 * would keep the grants, and the connection, alive.
+		 */
+		share_drop(c->sh_intf);
+		share_drop(c->sh_data);
 		free(c->ev);
 	}
 	xsp_unmap(c->mp_intf);
