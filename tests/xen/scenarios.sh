@@ -470,7 +470,7 @@ snapshot() {
 	eval "n$1=\$(count_nodes); e$1=\$(evtchn_all); x$1=\$(xen_counts)"
 }
 
-# kill_case VDOM VROLE SDOM PORT [VCMD]: a process in VDOM (the ring listener when
+# kill_case VDOM VROLE SDOM PORT [VCMD [VKILL]]: a process in VDOM (the ring listener when
 # VROLE=server, else the client) streams zeros to its peer in SDOM and is
 # SIGKILLed; the survivor must end (EOF or ECONNRESET) within 2 s. The
 # survivor asks for the kill (node data/killreq, which dom0 polls for),
@@ -493,9 +493,17 @@ kill_case() {
 	V=/local/domain/$vdom/data
 	S=/local/domain/$sdom/data
 	xenstore-rm $V/killnow $S/killreq $S/killgo 2> /dev/null
+	# With VKILL=child the one killed is the victim's child (an inetd-style
+	# listener's exec'd handler), and the listener then ends in order.
+	if [ "${6:-}" = child ]; then
+		vkill="k=\$(grep -l \"^PPid:[[:space:]]*\$p\\\$\" /proc/[0-9]*/status | head -n 1 |
+			cut -d/ -f3); kill -9 \$k; sleep 1; kill \$p; wait \$p"
+	else
+		vkill="kill -9 \$p"
+	fi
 	victim="$vcmd & p=\$!
 		xenstore-watch -n 2 $V/killnow > /dev/null
-		echo KILL_AT=\$($NOW); kill -9 \$p"
+		echo KILL_AT=\$($NOW); $vkill"
 	survivor="( $scmd | wc -c > /tmp/bytes.$port ) & p=\$!
 		sleep 8; xenstore-write $S/killreq 1
 		while ! xenstore-read $S/killgo > /dev/null 2>&1; do sleep 0.05; done
@@ -804,7 +812,7 @@ exec_pair() {
 	out=$(on "$from" "dd if=/dev/urandom of=/tmp/in.$port bs=1048576 count=$EXEC_MB 2> /dev/null &&
 		echo SENT=\$(sha256sum /tmp/in.$port | cut -d' ' -f1) &&
 		t0=\$($UP); $SHIM socat -t 60 - TCP:$(addr_of $to):$port < /tmp/in.$port > /tmp/out.$port
-		echo RC=\$? SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.2f\", \$2 - \$1 }')
+		echo RC=\$?; echo SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.2f\", \$2 - \$1 }')
 		echo BACK=\$(sha256sum /tmp/out.$port | cut -d' ' -f1)
 		echo BYTES=\$(wc -c < /tmp/out.$port); rm -f /tmp/in.$port /tmp/out.$port")
 	echo "$out"
@@ -821,7 +829,8 @@ exec_pair() {
 		"sha256 ${sent:-?} vs ${back:-?} ($(field BYTES "$out") bytes back);" \
 		"handed over $(field HANDED "$log"), taken over by the new image $(field ADOPTED "$log");" \
 		"store nodes $n0 -> $n1; Xen grants/channels $x0 -> $x1"
-	[ -n "$sent" ] && [ "$sent" = "$back" ] && [ "$(field HANDED "$log")" -ge 1 ] &&
+	[ "$(field RC "$out")" = 0 ] && [ -n "$sent" ] && [ "$sent" = "$back" ] &&
+		[ "$(field HANDED "$log")" -ge 1 ] &&
 		[ "$(field ADOPTED "$log")" -ge 1 ] && [ "$n0" = "$n1" ] && [ "$x0" = "$x1" ]
 }
 
@@ -861,20 +870,23 @@ scenario_exec_handler() {
 }
 
 # The exec'd handler SIGKILLed mid-stream (kill_case with the victim an
-# inetd-style server whose handler streams zeros: socat without fork
-# accepts and execs in the same process, so the pid killed is the
-# handler's). The client must end within 2 s, and nothing may be left:
-# store nodes, user event channels, Xen's grants and channels.
+# inetd-style server, socat ...,fork EXEC:...,nofork, whose handler streams
+# zeros; the one killed is the listener's child, the exec'd handler, found
+# by its parent pid; the listener is then ended in order). The client must
+# end within 2 s, and nothing may be left: store nodes, user event
+# channels, Xen's grants and channels. (A listener that execs itself away
+# is not handed over and its advertisement stays while its pid lives:
+# docs/protocol.md, "Known limits"; so the listener here forks.)
 scenario_exec_killed() {
 	ok=0
 	sleep 1
 	snapshot 0
 	set -- $x0
 	base_g=$1 base_e=$2
-	kill_case "$U2" server "$U1" 7085 \
-		"$SHIM socat TCP-LISTEN:7085,reuseaddr EXEC:'socat -u /dev/zero STDOUT',nofork" || ok=1
-	kill_case 0 server "$U1" 7086 \
-		"$SHIM socat TCP-LISTEN:7086,reuseaddr EXEC:'socat -u /dev/zero STDOUT',nofork" || ok=1
+	kill_case "$U2" server "$U1" 7085 "$SHIM socat TCP-LISTEN:7085,fork,reuseaddr \
+		EXEC:'socat -u /dev/zero STDOUT',nofork" child || ok=1
+	kill_case 0 server "$U1" 7086 "$SHIM socat TCP-LISTEN:7086,fork,reuseaddr \
+		EXEC:'socat -u /dev/zero STDOUT',nofork" child || ok=1
 	sleep 1
 	snapshot 1
 	result "after 2 SIGKILLs of exec'd handlers: store nodes under data/xsock $n0 -> $n1;" \
