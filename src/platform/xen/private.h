@@ -85,7 +85,7 @@ static inline int xen_grant_errno(int e)
 /*
  * Is @fd open on the character device @path (an fd inherited across exec
  * is checked before it is trusted)? 0, -EBADF (@fd not open), -ENOENT (no
- * @path), -EINVAL (another file). xenevtchn.c.
+ * @path), -EINVAL (another file). xen.c.
  */
 int xen_fd_is_dev(int fd, const char *path);
 

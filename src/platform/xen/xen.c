@@ -50,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <xentoollog.h>
@@ -149,6 +150,22 @@ static int read_self_domid(xsp_domid_t *out)
 	}
 	xs_log(XS_LOG_ERR, "xen: cannot read own domid from the store");
 	return -ENOENT;
+}
+
+/* ---- exec: inherited fds ------------------------------------------------- */
+
+/* Is @fd open on the device @path (a character device)? private.h. */
+int xen_fd_is_dev(int fd, const char *path)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0)
+		return -EBADF;
+	if (stat(path, &b) < 0)
+		return -ENOENT;
+	if (!S_ISCHR(a.st_mode) || !S_ISCHR(b.st_mode) || a.st_rdev != b.st_rdev)
+		return -EINVAL;
+	return 0;
 }
 
 /* ---- backend -------------------------------------------------------------- */

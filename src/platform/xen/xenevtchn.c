@@ -38,9 +38,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <xenevtchn.h>
 
 #include "common/log.h"
@@ -262,20 +259,6 @@ int xen_evtchn_export(const struct xsp_evtchn *e, struct xsp_evtchn_exec *x)
 		return -EINVAL;
 	x->fd[0] = e->fd;
 	x->flags = XEN_EVTCHN_EXEC;
-	return 0;
-}
-
-/* Is @fd open on the device @path (a character device)? */
-int xen_fd_is_dev(int fd, const char *path)
-{
-	struct stat a, b;
-
-	if (fstat(fd, &a) < 0)
-		return -EBADF;
-	if (stat(path, &b) < 0)
-		return -ENOENT;
-	if (!S_ISCHR(a.st_mode) || !S_ISCHR(b.st_mode) || a.st_rdev != b.st_rdev)
-		return -EINVAL;
 	return 0;
 }
 
