@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -81,6 +82,16 @@ static void close_own(const struct xs_ho_ring *r)
 	}
 }
 
+/* A share imported here, dropped without its fd (close_own() closes it). */
+static void share_drop(struct xsp_share *s)
+{
+	if (!s)
+		return;
+	if (xsp_share_addr(s))
+		munmap(xsp_share_addr(s), (size_t)xsp_share_npages(s) * XSP_PAGE_SIZE);
+	free(s);
+}
+
 /* The connection of @r, rebuilt. */
 static int conn_rebuild(struct xs_ctx *ctx, const struct xs_ho_ring *r, const uint32_t *refs,
 			struct xsr_own *own, struct xs_conn **out)
@@ -109,15 +120,11 @@ static int conn_rebuild(struct xs_ctx *ctx, const struct xs_ho_ring *r, const ui
 	if (c->side == XSR_SIDE_A) {
 		n.offset = XSOCK_A_ALIVE_OFFSET;
 		n.ev = c->ev;
-		rc = xsp_share_import(ctx->plat, c->peer, 1, r->intf_ref, r->sh_fd[0], &n,
+		rc = xsp_share_import(ctx->plat, c->peer, 1, &r->intf_ref, r->sh_fd[0], &n,
 				      &c->sh_intf);
-		if (rc == 0) {
-			for (i = 1; i < (int)r->ndata && refs[i] == refs[0] + (uint32_t)i; i++)
-				;
-			rc = i == (int)r->ndata ? xsp_share_import(ctx->plat, c->peer, r->ndata,
-								   refs[0], r->sh_fd[1], NULL,
-								   &c->sh_data) : -EINVAL;
-		}
+		if (rc == 0)
+			rc = xsp_share_import(ctx->plat, c->peer, r->ndata, refs, r->sh_fd[1], NULL,
+					      &c->sh_data);
 		if (rc < 0)
 			goto fail;
 		intf = xsp_share_addr(c->sh_intf);
@@ -155,9 +162,13 @@ fail:
 	/* Nothing may reach the peer: let go of what this image made. */
 	c->ring.own = NULL;
 	if (c->sh_intf || c->sh_data || c->ev) {
-		/* Imported fds: closed below by the caller's close_own(). */
-		free(c->sh_intf);
-		free(c->sh_data);
+		/*
+		 * Imported fds: closed below by the caller's close_own(). The
+		 * shares' mappings go now: on Xen a gntalloc mapping alone
+		 * would keep the grants, and the connection, alive.
+		 */
+		share_drop(c->sh_intf);
+		share_drop(c->sh_data);
 		free(c->ev);
 	}
 	xsp_unmap(c->mp_intf);

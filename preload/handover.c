@@ -12,7 +12,9 @@
  * inherits, which fds those objects are and what rebuilds the rest
  * (grant refs, port, addresses, options), clears FD_CLOEXEC on them, and
  * passes the memfd's number in XSOCK_EXEC_FD. Side B's pages are mapped
- * again by the new image from the grant refs.
+ * again by the new image from the grant refs; the exec'ing process that
+ * serves such a ring disarms its mapping's unmap notification first (on
+ * Xen exec's unmap would fire it), and the new image arms its own.
  *
  * The shim's fds are also kept through close_range() and closefrom() that
  * a program calls before exec (python's subprocess with close_fds closes
@@ -59,6 +61,10 @@ static int ncleared;
 static int hidden[HO_MAX_FDS];		/* application fds hidden from a spawn */
 static int nhidden;
 static int rec_fd = -1;
+/* Rings whose "alive" notification was disarmed for the exec: re-armed
+ * if it fails (a reference held on each). */
+static struct shim_sock *disarmed[HO_MAX_SOCKS];
+static int ndisarmed;
 
 static void fd_inherit(int fd)
 {
@@ -218,6 +224,31 @@ static void entry_inherit(const struct xs_ho_ring *r)
 	arena_mark(r->arena_fd);
 }
 
+/*
+ * Before an exec: ring @s, handed over, is side B (mapped) and served by
+ * this process, whose mapping carries the "alive" unmap notification
+ * (docs/protocol.md, "Process model"). exec unmaps it, and on Xen the
+ * notification would fire: the peer would take the connection for ended.
+ * Disarm it; the new image (the same pid, so it serves) arms its own on
+ * the mapping it makes (holder_adopt()). 1 when disarmed (the caller keeps
+ * its reference for handover_end()), else 0.
+ */
+static int disarm_for_exec(struct shim_sock *s, const struct xs_ho_ring *r)
+{
+	int rc;
+
+	if (r->side != 1 || r->server != getpid() || ndisarmed == HO_MAX_SOCKS)
+		return 0;
+	rc = xs_conn_alive_notify(s->conn, false);
+	if (rc < 0) {
+		xs_log(XS_LOG_WARN, "exec: ring %s: cannot disarm its unmap notification: %s",
+		       r->id, strerror(-rc));
+		return 0;
+	}
+	disarmed[ndisarmed++] = s;
+	return 1;
+}
+
 /* A ring that does not cross: closed for the program (see handover.h). */
 static void no_crossing(struct ho_group *g, bool spawn)
 {
@@ -289,7 +320,7 @@ int handover_begin(bool follows, bool spawn)
 	int i, n, rc;
 
 	shim_lock(&ho_lock);
-	ncleared = nhidden = 0;
+	ncleared = nhidden = ndisarmed = 0;
 	rec_fd = -1;
 	if (shim_guard)
 		return -1;	/* the shim's own exec: nothing of the program's */
@@ -304,6 +335,10 @@ int handover_begin(bool follows, bool spawn)
 		if (rc == 0) {
 			entry_inherit(&r);
 			xs_log(XS_LOG_INFO, "exec: ring %s on fd %d handed over", r.id, g->fds[0]);
+			if (!spawn && disarm_for_exec(g->s, &r)) {
+				g->s = NULL;	/* its reference: disarmed[] */
+				continue;
+			}
 		} else {
 			if (follows)
 				xs_log(XS_LOG_INFO, "exec: ring on fd %d cannot cross: %s",
@@ -337,6 +372,12 @@ void handover_end(void)
 	for (i = 0; i < nhidden; i++)
 		fcntl(hidden[i], F_SETFD, 0);
 	ncleared = nhidden = 0;
+	/* The exec failed: this process still serves them, with its mapping. */
+	for (i = 0; i < ndisarmed; i++) {
+		xs_conn_alive_notify(disarmed[i]->conn, true);
+		shim_put(disarmed[i]);
+	}
+	ndisarmed = 0;
 	arena_set_cloexec(true);
 	if (rec_fd >= 0)
 		shim_real.close(rec_fd);

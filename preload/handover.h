@@ -14,8 +14,10 @@
  * start a program in a child (@spawn true), of a program that will run
  * under the shim (@follows): write the hand-over record of every ring fd
  * the program inherits (no FD_CLOEXEC) and make the fds its kernel
- * objects are inheritable. A ring that cannot be handed over (xen
- * backend, a ring not settled yet), and every ring when the program will
+ * objects are inheritable; before an exec, disarm the unmap notification
+ * of each side-B ring this process serves (exec unmaps its pages; the new
+ * image arms its own). A ring that cannot be handed over (a ring not
+ * settled yet, a backend that cannot), and every ring when the program will
  * not run under the shim, is not inherited as it is: before an exec its
  * fds are replaced by sockets whose peer is closed (end of file, EPIPE);
  * for a spawn they are marked close-on-exec until handover_end().
@@ -26,7 +28,8 @@
  */
 int handover_begin(bool follows, bool spawn);
 /* The exec failed or the spawn returned: undo what handover_begin() did
- * to this process's fds (replaced fds stay replaced) and close the record. */
+ * to this process's fds (replaced fds stay replaced) and notifications,
+ * and close the record. */
 void handover_end(void);
 /*
  * adopt.c, the new image: rebuild what the old one handed over

@@ -83,9 +83,9 @@ static int check_ring(const struct xs_ho_ring *r, unsigned int k, size_t left, c
 	}
 	if (r->nfds == 0 || r->nfds > XS_HO_MAX_FDS)
 		return bad(-EINVAL, err, errlen, "ring %u: %u fds", k, r->nfds);
-	if (!fd_ok(r->bfd) || !fd_ok(r->arena_fd) || !fd_ok(r->ev_fd[0]) || !fd_ok(r->ev_fd[1]))
+	if (!fd_ok(r->bfd) || !fd_ok(r->arena_fd) || !fd_ok(r->ev_fd[0]))
 		return bad(-EINVAL, err, errlen, "ring %u: missing or bad fd", k);
-	for (i = 2; i < 4; i++) {
+	for (i = 1; i < 4; i++) {
 		if (r->ev_fd[i] != -1 && !fd_ok(r->ev_fd[i]))
 			return bad(-EINVAL, err, errlen, "ring %u: bad channel fd", k);
 	}

@@ -8,7 +8,8 @@
  *
  * Layout (native byte order: writer and reader are one host): a struct
  * xs_ho_header, then @nrings entries, each a struct xs_ho_ring followed by
- * its @ndata data-page grant refs (uint32_t). Kept in a memfd whose number
+ * its @ndata data-page grant refs (uint32_t; not necessarily consecutive:
+ * Xen's gntalloc hands out what it has). Kept in a memfd whose number
  * the new image finds in XSOCK_EXEC_FD.
  *
  * The reader trusts nothing: xs_ho_check() validates the whole record
@@ -65,8 +66,11 @@ struct xs_ho_ring {
 	int32_t arena_fd;		/* the state arena (memfd) */
 	uint64_t rs_off, own_off;	/* struct shim_rstate, struct xsr_own in it */
 	uint32_t ev_port, ev_flags;	/* struct xsp_evtchn_exec */
-	int32_t ev_fd[4];
-	int32_t sh_fd[2];		/* side A: the interface and data shares' locks */
+	int32_t ev_fd[4];		/* [0] always; the others -1 when the backend
+					 * needs fewer (xen: one, local: two to four) */
+	int32_t sh_fd[2];		/* side A: what keeps the interface and data
+					 * shares (local: their locks, xen: their
+					 * gntalloc files; grants at index 0) */
 	uint32_t intf_ref;		/* the interface page's grant */
 	int32_t broken;			/* 0 or the ring's sticky -errno */
 	uint32_t flags;			/* XS_HO_* */

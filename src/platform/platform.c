@@ -590,15 +590,15 @@ int xsp_share_export(const struct xsp_share *s, int *fd)
 	return s->p->ops->share_export(s, fd);
 }
 
-int xsp_share_import(struct xsp *p, xsp_domid_t peer, unsigned int npages, xsp_gref_t ref0,
-		     int fd, const struct xsp_unmap_notify *notify, struct xsp_share **out)
+int xsp_share_import(struct xsp *p, xsp_domid_t peer, unsigned int npages,
+		     const xsp_gref_t *refs, int fd, const struct xsp_unmap_notify *notify,
+		     struct xsp_share **out)
 {
 	struct xsp_share *s;
-	unsigned int i;
 	int rc;
 
 	*out = NULL;
-	if (!p || fd < 0)
+	if (!p || !refs || fd < 0)
 		return -EINVAL;
 	if (!p->ops->share_import)
 		return -EOPNOTSUPP;
@@ -616,8 +616,7 @@ int xsp_share_import(struct xsp *p, xsp_domid_t peer, unsigned int npages, xsp_g
 	s->p = p;
 	s->peer = peer;
 	s->npages = npages;
-	for (i = 0; i < npages; i++)
-		s->refs[i] = ref0 + i;
+	memcpy(s->refs, refs, (size_t)npages * sizeof(*refs));
 	rc = p->ops->share_import(p, fd, notify, s);
 	if (rc < 0) {
 		free(s->refs);

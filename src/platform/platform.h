@@ -270,12 +270,18 @@ void xsp_evtchn_close(struct xsp_evtchn *e);
  * and what else rebuilds it, into *@x. xsp_evtchn_import(): rebuild it in
  * this process from *@x (the fds become the new handle's, FD_CLOEXEC set
  * again). xsp_share_export(): the one fd that keeps share @s alive
- * (local: the share file's lock). xsp_share_import(): share @npages pages
- * of refs @ref0.. (consecutive) with @peer again, kept alive by @fd,
- * mapped anew; @notify as for xsp_share().
- * Errors: -EOPNOTSUPP the backend cannot (xen: a gntalloc mapping and an
- * event channel binding do not survive exec), -EINVAL malformed, -ENOENT
- * the share file is gone, -ENOMEM, -errno of mmap.
+ * (local: the share file's lock; xen: the share's own gntalloc file).
+ * xsp_share_import(): share @npages pages of refs @refs (@npages of them;
+ * local: consecutive) with @peer again, kept alive by @fd, mapped anew;
+ * @notify as for xsp_share().
+ * xen: an event channel is its evtchn fd (the binding is the open file's,
+ * rebuilt with xenevtchn_fdopen()); a share is its gntalloc file, whose
+ * grants stay in it (index 0) and are mmapped again. A mapping (gntdev)
+ * does not cross exec: the new image maps the refs again with xsp_map(),
+ * and the exec'ing process disarms its armed unmap notification first.
+ * Errors: -EOPNOTSUPP the backend cannot, -EINVAL malformed (xen: the fd
+ * is not the evtchn or gntalloc device, or holds no such grants), -ENOENT
+ * the share file is gone, -EBADF @fd not open, -ENOMEM, -errno of mmap.
  */
 #define XSP_EXEC_FDS 4
 struct xsp_evtchn_exec {
@@ -287,16 +293,18 @@ int xsp_evtchn_export(const struct xsp_evtchn *e, struct xsp_evtchn_exec *x);
 int xsp_evtchn_import(struct xsp *p, xsp_domid_t peer, const struct xsp_evtchn_exec *x,
 		      struct xsp_evtchn **out);
 int xsp_share_export(const struct xsp_share *s, int *fd);
-int xsp_share_import(struct xsp *p, xsp_domid_t peer, unsigned int npages, xsp_gref_t ref0,
-		     int fd, const struct xsp_unmap_notify *notify, struct xsp_share **out);
+int xsp_share_import(struct xsp *p, xsp_domid_t peer, unsigned int npages,
+		     const xsp_gref_t *refs, int fd, const struct xsp_unmap_notify *notify,
+		     struct xsp_share **out);
 /*
  * A holder that lets go while others carry on (fork, exec: "last holder"):
  * drop this process's hold on share @s / channel @e (its mapping and
  * fds) without ending it for the others, and free the handle. A share
  * whose other holders all let go meanwhile ends here as with
  * xsp_unshare() (the last holder ends it); otherwise nothing reaches the
- * peer. Backends that cannot (xen) keep the hold until the process exits.
- * NULL is a no-op.
+ * peer. xen: a share's hold is its mapping and its gntalloc fd, a
+ * channel's its evtchn fd (closed without unbinding: the last holder's
+ * close unbinds). NULL is a no-op.
  */
 void xsp_share_forget(struct xsp_share *s);
 void xsp_evtchn_forget(struct xsp_evtchn *e);

@@ -127,6 +127,24 @@ say "python server fds: $(cat "$WORK/fds.before") before, $(cat "$WORK/fds.after
 	say "not freed yet (the event thread's next wake-up): $(diff "$WORK/fdlist.after" "$WORK/fdlist.end" | grep '^>' | tr '\n' ' ')"
 grep -q "refused\|cannot be rebuilt" "$WORK"/*.log && fail "hand-over failures: $(grep -h "refused\|cannot be rebuilt" "$WORK"/*.log | head -3)"
 
+# The client side (mapped pages) crosses exec too: xsock-forkpair connects
+# and execs itself at once, the ring on the same fd (not stdio), and the new
+# image (the same pid: it serves the ring) writes and reads 4 MiB through
+# an echo server. The old image disarms its mapping's unmap notification
+# before exec (on Xen exec's unmap would fire it), the new one arms its own.
+FP="$TOP_BUILD/tests/xen/xsock-forkpair"
+if [ -x "$FP" ]; then
+	shim 2 socat TCP-LISTEN:7809,fork,reuseaddr PIPE &
+	PIDS+=($!)
+	wait_listen 2 7809
+	out=$(XSOCK_DEBUG=3 XSOCK_LOG="$WORK/fp.log" shim 1 timeout 60 "$FP" exec-after-connect \
+		"$(addr_of 2)" 7809 4194304 2>&1)
+	echo "$out" | grep -q "^RC=0" || fail "client exec'd after connect: $(echo "$out" | tr '\n' ' ')"
+	grep -q "taken over from the old image" "$WORK/fp.log" ||
+		fail "client exec'd after connect: the new image did not take the ring"
+	say "client exec'd after connect: 4 MiB echoed through the new image ($(echo "$out" | head -n 1))"
+fi
+
 kill "${PIDS[@]}" 2>/dev/null
 wait 2>/dev/null
 PIDS=()

@@ -470,7 +470,7 @@ snapshot() {
 	eval "n$1=\$(count_nodes); e$1=\$(evtchn_all); x$1=\$(xen_counts)"
 }
 
-# kill_case VDOM VROLE SDOM PORT: a process in VDOM (the ring listener when
+# kill_case VDOM VROLE SDOM PORT [VCMD [VKILL]]: a process in VDOM (the ring listener when
 # VROLE=server, else the client) streams zeros to its peer in SDOM and is
 # SIGKILLed; the survivor must end (EOF or ECONNRESET) within 2 s. The
 # survivor asks for the kill (node data/killreq, which dom0 polls for),
@@ -484,7 +484,7 @@ snapshot() {
 kill_case() {
 	vdom=$1 vrole=$2 sdom=$3 port=$4
 	if [ "$vrole" = server ]; then
-		vcmd="$SHIM socat -u OPEN:/dev/zero TCP-LISTEN:$port,reuseaddr"
+		vcmd=${5:-"$SHIM socat -u OPEN:/dev/zero TCP-LISTEN:$port,reuseaddr"}
 		scmd="$SHIM socat -u TCP:$(addr_of $vdom):$port STDOUT"
 	else
 		scmd="$SHIM socat -u TCP-LISTEN:$port,reuseaddr STDOUT"
@@ -493,9 +493,17 @@ kill_case() {
 	V=/local/domain/$vdom/data
 	S=/local/domain/$sdom/data
 	xenstore-rm $V/killnow $S/killreq $S/killgo 2> /dev/null
+	# With VKILL=child the one killed is the victim's child (an inetd-style
+	# listener's exec'd handler), and the listener then ends in order.
+	if [ "${6:-}" = child ]; then
+		vkill="k=\$(grep -l \"^PPid:[[:space:]]*\$p\\\$\" /proc/[0-9]*/status | head -n 1 |
+			cut -d/ -f3); kill -9 \$k; sleep 1; kill \$p; wait \$p"
+	else
+		vkill="kill -9 \$p"
+	fi
 	victim="$vcmd & p=\$!
 		xenstore-watch -n 2 $V/killnow > /dev/null
-		echo KILL_AT=\$($NOW); kill -9 \$p"
+		echo KILL_AT=\$($NOW); $vkill"
 	survivor="( $scmd | wc -c > /tmp/bytes.$port ) & p=\$!
 		sleep 8; xenstore-write $S/killreq 1
 		while ! xenstore-read $S/killgo > /dev/null 2>&1; do sleep 0.05; done
@@ -781,6 +789,110 @@ forkpair() {
 	[ "$(field RC "$o1")" = 0 ] && [ "$(field RC "$o2")" = 0 ] && [ "$x0" = "$x1" ]
 }
 scenario_fork_after_connect() { forkpair "$U1" "$U2" 7070 && forkpair "$U1" 0 7071; }
+
+# ==== a connection follows its fd across exec() (issue 16) ====================
+#
+# An inetd-style server in TO: socat accepts, forks per connection, and the
+# child execs the handler with the connection as its stdin and stdout
+# (EXEC:...,nofork). The handler is socat too (busybox is static: the shim
+# does not load into it), echoing (`- PIPE`); its stdio is relayed to the
+# ring by the shim (docs/protocol.md, "What crosses exec"). In FROM a ring
+# client sends $EXEC_MB MiB of random data and reads the echo: SHA-256 of
+# what came back must equal what was sent. XSOCK_FALLBACK=0 and no network:
+# only a ring carries it; the server's log must show the ring handed over
+# and taken over by the new image.
+EXEC_MB=${XSOCK_XEN_EXEC_MB:-4}
+exec_pair() {
+	from=$1 to=$2 port=$3
+	js=$(start_on "$to" "rm -f /tmp/exh.$port.log; XSOCK_DEBUG=3 XSOCK_LOG=/tmp/exh.$port.log \
+		$SHIM socat TCP-LISTEN:$port,fork,reuseaddr EXEC:'socat -t 30 - PIPE',nofork &
+		echo \$! > /tmp/srv.$port; wait")
+	wait_listen "$to" "$port" || return 1
+	snapshot 0
+	out=$(on "$from" "dd if=/dev/urandom of=/tmp/in.$port bs=1048576 count=$EXEC_MB 2> /dev/null &&
+		echo SENT=\$(sha256sum /tmp/in.$port | cut -d' ' -f1) &&
+		t0=\$($UP); $SHIM socat -t 60 - TCP:$(addr_of $to):$port < /tmp/in.$port > /tmp/out.$port
+		echo RC=\$?; echo SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.2f\", \$2 - \$1 }')
+		echo BACK=\$(sha256sum /tmp/out.$port | cut -d' ' -f1)
+		echo BYTES=\$(wc -c < /tmp/out.$port); rm -f /tmp/in.$port /tmp/out.$port")
+	echo "$out"
+	sleep 2
+	log=$(on "$to" "echo HANDED=\$(grep -c 'handed over\$' /tmp/exh.$port.log)
+		echo ADOPTED=\$(grep -c 'taken over from the old image' /tmp/exh.$port.log)
+		grep -i 'cannot\|closed\$\|refused' /tmp/exh.$port.log | tail -n 5")
+	echo "$log"
+	snapshot 1
+	on "$to" 'kill $(cat /tmp/srv.'$port')'
+	wait_on "$to" "$js" 20 > /dev/null
+	sent=$(field SENT "$out") back=$(field BACK "$out")
+	result "exec'd handler dom$from -> dom$to: $EXEC_MB MiB echoed in $(field SECS "$out") s," \
+		"sha256 ${sent:-?} vs ${back:-?} ($(field BYTES "$out") bytes back);" \
+		"handed over $(field HANDED "$log"), taken over by the new image $(field ADOPTED "$log");" \
+		"store nodes $n0 -> $n1; Xen grants/channels $x0 -> $x1"
+	[ "$(field RC "$out")" = 0 ] && [ -n "$sent" ] && [ "$sent" = "$back" ] &&
+		[ "$(field HANDED "$log")" -ge 1 ] &&
+		[ "$(field ADOPTED "$log")" -ge 1 ] && [ "$n0" = "$n1" ] && [ "$x0" = "$x1" ]
+}
+
+# The client side (the mapped pages) crosses exec too: xsock-forkpair
+# connects and execs itself at once, the ring on the same fd (not stdio: no
+# relay); the new image, the same pid, serves it and writes and reads
+# 4 MiB through an echo server in TO. Its unmap notification must not fire
+# when the old image's mapping goes at exec (the shim disarms it first,
+# the new image arms its own).
+exec_client() {
+	from=$1 to=$2 port=$3
+	js=$(start_on "$to" "$SHIM socat TCP-LISTEN:$port,fork,reuseaddr PIPE & echo \$! > /tmp/srv.$port; wait")
+	wait_listen "$to" "$port" || return 1
+	snapshot 0
+	o=$(on "$from" "XSOCK_DEBUG=3 XSOCK_LOG=/tmp/exc.$port.log $SHIM \
+		/opt/xsock/bin/xsock-forkpair exec-after-connect $(addr_of $to) $port 4194304
+		echo ADOPTED=\$(grep -c 'taken over from the old image' /tmp/exc.$port.log)
+		grep -i 'cannot\|closed\$\|refused' /tmp/exc.$port.log | tail -n 5")
+	echo "$o"
+	sleep 2
+	snapshot 1
+	on "$to" 'kill $(cat /tmp/srv.'$port')'
+	wait_on "$to" "$js" 20 > /dev/null
+	result "exec after connect (client side) dom$from -> dom$to: $(field BYTES "$o" | cut -d' ' -f1)" \
+		"bytes rc $(field RC "$o"), taken over by the new image $(field ADOPTED "$o");" \
+		"Xen grants/channels $x0 -> $x1"
+	[ "$(field RC "$o")" = 0 ] && [ "$(field ADOPTED "$o")" = 1 ] && [ "$x0" = "$x1" ]
+}
+
+scenario_exec_handler() {
+	ok=0
+	exec_pair "$U1" "$U2" 7080 || ok=1
+	exec_pair "$U1" 0 7081 || ok=1
+	exec_pair 0 "$U1" 7082 || ok=1
+	exec_client "$U1" "$U2" 7083 || ok=1
+	return $ok
+}
+
+# The exec'd handler SIGKILLed mid-stream (kill_case with the victim an
+# inetd-style server, socat ...,fork EXEC:...,nofork, whose handler streams
+# zeros; the one killed is the listener's child, the exec'd handler, found
+# by its parent pid; the listener is then ended in order). The client must
+# end within 2 s, and nothing may be left: store nodes, user event
+# channels, Xen's grants and channels. (A listener that execs itself away
+# is not handed over and its advertisement stays while its pid lives:
+# docs/protocol.md, "Known limits"; so the listener here forks.)
+scenario_exec_killed() {
+	ok=0
+	sleep 1
+	snapshot 0
+	set -- $x0
+	base_g=$1 base_e=$2
+	kill_case "$U2" server "$U1" 7085 "$SHIM socat TCP-LISTEN:7085,fork,reuseaddr \
+		EXEC:'socat -u /dev/zero STDOUT',nofork" child || ok=1
+	kill_case 0 server "$U1" 7086 "$SHIM socat TCP-LISTEN:7086,fork,reuseaddr \
+		EXEC:'socat -u /dev/zero STDOUT',nofork" child || ok=1
+	sleep 1
+	snapshot 1
+	result "after 2 SIGKILLs of exec'd handlers: store nodes under data/xsock $n0 -> $n1;" \
+		"user event channels (dom0 U1 U2) [$e0] -> [$e1]; Xen grants/channels $x0 -> $x1"
+	[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ] && [ $ok -eq 0 ]
+}
 
 # ==== a peer domain destroyed (issue 19, item 8) ================================
 #

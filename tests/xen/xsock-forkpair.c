@@ -13,7 +13,11 @@
  *   parent-exits   the parent closes its copy and exits in order (its exit
  *                  code runs) at once; the child writes and reads (a
  *                  writer thread and a reader);
- *   parent-killed  the same, but the child SIGKILLs the parent at once.
+ *   parent-killed  the same, but the child SIGKILLs the parent at once;
+ *   exec-after-connect  no fork: the process execs itself at once, the
+ *                  connection on the same fd number (not stdio: no relay),
+ *                  and the new image writes and reads (it serves the
+ *                  connection from then on: the same pid).
  * The reader prints "BYTES=<n> SUM=<fnv1a-64 of what it read>",
  * "WANT=<fnv1a-64 of what was sent>" and "RC=<0 when they match, else 1>"
  * -- to RESULT when given (written whole, by rename: the process that
@@ -126,8 +130,19 @@ int main(int argc, char **argv)
 	pthread_t t;
 	int fd, st;
 
+	if (argc >= 4 && !strcmp(argv[1], "exec-image")) {
+		/* exec-after-connect's new image: exec-image FD BYTES [RESULT] */
+		result = argc >= 5 ? argv[4] : NULL;
+		total = strtoull(argv[3], NULL, 0);
+		fd = atoi(argv[2]);
+		pthread_create(&t, NULL, writer, &fd);
+		st = reader(fd);
+		pthread_join(t, NULL);
+		return st;
+	}
 	if (argc != 5 && argc != 6) {
-		fprintf(stderr, "usage: %s child-reads|parent-exits|parent-killed HOST PORT BYTES [RESULT]\n",
+		fprintf(stderr, "usage: %s child-reads|parent-exits|parent-killed|exec-after-connect "
+			"HOST PORT BYTES [RESULT]\n",
 			argv[0]);
 		return 2;
 	}
@@ -141,6 +156,14 @@ int main(int argc, char **argv)
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
 		perror("connect");
+		return 1;
+	}
+	if (!strcmp(argv[1], "exec-after-connect")) {
+		char fdnum[16];
+
+		snprintf(fdnum, sizeof(fdnum), "%d", fd);
+		execl("/proc/self/exe", argv[0], "exec-image", fdnum, argv[4], result, (char *)NULL);
+		perror("exec");
 		return 1;
 	}
 	pid = fork();

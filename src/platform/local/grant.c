@@ -744,11 +744,17 @@ int local_share_import(struct xsp *p, int fd, const struct xsp_unmap_notify *not
 	struct share_priv *sp;
 	struct stat a, b;
 	size_t len = (size_t)s->npages * XSP_PAGE_SIZE;
+	unsigned int i;
 	void *base;
 	int mfd, rc;
 
 	if (s->npages == 0 || s->npages > GRANT_MAX_SHARE)
 		return -EINVAL;
+	/* One file holds a share's consecutive refs, named by the first. */
+	for (i = 1; i < s->npages; i++) {
+		if (s->refs[i] != s->refs[0] + i)
+			return -EINVAL;
+	}
 	sp = calloc(1, sizeof(*sp));
 	if (!sp)
 		return -ENOMEM;

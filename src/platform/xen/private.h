@@ -6,7 +6,8 @@
  *
  *   xen.c        opening and closing the backend, the self domid, logging,
  *                the ops table
- *   xengnttab.c  grants: libxengnttab (gntshr to share, gnttab to map)
+ *   xengnttab.c  mapped grants: libxengnttab (gnttab, gntdev)
+ *   xengntshr.c  shared grants: gntalloc, one file per share (exec)
  *   xenevtchn.c  event channels: libxenevtchn, one handle per endpoint
  *   xenstore.c   the store: libxenstore, transactions and watches
  */
@@ -23,7 +24,6 @@
 #include "platform/platform.h"
 
 struct xen_priv {
-	xengntshr_handle *gs;		/* gntalloc: pages we share */
 	xengnttab_handle *gt;		/* gntdev: pages we map */
 };
 
@@ -60,6 +60,35 @@ static inline int xen_map_open_errno(int e)
 	}
 }
 
+/* errno of a failed grant map or share -> the contract (platform.h). */
+static inline int xen_grant_errno(int e)
+{
+	switch (e) {
+	case ENOSPC:
+	case EDQUOT:
+		return -ENOSPC;		/* gntalloc/gntdev limit */
+	case ENOMEM:
+	case EAGAIN:
+		return -ENOMEM;
+	case EINVAL:
+	case ENOENT:
+	case EFAULT:
+		return -ENOENT;		/* the hypervisor refused the grant */
+	case EPERM:
+	case EACCES:
+		return -EPERM;
+	default:
+		return -e;
+	}
+}
+
+/*
+ * Is @fd open on the character device @path (an fd inherited across exec
+ * is checked before it is trusted)? 0, -EBADF (@fd not open), -ENOENT (no
+ * @path), -EINVAL (another file). xen.c.
+ */
+int xen_fd_is_dev(int fd, const char *path);
+
 static inline xsp_domid_t xen_real_domid(const struct xsp *p, xsp_domid_t d)
 {
 	return d == XSP_DOMID_SELF ? p->self : d;
@@ -75,9 +104,13 @@ static inline xsp_domid_t xen_real_domid(const struct xsp *p, xsp_domid_t d)
  */
 #define XEN_OP(member) extern __typeof__(*((struct xsp_ops *)0)->member) xen_##member
 
-/* xengnttab.c */
+/* xengntshr.c */
 XEN_OP(share);
 XEN_OP(unshare);
+XEN_OP(share_export);
+XEN_OP(share_import);
+
+/* xengnttab.c */
 XEN_OP(map);
 XEN_OP(unmap);
 XEN_OP(map_notify);
@@ -90,6 +123,9 @@ XEN_OP(evtchn_notify);
 XEN_OP(evtchn_ack);
 XEN_OP(evtchn_rearm);
 XEN_OP(evtchn_close);
+XEN_OP(evtchn_export);
+XEN_OP(evtchn_import);
+XEN_OP(evtchn_forget);
 
 /* xenstore.c */
 XEN_OP(store_open);

@@ -5,7 +5,8 @@
  *
  *   xen.c           this file: opening and closing the backend, the self
  *                   domid, logging, the ops table
- *   xengnttab.c     grants: libxengnttab (gntalloc to share, gntdev to map)
+ *   xengnttab.c     mapped grants: libxengnttab (gntdev)
+ *   xengntshr.c     shared grants: gntalloc's ioctls, one file per share
  *   xenevtchn.c     event channels: libxenevtchn, one handle per endpoint
  *   xenstore.c      the store: libxenstore, one connection per xsp_store
  *   private.h       what they share
@@ -26,7 +27,12 @@
  * Peer death: see xenevtchn.c.
  *
  * Fork: the grant-sharing mappings are inherited by a child (gntalloc
- * VMAs); gntdev mappings are not (VM_DONTCOPY), as platform.h promises.
+ * VMAs, and the share's gntalloc file); gntdev mappings are not
+ * (VM_DONTCOPY), as platform.h promises.
+ *
+ * exec: an event channel (its evtchn fd) and a share (its gntalloc file)
+ * cross exec as fds; a mapping does not and is made again (xenevtchn.c,
+ * xengntshr.c, xengnttab.c; docs/protocol.md, "What crosses exec").
  * Event channel handles are opened close-on-exec and MUST NOT be used by a
  * forked child (the evtchn driver binds ports to the open file, which the
  * child shares with the parent: an unbind or ack in the child acts on the
@@ -44,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <xentoollog.h>
@@ -145,12 +152,28 @@ static int read_self_domid(xsp_domid_t *out)
 	return -ENOENT;
 }
 
+/* ---- exec: inherited fds ------------------------------------------------- */
+
+/* Is @fd open on the device @path (a character device)? private.h. */
+int xen_fd_is_dev(int fd, const char *path)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0)
+		return -EBADF;
+	if (stat(path, &b) < 0)
+		return -ENOENT;
+	if (!S_ISCHR(a.st_mode) || !S_ISCHR(b.st_mode) || a.st_rdev != b.st_rdev)
+		return -EINVAL;
+	return 0;
+}
+
 /* ---- backend -------------------------------------------------------------- */
 
 static int xen_open(struct xsp *p)
 {
 	struct xen_priv *xp;
-	int rc;
+	int rc, gs;
 
 	xp = calloc(1, sizeof(*xp));
 	if (!xp)
@@ -160,19 +183,19 @@ static int xen_open(struct xsp *p)
 		rc = xen_map_open_errno(xen_err_or(ENOENT));
 		goto free_priv;
 	}
-	xp->gs = xengntshr_open(&xen_logger, 0);
-	if (!xp->gs) {
-		rc = xen_map_open_errno(xen_err_or(ENOENT));
+	/* Shares open gntalloc each (xengntshr.c): may we? Say so now. */
+	gs = open("/dev/xen/gntalloc", O_RDWR | O_CLOEXEC);
+	if (gs < 0) {
+		rc = xen_map_open_errno(errno);
 		goto close_gnttab;
 	}
+	close(gs);
 	rc = read_self_domid(&p->self);
 	if (rc < 0)
-		goto close_gntshr;
+		goto close_gnttab;
 	p->priv = xp;
 	return 0;
 
-close_gntshr:
-	xengntshr_close(xp->gs);
 close_gnttab:
 	xengnttab_close(xp->gt);
 free_priv:
@@ -186,7 +209,6 @@ static void xen_close(struct xsp *p)
 
 	if (!xp)
 		return;
-	xengntshr_close(xp->gs);
 	xengnttab_close(xp->gt);
 	free(xp);
 	p->priv = NULL;
@@ -215,6 +237,13 @@ const struct xsp_ops xsp_xen_ops = {
 	.evtchn_ack = xen_evtchn_ack,
 	.evtchn_rearm = xen_evtchn_rearm,
 	.evtchn_close = xen_evtchn_close,
+	.evtchn_export = xen_evtchn_export,
+	.evtchn_import = xen_evtchn_import,
+	.share_export = xen_share_export,
+	.share_import = xen_share_import,
+	/* A share's hold is its mapping and fd, as for xsp_unshare() (xengntshr.c). */
+	.share_forget = xen_unshare,
+	.evtchn_forget = xen_evtchn_forget,
 	.store_open = xen_store_open,
 	.store_close = xen_store_close,
 	.store_read = xen_store_read,

@@ -19,6 +19,17 @@
  *
  * Fork: handles are opened close-on-exec and MUST NOT be used by a forked
  * child (xen.c, "Fork").
+ *
+ * exec: the evtchn driver binds a port to the open file, so the binding
+ * crosses exec with the fd (measured on Xen 4.17). Each endpoint being
+ * its own handle, an endpoint is exactly one fd: xsp_evtchn_export() names
+ * it (the hand-over clears FD_CLOEXEC on it), xsp_evtchn_import() checks
+ * that the inherited fd is the evtchn device and rebuilds the library
+ * handle from it with xenevtchn_fdopen() (the port is the same), then sets
+ * FD_CLOEXEC and O_NONBLOCK again. A holder that lets go of an endpoint
+ * others still hold (fork, exec: xsp_evtchn_forget()) closes its fd
+ * without unbinding: the port lives as long as some process holds the
+ * open file, and the last holder's close unbinds it.
  */
 #include "config.h"
 
@@ -27,7 +38,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <xenevtchn.h>
 
 #include "common/log.h"
@@ -37,14 +47,23 @@ struct xen_evtchn {
 	xenevtchn_handle *h;
 };
 
-static int evtchn_handle_open(struct xsp_evtchn *e, struct xen_evtchn **out)
+/*
+ * Open @e's handle: a new one (@fd < 0), or rebuilt from inherited fd @fd
+ * (exec; the handle owns it from then on, close-on-exec again).
+ */
+static int evtchn_handle_open(struct xsp_evtchn *e, int fd, struct xen_evtchn **out)
 {
 	struct xen_evtchn *xe = calloc(1, sizeof(*xe));
-	int fd, fl;
+	int fl;
 
 	if (!xe)
 		return -ENOMEM;
-	xe->h = xenevtchn_open(&xen_logger, 0);
+	if (fd >= 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		free(xe);
+		return -EBADF;
+	}
+	errno = 0;
+	xe->h = fd < 0 ? xenevtchn_open(&xen_logger, 0) : xenevtchn_fdopen(&xen_logger, fd, 0);
 	if (!xe->h) {
 		int rc = xen_map_open_errno(xen_err_or(ENOENT));
 
@@ -124,7 +143,7 @@ static int evtchn_open(struct xsp *p, xsp_domid_t peer, bool bind, xsp_port_t re
 	xenevtchn_port_or_error_t port;
 	int rc;
 
-	rc = evtchn_handle_open(e, &xe);
+	rc = evtchn_handle_open(e, -1, &xe);
 	if (rc < 0)
 		return rc;
 	errno = 0;
@@ -225,6 +244,53 @@ void xen_evtchn_close(struct xsp_evtchn *e)
 	if (xenevtchn_unbind(xe->h, e->port) < 0)
 		xs_log(XS_LOG_DEBUG, "xen: unbind port %u: %s", (unsigned int)e->port,
 		       strerror(errno));
+	evtchn_handle_close(e, xe);
+	e->priv = NULL;
+}
+
+/* ---- exec: an endpoint is its fd --------------------------------------------------------- */
+
+/* xsp_evtchn_exec.flags of a xen endpoint: anything else is not one of ours. */
+#define XEN_EVTCHN_EXEC 0x58454e31u	/* "XEN1" */
+
+int xen_evtchn_export(const struct xsp_evtchn *e, struct xsp_evtchn_exec *x)
+{
+	if (!e->priv || e->fd < 0)
+		return -EINVAL;
+	x->fd[0] = e->fd;
+	x->flags = XEN_EVTCHN_EXEC;
+	return 0;
+}
+
+int xen_evtchn_import(struct xsp *p, const struct xsp_evtchn_exec *x, struct xsp_evtchn *e)
+{
+	struct xen_evtchn *xe;
+	int i, rc;
+
+	(void)p;
+	if (x->flags != XEN_EVTCHN_EXEC || x->fd[0] < 0)
+		return -EINVAL;
+	for (i = 1; i < XSP_EXEC_FDS; i++) {
+		if (x->fd[i] != -1)
+			return -EINVAL;
+	}
+	rc = xen_fd_is_dev(x->fd[0], "/dev/xen/evtchn");
+	if (rc < 0)
+		return rc;
+	rc = evtchn_handle_open(e, x->fd[0], &xe);
+	if (rc < 0)
+		return rc;
+	e->priv = xe;
+	return 0;
+}
+
+void xen_evtchn_forget(struct xsp_evtchn *e)
+{
+	struct xen_evtchn *xe = e->priv;
+
+	if (!xe)
+		return;
+	/* No unbind: the binding is the open file's, which others hold. */
 	evtchn_handle_close(e, xe);
 	e->priv = NULL;
 }

@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The xen backend's grants: libxengnttab. xengntshr_* (gntalloc) shares
- * pages, xengnttab_* (gntdev) maps a peer's pages. One handle of each per
- * backend instance (struct xen_priv, opened by xen.c); the kernel keeps the
- * per-mapping state, so both are safe to use from several threads.
+ * The xen backend's mapped grants: libxengnttab's xengnttab_* (gntdev)
+ * maps a peer's pages, one handle per backend instance (struct xen_priv,
+ * opened by xen.c); the kernel keeps the per-mapping state, so it is safe
+ * to use from several threads. Pages we share: xengntshr.c.
+ *
+ * exec: a gntdev mapping does not survive exec, and a map object left on
+ * an inherited gntdev file cannot be mmapped again by the new image
+ * (measured): the new image maps the refs afresh (xsp_map()), and the
+ * process that execs disarms its mapping's unmap notification first if it
+ * armed one (preload/handover.c), since exec unmaps it.
  *
  * Error mapping: gntdev reports any failed grant map (not granted to us,
  * no such ref, revoked) as EINVAL without the hypervisor's status:
@@ -28,76 +34,10 @@
 #include "common/log.h"
 #include "platform/xen/private.h"
 
-static int map_grant_errno(int e)
-{
-	switch (e) {
-	case ENOSPC:
-	case EDQUOT:
-		return -ENOSPC;		/* gntalloc/gntdev limit */
-	case ENOMEM:
-	case EAGAIN:
-		return -ENOMEM;
-	case EINVAL:
-	case ENOENT:
-	case EFAULT:
-		return -ENOENT;		/* the hypervisor refused the grant */
-	case EPERM:
-	case EACCES:
-		return -EPERM;
-	default:
-		return -e;
-	}
-}
-
 /* The port an unmap notification signals: its event channel's, or none (-1). */
 static evtchn_port_t notify_port(const struct xsp_unmap_notify *notify)
 {
 	return notify->ev ? notify->ev->port : (evtchn_port_t)-1;
-}
-
-/* End a share (@shared) or a map of @n pages at *@addr; forget the address. */
-static void grant_release(struct xsp *p, bool shared, void **addr, unsigned int n)
-{
-	struct xen_priv *xp = xen_priv(p);
-	int rc;
-
-	if (!*addr)
-		return;
-	rc = shared ? xengntshr_unshare(xp->gs, *addr, n) : xengnttab_unmap(xp->gt, *addr, n);
-	if (rc < 0)
-		xs_log(XS_LOG_WARN, "xen: %s: %s", shared ? "unshare" : "unmap", strerror(errno));
-	*addr = NULL;
-}
-
-int xen_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
-	      const struct xsp_unmap_notify *notify, struct xsp_share *s)
-{
-	struct xen_priv *xp = xen_priv(p);
-	uint32_t dom = xen_real_domid(p, peer);
-	void *addr;
-
-	errno = 0;
-	if (notify)
-		addr = xengntshr_share_page_notify(xp->gs, dom, &s->refs[0], 1,
-						   (uint32_t)notify->offset, notify_port(notify));
-	else
-		addr = xengntshr_share_pages(xp->gs, dom, (int)npages, s->refs, 1);
-	if (!addr) {
-		int e = xen_err_or(ENOMEM);
-
-		xs_log(XS_LOG_WARN, "xen: sharing %u page(s) with dom%u: %s", npages,
-		       (unsigned int)dom, strerror(e));
-		/* gntalloc says ENOSPC at its limit; EINVAL here is ours (bad
-		 * notify offset/port) and stays EINVAL. */
-		return e == EINVAL ? -EINVAL : map_grant_errno(e);
-	}
-	s->addr = addr;
-	return 0;
-}
-
-void xen_unshare(struct xsp_share *s)
-{
-	grant_release(s->p, true, &s->addr, s->npages);
 }
 
 int xen_map(struct xsp *p, xsp_domid_t peer, unsigned int n, const xsp_gref_t *refs,
@@ -122,7 +62,7 @@ int xen_map(struct xsp *p, xsp_domid_t peer, unsigned int n, const xsp_gref_t *r
 
 		xs_log(XS_LOG_WARN, "xen: mapping %u grant(s) of dom%u (ref %u): %s", n,
 		       (unsigned int)dom, (unsigned int)refs[0], strerror(e));
-		return map_grant_errno(e);
+		return xen_grant_errno(e);
 	}
 	m->addr = addr;
 	return 0;
@@ -130,7 +70,13 @@ int xen_map(struct xsp *p, xsp_domid_t peer, unsigned int n, const xsp_gref_t *r
 
 void xen_unmap(struct xsp_map *m)
 {
-	grant_release(m->p, false, &m->addr, m->npages);
+	struct xen_priv *xp = xen_priv(m->p);
+
+	if (!m->addr)
+		return;
+	if (xengnttab_unmap(xp->gt, m->addr, m->npages) < 0)
+		xs_log(XS_LOG_WARN, "xen: unmap: %s", strerror(errno));
+	m->addr = NULL;
 }
 
 /*
