@@ -29,6 +29,7 @@
 #include "preload/fdtable.h"
 #include "preload/holder.h"
 #include "preload/libc.h"
+#include "preload/offers.h"
 #include "preload/pool.h"
 #include "preload/ready.h"
 #include "preload/shim.h"
@@ -136,15 +137,6 @@ static void sock_retire(struct shim_sock *s)
 	zombies = s;
 }
 
-/* Rings handed out XS_CONN_OFFERED may exist (set by evloop_add()). */
-static int offers_pending;
-/* Offered rings the application closed (conn_end_locked()), under ev_lock. */
-struct closed_offer {
-	struct closed_offer *next;
-	struct xs_conn *c;
-};
-static struct closed_offer *lingering;
-
 /*
  * fork() in another thread while the event thread works would give the
  * child whatever that work held at the instant of the fork: a malloc arena
@@ -204,8 +196,7 @@ static void child_after_fork(void)
 	listeners = NULL;
 	zombies = NULL;
 	served = NULL;
-	lingering = NULL;	/* the parent's to end */
-	offers_pending = 0;
+	offers_after_fork();
 	pool_after_fork();
 	sweep_wanted = 0;
 	sweep_at = -1;
@@ -254,41 +245,7 @@ static int64_t sweep_run(int64_t now)
 	return -1;
 }
 
-/* ---- rings accepted before their client attached ---------------------------------------- */
-
-#define OFFERS_CHECK_MS 50
-
-static unsigned int offers_left;	/* event thread: counted by offer_check() */
-
-/*
- * Offered rings the application closed before their client attached,
- * under ev_lock: kept (their close already written to the ring) until the
- * client attached, and then reads what was sent and end of stream, as a
- * TCP peer reads what a closed socket had sent, or is given up.
- */
-
-/* Under ev_lock: end connection @c, which nobody holds any more. */
-static void conn_end_locked(struct xs_conn *c)
-{
-	struct closed_offer *lg;
-
-	if (!xs_conn_offered(c)) {
-		if (!pool_park(c))
-			xs_conn_close(c);
-		return;
-	}
-	xsr_close(&c->ring);
-	lg = malloc(sizeof(*lg));
-	if (!lg) {
-		xs_conn_close(c);
-		return;
-	}
-	lg->c = c;
-	lg->next = lingering;
-	lingering = lg;
-	__atomic_store_n(&offers_pending, 1, __ATOMIC_RELEASE);
-	ev_wake();
-}
+/* ---- connections nobody holds any more ------------------------------------------------ */
 
 void evloop_conn_end(struct xs_conn *c)
 {
@@ -298,58 +255,10 @@ void evloop_conn_end(struct xs_conn *c)
 	SHIM_ENTER();
 	if (!mine)
 		ev_lock_take();
-	conn_end_locked(c);
+	offers_end_locked(c);
 	if (!mine)
 		ev_lock_drop();
 	SHIM_LEAVE();
-}
-
-/* Under ev_lock: end lingering rings that settled (all with @all). */
-static void linger_run(bool all)
-{
-	struct closed_offer **pp = &lingering, *lg;
-
-	while ((lg = *pp)) {
-		if (!all && xs_conn_offered(lg->c)) {
-			xs_conn_event(lg->c);
-			if (xs_conn_offered(lg->c)) {
-				offers_left++;
-				pp = &lg->next;
-				continue;
-			}
-		}
-		*pp = lg->next;
-		xs_conn_close(lg->c);
-		free(lg);
-	}
-}
-
-static void offer_check(struct shim_sock *s)
-{
-	if (!xs_conn_offered(s->conn))
-		return;
-	if (xs_conn_event(s->conn) > 0)
-		sock_sync(s, -1, false, false);
-	if (xs_conn_offered(s->conn))
-		offers_left++;
-}
-
-/*
- * Event thread, under ev_lock: settle offered rings whose client is gone
- * or late (an attach or a death comes as an event; lateness does not).
- * The next look's deadline, -1 for none.
- */
-static int64_t offers_run(int64_t now)
-{
-	if (!__atomic_load_n(&offers_pending, __ATOMIC_ACQUIRE))
-		return -1;
-	offers_left = 0;
-	shim_for_each_ring(offer_check);
-	linger_run(false);
-	if (offers_left)
-		return now + OFFERS_CHECK_MS;
-	__atomic_store_n(&offers_pending, 0, __ATOMIC_RELEASE);
-	return -1;
 }
 
 /* ---- listeners and closes -------------------------------------------------------------- */
@@ -407,7 +316,7 @@ void evloop_close_end(struct shim_sock *s, bool hung_up)
 	sock_retire(s);
 	c = s->conn;
 	s->conn = NULL;
-	conn_end_locked(c);
+	offers_end_locked(c);
 unlock:
 	ev_lock_drop();
 	SHIM_LEAVE();
@@ -422,8 +331,6 @@ unlock:
  */
 static void domain_dead(xsp_domid_t dom)
 {
-	struct closed_offer **pp = &lingering, *lg;
-
 	for (struct shim_sock *s = served; s; s = s->ring_next) {
 		if (s->dead || !s->conn || s->conn->peer != dom)
 			continue;
@@ -432,18 +339,9 @@ static void domain_dead(xsp_domid_t dom)
 		sock_note_event(s);
 		/* A settled offer is looked at by offers_run(). */
 		if (xs_conn_offered(s->conn))
-			__atomic_store_n(&offers_pending, 1, __ATOMIC_RELEASE);
+			offers_note();
 	}
-	while ((lg = *pp)) {
-		if (lg->c->peer != dom) {
-			pp = &lg->next;
-			continue;
-		}
-		*pp = lg->next;
-		xs_conn_domain_dead(lg->c);
-		xs_conn_close(lg->c);
-		free(lg);
-	}
+	offers_domain_dead(dom);
 	pool_drop_peer(dom, "its domain is dead");
 }
 
@@ -632,7 +530,7 @@ void evloop_flush(void)
 		holder_leave(r);
 	free_zombies();
 	/* Lingering and parked rings end with us; their peers see them go. */
-	linger_run(true);
+	offers_end_all();
 	pool_drop_all("process exiting");
 	pool_free_zombies();
 	bells_free_zombies();
@@ -731,7 +629,7 @@ static int add_locked(struct shim_sock *s)
 	s->dead = false;
 	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 	if (s->kind == SHIM_RING && xs_conn_offered(s->conn)) {
-		__atomic_store_n(&offers_pending, 1, __ATOMIC_RELEASE);
+		offers_note();
 		ev_wake();	/* its lateness is looked at by the thread */
 	}
 	if (s->kind == SHIM_LISTENER) {

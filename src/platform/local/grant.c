@@ -86,26 +86,14 @@
 #include "common/env.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "platform/local/grant_priv.h"
 #include "platform/local/local.h"
 
 #define GRANT_DEFAULT_LIMIT 65536u	/* XSOCK_GRANT_LIMIT=1024 mimics gntalloc */
 #define GRANT_GC_INTERVAL_NS 1000000000LL
-#define GRANT_MAX_SHARE 1024u		/* pages of one share (xsp_share()) */
 
 unsigned long local_grant_walks;
 long long local_grant_gc_interval_ns = GRANT_GC_INTERVAL_NS;
-
-struct grant_notify {
-	bool armed;
-	size_t offset;
-	struct xsp_evtchn *ev;
-};
-
-struct share_priv {
-	int lockfd;			/* share file, LOCK_SH held */
-	char rec[48];			/* "grant/<peer>/<ref0>.<self>" */
-	struct grant_notify notify;
-};
 
 struct map_priv {
 	struct grant_notify notify;
@@ -402,7 +390,7 @@ static void notify_signal(const struct grant_notify *n)
 		xsp_evtchn_notify(n->ev);
 }
 
-static void notify_set(struct grant_notify *dst, const struct xsp_unmap_notify *src)
+void grant_notify_set(struct grant_notify *dst, const struct xsp_unmap_notify *src)
 {
 	dst->armed = src != NULL;
 	if (src) {
@@ -428,7 +416,7 @@ int local_share(struct xsp *p, xsp_domid_t peer, unsigned int npages,
 	if (!sp)
 		return -ENOMEM;
 	sp->lockfd = -1;
-	notify_set(&sp->notify, notify);
+	grant_notify_set(&sp->notify, notify);
 
 	lockfd = grant_lock(lp);
 	if (lockfd < 0) {
@@ -623,7 +611,7 @@ int local_map(struct xsp *p, xsp_domid_t peer, unsigned int n,
 	mp = calloc(1, sizeof(*mp));
 	if (!mp)
 		return -ENOMEM;
-	notify_set(&mp->notify, notify);
+	grant_notify_set(&mp->notify, notify);
 
 	if (grant_gc_due()) {
 		int lockfd = grant_lock(lp);
@@ -695,7 +683,7 @@ int local_map_notify(struct xsp_map *m, const struct xsp_unmap_notify *notify)
 
 	if (!mp)
 		return -EINVAL;
-	notify_set(&mp->notify, notify);
+	grant_notify_set(&mp->notify, notify);
 	return 0;
 }
 
@@ -723,88 +711,4 @@ int local_map_orphan(struct xsp_map *m, void *copy)
 		return -errno;
 	free(m->priv);
 	return 0;
-}
-
-/* ---- exec: a share is its lock fd and its file ---------------------------------------- */
-
-int local_share_export(const struct xsp_share *s, int *fd)
-{
-	const struct share_priv *sp = s->priv;
-
-	if (!sp)
-		return -EINVAL;
-	*fd = sp->lockfd;
-	return 0;
-}
-
-int local_share_import(struct xsp *p, int fd, const struct xsp_unmap_notify *notify,
-		       struct xsp_share *s)
-{
-	struct local_priv *lp = local_priv(p);
-	struct share_priv *sp;
-	struct stat a, b;
-	size_t len = (size_t)s->npages * XSP_PAGE_SIZE;
-	unsigned int i;
-	void *base;
-	int mfd, rc;
-
-	if (s->npages == 0 || s->npages > GRANT_MAX_SHARE)
-		return -EINVAL;
-	/* One file holds a share's consecutive refs, named by the first. */
-	for (i = 1; i < s->npages; i++) {
-		if (s->refs[i] != s->refs[0] + i)
-			return -EINVAL;
-	}
-	sp = calloc(1, sizeof(*sp));
-	if (!sp)
-		return -ENOMEM;
-	snprintf(sp->rec, sizeof(sp->rec), "grant/%u/%u.%u", (unsigned int)s->peer, s->refs[0],
-		 (unsigned int)p->self);
-	/* The fd must be the lock of that very file, and the file that big. */
-	mfd = openat(lp->dirfd, sp->rec, O_RDWR | O_CLOEXEC);
-	if (mfd < 0) {
-		rc = -errno;
-		goto free_priv;
-	}
-	if (fstat(fd, &a) < 0 || fstat(mfd, &b) < 0) {
-		rc = -EBADF;
-		goto close_mfd;
-	}
-	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino || (uint64_t)b.st_size != len) {
-		rc = -EINVAL;
-		goto close_mfd;
-	}
-	base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-	if (base == MAP_FAILED) {
-		rc = -errno;
-		goto close_mfd;
-	}
-	close(mfd);
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-		rc = -errno;
-		munmap(base, len);
-		goto free_priv;
-	}
-	sp->lockfd = fd;
-	notify_set(&sp->notify, notify);
-	s->addr = base;
-	s->priv = sp;
-	return 0;
-
-close_mfd:
-	close(mfd);
-free_priv:
-	free(sp);
-	return rc;
-}
-
-void local_share_forget(struct xsp_share *s)
-{
-	/*
-	 * Our hold only -- unless it was the last one: the holder that
-	 * serves the connection may have ended it a moment ago, while this
-	 * process still held the share, and then nobody else would remove it.
-	 * That is exactly xsp_unshare()'s "last holder" probe.
-	 */
-	local_unshare(s);
 }
