@@ -56,7 +56,8 @@
  *   waitset.c  what a wait does with its ring sockets; poll.c and epoll.c
  *              are the intercepted waits
  *   evloop.c   the event thread; doorbell.c: doorbells; pool.c: rings
- *              parked for reuse
+ *              parked for reuse; offers.c: offered rings closed before
+ *              their client attached; domwatch.c: dead peer domains
  *   exec.c     exec, posix_spawn, system, popen: what the program gets
  *   handover.c the rings written down before exec (handover_rec.c: the
  *              record); adopt.c: rebuilt in the new image; relay.c: its
