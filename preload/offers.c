@@ -128,6 +128,7 @@ void offers_domain_dead(xsp_domid_t dom)
 		}
 		*pp = lg->next;
 		xs_conn_domain_dead(lg->c);
+		xs_conn_dead_pages(lg->c);
 		xs_conn_close(lg->c);
 		free(lg);
 	}

@@ -91,10 +91,14 @@ int xs_conn_event(struct xs_conn *c)
 
 void xs_conn_domain_dead(struct xs_conn *c)
 {
-	int rc = 0;
-
 	/* Readers get what arrived, then end of stream; writers EPIPE. */
 	xsr_peer_gone(&c->ring);
+}
+
+void xs_conn_dead_pages(struct xs_conn *c)
+{
+	int rc = 0;
+
 	/* The dead domain's pages: copied out, grants given back. */
 	if (c->mp_intf)
 		rc = xsp_map_orphan(c->mp_intf);

@@ -185,12 +185,20 @@ int xs_conn_event(struct xs_conn *c);
 /*
  * The peer's domain is dead (its home left the store; docs/protocol.md,
  * "Dead domains"): end the ring as a dead peer's (readers get what
- * arrived and then end of stream, writers -EPIPE) and let go of every
- * page it granted us, keeping their contents in our own memory (the
- * addresses stay valid for readers). The caller then wakes its waiters.
- * Logs a failure to let go; never fails otherwise.
+ * arrived and then end of stream, writers -EPIPE). The caller then wakes
+ * its waiters, and then calls xs_conn_dead_pages(). Never fails.
  */
 void xs_conn_domain_dead(struct xs_conn *c);
+
+/*
+ * After xs_conn_domain_dead(): let go of every page the dead domain
+ * granted us, keeping their contents in our own memory at the same
+ * addresses (a reader woken meanwhile reads the same bytes before and
+ * after). Slow on Xen (a copy and a grant unmap per mapping), which is
+ * why waiters are woken first. Logs a failure to let go; never fails
+ * otherwise.
+ */
+void xs_conn_dead_pages(struct xs_conn *c);
 
 /* Still waiting for its client to attach (see xs_conn_event()). */
 static inline bool xs_conn_offered(const struct xs_conn *c)

@@ -923,7 +923,8 @@ scenario_domain_destroyed() {
 		echo \$! > /tmp/dd.lst
 		( XSOCK_DEBUG=3 XSOCK_LOG=/tmp/dd.rd.log $SHIM socat -u TCP:$A2:7091 STDOUT 2> /tmp/dd.rd.err |
 			wc -c > /tmp/dd.rd; $NOW > /tmp/dd.rd.t ) & prd=\$!
-		( $SHIM socat -u OPEN:/dev/zero TCP:$A2:7092; echo \$? > /tmp/dd.wr; $NOW > /tmp/dd.wr.t ) & pwr=\$!
+		( XSOCK_DEBUG=3 XSOCK_LOG=/tmp/dd.wr.log $SHIM socat -u OPEN:/dev/zero TCP:$A2:7092
+			echo \$? > /tmp/dd.wr; $NOW > /tmp/dd.wr.t ) & pwr=\$!
 		$SHIM socat -u TCP:$A2:7093 SYSTEM:'sleep 600' & echo \$! > /tmp/dd.pin
 		i=0
 		while [ \$(xsockctl status | grep -cE ' 709[123] ') -lt 3 ] && [ \$i -lt 600 ]; do
@@ -941,7 +942,8 @@ scenario_domain_destroyed() {
 		echo HOME_GONE_AT=\$($NOW)
 		wait \$prd; echo RD_END=\$(cat /tmp/dd.rd.t) RD_BYTES=\$(cat /tmp/dd.rd)
 		wait \$pwr; echo WR_END=\$(cat /tmp/dd.wr.t) WR_RC=\$(cat /tmp/dd.wr)
-		echo GO_AT=\$t0; cat /tmp/dd.rd.err; grep -i 'dead\\|7091\\|refus' /tmp/dd.rd.log | tail -n 20")
+		echo GO_AT=\$t0; cat /tmp/dd.rd.err; grep -i 'dead\\|7091\\|refus' /tmp/dd.rd.log | tail -n 20
+		echo writer:; grep -i 'dead\\|7092\\|refus\\|ended' /tmp/dd.wr.log | tail -n 20")
 	wait_listen "$U1" 7094 || return 1
 	# Half done: U2's client reads U1's offer and stops before attaching.
 	# It says so in U2's store once the shim has logged it (the node goes
