@@ -111,6 +111,7 @@ add_build tools/xsock-ringbench bin
 add_build tools/xsock-connbench bin
 add_build tests/xen/xsp-selftest bin
 add_build tests/xen/xsock-forkpair bin
+add_build tests/xen/xsock-pingpong bin
 add_build .libs/libxsock_preload.so lib
 for t in "$BUILD_DIR"/tests/unit/check_* "$BUILD_DIR"/tests/fuzz/fuzz_*; do
 	[ -e "$t" ] || continue
