@@ -85,9 +85,27 @@ ratio() {
 
 PP=/opt/xsock/bin/xsock-pingpong
 
+# perf_recv OUT 'CONNECT_CMD': stream_recv (scenarios.sh) that also notes
+# (TF) when the first byte has arrived: dd reads exactly that one byte,
+# head the rest. T0 -> TF is the connection's set-up (for xsock the ring's
+# negotiation), TF -> T1 the data alone.
+perf_recv() {
+	echo "t0=\$($UP); { timeout 180 env $2; echo RC=\$? > $1.rc; } |
+		{ dd bs=1 count=1 of=$1 2> /dev/null; echo TF=\$($UP)
+		  head -c $((MB * 1048576 - 1)) >> $1; echo T1=\$($UP); }
+		echo T0=\$t0; cat $1.rc; rm -f $1.rc
+		echo SUM=\$(sha256sum $1 | cut -d' ' -f1)"
+}
+
+# secs A B TEXT: field B minus field A of TEXT, two decimals.
+secs() {
+	echo "$(field $1 "$3") $(field $2 "$3")" | awk 'NF == 2 { printf "%.2f", $2 - $1 }'
+}
+
 # perf_stream PATH TO PORT: one transfer of /tmp/pf.in (U1) to TO over PATH
-# (xsock|tcp); appends "PATH TO RATE RXMIB" to /tmp/perf.rates; prints
-# the receiver's and sender's output; fails unless intact.
+# (xsock|tcp); appends "PATH TO RATE DATARATE SETUP RXMIB" to
+# /tmp/perf.rates (RATE from the connect, DATARATE from the first byte, to
+# the last); prints the receiver's and sender's errors; fails unless intact.
 perf_stream() {
 	path=$1 to=$2 port=$3
 	if [ "$path" = xsock ]; then
@@ -100,21 +118,25 @@ perf_stream() {
 		rcv="socat -u TCP:$(net_addr $U1):$port STDOUT"
 	fi
 	out=$(on "$to" "echo RX0=\$($(rx_of $to))
-		$(stream_recv /tmp/pf.out.$port "$rcv")
+		$(perf_recv /tmp/pf.out.$port "$rcv")
 		echo RX1=\$($(rx_of $to)); rm -f /tmp/pf.out.$port")
 	echo "$out" | grep -v '='
 	sout=$(wait_on "$U1" "$js" 60)
 	echo "$sout" | grep -v '^\[dom[0-9]*\] SRC_RC=0$'
 	rate=$(rate_of "$out")
+	total=$(secs T0 T1 "$out") setup=$(secs T0 TF "$out") data=$(secs TF T1 "$out")
+	drate=$(echo "$data" | awk -v mb="$MB" '$1 > 0 { printf "%.2f", mb / $1 }')
 	sum=$(field SUM "$out")
+	[ -n "$pf_sum" ] && [ "$sum" = "$pf_sum" ] && match="sha256 equal (${sum%${sum#????????????}}...)" ||
+		match="sha256 DIFFERS: ${pf_sum:-?} sent, ${sum:-?} received"
 	rx=$(echo "$(field RX0 "$out") $(field RX1 "$out")" |
 		awk 'NF == 2 { printf "%.1f", ($2 - $1) / 1048576 }')
-	result "perf stream $path dom$U1 -> dom$to: $MB MiB in" \
-		"$(echo "$(field T0 "$out") $(field T1 "$out")" | awk '{ printf "%.2f", $2 - $1 }') s," \
-		"${rate:-?} MiB/s; sha256 ${pf_sum:-?} vs ${sum:-?}; receiver's network received ${rx:-?} MiB"
+	result "perf stream $path dom$U1 -> dom$to: $MB MiB in ${total:-?} s, ${rate:-?} MiB/s" \
+		"(set-up ${setup:-?} s, then ${drate:-?} MiB/s); $match;" \
+		"the receiver's network interface received ${rx:-?} MiB meanwhile"
 	[ "$(field RC "$out")" = 0 ] && [ "$(field SRC_RC "$sout")" = 0 ] && [ -n "$rate" ] &&
-		[ -n "$pf_sum" ] && [ "$sum" = "$pf_sum" ] || return 1
-	echo "$path $to $rate $rx" >> /tmp/perf.rates
+		[ -n "$drate" ] && [ -n "$pf_sum" ] && [ "$sum" = "$pf_sum" ] || return 1
+	echo "$path $to $rate $drate $setup $rx" >> /tmp/perf.rates
 }
 
 # perf_rtt PATH TO PORT: one xsock-pingpong client run from U1 to TO's server
@@ -191,14 +213,18 @@ scenario_perf_vs_netfront() {
 	# Medians over the rounds and the ratios xsock/TCP, per path.
 	for to in 0 $U2; do
 		[ "$to" = 0 ] && what="domU -> dom0" || what="domU -> domU"
-		xs=$(awk -v t="$to" '$1 == "xsock" && $2 == t { print $3 }' /tmp/perf.rates | median)
-		tc=$(awk -v t="$to" '$1 == "tcp" && $2 == t { print $3 }' /tmp/perf.rates | median)
-		xall=$(awk -v t="$to" '$1 == "xsock" && $2 == t { printf "%s ", $3 }' /tmp/perf.rates)
-		tall=$(awk -v t="$to" '$1 == "tcp" && $2 == t { printf "%s ", $3 }' /tmp/perf.rates)
+		# col PATH N: column N of TO's PATH lines, one per line
+		col() { awk -v t="$to" -v p="$1" -v c="$2" '$1 == p && $2 == t { print $c }' /tmp/perf.rates; }
+		xs=$(col xsock 3 | median) tc=$(col tcp 3 | median)
+		xd=$(col xsock 4 | median) td=$(col tcp 4 | median)
+		xu=$(col xsock 5 | median) tu=$(col tcp 5 | median)
 		sr=$(ratio "$xs" "$tc")
-		result "perf_vs_netfront stream $what (dom$U1 -> dom$to), $MB MiB x $R rounds:" \
-			"xsock ${xs:-?} MiB/s [${xall% }], TCP over netfront ${tc:-?} MiB/s [${tall% }];" \
-			"xsock/TCP throughput ratio ${sr:-?}"
+		dr=$(ratio "$xd" "$td")
+		result "perf_vs_netfront stream $what (dom$U1 -> dom$to), $MB MiB x $R rounds, medians:" \
+			"xsock ${xs:-?} MiB/s [$(col xsock 3 | tr '\n' ' ' | sed 's/ $//')]," \
+			"TCP over netfront ${tc:-?} MiB/s [$(col tcp 3 | tr '\n' ' ' | sed 's/ $//')];" \
+			"xsock/TCP throughput ratio ${sr:-?} (from the connect); from the first byte" \
+			"${xd:-?} vs ${td:-?} MiB/s, ratio ${dr:-?}; set-up ${xu:-?} vs ${tu:-?} s"
 		xm=$(awk -v t="$to" '$1 == "xsock" && $2 == t { print $3 }' /tmp/perf.rtt | median)
 		xp=$(awk -v t="$to" '$1 == "xsock" && $2 == t { print $4 }' /tmp/perf.rtt | median)
 		tm=$(awk -v t="$to" '$1 == "tcp" && $2 == t { print $3 }' /tmp/perf.rtt | median)
@@ -209,7 +235,7 @@ scenario_perf_vs_netfront() {
 			"xsock mean ${xm:-?} us p50 ${xp:-?} us, TCP over netfront mean ${tm:-?} us" \
 			"p50 ${tp:-?} us; xsock/TCP round-trip time ratio mean ${rm_:-?} p50 ${rp:-?}" \
 			"(TCP/xsock mean $(ratio "$tm" "$xm"))"
-		[ -n "$sr" ] && [ -n "$rm_" ] && [ -n "$rp" ] || ok=1
+		[ -n "$sr" ] && [ -n "$dr" ] && [ -n "$rm_" ] && [ -n "$rp" ] || ok=1
 	done
 	return $ok
 }
