@@ -5,7 +5,7 @@
 #
 # Output in WORK_DIR: vmlinuz (the dom0 and domU kernel), domU.cpio (busybox,
 # Xen store tools and libraries, vchan-socket-proxy, the project's build
-# output, socat/ncat, the Xen kernel modules) and dom0.cpio (domU.cpio + xl, xenstored, xenconsoled,
+# output, socat/ncat, the Xen kernel modules, netback/netfront/bridge) and dom0.cpio (domU.cpio + xl, xenstored, xenconsoled,
 # xen-init-dom0 + the kernel and domU.cpio for xl create). Uncompressed: TCG
 # decompresses slowly and QEMU/xl load any size quickly.
 set -euo pipefail
@@ -15,7 +15,9 @@ WORK=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC_TOP=$(cd "$HERE/../.." && pwd)
 XENBIN=/usr/lib/xen-4.17/bin
-MODULES="xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc"
+# The network of scenario perf_vs_netfront: netback and the bridge (dom0),
+# netfront (domUs); every image loads them all (unused ones cost nothing).
+MODULES="xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc xen-netback xen-netfront bridge"
 
 die() { echo "mkimages: $*" >&2; exit 1; }
 
@@ -111,6 +113,7 @@ add_build tools/xsock-ringbench bin
 add_build tools/xsock-connbench bin
 add_build tests/xen/xsp-selftest bin
 add_build tests/xen/xsock-forkpair bin
+add_build tests/xen/xsock-pingpong bin
 add_build .libs/libxsock_preload.so lib
 for t in "$BUILD_DIR"/tests/unit/check_* "$BUILD_DIR"/tests/fuzz/fuzz_*; do
 	[ -e "$t" ] || continue
@@ -155,14 +158,14 @@ done
 cp "$HERE/guest/init" "$B/init"
 chmod 755 "$B/init"
 cp "$HERE/guest/agent.sh" "$HERE/guest/dom0.sh" "$HERE/guest/domU.cfg" "$HERE/scenarios.sh" \
-	"$HERE/guest/now" "$B/xsock-harness/"
-chmod 755 "$B/xsock-harness/now"
+	"$HERE/scenarios-net.sh" "$HERE/guest/now" "$HERE/guest/vif-harness" "$B/xsock-harness/"
+chmod 755 "$B/xsock-harness/now" "$B/xsock-harness/vif-harness"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$B/etc/passwd"
 printf 'root:x:0:\n' > "$B/etc/group"
 printf '127.0.0.1 localhost\n::1 localhost\n' > "$B/etc/hosts"
 : > "$B/xsock-harness/harness.env"
 for v in XSOCK_XEN_ONLY XSOCK_XEN_MB XSOCK_XEN_CYCLES XSOCK_XEN_VCHAN_MB XSOCK_XEN_VCHAN_LINGER \
-	XSOCK_DEBUG XSOCK_LOG; do
+	XSOCK_XEN_PERF_ROUNDS XSOCK_XEN_RTT_N XSOCK_DEBUG XSOCK_LOG; do
 	[ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}" >> "$B/xsock-harness/harness.env"
 done
 

@@ -6,7 +6,8 @@
 #   data/out/<n>/<i>      its output, 15 lines per node (each prefixed by "|")
 #   data/out/<n>/count    number of output nodes
 #   data/rc/<n>           its exit status (written last: "the job is done")
-#   data/agent            "ready" once the agent listens, with data/uptime
+#   data/agent            "ready" once the agent listens (and eth0 is set up
+#                         when the domain has a vif), with data/uptime
 # Commands run in the background, so a server and a client can run at once.
 # All output also goes to this domain's console (xenconsoled logs it in dom0).
 
@@ -31,6 +32,15 @@ run_job() {
 }
 
 self=$(xenstore-read domid)
+# The vif (xl's vif = [...ip=A...], guest/dom0.sh): eth0 takes A/24 from the
+# backend's node (readable by this domain), before the agent says ready.
+if be=$(xenstore-read device/vif/0/backend 2> /dev/null) &&
+   addr=$(xenstore-read "$be/ip" 2> /dev/null); then
+	i=0
+	while ! [ -e /sys/class/net/eth0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	ip addr add "${addr%% *}/24" dev eth0 && ip link set eth0 up &&
+		echo "agent: eth0 ${addr%% *}/24" || echo "agent: eth0 setup failed ($addr)"
+fi
 echo "agent: domU $self up at $(cut -d' ' -f1 /proc/uptime)s"
 xenstore-write data/uptime "$(cut -d' ' -f1 /proc/uptime)" data/agent ready
 n=1

@@ -40,6 +40,16 @@ xenconsoled --pid-file=/var/run/xenconsoled.pid --log=guest --log-dir=/var/log/x
 	|| { say "xenconsoled failed"; finish FAIL; }
 say "xenstored + xenconsoled up at $(up)s"
 
+# The domUs' network, the path a user would otherwise take (scenario
+# perf_vs_netfront): bridge xenbr0 with dom0 at 10.79.0.1/24; each domU's
+# vif (netback) is put on it by guest/vif-harness, its eth0 (netfront)
+# takes 10.79.0.<n + 1> for xsp-u<n> (guest/agent.sh). No default route:
+# the xsock addresses 10.77.0.x stay unreachable by TCP.
+BRIDGE=xenbr0
+NET0=10.79.0.1
+{ brctl addbr $BRIDGE && ip addr add $NET0/24 dev $BRIDGE && ip link set $BRIDGE up; } ||
+	say "bridge $BRIDGE failed (no network for the domUs)"
+
 # ---- helpers for scenarios ---------------------------------------------------
 
 # Domain ids of the two domUs (set below).
@@ -99,11 +109,15 @@ dom0_run() {
 
 # ---- the domUs ---------------------------------------------------------------
 
+# net_of NAME: the bridge address of domU xsp-u<n>: 10.79.0.<n + 1>.
+net_of() { echo "10.79.0.$(( ${1#xsp-u} + 1 ))"; }
+
 boot_domu() {
 	name=$1
 	say "xl create $name"	# the host timestamps this line: boot time measurement
 	t0=$(up)
-	if ! $XL create /xsock-harness/domU.cfg "name=\"$name\"" > /tmp/xl-$name.log 2>&1; then
+	if ! $XL create /xsock-harness/domU.cfg "name=\"$name\"" \
+		"vif=['bridge=$BRIDGE,ip=$(net_of $name),script=$H/vif-harness']" > /tmp/xl-$name.log 2>&1; then
 		cat /tmp/xl-$name.log
 		say "xl create $name failed"
 		finish FAIL
@@ -139,10 +153,10 @@ say "domUs up at $(up)s: U1=dom$U1 U2=dom$U2"
 
 # ---- scenarios ---------------------------------------------------------------
 
-. $H/scenarios.sh
+. $H/scenarios.sh	# (it sources scenarios-net.sh at its end)
 failed=0
 total=0
-for s in $(sed -n 's/^scenario_\([A-Za-z0-9_]*\)().*/\1/p' $H/scenarios.sh); do
+for s in $(sed -n 's/^scenario_\([A-Za-z0-9_]*\)().*/\1/p' $H/scenarios.sh $H/scenarios-net.sh); do
 	if [ -n "$XSOCK_XEN_ONLY" ] && ! echo " $XSOCK_XEN_ONLY " | grep -q " $s "; then
 		continue
 	fi
