@@ -193,7 +193,9 @@ bool pool_park(struct xs_conn *c)
 	bool mine = ev_lock_held(), ok = false;
 	struct parked *pk;
 
-	if (!c->reuse || c->state != XS_CONN_CONNECTED)
+	/* A ring whose peer is gone or dead (its domain: domwatch.c) cannot
+	 * carry another use: closed now, not parked and dropped later. */
+	if (!c->reuse || c->state != XS_CONN_CONNECTED || !xsr_alive(&c->ring))
 		return false;
 	if (!mine)
 		ev_lock_take();

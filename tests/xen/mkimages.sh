@@ -165,7 +165,7 @@ printf 'root:x:0:\n' > "$B/etc/group"
 printf '127.0.0.1 localhost\n::1 localhost\n' > "$B/etc/hosts"
 : > "$B/xsock-harness/harness.env"
 for v in XSOCK_XEN_ONLY XSOCK_XEN_MB XSOCK_XEN_CYCLES XSOCK_XEN_VCHAN_MB XSOCK_XEN_VCHAN_LINGER \
-	XSOCK_XEN_PERF_ROUNDS XSOCK_XEN_RTT_N XSOCK_DEBUG XSOCK_LOG; do
+	XSOCK_XEN_PERF_ROUNDS XSOCK_XEN_PERF_MB XSOCK_XEN_RTT_N XSOCK_DEBUG XSOCK_LOG; do
 	[ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}" >> "$B/xsock-harness/harness.env"
 done
 
