@@ -107,7 +107,8 @@ secs() {
 # /tmp/perf.rates (RATE from the connect, DATARATE from the first byte, to
 # the last); prints the receiver's and sender's errors; fails unless intact.
 perf_stream() {
-	path=$1 to=$2 port=$3
+	# local: dom0.sh's scenario loop counts in $total (once clobbered here).
+	local path=$1 to=$2 port=$3 js rcv out sout rate total drate sum match rx
 	if [ "$path" = xsock ]; then
 		js=$(start_on "$U1" "$SHIM socat -u OPEN:/tmp/pf.in TCP-LISTEN:$port,reuseaddr; echo SRC_RC=\$?")
 		wait_listen "$U1" "$port" || return 1
@@ -142,7 +143,7 @@ perf_stream() {
 # perf_rtt PATH TO PORT: one xsock-pingpong client run from U1 to TO's server
 # on PORT; appends "PATH TO MEAN P50" to /tmp/perf.rtt.
 perf_rtt() {
-	path=$1 to=$2 port=$3
+	local path=$1 to=$2 port=$3 out rc mean p50
 	if [ "$path" = xsock ]; then
 		out=$(on "$U1" "$SHIM $PP client $(addr_of $to) $port $RTT_N 64")
 	else
