@@ -97,10 +97,7 @@ perf_recv() {
 		echo SUM=\$(sha256sum $1 | cut -d' ' -f1)"
 }
 
-# secs A B TEXT: field B minus field A of TEXT, two decimals.
-secs() {
-	echo "$(field $1 "$3") $(field $2 "$3")" | awk 'NF == 2 { printf "%.2f", $2 - $1 }'
-}
+# (secs A B TEXT: scenarios.sh.)
 
 # perf_stream PATH TO PORT: one transfer of /tmp/pf.in (U1) to TO over PATH
 # (xsock|tcp); appends "PATH TO RATE DATARATE SETUP RXMIB" to
@@ -108,7 +105,7 @@ secs() {
 # the last); prints the receiver's and sender's errors; fails unless intact.
 perf_stream() {
 	# local: dom0.sh's scenario loop counts in $total (once clobbered here).
-	local path=$1 to=$2 port=$3 js rcv out sout rate total drate sum match rx
+	local path=$1 to=$2 port=$3 js rcv out sout rate total setup data drate sum match rx
 	if [ "$path" = xsock ]; then
 		js=$(start_on "$U1" "$SHIM socat -u OPEN:/tmp/pf.in TCP-LISTEN:$port,reuseaddr; echo SRC_RC=\$?")
 		wait_listen "$U1" "$port" || return 1

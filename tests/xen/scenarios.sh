@@ -147,6 +147,13 @@ field() { echo "$2" | sed -n "s/^\[dom[0-9]*\] $1=//p" | tail -n 1; }
 # result TEXT: a figure for the report (run.sh echoes and summarises these).
 result() { echo "XEN-HARNESS: RESULT $*"; }
 
+# secs A B TEXT: field B minus field A of TEXT (the first word of each),
+# two decimals; nothing if either is missing.
+secs() {
+	echo "$(field $1 "$3" | cut -d' ' -f1) $(field $2 "$3" | cut -d' ' -f1)" |
+		awk 'NF == 2 { printf "%.2f", $2 - $1 }'
+}
+
 # Realtime with microseconds, comparable across domains (guest/now).
 NOW=/xsock-harness/now
 
@@ -477,9 +484,8 @@ snapshot() {
 # dom0 writes the survivor's data/killgo and the victim's data/killnow
 # (the victim kills on its watch), and the survivor measures on its own
 # clock from seeing killgo until its end: an upper bound that includes the
-# victim's watch and the kill. The wall-clock interval from just
-# before the kill (victim's clock) is reported too, but the domains' clocks
-# differ by up to ~1.5 s under TCG. While the
+# victim's watch and the kill (the domains' clocks differ by up to ~1.5 s
+# under TCG: no interval across two of them). While the
 # connection streams, Xen must show more grants and channels than before.
 kill_case() {
 	vdom=$1 vrole=$2 sdom=$3 port=$4
@@ -503,7 +509,7 @@ kill_case() {
 	fi
 	victim="$vcmd & p=\$!
 		xenstore-watch -n 2 $V/killnow > /dev/null
-		echo KILL_AT=\$($NOW); $vkill"
+		$vkill"
 	survivor="( $scmd | wc -c > /tmp/bytes.$port ) & p=\$!
 		sleep 8; xenstore-write $S/killreq 1
 		while ! xenstore-read $S/killgo > /dev/null 2>&1; do sleep 0.05; done
@@ -541,11 +547,8 @@ kill_case() {
 	sout=$(wait_on "$sdom" "$js" 30)
 	echo "$sout"
 	xenstore-rm $V/killnow $S/killreq $S/killgo 2> /dev/null
-	bound=$(echo "$(field REQ_AT "$sout") $(field END_AT "$sout")" |
-		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
+	bound=$(secs REQ_AT END_AT "$sout")
 	bytes=$(field BYTES "$sout")
-	# (Not from the victim's KILL_AT: the domains' clocks differ by more
-	# than the interval.)
 	result "SIGKILL of the $vrole in dom$vdom: the survivor in dom$sdom ended" \
 		"${bound:-?} s after the go by its own clock (the relay of the kill through" \
 		"dom0 and the victim's watch included), after ${bytes:-?} bytes; while" \
@@ -559,21 +562,33 @@ kill_case() {
 		awk -v l="$bound" 'BEGIN { exit !(l >= 0 && l < 2.0) }'
 }
 
-scenario_sigkill_peer() {
-	ok=0
+# kills_begin: the counts before a series of kill_case runs (kill_case
+# compares Xen's counts while streaming with base_g/base_e).
+kills_begin() {
 	sleep 1
 	snapshot 0
 	set -- $x0
 	base_g=$1 base_e=$2
+}
+
+# kills_end WHAT: after the series, nothing may be left: store nodes, user
+# event channels, Xen's grants and channels; true if so and $ok is 0.
+kills_end() {
+	sleep 1
+	snapshot 1
+	result "after $1: store nodes under data/xsock $n0 -> $n1;" \
+		"user event channels (dom0 U1 U2) [$e0] -> [$e1]; Xen grants/channels $x0 -> $x1"
+	[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ] && [ $ok -eq 0 ]
+}
+
+scenario_sigkill_peer() {
+	ok=0
+	kills_begin
 	kill_case "$U1" client 0 7030 || ok=1
 	kill_case 0 server "$U1" 7031 || ok=1
 	kill_case "$U2" server "$U1" 7032 || ok=1
 	kill_case "$U1" client "$U2" 7033 || ok=1
-	sleep 1
-	snapshot 1
-	result "after 4 SIGKILLs: store nodes under data/xsock $n0 -> $n1;" \
-		"user event channels (dom0 U1 U2) [$e0] -> [$e1]; Xen grants/channels $x0 -> $x1"
-	[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ] && [ $ok -eq 0 ]
+	kills_end "4 SIGKILLs"
 }
 
 # timed_send FROM TEXT TO PORT: a ring client (socat) in FROM sends the line
@@ -879,19 +894,12 @@ scenario_exec_handler() {
 # docs/protocol.md, "Known limits"; so the listener here forks.)
 scenario_exec_killed() {
 	ok=0
-	sleep 1
-	snapshot 0
-	set -- $x0
-	base_g=$1 base_e=$2
+	kills_begin
 	kill_case "$U2" server "$U1" 7085 "$SHIM socat TCP-LISTEN:7085,fork,reuseaddr \
 		EXEC:'socat -u /dev/zero STDOUT',nofork" child || ok=1
 	kill_case 0 server "$U1" 7086 "$SHIM socat TCP-LISTEN:7086,fork,reuseaddr \
 		EXEC:'socat -u /dev/zero STDOUT',nofork" child || ok=1
-	sleep 1
-	snapshot 1
-	result "after 2 SIGKILLs of exec'd handlers: store nodes under data/xsock $n0 -> $n1;" \
-		"user event channels (dom0 U1 U2) [$e0] -> [$e1]; Xen grants/channels $x0 -> $x1"
-	[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ] && [ $ok -eq 0 ]
+	kills_end "2 SIGKILLs of exec'd handlers"
 }
 
 # ==== a peer domain destroyed (issue 19, item 8) ================================
@@ -991,19 +999,14 @@ scenario_domain_destroyed() {
 		grep -v "ring.c" /tmp/dd.lst.log | tail -n 40' > /tmp/dd.u1
 	cat /tmp/dd.u1
 	# From the toolstack's removal of U2's home, as U1 saw it (polling).
-	rd=$(echo "$(field HOME_GONE_AT "$out") $(field RD_END "$out" | cut -d' ' -f1)" |
-		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
-	wr=$(echo "$(field HOME_GONE_AT "$out") $(field WR_END "$out" | cut -d' ' -f1)" |
-		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
-	go=$(echo "$(field GO_AT "$out") $(field HOME_GONE_AT "$out")" |
-		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
+	rd=$(secs HOME_GONE_AT RD_END "$out")
+	wr=$(secs HOME_GONE_AT WR_END "$out")
+	go=$(secs GO_AT HOME_GONE_AT "$out")
 	# The same ends from the go (U1's clock): the shim acts on the
 	# domain's death (@releaseDomain), which comes before the toolstack
 	# removes the home that U1's poll looks for, so rd/wr may be < 0.
-	rdg=$(echo "$(field GO_AT "$out") $(field RD_END "$out" | cut -d' ' -f1)" |
-		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
-	wrg=$(echo "$(field GO_AT "$out") $(field WR_END "$out" | cut -d' ' -f1)" |
-		awk 'NF == 2 { printf "%.2f", $2 - $1 }')
+	rdg=$(secs GO_AT RD_END "$out")
+	wrg=$(secs GO_AT WR_END "$out")
 	xld=$(echo "$t1 $t0" | awk '{ printf "%.2f", $1 - $2 }')
 	rdb=$(echo "$out" | sed -n 's/.*RD_BYTES=//p' | tail -n 1)
 	wrc=$(echo "$out" | sed -n 's/.*WR_RC=//p' | tail -n 1)
