@@ -78,17 +78,32 @@ neg_nodes() {
 		find conn bell -mindepth 2 -type d 2>/dev/null | wc -l) || echo 0
 }
 
-# inflight_nodes D: the same, less the refusals: what domain D keeps for
-# negotiations still in flight (acknowledgements, offers, doorbells). One
-# look at each node (a refusal removed between two scans, as the client
-# withdraws its request, must not count as in flight); a node without its
-# value yet is not counted.
+# inflight_nodes D: the same, less the refusals: what domain D keeps
+# for negotiations still in flight (acknowledgements, offers, doorbells),
+# read as one snapshot: under the store's shared lock (store.lock, which
+# every change holds exclusively), so a request that leaves and one that
+# takes its place while the scan runs are not both counted. A node without
+# its value yet is not counted. The nodes counted (path, and state for an
+# answer) are left in $WORK/inflight.now.
 inflight_nodes() {
-	(cd "$ST/$1/data/xsock" 2>/dev/null || exit 0
-		find conn -mindepth 2 -maxdepth 2 -type d -exec sh -c \
-			'for d; do [ -e "$d/.v" ] && ! grep -q -s "^state=refused" "$d/.v" &&
-				echo; done' _ {} + 2>/dev/null
-		find bell -mindepth 2 -maxdepth 2 -type d 2>/dev/null) | wc -l
+	flock -s "$XSOCK_LOCAL_DIR/store.lock" sh -c '
+		cd "$1/data/xsock" 2>/dev/null || exit 0
+		for d in conn/*/* bell/*/*; do
+			[ -d "$d" ] || continue
+			case $d in
+			conn/*) [ -e "$d/.v" ] || continue
+				st=
+				while IFS= read -r l || [ -n "$l" ]; do
+					for w in $l; do
+						case $w in state=*) st=${w#state=} ;; esac
+					done
+				done <"$d/.v"
+				[ "$st" = refused ] && continue
+				echo "$d ${st:-?}" ;;
+			*) echo "$d" ;;
+			esac
+		done' _ "$ST/$1" >"$WORK/inflight.now"
+	wc -l <"$WORK/inflight.now"
 }
 
 # dom_nodes D: every store node of domain D's subtree.

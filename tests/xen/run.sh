@@ -133,6 +133,20 @@ awk '
 ' "$CONSOLE"
 grep -a 'XEN-HARNESS: scenario .*: \(PASS\|FAIL\)' "$CONSOLE" | sed 's/^.*XEN-HARNESS: /run.sh:   /'
 grep -a 'XEN-HARNESS: RESULT ' "$CONSOLE" | sed 's/^.*XEN-HARNESS: RESULT /run.sh:   result: /'
+# Last, so that a CI log cut to its tail still says why: each failed
+# scenario's own console lines (from its start to its FAIL; not the
+# hypervisor's own "(XEN)" lines), at most 60.
+for s in $(grep -a 'XEN-HARNESS: scenario .*: FAIL' "$CONSOLE" |
+	   sed 's/^.*XEN-HARNESS: scenario \([A-Za-z0-9_]*\): FAIL.*/\1/'); do
+	log "scenario $s FAILED; its console lines (last 60):"
+	awk -v s="$s" '
+		index($0, "XEN-HARNESS: scenario " s ": start") { on = 1; n = 0 }
+		on && !/\(XEN\)/ { buf[n++ % 60] = $0 }
+		on && index($0, "XEN-HARNESS: scenario " s ": FAIL") { on = 0; done = 1 }
+		END { if (!done && !n) exit; i = n > 60 ? n - 60 : 0
+		      for (; i < n; i++) print "run.sh:   | " buf[i % 60] }
+	' "$CONSOLE" | tr -d '\r'
+done
 case $result in
 PASS) log "PASS (console: $CONSOLE)"; exit 0 ;;
 FAIL) log "FAIL (console: $CONSOLE)"; exit 1 ;;
