@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -67,34 +66,38 @@ static int find_a(const struct xs_ho_ring *r, int *fds, int max)
 	return n;
 }
 
-static void close_own(const struct xs_ho_ring *r)
+/*
+ * What of @r's inherited fds a rebuilt object took: once imported, a
+ * channel's fds and a share's fd are the platform handle's (platform.h,
+ * "exec"), closed when the handle is let go of, never by close_own().
+ */
+#define GONE_EV		1u	/* ev_fd[]: the channel's */
+#define GONE_SH0	2u	/* sh_fd[0]: the interface page's share */
+#define GONE_SH1	4u	/* sh_fd[1]: the data pages' share */
+
+/* Close what of @r's fds this image still holds itself (not in @gone). */
+static void close_own(const struct xs_ho_ring *r, unsigned int gone)
 {
 	int i;
 
 	shim_real.close(r->bfd);
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 4 && !(gone & GONE_EV); i++) {
 		if (r->ev_fd[i] >= 0)
 			shim_real.close(r->ev_fd[i]);
 	}
 	for (i = 0; i < 2; i++) {
-		if (r->sh_fd[i] >= 0)
+		if (r->sh_fd[i] >= 0 && !(gone & (i ? GONE_SH1 : GONE_SH0)))
 			shim_real.close(r->sh_fd[i]);
 	}
 }
 
-/* A share imported here, dropped without its fd (close_own() closes it). */
-static void share_drop(struct xsp_share *s)
-{
-	if (!s)
-		return;
-	if (xsp_share_addr(s))
-		munmap(xsp_share_addr(s), (size_t)xsp_share_npages(s) * XSP_PAGE_SIZE);
-	free(s);
-}
-
-/* The connection of @r, rebuilt. */
+/*
+ * The connection of @r, rebuilt. On failure, what was imported is let go
+ * of as any holder lets go (xsp_*_forget()) and *@gone says which of @r's
+ * fds went with it.
+ */
 static int conn_rebuild(struct xs_ctx *ctx, const struct xs_ho_ring *r, const uint32_t *refs,
-			struct xsr_own *own, struct xs_conn **out)
+			struct xsr_own *own, struct xs_conn **out, unsigned int *gone)
 {
 	struct xsp_unmap_notify n;
 	struct xsp_evtchn_exec x;
@@ -159,18 +162,23 @@ static int conn_rebuild(struct xs_ctx *ctx, const struct xs_ho_ring *r, const ui
 	return 0;
 
 fail:
-	/* Nothing may reach the peer: let go of what this image made. */
+	/*
+	 * Let go of what this image made, as a holder that leaves (the
+	 * platform undoes its own imports: mapping, handle, fds). Whoever
+	 * else holds the connection carries on; if nobody does, it ends
+	 * here, as it would have when the program closed it: it could never
+	 * use it again. Side B's mappings have no notification armed.
+	 */
 	c->ring.own = NULL;
-	if (c->sh_intf || c->sh_data || c->ev) {
-		/*
-		 * Imported fds: closed below by the caller's close_own(). The
-		 * shares' mappings go now: on Xen a gntalloc mapping alone
-		 * would keep the grants, and the connection, alive.
-		 */
-		share_drop(c->sh_intf);
-		share_drop(c->sh_data);
-		free(c->ev);
-	}
+	if (c->ev)
+		*gone |= GONE_EV;
+	if (c->sh_intf)
+		*gone |= GONE_SH0;
+	if (c->sh_data)
+		*gone |= GONE_SH1;
+	xsp_share_forget(c->sh_intf);
+	xsp_share_forget(c->sh_data);
+	xsp_evtchn_forget(c->ev);
 	xsp_unmap(c->mp_intf);
 	xsp_unmap(c->mp_data);
 	free(c);
@@ -185,11 +193,12 @@ static int adopt_ring(struct xs_ctx *ctx, const struct xs_ho_ring *r, const uint
 	struct xsr_own *own;
 	struct xs_conn *c;
 	int fds[64], stdio[3], n, i, k, rc;
+	unsigned int gone = 0;
 	void *p;
 
 	n = find_a(r, fds, 64);
 	if (n <= 0) {
-		close_own(r);
+		close_own(r, 0);
 		return 0;	/* the program does not have it: not ours to hold */
 	}
 	if (!ctx) {
@@ -208,11 +217,13 @@ static int adopt_ring(struct xs_ctx *ctx, const struct xs_ho_ring *r, const uint
 		rc = -EBADF;
 		goto eof;
 	}
-	rc = conn_rebuild(ctx, r, refs, own, &c);
+	rc = conn_rebuild(ctx, r, refs, own, &c, &gone);
 	if (rc < 0)
 		goto eof;
 	s = shim_sock_alloc();
 	if (!s) {
+		/* Its channel and shares took their fds with them. */
+		gone = GONE_EV | GONE_SH0 | GONE_SH1;
 		xs_conn_let_go(c);
 		rc = -ENOMEM;
 		goto eof;
@@ -261,7 +272,7 @@ eof:
 	       strerror(-rc));
 	for (i = 0; i < n; i++)
 		exec_eof_fd(fds[i]);
-	close_own(r);
+	close_own(r, gone);
 	return rc;
 }
 
