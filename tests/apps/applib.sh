@@ -121,7 +121,13 @@ check_workers() {
 
 # A results table, printed at the end: row NAME XSOCK TCP.
 ROWS=()
-row() { ROWS+=("$(printf '%-34s %22s %22s' "$1" "$2" "$3")"); }
+# row FIGURE XSOCK TCP: a line of the table print_table() prints; with
+# XSOCK_APPS_ROWS set (make bench: tests/bench/apps.sh), also appended there
+# as "FIGURE<TAB>XSOCK<TAB>TCP".
+row() {
+	ROWS+=("$(printf '%-34s %22s %22s' "$1" "$2" "$3")")
+	[ -z "${XSOCK_APPS_ROWS:-}" ] || printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$XSOCK_APPS_ROWS"
+}
 print_table() {
 	local r
 	say "$(printf '%-34s %22s %22s' "figure" "xsock (2 domains)" "tcp loopback")"

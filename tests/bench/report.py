@@ -101,9 +101,9 @@ def num(rec):
 
 
 def write_plot(rows, outdir):
-    """Five panels: RTT p50/p99 vs message size, throughput vs write size,
+    """Six panels: RTT p50/p99 vs message size, throughput vs write size,
     redis requests/s for xsock/tcp/unix, 64 B RTT at a rate and on one
-    CPU, socat's file transfer."""
+    CPU, socat's file transfer, the applications' speed-ups."""
     fam = {}
     for r in rows:
         fam.setdefault(r["family"], []).append(r)
@@ -147,6 +147,16 @@ def write_plot(rows, outdir):
             name = "one CPU" if r["row"].endswith("_cpu0") else "two CPUs"
             f.write('"%s" %s %s\n' % (name, num(r["modes"].get("xsock")),
                                        num(r["modes"].get("tcp"))))
+    # Applications at their own benchmarks (apps.sh): xsock's speed-up,
+    # TCP's figure over xsock's where lower is better, so > 1 is faster.
+    with open(os.path.join(outdir, "apps.dat"), "w") as f:
+        f.write("# application speed-up (xsock over TCP, > 1: xsock faster)\n")
+        for r in fam.get("apps", []):
+            rt = ratio(r)
+            if rt is None:
+                continue
+            up = 1 / rt if r["better"] == "lower" and rt else rt
+            f.write('"%s" %.3f\n' % (r["label"].replace('"', "'")[:28], up))
     gp = r'''set terminal pngcairo size 1500,960 font "sans,10"
 set output "bench.png"
 set datafile missing "NaN"
@@ -203,6 +213,12 @@ set title "socat file -> file, 8 KiB blocks (the README demo)"
 set ylabel "throughput (Gbit/s)"
 plot "socat.dat" u 2:xtic(1) lc rgb "#d62728" t "xsock", \
      "" u 3 lc rgb "#1f77b4" t "TCP"
+set title "applications at their own benchmarks (tests/apps)"
+set ylabel "speed-up, xsock over TCP (1 = same)"
+set xtics rotate by -30 font ",8"
+set key top left
+plot "apps.dat" u 2:xtic(1) lc rgb "#d62728" t "xsock / TCP", \
+     1 w l lc rgb "black" dt 2 t "TCP"
 unset multiplot
 '''
     with open(os.path.join(outdir, "plot.gp"), "w") as f:

@@ -17,7 +17,7 @@
 # Writes BUILD_DIR/bench/{results.json,results.tsv,table.txt,bench.png,logs/}.
 # Environment: BENCH_T (seconds per timed run, default 3), BENCH_QUICK=1
 # (fewer cases, for a smoke test), BENCH_ONLY (a subset of the steps: ring
-# sockperf iperf3 redis connect rates socat pinned), BENCH_SOCAT_MB (1024)
+# sockperf iperf3 redis connect rates socat pinned apps), BENCH_SOCAT_MB (1024)
 # and BENCH_SOCAT_RUNS (3) for the socat rows. Needs root (network namespaces); exit 77
 # (skip) otherwise. Every run is time-limited; a run that fails or hangs is
 # recorded as FAIL with its error, and a failing xsock run is repeated once
@@ -510,6 +510,9 @@ bench_ring() {
 # sockperf at a rate, socat file to file, one CPU: extra.sh.
 # shellcheck source=tests/bench/extra.sh
 . "$here/extra.sh"
+# The applications of tests/apps at their own benchmarks: apps.sh.
+# shellcheck source=tests/bench/apps.sh
+. "$here/apps.sh"
 
 json_get() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
@@ -528,6 +531,7 @@ step connect && { say "connection set-up (xsock-connbench)"; bench_connect; }
 step rates && { say "sockperf ping-pong at a rate (idle gaps: wake-ups from sleep)"; bench_rates; }
 step socat && { say "socat file -> file, 8 KiB blocks (the README's demo)"; bench_socat; }
 step pinned && { say "both ends pinned to one CPU (taskset -c 0)"; bench_pinned; }
+step apps && { say "applications at their own benchmarks (tests/apps)"; bench_apps; }
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 T_END=$(date +%s)
 say "done in $((T_END - T_START)) s, load average now $LOAD_END"

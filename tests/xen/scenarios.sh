@@ -477,6 +477,25 @@ snapshot() {
 	eval "n$1=\$(count_nodes); e$1=\$(evtchn_all); x$1=\$(xen_counts)"
 }
 
+# settle: snapshot 1, taken again (once a second, up to 20 s) until it is
+# snapshot 0's: what a connection leaves goes asynchronously (the event
+# thread's next wake-up, a domain watch's linger, a parked ring's expiry),
+# and under TCG on a busy machine that can take seconds; a leak never
+# settles and still fails the comparison. Says how long it took when it
+# was not at once.
+settle() {
+	local i=0
+	snapshot 1
+	until [ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ]; do
+		[ $i -ge 20 ] && break
+		sleep 1
+		i=$((i + 1))
+		snapshot 1
+	done
+	[ $i -gt 0 ] && echo "[dom0] counts after ${i} s more: nodes $n0 -> $n1, channels [$e0] -> [$e1], Xen $x0 -> $x1"
+	return 0
+}
+
 # kill_case VDOM VROLE SDOM PORT [VCMD [VKILL]]: a process in VDOM (the ring listener when
 # VROLE=server, else the client) streams zeros to its peer in SDOM and is
 # SIGKILLed; the survivor must end (EOF or ECONNRESET) within 2 s. The
@@ -575,7 +594,7 @@ kills_begin() {
 # event channels, Xen's grants and channels; true if so and $ok is 0.
 kills_end() {
 	sleep 1
-	snapshot 1
+	settle
 	result "after $1: store nodes under data/xsock $n0 -> $n1;" \
 		"user event channels (dom0 U1 U2) [$e0] -> [$e1]; Xen grants/channels $x0 -> $x1"
 	[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ] && [ $ok -eq 0 ]
@@ -635,7 +654,7 @@ scenario_client_killed_waiting() {
 	sleep 2
 	got=$(on "$U2" "echo GOT=\$(tr '\\n' , < /tmp/ckw.out)")
 	echo "$got"
-	snapshot 1
+	settle
 	on "$U2" 'kill $(cat /tmp/srv.'$port')'
 	wait_on "$U2" "$js" 20 > /dev/null
 	secs=$(field SECS "$out")
@@ -680,7 +699,7 @@ scenario_client_killed_before_attach() {
 		echo DROP=\$(awk '/offered ring/ && !o { o = \$1 } / dropped: / && !d { d = \$1 }
 			END { if (o && d) printf \"%.3f\", d - o }' /tmp/kba.log)")
 	echo "$got"
-	snapshot 1
+	settle
 	on "$U2" 'kill $(cat /tmp/srv.'$port')'
 	wait_on "$U2" "$js" 20 > /dev/null
 	drop=$(field DROP "$got")
@@ -716,7 +735,7 @@ scenario_cycles_200() {
 	sleep 2
 	got=$(on "$U2" "echo LINES=\$(grep -c '^line-' /tmp/cyc.out) UNIQ=\$(sort -u /tmp/cyc.out | grep -c '^line-')")
 	echo "$got"
-	snapshot 1
+	settle
 	on "$U2" 'kill $(cat /tmp/srv.'$port')'
 	wait_on "$U2" "$js" 20 > /dev/null
 	result "$N connections in $(field SECS "$out") s; lines received" \
@@ -750,7 +769,7 @@ scenario_reuse_connbench() {
 	rc0=$?
 	echo "$out0"
 	sleep 3
-	snapshot 1
+	settle
 	on "$U2" 'kill $(cat /tmp/srv.'$port')'
 	wait_on "$U2" "$js" 20 > /dev/null
 	conns=$(echo "$out" | sed -n 's/.*connections \([0-9]*\) in.*/\1/p' | tail -n 1)
@@ -795,7 +814,7 @@ forkpair() {
 			grep -v 'debug.*ring.c' /tmp/fp.$port.log | tail -n 40; }")
 	echo "$o2"
 	sleep 3
-	snapshot 1
+	settle
 	on "$to" 'kill $(cat /tmp/srv.'$port')'
 	wait_on "$to" "$js" 20 > /dev/null
 	result "fork after connect dom$from -> dom$to: child-reads $(field BYTES "$o1" | cut -d' ' -f1) bytes" \
@@ -836,7 +855,7 @@ exec_pair() {
 		echo ADOPTED=\$(grep -c 'taken over from the old image' /tmp/exh.$port.log)
 		grep -i 'cannot\|closed\$\|refused' /tmp/exh.$port.log | tail -n 5")
 	echo "$log"
-	snapshot 1
+	settle
 	on "$to" 'kill $(cat /tmp/srv.'$port')'
 	wait_on "$to" "$js" 20 > /dev/null
 	sent=$(field SENT "$out") back=$(field BACK "$out")
@@ -866,7 +885,7 @@ exec_client() {
 		grep -i 'cannot\|closed\$\|refused' /tmp/exc.$port.log | tail -n 5")
 	echo "$o"
 	sleep 2
-	snapshot 1
+	settle
 	on "$to" 'kill $(cat /tmp/srv.'$port')'
 	wait_on "$to" "$js" 20 > /dev/null
 	result "exec after connect (client side) dom$from -> dom$to: $(field BYTES "$o" | cut -d' ' -f1)" \
