@@ -103,7 +103,7 @@ trap 'stop "${PIDS[@]}" 2>/dev/null; cleanup 2>/dev/null' EXIT
 # connections (`xsockctl status` in the server's domain) must all be nginx
 # workers running as USER, and at least two of them.
 check_workers() {
-	local user=$1 st pids p n=0
+	local user=$1 st pids p n=0 per
 	sleep 1
 	st=$(ctl $SRVDOM status -j)
 	pids=$(echo "$st" | grep -o '"pid":[0-9]*,"role":"server"' | cut -d: -f2 | cut -d, -f1 |
@@ -116,7 +116,10 @@ check_workers() {
 		n=$((n + 1))
 	done
 	[ $n -ge 2 ] || fail "xsock: ring connections served by $n worker(s), expected 2: $st"
-	say "xsock: ring connections served by $n workers ($(echo $pids)), as $user"
+	# How many each serves (wrk's connections spread over the workers).
+	per=$(for p in $pids; do echo "$st" | grep -o "\"pid\":$p,\"role\":\"server\"" | wc -l; done)
+	say "xsock: ring connections served by $n workers ($(echo $pids)), as $user;" \
+		"connections each: $(echo $per | tr ' ' '+')"
 }
 
 # A results table, printed at the end: row NAME XSOCK TCP.
