@@ -6,6 +6,7 @@ table.txt), results.json, and gnuplot data + script (plot.gp -> bench.png).
 usage: report.py RESULTS.TSV OUTDIR META_JSON
 """
 import csv
+import fnmatch
 import json
 import os
 import sys
@@ -50,6 +51,60 @@ def ratio(row):
         return None
 
 
+# Issue 18's targets, as ratios xsock/TCP of rows of this run: (what,
+# row ids or fnmatch patterns of them, "min" = every ratio at least the
+# bound, "max" = every ratio at most it, bound). Lower-better rows (times)
+# are compared as they are (a time ratio of 0.05 is 1/20 of TCP's).
+TARGETS = (
+    ("README demo: socat file -> file >= 1.5x", ("socat_file",), "min", 1.5),
+    ("64 B RTT back to back <= 1/20 (p50, p99)", ("sp_pp_p50_64", "sp_pp_p99_64"), "max", 0.05),
+    ("64 B RTT at 10,000 msg/s <= 1/20", ("sp_pp_p50_64_mps10000", "sp_pp_p99_64_mps10000"),
+     "max", 0.05),
+    ("64 B RTT at 1,000 msg/s <= 1/20", ("sp_pp_p50_64_mps1000", "sp_pp_p99_64_mps1000"),
+     "max", 0.05),
+    ("64 B writes >= 20x (sockperf tp, iperf3 -l 64)", ("sp_tp_64", "ip_64_P1"), "min", 20),
+    ("128 KiB writes, one stream >= 3x", ("ip_128K_P1",), "min", 3),
+    ("redis-benchmark -c 50 and -c 1000 >= 1.0x", ("rb_*_c50", "rb_*_c1000"), "min", 1.0),
+    ("applications (tests/apps) >= 1.0x", ("app_*",), "app", 1.0),
+    ("connect + request + close >= 1.0x", ("conn_rate",), "min", 1.0),
+    ("CPU per GB <= TCP's", ("ipcpu_*",), "max", 1.0),
+    ("both ends on one CPU: no slower than TCP", ("sp_pp_p50_64_cpu0", "socat_file_cpu0"),
+     "cpu0", 1.0),
+)
+
+
+def targets(rows):
+    """Lines saying, for each target, the ratios of this run and whether
+    every one of them meets it."""
+    by_id = {r["row"]: r for r in rows}
+    out = ["", "issue 18 targets (this run's xsock/tcp ratios):"]
+    for what, ids, how, bound in TARGETS:
+        sel = []
+        for i in ids:
+            if "*" in i:
+                sel += [r for r in rows if fnmatch.fnmatchcase(r["row"], i)]
+            elif i in by_id:
+                sel.append(by_id[i])
+        vals, ok = [], bool(sel)
+        for r in sel:
+            rt = ratio(r)
+            if rt is None:
+                ok = False
+                vals.append("-")
+                continue
+            vals.append("%.2f" % rt)
+            if how == "min":
+                ok = ok and rt >= bound
+            elif how == "max":
+                ok = ok and rt <= bound
+            elif how == "app":
+                ok = ok and (rt <= bound if r["better"] == "lower" else rt >= bound)
+            elif how == "cpu0":
+                ok = ok and (rt <= bound if r["better"] == "lower" else rt >= bound)
+        out.append("  %-4s %-50s %s" % ("met" if ok else "MISS", what, " ".join(vals) or "no rows"))
+    return out
+
+
 def table(rows, meta):
     out = []
     hdr = ("test", "unit", "xsock", "tcp", "unix", "xsock/tcp")
@@ -87,6 +142,7 @@ def table(rows, meta):
             if rec and rec["status"] == "n/a" and rec["error"] not in seen:
                 seen.add(rec["error"])
                 na.append("n/a: %s" % rec["error"])
+    out.extend(targets(rows))
     if notes or na:
         out.append("")
         out.extend(notes)
