@@ -103,11 +103,13 @@ trap 'stop "${PIDS[@]}" 2>/dev/null; cleanup 2>/dev/null' EXIT
 # connections (`xsockctl status` in the server's domain) must all be nginx
 # workers running as USER, and at least two of them.
 check_workers() {
-	local user=$1 st pids p n=0 per
+	local user=$1 st per pids p n=0
 	sleep 1
 	st=$(ctl $SRVDOM status -j)
-	pids=$(echo "$st" | grep -o '"pid":[0-9]*,"role":"server"' | cut -d: -f2 | cut -d, -f1 |
-		sort -u)
+	# "COUNT PID" per serving process (wrk's connections spread over them).
+	per=$(echo "$st" | grep -o '"pid":[0-9]*,"role":"server"' | cut -d: -f2 | cut -d, -f1 |
+		sort | uniq -c)
+	pids=$(echo "$per" | awk '{ print $2 }')
 	for p in $pids; do
 		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'worker process' ||
 			fail "xsock: ring connection served by pid $p, not an nginx worker"
@@ -116,10 +118,19 @@ check_workers() {
 		n=$((n + 1))
 	done
 	[ $n -ge 2 ] || fail "xsock: ring connections served by $n worker(s), expected 2: $st"
-	# How many each serves (wrk's connections spread over the workers).
-	per=$(for p in $pids; do echo "$st" | grep -o "\"pid\":$p,\"role\":\"server\"" | wc -l; done)
 	say "xsock: ring connections served by $n workers ($(echo $pids)), as $user;" \
-		"connections each: $(echo $per | tr ' ' '+')"
+		"connections each: $(echo "$per" | awk '{ print $1 }' | paste -sd+)"
+}
+
+# check_workers_loaded USER: check_workers under a wrk load of its own
+# (http://$HOST:$PORT/small.txt, 2 s), before a measured run: xsockctl
+# status and ps would take CPU from the measured run's xsock figure only.
+check_workers_loaded() {
+	local w
+	$CLI timeout 20 wrk -t 2 -c 50 -d 2s "http://$HOST:$PORT/small.txt" >"$WORK/wrk.check" 2>&1 &
+	w=$!
+	check_workers "$1"
+	wait $w || { cat "$WORK/wrk.check"; fail "xsock: wrk (check) failed"; }
 }
 
 # A results table, printed at the end: row NAME XSOCK TCP.

@@ -71,14 +71,7 @@ run_mode() {
 			fail "$MODE: fetch $i: checksum mismatch ($size bytes)"
 	done
 	say "$MODE: 4 x 10 MiB fetched by curl, checksums match"
-	# Who serves the ring connections, looked at under a load of its own
-	# (xsockctl status and ps would take CPU from the measured run).
-	if [ "$MODE" = xsock ]; then
-		$CLI timeout 20 wrk -t 2 -c 50 -d 2s "http://$HOST:$PORT/small.txt" >"$WORK/wrk.check" 2>&1 &
-		w=$!
-		check_workers root
-		wait $w || { cat "$WORK/wrk.check"; fail "$MODE: wrk (check) failed"; }
-	fi
+	[ "$MODE" = xsock ] && check_workers_loaded root
 	out=$WORK/wrk.$MODE
 	$CLI timeout $((SECS + 20)) wrk -t 2 -c 50 -d "${SECS}s" --latency "http://$HOST:$PORT/small.txt" \
 		>"$out" 2>&1 &
