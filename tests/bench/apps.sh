@@ -24,7 +24,7 @@ app_value() {
 }
 
 bench_apps() {
-	local t rows log st err fig xs tc row n=0 v u better
+	local t rows log st err fig xs tc row mode n=0 v u better
 	for t in $APPS; do
 		[ -f "$here/../apps/$t.sh" ] || continue
 		rows="$LOGS/apps.$t.rows"
