@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "common/clock.h"
 #include "common/compiler.h"
 #include "preload/defer.h"
+#include "preload/direct.h"
 #include "preload/epoll.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
@@ -361,12 +363,35 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		 * reports it is up to the registration (EPOLLONESHOT, ET),
 		 * so sleep on the kernel's word in any case.
 		 */
+		struct pollfd pf[1 + DIRECT_MAX];
+		struct wsleep ws = { w, n, local, NULL, true };
+		int k = wsocks_direct_begin(w, n, pf + 1);
+
 		wsocks_sleep_begin(w, n);
 		slept_at = (uint64_t)xs_now_ns();
-		rc = shim_real.epoll_pwait(epfd, evs, max, left, mask);
-		if (rc < 0)
-			rc = -errno;
+		if (k) {
+			/*
+			 * The set and the rings' channels (direct.c): an epoll
+			 * fd polls readable while it has events to report.
+			 */
+			struct timespec ts = { left / 1000, (left % 1000) * 1000000L };
+
+			pf[0].fd = epfd;
+			pf[0].events = POLLIN;
+			pf[0].revents = 0;
+			rc = wsleep_ppoll(&ws, pf, (nfds_t)k + 1, left >= 0 ? &ts : NULL, mask);
+			if (rc > 0 && pf[0].revents) {
+				rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
+				if (rc < 0)
+					rc = -errno;
+			} else if (rc > 0) {
+				rc = 0;
+			}
+		} else {
+			rc = wsleep_epoll(&ws, epfd, evs, max, left, mask);
+		}
 		wsocks_sleep_end(w, n);
+		wsocks_direct_end(w, n, rc < 0 ? NULL : pf + 1);
 		shim_spin_slept(slept_at, rc > 0);
 		if (rc < 0) {
 			errno = -rc;

@@ -88,6 +88,15 @@ int ev_unwatch(int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+void ev_channel_arm(struct shim_sock *s, int fd, bool on)
+{
+	/* With no events, epoll still reports hang-up (a peer gone). */
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.ptr = s };
+
+	/* ENOENT: retired meanwhile (the fd stays open while we hold @s). */
+	(void)epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
 /* ---- ring sockets and fork ------------------------------------------------------------- */
 
 static void *tag_b(struct shim_sock *s)
@@ -129,6 +138,7 @@ static void sock_retire(struct shim_sock *s)
 	if (s->dead)
 		return;
 	served_del(s);
+	__atomic_store_n(&s->direct_ok, 0, __ATOMIC_RELAXED);
 	domwatch_unref(s->conn);
 	epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev), NULL);
 	epoll_ctl(epfd, EPOLL_CTL_DEL, s->bfd, NULL);
@@ -165,6 +175,8 @@ static void unwatch_inherited(struct shim_sock *s)
 		return;
 	s->watched = false;
 	s->dead = false;
+	s->direct_ok = 0;
+	s->direct = 0;		/* the parent's sleepers */
 	s->ring_prev = s->ring_next = NULL;
 	__atomic_sub_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 }
@@ -629,6 +641,7 @@ static int add_locked(struct shim_sock *s)
 		__atomic_store_n(&s->rs->server, getpid(), __ATOMIC_RELEASE);
 		served_add(s);
 		domwatch_ref(s->conn);
+		__atomic_store_n(&s->direct_ok, 1, __ATOMIC_RELAXED);
 	} else if (s->lsh) {
 		__atomic_store_n(&s->lsh->server, getpid(), __ATOMIC_RELEASE);
 	}

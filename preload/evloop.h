@@ -58,6 +58,11 @@ void ev_wake(void);
  */
 int ev_watch(int fd, uint32_t events, void *data);
 int ev_unwatch(int fd);
+/*
+ * Any thread, no lock: watch ring @s's channel @fd for events again (@on)
+ * or only for hang-up (direct.c; the caller holds a reference to @s).
+ */
+void ev_channel_arm(struct shim_sock *s, int fd, bool on);
 /* Under ev_lock: start the event thread if it does not run. 0 or -errno. */
 int ev_start(void);
 /* Under ev_lock: serve @s (a ring or listener taken over: holder.c) as

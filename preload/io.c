@@ -23,11 +23,13 @@
 #include "common/iov.h"
 #include "common/log.h"
 #include "conn/status.h"
+#include "preload/direct.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
 #include "preload/names.h"
 #include "preload/ready.h"
 #include "preload/shim.h"
+#include "preload/signals.h"
 #include "preload/spin.h"
 
 static bool fd_nonblocking(int fd)
@@ -133,10 +135,12 @@ static int sock_wait(struct io_call *c)
 	bool readable = c->rd;
 	unsigned int want = readable ? (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR) :
 				       (XSR_WRITABLE | XSR_HUP | XSR_ERR);
-	struct pollfd pfd;
+	struct pollfd pfd[2];
+	struct wsock one = { .s = s, .fd = c->fd, .rd = readable, .wr = !readable, .chfd = -1 };
+	struct wsleep wsl = { &one, 1, &one, NULL, false };
 	int64_t left;
 	unsigned int i;
-	int rc, timeout;
+	int rc, timeout, direct = 0;
 
 	if (c->nonblock) {
 		/* One retry after "ready" at most: then EAGAIN is the answer. */
@@ -171,11 +175,39 @@ static int sock_wait(struct io_call *c)
 		}
 	}
 	shim_spin_result(false);
+	left = io_left_ns(c);
+	/*
+	 * Sleep on the ring's channel too, so that the peer's notification
+	 * wakes this thread itself (direct.c); without a timeout only while
+	 * every signal handler restarts (signals.c), see below.
+	 */
+	if (left >= 0 || sig_restarts())
+		direct = wsocks_direct_begin(&one, 1, &pfd[1]);
 	if (sock_sleep_begin(s, c->fd, readable, !readable)) {
 		sock_sleep_end(s, c->fd, readable, !readable);
+		wsocks_direct_end(&one, 1, NULL);
 		return 0;	/* some room (or news): the caller writes what fits */
 	}
-	left = io_left_ns(c);
+	if (left < 0 && direct) {
+		/*
+		 * No timeout, so restarted after a handler with SA_RESTART as
+		 * the TCP call would be (every handler has it, or direct would
+		 * be 0). Readable: a token (or EOF) in A; writable: A
+		 * unplugged; or the channel fired.
+		 */
+		uint64_t slept_at = (uint64_t)xs_now_ns();
+
+		pfd[0].fd = c->fd;
+		pfd[0].events = readable ? POLLIN : POLLOUT;
+		do {
+			pfd[0].revents = pfd[1].revents = 0;
+			rc = wsleep_ppoll(&wsl, pfd, 2, NULL, NULL);
+		} while (rc == -EINTR && sig_restarts());
+		shim_spin_slept(slept_at, rc > 0);
+		sock_sleep_end(s, c->fd, readable, !readable);
+		wsocks_direct_end(&one, 1, rc > 0 ? &pfd[1] : NULL);
+		return rc < 0 ? rc : 0;
+	}
 	if (left < 0) {
 		/*
 		 * No timeout: block in a call on A itself, not in poll(), which
@@ -200,13 +232,21 @@ static int sock_wait(struct io_call *c)
 	}
 	/* Whole milliseconds, rounded up: a wait never ends early. */
 	timeout = (int)XS_MIN((left + 999999) / 1000000, (int64_t)INT_MAX);
-	pfd.fd = c->fd;
-	pfd.events = readable ? POLLIN : POLLOUT;
-	pfd.revents = 0;
-	rc = timeout > 0 ? poll(&pfd, 1, timeout) : 0;
-	if (rc < 0)
-		rc = -errno;
+	pfd[0].fd = c->fd;
+	pfd[0].events = readable ? POLLIN : POLLOUT;
+	pfd[0].revents = pfd[1].revents = 0;
+	if (timeout > 0) {
+		struct timespec ts = { timeout / 1000, (timeout % 1000) * 1000000L };
+
+		rc = wsleep_ppoll(&wsl, pfd, 1 + (nfds_t)direct, &ts, NULL);
+	} else {
+		rc = 0;
+	}
 	sock_sleep_end(s, c->fd, readable, !readable);
+	wsocks_direct_end(&one, 1, rc > 0 ? &pfd[1] : NULL);
+	/* Woken by the channel alone: not a timeout, look again. */
+	if (rc > 0 && !pfd[0].revents)
+		return 0;
 	if (rc < 0)
 		return rc;
 	if (rc == 0)

@@ -18,12 +18,16 @@
 
 #include "preload/libc.h"
 
-/* Each entry has the type of libc's own declaration. */
+/* Each entry has the type of libc's own declaration (sigset and
+ * siginterrupt are deprecated ones: only watched, signals.c). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #define XSOCK_LIBC(name, ret, args)                                                         \
 	_Static_assert(__builtin_types_compatible_p(__typeof__(&name), ret(*) args),        \
 		       "shim_real." #name " does not match libc's " #name);
 XSOCK_LIBC_CALLS
 #undef XSOCK_LIBC
+#pragma GCC diagnostic pop
 
 struct shim_libc shim_real;
 __thread int shim_guard __attribute__((tls_model("initial-exec")));

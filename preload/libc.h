@@ -30,6 +30,9 @@ ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 		       struct sockaddr *from, socklen_t *fromlen);
 
+/* Exported by glibc, declared only under some feature macros. */
+__sighandler_t bsd_signal(int sig, __sighandler_t handler);
+
 #define XSOCK_LIBC_CALLS									\
 	/* sockets */										\
 	XSOCK_LIBC(socket, int, (int, int, int))						\
@@ -96,7 +99,14 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 	XSOCK_LIBC(system, int, (const char *))							\
 	XSOCK_LIBC(popen, FILE *, (const char *, const char *))					\
 	XSOCK_LIBC(close_range, int, (unsigned int, unsigned int, int))				\
-	XSOCK_LIBC(closefrom, void, (int))
+	XSOCK_LIBC(closefrom, void, (int))							\
+	/* signal dispositions: watched only (signals.c) */					\
+	XSOCK_LIBC(sigaction, int, (int, const struct sigaction *, struct sigaction *))	\
+	XSOCK_LIBC(signal, __sighandler_t, (int, __sighandler_t))				\
+	XSOCK_LIBC(bsd_signal, __sighandler_t, (int, __sighandler_t))				\
+	XSOCK_LIBC(sysv_signal, __sighandler_t, (int, __sighandler_t))			\
+	XSOCK_LIBC(sigset, __sighandler_t, (int, __sighandler_t))				\
+	XSOCK_LIBC(siginterrupt, int, (int, int))
 
 /* The next definition (libc's) of each; NULL where libc has none. */
 struct shim_libc {

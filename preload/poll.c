@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/compiler.h"
+#include "preload/direct.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
 #include "preload/ready.h"
@@ -53,6 +54,7 @@ static int poll_merge(struct pollfd *fds, nfds_t nfds, struct wsock *w, int n)
 static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t *mask)
 {
 	struct wsock local[16], *w = local;
+	struct pollfd chan[DIRECT_MAX], both[64];
 	int64_t deadline = -1, spin_end;
 	struct timespec zero = { 0, 0 }, ts;
 	uint64_t slept_at;
@@ -141,18 +143,43 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 	}
 	for (;;) {
 		int left = left_ms(deadline);
+		struct wsleep ws = { w, n, local, NULL, true };
+		struct pollfd *all = fds;
+		nfds_t k;
 
+		/* The rings' channels after the application's fds (direct.c). */
+		k = (nfds_t)wsocks_direct_begin(w, n, chan);
+		if (k && nfds + k > XS_ARRAY_SIZE(both)) {
+			all = malloc(sizeof(*all) * (nfds + k));
+			if (!all) {
+				wsocks_direct_end(w, n, NULL);
+				all = fds;
+				k = 0;
+			}
+			ws.buf = all;
+		} else if (k) {
+			all = both;
+		}
 		if (wsocks_sleep_begin(w, n))
 			left = 0;
 		if (left >= 0) {
 			ts.tv_sec = left / 1000;
 			ts.tv_nsec = (left % 1000) * 1000000L;
 		}
+		if (k) {
+			memcpy(all, fds, sizeof(*fds) * nfds);
+			memcpy(all + nfds, chan, sizeof(*chan) * k);
+		}
 		slept_at = (uint64_t)xs_now_ns();
-		rc = shim_real.ppoll(fds, nfds, left >= 0 ? &ts : NULL, mask);
-		if (rc < 0)
-			rc = -errno;
+		rc = wsleep_ppoll(&ws, all, nfds + k, left >= 0 ? &ts : NULL, mask);
+		if (k) {
+			for (j = 0; j < nfds; j++)
+				fds[j].revents = all[j].revents;
+		}
 		wsocks_sleep_end(w, n);
+		wsocks_direct_end(w, n, rc < 0 ? NULL : all + nfds);
+		if (all != fds && all != both)
+			free(all);
 		if (rc < 0) {
 			errno = -rc;
 			rc = -1;

@@ -161,6 +161,13 @@ struct shim_sock {
 	bool watched;			/* registered with the event thread */
 	bool dead;			/* deregistered; skip stale events */
 	bool ev_due;			/* listener: its watch fired, serve it */
+	/*
+	 * Atomic, outside its lock: the event thread here watches the ring's
+	 * channel (direct_ok), and how many of our threads sleep on that
+	 * channel themselves meanwhile (direct.c).
+	 */
+	int direct_ok;
+	int direct;
 	struct shim_sock *ev_next;	/* listeners list / zombie list */
 	struct shim_sock *ring_prev, *ring_next;	/* rings this process serves */
 };

@@ -17,6 +17,7 @@ struct wsock {
 	int fd;			/* the application's fd it was named by (end A) */
 	int idx;		/* poll: index in the pollfd array */
 	bool rd, wr;		/* interest */
+	int chfd;		/* its channel, while the wait sleeps on it (direct.c) */
 };
 
 /* Spin on the rings (not the kernel) for a short while: true if one
