@@ -221,8 +221,11 @@ int xsp_evtchn_fd(const struct xsp_evtchn *e);
 /*
  * Signal the peer. Safe to call from several threads at once. Events are
  * not counted: several notifies before the peer acks may arrive as one.
- * A notify before the peer has bound is delivered once it binds.
- * Errors: -EPIPE the peer endpoint is gone (local), -EIO.
+ * A notify before the peer has bound is delivered once it binds; one
+ * after the peer's endpoint is gone succeeds and is lost (Xen drops a
+ * send to a port whose remote end closed; the local backend does the
+ * same), so a peer's death is told by xsp_evtchn_ack() only. Never raises
+ * SIGPIPE. Errors: -EIO.
  */
 int xsp_evtchn_notify(struct xsp_evtchn *e);
 

@@ -15,7 +15,7 @@
  *
  * Allocation (port from the host-wide counter "evtchn-port"): create and
  * flock(LOCK_SH) the meta file, make both FIFOs, open
- *   - a2b O_RDONLY (a placeholder reader, see below), then a2b O_WRONLY:
+ *   - a2b O_RDWR|O_NONBLOCK: our outgoing FIFO (see "Notify" below);
  *     notifies before the peer binds are buffered in the pipe;
  *   - b2a O_RDONLY|O_NONBLOCK: the endpoint's fd. Linux reports POLLHUP on
  *     a FIFO reader only once a writer has come and gone since it was
@@ -24,25 +24,24 @@
  * Binding: under an OFD lock on the meta file, check that the port was
  * allocated by @peer for this domain (-ENOENT / -EPERM), not bound yet
  * (-EBUSY), open a2b O_RDONLY, then b2a O_WRONLY|O_NONBLOCK (ENXIO: no
- * reader left, the allocator is gone: -ECONNREFUSED), mark the meta bound
+ * reader left, the allocator is gone: -ECONNREFUSED), b2a again O_RDWR
+ * (our outgoing FIFO, see "Notify"; the first open is closed), mark the meta bound
  * and unlink both FIFOs (the open fds keep the pipes). The meta file stays
  * until the allocator's last holder closes: it answers -EBUSY to a second
  * binder and its flock tells GC whether the allocator still lives. The
  * binder gets a fresh local port from the same counter (as on Xen).
  *
- * The allocator's placeholder reader keeps notifies before the bind from
- * failing with EPIPE. Once a notify sees the 'B' mark, it closes the
- * placeholder, so from then on a notify after the binder's death fails
- * with -EPIPE. (A forked child that inherited the placeholder and has not
- * notified since the bind keeps that reader open; the parent then learns
- * of the death from xsp_evtchn_ack() only.)
+ * Notify: one byte written to our outgoing FIFO, which we hold open for
+ * reading as well as writing (O_RDWR): a pipe with a reader never fails
+ * a write with EPIPE, so a notify raises no SIGPIPE and needs no signal
+ * mask around it (two system calls per notify otherwise). A notify to a
+ * peer that is gone succeeds and is lost, as EVTCHNOP_send to a port
+ * whose remote end closed is on Xen; the peer's death is told by our own
+ * fd (below). A full pipe (EAGAIN) means events are pending: success.
  *
  * Peer death: when every process holding the peer's write end is gone
  * (exit, SIGKILL, close), our fd polls POLLHUP for good, read() returns 0
- * and xsp_evtchn_ack() returns -EPIPE after any pending events. A notify
- * into a pipe without reader fails with EPIPE; SIGPIPE is blocked around
- * the write and a SIGPIPE we caused is consumed, so the process is never
- * killed. A full pipe (EAGAIN) means events are pending: success.
+ * and xsp_evtchn_ack() returns -EPIPE after any pending events.
  *
  * fork(): the fds are inherited, so an endpoint lives while any process
  * holding it lives, the "last holder" rule of gntalloc the upper layer
@@ -65,7 +64,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +99,6 @@ static bool evtchn_gc_due(void)
 
 struct evtchn_priv {
 	int wfd;		/* our outgoing FIFO, write end */
-	int rd_tmp;		/* allocator: placeholder reader of a2b, -1 once bound */
 	int meta_fd;		/* allocator: meta file, LOCK_SH held; else -1 */
 	bool allocator;
 };
@@ -181,7 +178,7 @@ int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 	ep = calloc(1, sizeof(*ep));
 	if (!ep)
 		return -ENOMEM;
-	ep->wfd = ep->rd_tmp = ep->meta_fd = -1;
+	ep->wfd = ep->meta_fd = -1;
 	ep->allocator = true;
 
 	rc = local_mkdir_at(lp->dirfd, "evtchn");
@@ -220,10 +217,12 @@ int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 	rc = local_mkfifo_at(lp->dirfd, name);
 	if (rc < 0)
 		goto remove_files;
-	/* Reader first, so that opening the writer non-blocking cannot fail. */
-	rc = local_fifo_open(lp->dirfd, name, &ep->rd_tmp, &ep->wfd);
-	if (rc < 0)
+	/* Read and write: never blocks, and never EPIPE (see "Notify"). */
+	ep->wfd = openat(lp->dirfd, name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (ep->wfd < 0) {
+		rc = -errno;
 		goto remove_files;
+	}
 	snprintf(name, sizeof(name), "evtchn/%u.b2a", port);
 	rc = local_mkfifo_at(lp->dirfd, name);
 	if (rc < 0)
@@ -236,7 +235,6 @@ int local_evtchn_alloc(struct xsp *p, xsp_domid_t peer, struct xsp_evtchn *e)
 	close(lockfd);
 	/* Kept for the channel's life: out of the application's way. */
 	ep->meta_fd = xs_fd_out_of_way(ep->meta_fd);
-	ep->rd_tmp = xs_fd_out_of_way(ep->rd_tmp);
 	ep->wfd = xs_fd_out_of_way(ep->wfd);
 	e->fd = xs_fd_out_of_way(e->fd);
 	e->port = port;
@@ -249,7 +247,6 @@ remove_files:
 	close_if(e->fd);
 	e->fd = -1;
 	close_if(ep->wfd);
-	close_if(ep->rd_tmp);
 	close_if(ep->meta_fd);
 unlock:
 	close(lockfd);
@@ -275,7 +272,7 @@ int local_evtchn_bind(struct xsp *p, xsp_domid_t peer, xsp_port_t remote_port,
 	ep = calloc(1, sizeof(*ep));
 	if (!ep)
 		return -ENOMEM;
-	ep->wfd = ep->rd_tmp = ep->meta_fd = -1;
+	ep->wfd = ep->meta_fd = -1;
 
 	snprintf(name, sizeof(name), "evtchn/%u.meta", remote_port);
 	mfd = openat(lp->dirfd, name, O_RDWR | O_CLOEXEC);
@@ -329,6 +326,23 @@ int local_evtchn_bind(struct xsp *p, xsp_domid_t peer, xsp_port_t remote_port,
 		rc = errno == ENXIO || errno == ENOENT ? -ECONNREFUSED : -errno;
 		goto close_read;
 	}
+	/*
+	 * The allocator lives: now the fd we keep, read and write (see
+	 * "Notify"). Opened before the first is closed, so the allocator
+	 * never sees its writer come and go. Failing here hangs it up: it
+	 * sees a binder that left, which is what a failed bind is.
+	 */
+	{
+		int rw = openat(lp->dirfd, name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+		if (rw < 0) {
+			rc = -errno;
+			close(wfd);
+			goto close_read;
+		}
+		close(wfd);
+		wfd = rw;
+	}
 	if (pwrite(mfd, "B", 1, 0) != 1)
 		xs_log(XS_LOG_WARN, "evtchn: cannot mark port %u bound", remote_port);
 	unlinkat(lp->dirfd, name, 0);
@@ -353,51 +367,19 @@ free_priv:
 	return rc;
 }
 
-/* Allocator: once the peer has bound, drop the placeholder reader. */
-static void check_bound(struct evtchn_priv *ep)
-{
-	char c;
-	int fd;
-
-	if (pread(ep->meta_fd, &c, 1, 0) != 1 || c != 'B')
-		return;
-	fd = __atomic_exchange_n(&ep->rd_tmp, -1, __ATOMIC_ACQ_REL);
-	if (fd >= 0)
-		close(fd);
-}
-
 int local_evtchn_notify(struct xsp_evtchn *e)
 {
 	struct evtchn_priv *ep = e->priv;
-	sigset_t pipe_set, old;
 	const char one = 1;
 	ssize_t n;
-	int err;
 
-	if (ep->allocator && __atomic_load_n(&ep->rd_tmp, __ATOMIC_ACQUIRE) >= 0)
-		check_bound(ep);
-
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
 	do {
 		n = write(ep->wfd, &one, 1);
 	} while (n < 0 && errno == EINTR);
-	err = n < 0 ? errno : 0;
-	if (err == EPIPE && !sigismember(&old, SIGPIPE)) {
-		/* Consume the SIGPIPE our write raised before unblocking it. */
-		struct timespec zero = { 0, 0 };
-
-		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-			;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-	if (err == 0 || err == EAGAIN)	/* full pipe: events already pending */
+	/* A full pipe: events already pending. (No EPIPE: we are a reader.) */
+	if (n == 1 || errno == EAGAIN)
 		return 0;
-	if (err == EPIPE)
-		return -EPIPE;
-	return -EIO;
+	return errno == EPIPE ? -EPIPE : -EIO;
 }
 
 int local_evtchn_ack(struct xsp_evtchn *e)
@@ -448,7 +430,6 @@ void local_evtchn_close(struct xsp_evtchn *e)
 	close_if(e->fd);
 	e->fd = -1;
 	close_if(ep->wfd);
-	close_if(ep->rd_tmp);
 	if (ep->allocator) {
 		/* A forked child holding the endpoint keeps the lock's description. */
 		close_if(ep->meta_fd);
@@ -476,8 +457,7 @@ int local_evtchn_export(const struct xsp_evtchn *e, struct xsp_evtchn_exec *x)
 		return -EINVAL;
 	x->fd[0] = e->fd;
 	x->fd[1] = ep->wfd;
-	/* Acquire: pairs with check_bound()'s exchange (-1 once bound). */
-	x->fd[2] = __atomic_load_n(&ep->rd_tmp, __ATOMIC_ACQUIRE);
+	x->fd[2] = -1;		/* unused */
 	x->fd[3] = ep->meta_fd;
 	x->flags = ep->allocator ? EXEC_ALLOCATOR : 0;
 	return 0;
@@ -505,17 +485,19 @@ int local_evtchn_import(struct xsp *p, const struct xsp_evtchn_exec *x, struct x
 	if ((rc = exec_fd(x->fd[0], true)) < 0 || (rc = exec_fd(x->fd[1], true)) < 0 ||
 	    (rc = exec_fd(x->fd[2], false)) < 0 || (rc = exec_fd(x->fd[3], alloc)) < 0)
 		return rc;
-	if (!alloc && (x->fd[2] >= 0 || x->fd[3] >= 0))
+	if (!alloc && x->fd[3] >= 0)
 		return -EINVAL;
 	ep = calloc(1, sizeof(*ep));
 	if (!ep)
 		return -ENOMEM;
 	e->fd = x->fd[0];
 	ep->wfd = x->fd[1];
-	ep->rd_tmp = x->fd[2];
 	ep->meta_fd = x->fd[3];
 	ep->allocator = alloc;
 	e->priv = ep;
+	/* An older image's placeholder reader: not needed here. */
+	if (x->fd[2] >= 0)
+		close(x->fd[2]);
 	return 0;
 }
 
@@ -529,8 +511,6 @@ void local_evtchn_forget(struct xsp_evtchn *e)
 	close_if(e->fd);
 	e->fd = -1;
 	close_if(ep->wfd);
-	/* Exchange: check_bound() in another thread closes it at most once. */
-	close_if(__atomic_exchange_n(&ep->rd_tmp, -1, __ATOMIC_ACQ_REL));
 	close_if(ep->meta_fd);
 	e->priv = NULL;
 	free(ep);
