@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "common/env.h"
 #include "conn/conn.h"
 #include "preload/direct.h"
 #include "preload/evloop.h"
@@ -93,13 +94,21 @@ static void direct_event(struct wsock *w)
 	sock_note_event(s);
 }
 
+/* XSOCK_DIRECT=0 turns direct wake-ups off (to compare; default on). */
+static bool direct_on(void)
+{
+	static int on = -1;
+
+	return xs_env_cached(&on, "XSOCK_DIRECT", 1, 0, 1);
+}
+
 int wsocks_direct_begin(struct wsock *w, int n, struct pollfd *pfd)
 {
 	int i, k = 0;
 
 	for (i = 0; i < n; i++)
 		w[i].chfd = -1;
-	if (n > DIRECT_MAX)
+	if (n > DIRECT_MAX || !direct_on())
 		return 0;
 	for (i = 0; i < n; i++) {
 		w[i].chfd = direct_take(w[i].s);

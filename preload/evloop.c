@@ -591,6 +591,8 @@ int ev_start(void)
 	pthread_attr_destroy(&attr);
 	if (rc < 0)
 		goto close_pipe;
+	/* Seen as such in top -H, ps -L and /proc/PID/task/TID/comm. */
+	pthread_setname_np(thr, "xsock-ev");
 	/*
 	 * Return once the new thread runs our code: its start-up allocates
 	 * outside ev_lock (AddressSanitizer's does), so a fork() the
