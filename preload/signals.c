@@ -51,6 +51,15 @@ bool sig_restarts(void)
 			continue;	/* no such signal */
 		if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
 			continue;
+		/*
+		 * Faults: raised by the faulting thread's own instruction, not
+		 * delivered to a thread asleep in a system call (only a kill()
+		 * of one would be). Sanitizers and crash reporters install
+		 * these without SA_RESTART.
+		 */
+		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
+		    sig == SIGTRAP || sig == SIGSYS)
+			continue;
 		if (!(sa.sa_flags & SA_RESTART)) {
 			all = 0;
 			break;

@@ -7,7 +7,9 @@
 
 /*
  * Every signal handler of the process is installed with SA_RESTART (or
- * there is none): a sleep that a handler interrupts (EINTR) may then be
+ * there is none; handlers of fault signals -- SIGSEGV, SIGBUS, SIGFPE,
+ * SIGILL, SIGTRAP, SIGSYS -- do not count: those are raised by a thread's
+ * own instructions): a sleep that a handler interrupts (EINTR) may then be
  * restarted where the kernel would restart a blocking recv() or send().
  * Looked up again only after a disposition changed (a few dozen system
  * calls then; a load otherwise).
