@@ -135,7 +135,8 @@ static int sock_wait(struct io_call *c)
 	bool readable = c->rd;
 	unsigned int want = readable ? (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR) :
 				       (XSR_WRITABLE | XSR_HUP | XSR_ERR);
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
+	struct sig_sleep ss = { .sfd = -1 };
 	struct wsock one = { .s = s, .fd = c->fd, .rd = readable, .wr = !readable, .chfd = -1 };
 	struct wsleep wsl = { &one, 1, &one, NULL, false };
 	int64_t left;
@@ -178,10 +179,10 @@ static int sock_wait(struct io_call *c)
 	left = io_left_ns(c);
 	/*
 	 * Sleep on the ring's channel too, so that the peer's notification
-	 * wakes this thread itself (direct.c); without a timeout only while
-	 * every signal handler restarts (signals.c), see below.
+	 * wakes this thread itself (direct.c); without a timeout, with the
+	 * signals whose handlers do not restart watched (signals.c).
 	 */
-	if (left >= 0 || sig_restarts())
+	if (left >= 0 || sig_sleep_prepare(&ss) == 0)
 		direct = wsocks_direct_begin(&one, 1, &pfd[1]);
 	if (sock_sleep_begin(s, c->fd, readable, !readable)) {
 		sock_sleep_end(s, c->fd, readable, !readable);
@@ -190,19 +191,36 @@ static int sock_wait(struct io_call *c)
 	}
 	if (left < 0 && direct) {
 		/*
-		 * No timeout, so restarted after a handler with SA_RESTART as
-		 * the TCP call would be (every handler has it, or direct would
-		 * be 0). Readable: a token (or EOF) in A; writable: A
-		 * unplugged; or the channel fired.
+		 * No timeout: after a signal handler, the sleep goes on or
+		 * the call fails with EINTR as the TCP call would (restarted
+		 * after a handler with SA_RESTART, signals.c). Readable: a
+		 * token (or EOF) in A; writable: A unplugged; or the channel
+		 * fired.
 		 */
 		uint64_t slept_at = (uint64_t)xs_now_ns();
+		nfds_t np = 2;
 
 		pfd[0].fd = c->fd;
 		pfd[0].events = readable ? POLLIN : POLLOUT;
-		do {
-			pfd[0].revents = pfd[1].revents = 0;
-			rc = wsleep_ppoll(&wsl, pfd, 2, NULL, NULL);
-		} while (rc == -EINTR && sig_restarts());
+		if (ss.sfd >= 0) {
+			pfd[2].fd = ss.sfd;
+			pfd[2].events = POLLIN;
+			np = 3;
+		}
+		for (;;) {
+			pfd[0].revents = pfd[1].revents = pfd[2].revents = 0;
+			rc = wsleep_ppoll(&wsl, pfd, np, NULL, ss.masked ? &ss.mask : NULL);
+			if (rc == -EINTR && !sig_sleep_changed(&ss))
+				continue;	/* a restarting handler's */
+			if (rc > 0 && np == 3 && (pfd[2].revents & POLLNVAL)) {
+				sig_sleep_lost();
+				rc = 0;		/* look again, sleep again */
+			} else if (rc > 0 && np == 3 && pfd[2].revents && !pfd[0].revents &&
+				   !pfd[1].revents) {
+				rc = -EINTR;	/* its handler ran as ppoll() returned */
+			}
+			break;
+		}
 		shim_spin_slept(slept_at, rc > 0);
 		sock_sleep_end(s, c->fd, readable, !readable);
 		wsocks_direct_end(&one, 1, rc > 0 ? &pfd[1] : NULL);

@@ -4,49 +4,68 @@
  * siginterrupt: passed to libc untouched; the shim only notes that a
  * disposition may have changed.
  *
- * What for: a blocking read or write on a ring socket sleeps in poll()
- * on end A and on the ring's event channel (direct.c), and poll() fails
+ * What for: a blocking read or write on a ring socket sleeps in ppoll()
+ * on end A and on the ring's event channel (direct.c), and ppoll() fails
  * with EINTR after every signal handler, where recv() and send() on a TCP
- * socket are restarted after a handler installed with SA_RESTART. The
- * shim restarts the sleep itself when every handler the process has is
- * SA_RESTART (sig_restarts() below); while some handler is not, it sleeps
- * in a call on A itself instead (io.c), which the kernel restarts or not
- * as it would the TCP call, and gives up the direct wake-up.
+ * socket are restarted after a handler installed with SA_RESTART and fail
+ * with EINTR after one without. So the sleep keeps the signals whose
+ * handler has no SA_RESTART blocked (ppoll()'s mask) and watches them with
+ * a signalfd of the thread's (never read): when one comes, ppoll()
+ * returns, its mask goes, the handler runs, and the call fails with EINTR
+ * as TCP's would; any other handler's EINTR is restarted. Which handlers
+ * have SA_RESTART is read from the kernel once after each change of a
+ * disposition.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "common/compiler.h"
+#include "common/fd.h"
 #include "preload/libc.h"
 #include "preload/shim.h"
 #include "preload/signals.h"
 
 /* Bumped by every change (atomic). */
 static unsigned int sig_gen = 1;
-/* What sig_restarts() last found, and for which generation: (gen << 1) |
- * all-restart, one word, so that an answer is never read with another
- * computation's generation. 0: never computed. */
-static uint64_t sig_seen;
+/*
+ * The signals (1..64, bit n-1) with a handler installed without
+ * SA_RESTART, as last read from the kernel, and for which generation.
+ * Read and written under sig_lock (a leaf lock, never held across a
+ * sleep); sig_fresh_gen says, without it, whether they are current.
+ */
+static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t sig_nr;
+static unsigned int sig_nr_gen;		/* 0: never read */
+static unsigned int sig_fresh_gen;	/* atomic copy of sig_nr_gen */
 
 static void sig_changed(void)
 {
 	__atomic_add_fetch(&sig_gen, 1, __ATOMIC_RELEASE);
 }
 
-bool sig_restarts(void)
+/* The non-restarting handlers' signals, and the generation they are of. */
+static uint64_t sig_nonrestart(unsigned int *gen_out)
 {
 	unsigned int gen = __atomic_load_n(&sig_gen, __ATOMIC_ACQUIRE);
-	uint64_t seen = __atomic_load_n(&sig_seen, __ATOMIC_ACQUIRE);
 	struct sigaction sa;
-	int sig, all = 1;
+	uint64_t nr = 0;
+	int sig;
 
-	if (seen >> 1 == gen)
-		return seen & 1;
+	pthread_mutex_lock(&sig_lock);
+	if (sig_nr_gen == gen) {
+		nr = sig_nr;
+		goto out;
+	}
 	shim_resolve();
 	/* The kernel's word: dispositions set before we were loaded count. */
-	for (sig = 1; sig < NSIG; sig++) {
+	for (sig = 1; sig < NSIG && sig <= 64; sig++) {
 		if (shim_real.sigaction(sig, NULL, &sa) < 0)
 			continue;	/* no such signal */
 		if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
@@ -60,15 +79,99 @@ bool sig_restarts(void)
 		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
 		    sig == SIGTRAP || sig == SIGSYS)
 			continue;
-		if (!(sa.sa_flags & SA_RESTART)) {
-			all = 0;
-			break;
-		}
+		if (!(sa.sa_flags & SA_RESTART))
+			nr |= (uint64_t)1 << (sig - 1);
 	}
-	/* A change meanwhile bumped the generation: this answer is then
-	 * stored for the old one, and the next call looks again. */
-	__atomic_store_n(&sig_seen, ((uint64_t)gen << 1) | (uint64_t)all, __ATOMIC_RELEASE);
-	return all;
+	/* A change meanwhile bumped the generation: this is then stored as
+	 * the old one's, and the next call reads again. */
+	sig_nr = nr;
+	sig_nr_gen = gen;
+	__atomic_store_n(&sig_fresh_gen, gen, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&sig_lock);
+	*gen_out = gen;
+	return nr;
+}
+
+/* ---- this thread's signalfd --------------------------------------------------------- */
+
+static __thread int t_sfd = -1;
+static __thread sigset_t t_sfd_mask;
+static pthread_key_t t_sfd_key;
+static pthread_once_t t_sfd_once = PTHREAD_ONCE_INIT;
+
+static void t_sfd_close(void *arg)
+{
+	(void)arg;
+	if (t_sfd >= 0)
+		close(t_sfd);
+	t_sfd = -1;
+}
+
+static void t_sfd_key_make(void)
+{
+	(void)pthread_key_create(&t_sfd_key, t_sfd_close);
+}
+
+/* This thread's signalfd for @want: made, or its mask updated. */
+static int t_sfd_for(const sigset_t *want)
+{
+	int fd;
+
+	if (t_sfd >= 0 && memcmp(&t_sfd_mask, want, sizeof(*want)) == 0)
+		return t_sfd;
+	fd = signalfd(t_sfd, want, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (t_sfd < 0) {
+		fd = xs_fd_out_of_way(fd);
+		pthread_once(&t_sfd_once, t_sfd_key_make);
+		/* Any non-NULL value: the destructor runs at thread exit. */
+		(void)pthread_setspecific(t_sfd_key, &t_sfd);
+	}
+	t_sfd = fd;
+	t_sfd_mask = *want;
+	return fd;
+}
+
+int sig_sleep_prepare(struct sig_sleep *ss)
+{
+	sigset_t cur, want;
+	uint64_t nr = sig_nonrestart(&ss->gen);
+	int sig, fd;
+
+	ss->sfd = -1;
+	ss->masked = false;
+	if (!nr)
+		return 0;
+	fd = pthread_sigmask(SIG_BLOCK, NULL, &cur);
+	if (fd)
+		return -fd;
+	sigemptyset(&want);
+	for (sig = 1; sig <= 64 && sig < NSIG; sig++)
+		if ((nr >> (sig - 1)) & 1 && !sigismember(&cur, sig))
+			sigaddset(&want, sig);
+	if (sigisemptyset(&want))
+		return 0;	/* blocked by the program: they cannot interrupt */
+	fd = t_sfd_for(&want);
+	if (fd < 0)
+		return fd;
+	sigorset(&ss->mask, &cur, &want);
+	ss->masked = true;
+	ss->sfd = fd;
+	return 0;
+}
+
+bool sig_sleep_changed(const struct sig_sleep *ss)
+{
+	return __atomic_load_n(&sig_gen, __ATOMIC_ACQUIRE) != ss->gen ||
+	       __atomic_load_n(&sig_fresh_gen, __ATOMIC_ACQUIRE) != ss->gen;
+}
+
+void sig_sleep_lost(void)
+{
+	/* Closed behind our back (a program's close_range(), say). */
+	t_sfd = -1;
 }
 
 XS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)

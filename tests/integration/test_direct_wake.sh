@@ -18,8 +18,8 @@
 # one: more than ROUNDS plus its sweeps';
 # the server restarts its blocking recv() after a SA_RESTART handler (a
 # SIGUSR1 sent mid-run, handled, not seen as EINTR); nothing is left.
-# Both reset python's own SIGINT handler (no SA_RESTART), with which a
-# blocking recv() keeps sleeping on end A only (preload/signals.c).
+# Python's own SIGINT handler has no SA_RESTART: the blocking recv()
+# sleeps with SIGINT blocked and watched by a signalfd (preload/signals.c).
 . "$(dirname "$0")/lib.sh"
 need_root_netns
 [ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
@@ -51,9 +51,6 @@ import os, signal, socket, sys
 sys.path.insert(0, sys.argv[1])
 from ev import ev_switches
 got = []
-# Python's own SIGINT handler has no SA_RESTART: with it a blocking recv()
-# sleeps on end A only (signals.c); only SA_RESTART handlers here.
-signal.signal(signal.SIGINT, signal.SIG_DFL)
 signal.signal(signal.SIGUSR1, lambda *a: got.append(1))
 signal.siginterrupt(signal.SIGUSR1, False)	# SA_RESTART
 s = socket.socket()
@@ -84,7 +81,6 @@ import os, select, selectors, signal, socket, sys, time
 sys.path.insert(0, sys.argv[1])
 from ev import ev_switches
 how, rounds, host = sys.argv[2], int(sys.argv[3]), sys.argv[4]
-signal.signal(signal.SIGINT, signal.SIG_DFL)	# as in the server
 c = socket.create_connection((host, 7822))
 sel = None
 if how == "epoll":
