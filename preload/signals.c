@@ -36,33 +36,27 @@
 static unsigned int sig_gen = 1;
 /*
  * The signals (1..64, bit n-1) with a handler installed without
- * SA_RESTART, as last read from the kernel, and for which generation.
- * Read and written under sig_lock (a leaf lock, never held across a
- * sleep); sig_fresh_gen says, without it, whether they are current.
+ * SA_RESTART, as last read from the kernel, and the generation they are
+ * of (0 while being written): a sequence lock, so that a reader -- maybe a
+ * signal handler that interrupted the writer -- never waits. One writer at
+ * a time (sig_lock, tried only); a reader that finds them stale or being
+ * written reads the kernel itself.
  */
 static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t sig_nr;
-static unsigned int sig_nr_gen;		/* 0: never read */
-static unsigned int sig_fresh_gen;	/* atomic copy of sig_nr_gen */
+static unsigned int sig_nr_gen;
 
 static void sig_changed(void)
 {
 	__atomic_add_fetch(&sig_gen, 1, __ATOMIC_RELEASE);
 }
 
-/* The non-restarting handlers' signals, and the generation they are of. */
-static uint64_t sig_nonrestart(unsigned int *gen_out)
+static uint64_t sig_read_kernel(void)
 {
-	unsigned int gen = __atomic_load_n(&sig_gen, __ATOMIC_ACQUIRE);
 	struct sigaction sa;
 	uint64_t nr = 0;
 	int sig;
 
-	pthread_mutex_lock(&sig_lock);
-	if (sig_nr_gen == gen) {
-		nr = sig_nr;
-		goto out;
-	}
 	shim_resolve();
 	/* The kernel's word: dispositions set before we were loaded count. */
 	for (sig = 1; sig < NSIG && sig <= 64; sig++) {
@@ -82,14 +76,34 @@ static uint64_t sig_nonrestart(unsigned int *gen_out)
 		if (!(sa.sa_flags & SA_RESTART))
 			nr |= (uint64_t)1 << (sig - 1);
 	}
-	/* A change meanwhile bumped the generation: this is then stored as
-	 * the old one's, and the next call reads again. */
-	sig_nr = nr;
-	sig_nr_gen = gen;
-	__atomic_store_n(&sig_fresh_gen, gen, __ATOMIC_RELEASE);
-out:
-	pthread_mutex_unlock(&sig_lock);
+	return nr;
+}
+
+/* The non-restarting handlers' signals, and the generation they are of. */
+static uint64_t sig_nonrestart(unsigned int *gen_out)
+{
+	unsigned int gen = __atomic_load_n(&sig_gen, __ATOMIC_ACQUIRE);
+	unsigned int g1, g2;
+	uint64_t nr;
+
 	*gen_out = gen;
+	/* Acquire, both: the mask is read between two looks at its
+	 * generation, which the writer zeroes before and sets after. */
+	g1 = __atomic_load_n(&sig_nr_gen, __ATOMIC_ACQUIRE);
+	nr = __atomic_load_n(&sig_nr, __ATOMIC_ACQUIRE);
+	g2 = __atomic_load_n(&sig_nr_gen, __ATOMIC_ACQUIRE);
+	if (g1 == gen && g2 == gen)
+		return nr;
+	nr = sig_read_kernel();
+	if (pthread_mutex_trylock(&sig_lock) == 0) {
+		/* A change meanwhile bumped sig_gen: this is then stored as
+		 * the old generation's, and the next call reads again. Release
+		 * stores: zero, the mask, the generation, in that order. */
+		__atomic_store_n(&sig_nr_gen, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&sig_nr, nr, __ATOMIC_RELEASE);
+		__atomic_store_n(&sig_nr_gen, gen, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&sig_lock);
+	}
 	return nr;
 }
 
@@ -164,8 +178,7 @@ int sig_sleep_prepare(struct sig_sleep *ss)
 
 bool sig_sleep_changed(const struct sig_sleep *ss)
 {
-	return __atomic_load_n(&sig_gen, __ATOMIC_ACQUIRE) != ss->gen ||
-	       __atomic_load_n(&sig_fresh_gen, __ATOMIC_ACQUIRE) != ss->gen;
+	return __atomic_load_n(&sig_gen, __ATOMIC_ACQUIRE) != ss->gen;
 }
 
 void sig_sleep_lost(void)
