@@ -198,45 +198,21 @@ XS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 	return rc;
 }
 
-XS_EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
-{
-	__sighandler_t rc;
-
-	shim_resolve();
-	rc = shim_real.signal(sig, handler);
-	sig_changed();
-	return rc;
-}
-
-XS_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t handler)
-{
-	__sighandler_t rc;
-
-	shim_resolve();
-	rc = shim_real.bsd_signal(sig, handler);
-	sig_changed();
-	return rc;
-}
-
-XS_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t handler)
-{
-	__sighandler_t rc;
-
-	shim_resolve();
-	rc = shim_real.sysv_signal(sig, handler);
-	sig_changed();
-	return rc;
-}
-
-XS_EXPORT __sighandler_t sigset(int sig, __sighandler_t handler)
-{
-	__sighandler_t rc;
-
-	shim_resolve();
-	rc = shim_real.sigset(sig, handler);
-	sig_changed();
-	return rc;
-}
+/* signal(), bsd_signal(), sysv_signal(), sigset(): libc's, then noted. */
+#define SIG_WATCHED(name)                                                \
+	XS_EXPORT __sighandler_t name(int sig, __sighandler_t handler)  \
+	{                                                                \
+		__sighandler_t rc;                                       \
+                                                                         \
+		shim_resolve();                                          \
+		rc = shim_real.name(sig, handler);                       \
+		sig_changed();                                           \
+		return rc;                                               \
+	}
+SIG_WATCHED(signal)
+SIG_WATCHED(bsd_signal)
+SIG_WATCHED(sysv_signal)
+SIG_WATCHED(sigset)
 
 XS_EXPORT int siginterrupt(int sig, int flag)
 {
