@@ -33,6 +33,7 @@
 #include "preload/pool.h"
 #include "preload/ready.h"
 #include "preload/shim.h"
+#include "preload/signals.h"
 
 /* Taken with shim_lock() (defer.h): a close() from a signal handler must
  * know when its thread holds it. */
@@ -579,6 +580,9 @@ int ev_start(void)
 	wake_pipe[0] = xs_fd_out_of_way(wake_pipe[0]);
 	wake_pipe[1] = xs_fd_out_of_way(wake_pipe[1]);
 	epoll_ctl(epfd, EPOLL_CTL_ADD, wake_pipe[0], &ev);
+	/* For blocking calls' direct wake-ups (signals.c): an fd of the
+	 * process's life too, opened with the others. */
+	sig_fd_open();
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);

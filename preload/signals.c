@@ -10,7 +10,7 @@
  * socket are restarted after a handler installed with SA_RESTART and fail
  * with EINTR after one without. So the sleep keeps the signals whose
  * handler has no SA_RESTART blocked (ppoll()'s mask) and watches them with
- * a signalfd of the thread's (never read): when one comes, ppoll()
+ * the process's signalfd (never read): when one comes, ppoll()
  * returns, its mask goes, the handler runs, and the call fails with EINTR
  * as TCP's would; any other handler's EINTR is restarted. Which handlers
  * have SA_RESTART is read from the kernel once after each change of a
@@ -107,70 +107,104 @@ static uint64_t sig_nonrestart(unsigned int *gen_out)
 	return nr;
 }
 
-/* ---- this thread's signalfd --------------------------------------------------------- */
+/* ---- the process's signalfd ------------------------------------------------------- */
 
-static __thread int t_sfd = -1;
-static __thread sigset_t t_sfd_mask;
-static pthread_key_t t_sfd_key;
-static pthread_once_t t_sfd_once = PTHREAD_ONCE_INIT;
+/*
+ * One per process (opened with the event thread, kept for the process's
+ * life, out of the application's way), watching the non-restarting
+ * handlers' signals: a signalfd polls readable when one of its signals is
+ * pending for the polling thread or for the process, so one serves every
+ * thread. Never read. Its mask follows sig_nonrestart(), set under
+ * sig_fd_lock (tried only) by the first sleeper that finds it stale.
+ */
+static int sig_fd = -1;			/* atomic */
+static unsigned int sig_fd_gen;		/* atomic: the generation its mask is of */
+static pthread_mutex_t sig_fd_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void t_sfd_close(void *arg)
+void sig_fd_open(void)
 {
-	(void)arg;
-	if (t_sfd >= 0)
-		close(t_sfd);
-	t_sfd = -1;
-}
-
-static void t_sfd_key_make(void)
-{
-	(void)pthread_key_create(&t_sfd_key, t_sfd_close);
-}
-
-/* This thread's signalfd for @want: made, or its mask updated. */
-static int t_sfd_for(const sigset_t *want)
-{
+	sigset_t none;
 	int fd;
 
-	if (t_sfd >= 0 && memcmp(&t_sfd_mask, want, sizeof(*want)) == 0)
-		return t_sfd;
-	fd = signalfd(t_sfd, want, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (__atomic_load_n(&sig_fd, __ATOMIC_ACQUIRE) >= 0)
+		return;
+	sigemptyset(&none);
+	fd = signalfd(-1, &none, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd < 0)
-		return -errno;
-	if (t_sfd < 0) {
-		fd = xs_fd_out_of_way(fd);
-		pthread_once(&t_sfd_once, t_sfd_key_make);
-		/* Any non-NULL value: the destructor runs at thread exit. */
-		(void)pthread_setspecific(t_sfd_key, &t_sfd);
-	}
-	t_sfd = fd;
-	t_sfd_mask = *want;
-	return fd;
+		return;		/* blocking calls then sleep on end A */
+	__atomic_store_n(&sig_fd_gen, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sig_fd, xs_fd_out_of_way(fd), __ATOMIC_RELEASE);
+}
+
+/* Forked child: the parent's signalfd (one open file: its mask is shared)
+ * is not ours to change; the child's event thread opens its own. */
+static void sig_child_after_fork(void)
+{
+	int fd = __atomic_exchange_n(&sig_fd, -1, __ATOMIC_ACQ_REL);
+
+	pthread_mutex_init(&sig_fd_lock, NULL);
+	pthread_mutex_init(&sig_lock, NULL);
+	if (fd >= 0)
+		close(fd);
+}
+
+__attribute__((constructor)) static void signals_constructor(void)
+{
+	pthread_atfork(NULL, NULL, sig_child_after_fork);
+}
+
+static void sig_mask_of(uint64_t bits, sigset_t *set)
+{
+	int sig;
+
+	sigemptyset(set);
+	for (sig = 1; sig <= 64 && sig < NSIG; sig++)
+		if ((bits >> (sig - 1)) & 1)
+			sigaddset(set, sig);
 }
 
 int sig_sleep_prepare(struct sig_sleep *ss)
 {
-	sigset_t cur, want;
-	uint64_t nr = sig_nonrestart(&ss->gen);
-	int sig, fd;
+	uint64_t nr = sig_nonrestart(&ss->gen), want;
+	sigset_t cur, set;
+	int sig, fd, rc;
 
 	ss->sfd = -1;
 	ss->masked = false;
 	if (!nr)
 		return 0;
-	fd = pthread_sigmask(SIG_BLOCK, NULL, &cur);
-	if (fd)
-		return -fd;
-	sigemptyset(&want);
+	rc = pthread_sigmask(SIG_BLOCK, NULL, &cur);
+	if (rc)
+		return -rc;
+	want = nr;
 	for (sig = 1; sig <= 64 && sig < NSIG; sig++)
-		if ((nr >> (sig - 1)) & 1 && !sigismember(&cur, sig))
-			sigaddset(&want, sig);
-	if (sigisemptyset(&want))
+		if (sigismember(&cur, sig))
+			want &= ~((uint64_t)1 << (sig - 1));
+	if (!want)
 		return 0;	/* blocked by the program: they cannot interrupt */
-	fd = t_sfd_for(&want);
+	/*
+	 * The thread blocks some of them but not all: the process's signalfd
+	 * would report those (pending for the process) as if they were
+	 * this thread's to take. Sleep on end A instead.
+	 */
+	if (want != nr)
+		return -EAGAIN;
+	fd = __atomic_load_n(&sig_fd, __ATOMIC_ACQUIRE);
 	if (fd < 0)
-		return fd;
-	sigorset(&ss->mask, &cur, &want);
+		return -ENOENT;
+	if (__atomic_load_n(&sig_fd_gen, __ATOMIC_ACQUIRE) != ss->gen) {
+		if (pthread_mutex_trylock(&sig_fd_lock) != 0)
+			return -EAGAIN;
+		sig_mask_of(nr, &set);
+		rc = signalfd(fd, &set, 0) < 0 ? -errno : 0;
+		if (rc == 0)
+			__atomic_store_n(&sig_fd_gen, ss->gen, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&sig_fd_lock);
+		if (rc < 0)
+			return rc;
+	}
+	sig_mask_of(want, &set);
+	sigorset(&ss->mask, &cur, &set);
 	ss->masked = true;
 	ss->sfd = fd;
 	return 0;
@@ -184,7 +218,7 @@ bool sig_sleep_changed(const struct sig_sleep *ss)
 void sig_sleep_lost(void)
 {
 	/* Closed behind our back (a program's close_range(), say). */
-	t_sfd = -1;
+	__atomic_store_n(&sig_fd, -1, __ATOMIC_RELEASE);
 }
 
 XS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)

@@ -25,6 +25,8 @@ struct sig_sleep {
 	unsigned int gen;
 };
 int sig_sleep_prepare(struct sig_sleep *ss);
+/* Open the process's signalfd (with the event thread: ev_start()). */
+void sig_fd_open(void);
 bool sig_sleep_changed(const struct sig_sleep *ss);
 void sig_sleep_lost(void);
 
