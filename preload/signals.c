@@ -32,6 +32,24 @@
 #include "preload/shim.h"
 #include "preload/signals.h"
 
+/*
+ * A ThreadSanitizer build (tests only) loads its runtime after the shim,
+ * whose sigaction() must then not stand in front of the runtime's (the
+ * first signal crashed `timeout` in test_threads): there the dispositions
+ * are not watched but read again for every sleep (and the signalfd's mask
+ * is set once).
+ */
+#if defined(__SANITIZE_THREAD__)
+#define SIG_WATCH 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SIG_WATCH 0
+#endif
+#endif
+#ifndef SIG_WATCH
+#define SIG_WATCH 1
+#endif
+
 /* Bumped by every change (atomic). */
 static unsigned int sig_gen = 1;
 /*
@@ -46,7 +64,7 @@ static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t sig_nr;
 static unsigned int sig_nr_gen;
 
-static void sig_changed(void)
+static __attribute__((unused)) void sig_changed(void)
 {
 	__atomic_add_fetch(&sig_gen, 1, __ATOMIC_RELEASE);
 }
@@ -87,6 +105,8 @@ static uint64_t sig_nonrestart(unsigned int *gen_out)
 	uint64_t nr;
 
 	*gen_out = gen;
+	if (!SIG_WATCH)
+		return sig_read_kernel();
 	/* Acquire, both: the mask is read between two looks at its
 	 * generation, which the writer zeroes before and sets after. */
 	g1 = __atomic_load_n(&sig_nr_gen, __ATOMIC_ACQUIRE);
@@ -221,6 +241,7 @@ void sig_sleep_lost(void)
 	__atomic_store_n(&sig_fd, -1, __ATOMIC_RELEASE);
 }
 
+#if SIG_WATCH
 XS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	int rc;
@@ -257,3 +278,4 @@ XS_EXPORT int siginterrupt(int sig, int flag)
 	sig_changed();
 	return rc;
 }
+#endif /* SIG_WATCH */
