@@ -150,13 +150,14 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 		/* The rings' channels after the application's fds (direct.c). */
 		k = (nfds_t)wsocks_direct_begin(w, n, chan);
 		if (k && nfds + k > XS_ARRAY_SIZE(both)) {
-			all = malloc(sizeof(*all) * (nfds + k));
-			if (!all) {
+			/* Freed by a cancellation too (ws.buf), or below. */
+			ws.buf = malloc(sizeof(*all) * (nfds + k));
+			if (ws.buf) {
+				all = ws.buf;
+			} else {
 				wsocks_direct_end(w, n, NULL);
-				all = fds;
 				k = 0;
 			}
-			ws.buf = all;
 		} else if (k) {
 			all = both;
 		}
@@ -178,8 +179,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 		}
 		wsocks_sleep_end(w, n);
 		wsocks_direct_end(w, n, rc < 0 ? NULL : all + nfds);
-		if (all != fds && all != both)
-			free(all);
+		free(ws.buf);
 		if (rc < 0) {
 			errno = -rc;
 			rc = -1;
