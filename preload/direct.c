@@ -141,7 +141,7 @@ static void wsocks_sleep_cancelled(void *arg)
 {
 	struct wsleep *ws = arg;
 
-	wsocks_sleep_end(ws->w, ws->n);
+	wsocks_sleep_end(ws->w, ws->n, false);
 	wsocks_direct_end(ws->w, ws->n, NULL);
 	/* The references: wsocks_put() would have dropped them. */
 	if (ws->refs)

@@ -390,7 +390,7 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		} else {
 			rc = wsleep_epoll(&ws, epfd, evs, max, left, mask);
 		}
-		wsocks_sleep_end(w, n);
+		wsocks_sleep_end(w, n, false);	/* epoll reads A */
 		wsocks_direct_end(w, n, rc < 0 ? NULL : pf + 1);
 		shim_spin_slept(slept_at, rc > 0);
 		if (rc < 0) {

@@ -111,7 +111,7 @@ static int io_wait_event(struct io_call *c)
 	/* Ask for notifications; its "ready" is what misled us: ignored. */
 	(void)sock_sleep_begin(c->s, c->fd, c->rd, !c->rd);
 	rc = sock_wait_event(c->s, seen, slice);
-	sock_sleep_end(c->s, c->fd, c->rd, !c->rd);
+	sock_sleep_end(c->s, c->fd, c->rd, !c->rd, true);
 	/* Even at the deadline: the call tries once more before its EAGAIN. */
 	return rc == -EINTR ? rc : 0;
 }
@@ -185,7 +185,7 @@ static int sock_wait(struct io_call *c)
 	if (left >= 0 || sig_sleep_prepare(&ss) == 0)
 		direct = wsocks_direct_begin(&one, 1, &pfd[1]);
 	if (sock_sleep_begin(s, c->fd, readable, !readable)) {
-		sock_sleep_end(s, c->fd, readable, !readable);
+		sock_sleep_end(s, c->fd, readable, !readable, true);
 		wsocks_direct_end(&one, 1, NULL);
 		return 0;	/* some room (or news): the caller writes what fits */
 	}
@@ -222,7 +222,7 @@ static int sock_wait(struct io_call *c)
 			break;
 		}
 		shim_spin_slept(slept_at, rc > 0);
-		sock_sleep_end(s, c->fd, readable, !readable);
+		sock_sleep_end(s, c->fd, readable, !readable, true);
 		wsocks_direct_end(&one, 1, rc > 0 ? &pfd[1] : NULL);
 		return rc < 0 ? rc : 0;
 	}
@@ -245,7 +245,7 @@ static int sock_wait(struct io_call *c)
 		shim_spin_slept(slept_at, got >= 0);
 		if (!readable && got > 0)
 			sock_drain_filler(s);
-		sock_sleep_end(s, c->fd, readable, !readable);
+		sock_sleep_end(s, c->fd, readable, !readable, true);
 		return rc;
 	}
 	/* Whole milliseconds, rounded up: a wait never ends early. */
@@ -260,7 +260,7 @@ static int sock_wait(struct io_call *c)
 	} else {
 		rc = 0;
 	}
-	sock_sleep_end(s, c->fd, readable, !readable);
+	sock_sleep_end(s, c->fd, readable, !readable, true);
 	wsocks_direct_end(&one, 1, rc > 0 ? &pfd[1] : NULL);
 	/* Woken by the channel alone: not a timeout, look again. */
 	if (rc > 0 && !pfd[0].revents)

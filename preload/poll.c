@@ -177,7 +177,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 			for (j = 0; j < nfds; j++)
 				fds[j].revents = all[j].revents;
 		}
-		wsocks_sleep_end(w, n);
+		wsocks_sleep_end(w, n, true);	/* poll_merge() reads the rings */
 		wsocks_direct_end(w, n, rc < 0 ? NULL : all + nfds);
 		free(ws.buf);
 		if (rc < 0) {

@@ -377,9 +377,10 @@ bool sock_sleep_begin(struct shim_sock *s, int afd, bool rd, bool wr)
 	       (wr && ((m & (XSR_HUP | XSR_ERR)) || room_to_write(&s->conn->ring)));
 }
 
-void sock_sleep_end(struct shim_sock *s, int afd, bool rd, bool wr)
+void sock_sleep_end(struct shim_sock *s, int afd, bool rd, bool wr, bool looks)
 {
 	struct shim_rstate *rs = s->rs;
+	unsigned int m;
 
 	SHIM_ENTER();
 	rs_lock(s);
@@ -388,7 +389,17 @@ void sock_sleep_end(struct shim_sock *s, int afd, bool rd, bool wr)
 	if (wr && RS_GET(rs, sleep_wr) > 0)
 		__atomic_sub_fetch(&rs->sleep_wr, 1, __ATOMIC_RELAXED);
 	flags_locked(s);
-	sync_locked(s, afd, xsr_poll(&s->conn->ring), false, true);
+	m = xsr_poll(&s->conn->ring);
+	/*
+	 * Nobody else waits on A (no other sleeper in any of our processes,
+	 * nobody passive): the data is for this caller, who reads the ring
+	 * itself. Only a token A lacks is left out; one it has stays (taking
+	 * it back is the application's read's job).
+	 */
+	if (looks && !RS_GET(rs, tok) && !RS_GET(rs, sleep_rd) && !RS_GET(rs, sleep_wr) &&
+	    !RS_GET(rs, passive_rd) && !RS_GET(rs, passive_wr))
+		m &= ~XSR_READABLE;
+	sync_locked(s, afd, m, false, true);
 	rs_unlock(s);
 	SHIM_LEAVE();
 	evloop_want_sweep();

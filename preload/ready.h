@@ -40,7 +40,15 @@ void sock_passive(struct shim_sock *s, int afd, bool rd, bool on);
  * sock_sleep_end()).
  */
 bool sock_sleep_begin(struct shim_sock *s, int afd, bool rd, bool wr);
-void sock_sleep_end(struct shim_sock *s, int afd, bool rd, bool wr);
+/*
+ * The sleep is over. @looks: the caller reads the ring's state itself next
+ * (a blocking call, poll and select; not epoll, which reads A's): data
+ * only this thread was waiting for then gets no token in A, which would
+ * cost a send() now and a recv() to take it back after the read. Whoever
+ * looks at A later brings it up to date first (the intercepted waits),
+ * or the sweep does (a program waiting where we do not intercept).
+ */
+void sock_sleep_end(struct shim_sock *s, int afd, bool rd, bool wr, bool looks);
 /* A blocked writer's one byte sent through unplugged A: take it back. */
 void sock_drain_filler(struct shim_sock *s);
 /* Event thread: ask for notifications on a ring nobody asks about. */

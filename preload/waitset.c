@@ -91,12 +91,12 @@ bool wsocks_sleep_begin(struct wsock *w, int n)
 	return ready;
 }
 
-void wsocks_sleep_end(struct wsock *w, int n)
+void wsocks_sleep_end(struct wsock *w, int n, bool looks)
 {
 	int i;
 
 	for (i = 0; i < n; i++)
-		sock_sleep_end(w[i].s, w[i].fd, w[i].rd, w[i].wr);
+		sock_sleep_end(w[i].s, w[i].fd, w[i].rd, w[i].wr, looks);
 }
 
 void wsocks_put(struct wsock *w, int n, struct wsock *local)

@@ -30,7 +30,8 @@ bool wsocks_spin_on(struct wsock *w, int n, bool for_poll, int64_t spin_end);
 void wsocks_unpassive(struct wsock *w, int n);
 /* Ask for notifications before sleeping; true if one is ready already. */
 bool wsocks_sleep_begin(struct wsock *w, int n);
-void wsocks_sleep_end(struct wsock *w, int n);
+/* @looks: as sock_sleep_end() (ready.h) says. */
+void wsocks_sleep_end(struct wsock *w, int n, bool looks);
 /* Drop the references of @w[0..@n) and free @w unless it is @local. */
 void wsocks_put(struct wsock *w, int n, struct wsock *local);
 

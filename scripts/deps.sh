@@ -7,7 +7,7 @@
 # (tests/pkg/test_package.sh: dpkg-buildpackage, then lintian).
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config libxen-dev check
-      iproute2 socat ncat bc procps psmisc python3 clang libclang-rt-14-dev
+      iproute2 socat ncat bc procps psmisc python3 strace clang libclang-rt-14-dev
       redis-server redis-tools curl iperf3 sockperf memcached libmemcached-tools
       nginx-light wrk postgresql postgresql-client util-linux
       dpkg-dev debhelper lintian"
