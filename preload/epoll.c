@@ -374,7 +374,7 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 			 * The set and the rings' channels (direct.c): an epoll
 			 * fd polls readable while it has events to report.
 			 */
-			struct timespec ts = { left / 1000, (left % 1000) * 1000000L };
+			struct timespec ts = ms_to_ts(left >= 0 ? left : 0);
 
 			pf[0].fd = epfd;
 			pf[0].events = POLLIN;

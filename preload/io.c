@@ -254,7 +254,7 @@ static int sock_wait(struct io_call *c)
 	pfd[0].events = readable ? POLLIN : POLLOUT;
 	pfd[0].revents = pfd[1].revents = 0;
 	if (timeout > 0) {
-		struct timespec ts = { timeout / 1000, (timeout % 1000) * 1000000L };
+		struct timespec ts = ms_to_ts(timeout);
 
 		rc = wsleep_ppoll(&wsl, pfd, 1 + (nfds_t)direct, &ts, NULL);
 	} else {

@@ -98,10 +98,8 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 			poll_wait_start = xs_now_ns();
 		if (!mask)
 			return shim_real.poll(fds, nfds, timeout);
-		if (timeout >= 0) {
-			ts.tv_sec = timeout / 1000;
-			ts.tv_nsec = (timeout % 1000) * 1000000L;
-		}
+		if (timeout >= 0)
+			ts = ms_to_ts(timeout);
 		return shim_real.ppoll(fds, nfds, timeout >= 0 ? &ts : NULL, mask);
 	}
 
@@ -163,10 +161,8 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 		}
 		if (wsocks_sleep_begin(w, n))
 			left = 0;
-		if (left >= 0) {
-			ts.tv_sec = left / 1000;
-			ts.tv_nsec = (left % 1000) * 1000000L;
-		}
+		if (left >= 0)
+			ts = ms_to_ts(left);
 		if (k) {
 			memcpy(all, fds, sizeof(*fds) * nfds);
 			memcpy(all + nfds, chan, sizeof(*chan) * k);

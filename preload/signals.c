@@ -173,6 +173,7 @@ __attribute__((constructor)) static void signals_constructor(void)
 	pthread_atfork(NULL, NULL, sig_child_after_fork);
 }
 
+/* Signals 1..64 as bits (bit n-1 for signal n), and back. */
 static void sig_mask_of(uint64_t bits, sigset_t *set)
 {
 	int sig;
@@ -183,11 +184,22 @@ static void sig_mask_of(uint64_t bits, sigset_t *set)
 			sigaddset(set, sig);
 }
 
+static uint64_t sig_bits_of(const sigset_t *set)
+{
+	uint64_t bits = 0;
+	int sig;
+
+	for (sig = 1; sig <= 64 && sig < NSIG; sig++)
+		if (sigismember(set, sig))
+			bits |= (uint64_t)1 << (sig - 1);
+	return bits;
+}
+
 int sig_sleep_prepare(struct sig_sleep *ss)
 {
 	uint64_t nr = sig_nonrestart(&ss->gen), want;
 	sigset_t cur, set;
-	int sig, fd, rc;
+	int fd, rc;
 
 	ss->sfd = -1;
 	ss->masked = false;
@@ -196,10 +208,7 @@ int sig_sleep_prepare(struct sig_sleep *ss)
 	rc = pthread_sigmask(SIG_BLOCK, NULL, &cur);
 	if (rc)
 		return -rc;
-	want = nr;
-	for (sig = 1; sig <= 64 && sig < NSIG; sig++)
-		if (sigismember(&cur, sig))
-			want &= ~((uint64_t)1 << (sig - 1));
+	want = nr & ~sig_bits_of(&cur);
 	if (!want)
 		return 0;	/* blocked by the program: they cannot interrupt */
 	/*

@@ -62,6 +62,14 @@ static inline int left_ms(int64_t deadline)
 	return left > INT_MAX ? INT_MAX : (int)left;
 }
 
+/* A timeout of @ms >= 0 milliseconds as a timespec (for ppoll()). */
+static inline struct timespec ms_to_ts(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	return ts;
+}
+
 /* A timespec timeout in ms rounded up (-1: none; -2: not valid, EINVAL). */
 static inline int ts_to_ms(const struct timespec *ts)
 {
