@@ -306,10 +306,12 @@ static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
  */
 static int wait_or_stop(struct io_call *c, size_t done, bool short_ok)
 {
+	if (done > 0 && short_ok)
+		return -EAGAIN;	/* a short read to report: no lookup */
 	if (c->nonblock < 0)
 		c->nonblock = fd_nonblocking(c->fd);
-	if (done > 0 && (short_ok || c->nonblock))
-		return -EAGAIN;	/* a short read or write to report */
+	if (done > 0 && c->nonblock)
+		return -EAGAIN;	/* a short write to report */
 	return sock_wait(c);
 }
 

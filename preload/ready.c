@@ -215,9 +215,18 @@ void sock_io_unlock(struct shim_sock *s, bool rd)
 	pthread_mutex_unlock(rd ? &s->rs->rlock : &s->rs->wlock);
 }
 
+/*
+ * Plugging A fills its send buffer (the kernel's minimum, ~4.5 KiB) with
+ * junk, in one send() that the buffer cuts short and one that fails; a
+ * buffer this size takes it back in one recv(). (512 bytes at a time cost
+ * ten system calls a plug: a writer that meets a full ring again and
+ * again pays them each time.)
+ */
+#define PLUG_CHUNK 8192
+
 static void drain(int fd)
 {
-	char buf[512];
+	char buf[PLUG_CHUNK];
 
 	/* A short read means the queue is empty now: no second call. */
 	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == (ssize_t)sizeof(buf))
@@ -246,7 +255,7 @@ static int a_fd(struct shim_sock *s, int afd)
  */
 static void sync_locked(struct shim_sock *s, int afd, unsigned int m, bool plug, bool app)
 {
-	static const char junk[512];
+	static const char junk[PLUG_CHUNK];
 	struct shim_rstate *rs = s->rs;
 	bool news = m & (XSR_READABLE | XSR_RDHUP | XSR_HUP | XSR_ERR);
 	bool room = (m & (XSR_HUP | XSR_ERR)) || room_to_write(&s->conn->ring);

@@ -9,6 +9,7 @@ import csv
 import fnmatch
 import json
 import os
+import re
 import sys
 
 MODES = ("xsock", "tcp", "unix")
@@ -277,9 +278,48 @@ plot "apps.dat" u 2:xtic(1) lc rgb "#d62728" t "xsock / TCP", \
      1 w l lc rgb "black" dt 2 t "TCP"
 unset multiplot
 '''
+    gp = blank_missing(gp, outdir)
     with open(os.path.join(outdir, "plot.gp"), "w") as f:
         f.write('cd "%s"\n' % outdir)
         f.write(gp)
+
+
+def has_data(path):
+    """True if a .dat file has a row with a measured value (a run of a
+    subset, BENCH_ONLY, leaves some empty, and gnuplot fails on those)."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("#"):
+                    continue
+                vals = line.replace('"', " ").split()[1:]
+                if any(v != "NaN" for v in vals):
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def blank_missing(gp, outdir):
+    """Replace each plot statement whose data file holds nothing with an
+    empty panel that says so."""
+    out, stmt = [], []
+    for line in gp.splitlines(True):
+        if not stmt and not line.startswith("plot "):
+            out.append(line)
+            continue
+        stmt.append(line)
+        if line.rstrip().endswith("\\"):
+            continue
+        m = re.match(r'plot "([^"]+)"', stmt[0])
+        if m and not has_data(os.path.join(outdir, m.group(1))):
+            out.append('set label 9 "not measured in this run" at graph 0.5,0.5 center\n'
+                       'plot [0:1] [0:1] 2 notitle\n'
+                       'unset label 9\n')
+        else:
+            out.extend(stmt)
+        stmt = []
+    return "".join(out)
 
 
 def main():
