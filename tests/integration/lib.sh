@@ -112,6 +112,44 @@ wait_listen() {
 	done
 }
 
+# wait_line FILE ERE [SECS]: wait (at most SECS, 10) until FILE holds a
+# line matching ERE, and print the first such line; else say so (stderr)
+# and return 1 (it runs in $(...): the caller fails). A server says its pid
+# after listen(), so the store's listen node (wait_listen) can come first.
+wait_line() {
+	local f=$1 re=$2 n=0 max=$(( ${3:-10} * 20 )) l
+	while :; do
+		l=$(grep -m1 -E "$re" "$f" 2>/dev/null) && { printf '%s\n' "$l"; return 0; }
+		n=$((n + 1))
+		if [ $n -gt $max ]; then
+			say "no line '$re' in $f after ${3:-10} s: $(tail -3 "$f" 2>/dev/null)" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# reap PID [SECS]: wait (at most SECS, 10) for the background job PID to
+# end and return its status; a job still running then is killed (with its
+# children) and the test fails: a bare `wait` on a server that was never
+# stopped hangs the whole suite.
+reap() {
+	local p=$1 n=0 max=$(( ${2:-10} * 20 )) st
+	while kill -0 "$p" 2>/dev/null; do
+		st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1)
+		[ "$st" = Z ] && break
+		n=$((n + 1))
+		if [ $n -gt $max ]; then
+			pkill -9 -P "$p" 2>/dev/null
+			kill -9 "$p" 2>/dev/null
+			wait "$p" 2>/dev/null
+			fail "process $p still running ${2:-10} s after it was told to stop"
+		fi
+		sleep 0.05
+	done
+	wait "$p"
+}
+
 # own_pgrep [-n] TEXT: the oldest (-n: newest) process of this test's
 # domains whose command line contains TEXT; never another test's process on
 # this machine, as a plain pgrep may be.
