@@ -6,9 +6,10 @@
 #
 # Usage: bounded.sh SHELL TEST [ARGS...]. XSOCK_TEST_TIMEOUT (seconds,
 # default 300) is the bound; the slowest test (tests/pkg/test_package.sh)
-# took 33 s here, the slowest under ASan 20 s. At the bound the test's process group gets SIGTERM (its EXIT
-# trap cleans up its domains), 20 s later SIGKILL, and the result is a hard
-# error (99). The log ends with the test's wall time.
+# took 33 s here, the slowest under ASan 20 s. At the bound the test's
+# process group gets SIGTERM (its EXIT trap cleans up its domains), 20 s
+# later SIGKILL, and the result is a hard error (99). The log ends with
+# the test's wall time.
 sh=$1
 shift
 limit=${XSOCK_TEST_TIMEOUT:-300}
