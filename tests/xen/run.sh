@@ -9,7 +9,7 @@
 # scenarios passed, 1 a failure, 77 cannot run here (packages missing and not
 # root, or no build). Environment:
 #   XSOCK_XEN_WORKDIR   where images and logs go (default BUILD_DIR/tests/xen/work)
-#   XSOCK_XEN_TIMEOUT   seconds before QEMU is killed (default 2400)
+#   XSOCK_XEN_TIMEOUT   seconds before QEMU is killed (default 3000)
 #   XSOCK_XEN_ONLY      space-separated scenario names to run (default all)
 #   XSOCK_XEN_NO_INSTALL=1  never apt-get install; exit 77 if something is missing
 #   XSOCK_XEN_VERBOSE=1 copy the whole serial console to stdout as it comes
@@ -21,7 +21,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 BUILD_DIR=$(cd "$1" 2>/dev/null && pwd) || { echo "run.sh: no directory $1" >&2; exit 77; }
 WORK=${XSOCK_XEN_WORKDIR:-$BUILD_DIR/tests/xen/work}
-TIMEOUT=${XSOCK_XEN_TIMEOUT:-2400}
+TIMEOUT=${XSOCK_XEN_TIMEOUT:-3000}
 PACKAGES="qemu-system-x86 xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils
 	linux-image-amd64 busybox-static cpio"
 
