@@ -113,18 +113,14 @@ wait_listen() {
 }
 
 # wait_line FILE ERE [SECS]: wait (at most SECS, 10) until FILE holds a
-# line matching ERE, and print the first such line; else say so (stderr)
-# and return 1 (it runs in $(...): the caller fails). A server says its pid
-# after listen(), so the store's listen node (wait_listen) can come first.
+# line matching ERE; else the test fails, showing FILE's last lines. A
+# server says its pid after listen(), so the store's listen node
+# (wait_listen) can come first.
 wait_line() {
-	local f=$1 re=$2 n=0 max=$(( ${3:-10} * 20 )) l
-	while :; do
-		l=$(grep -m1 -E "$re" "$f" 2>/dev/null) && { printf '%s\n' "$l"; return 0; }
+	local f=$1 re=$2 n=0 max=$(( ${3:-10} * 20 ))
+	until grep -q -E "$re" "$f" 2>/dev/null; do
 		n=$((n + 1))
-		if [ $n -gt $max ]; then
-			say "no line '$re' in $f after ${3:-10} s: $(tail -3 "$f" 2>/dev/null)" >&2
-			return 1
-		fi
+		[ $n -gt $max ] && { tail -20 "$f" 2>/dev/null; fail "no line '$re' in $(basename "$f") after ${3:-10} s"; }
 		sleep 0.05
 	done
 }

@@ -35,16 +35,6 @@ export XSOCK_FALLBACK=0 XSOCK_CONNECT_TIMEOUT_MS=20000 XSOCK_ACCEPT_TIMEOUT_MS=2
 export HOLD=3
 PY="$(dirname "$0")/deadpeer.py"
 
-# wait_line FILE TEXT: until FILE has a line starting with TEXT (10 s).
-wait_line() {
-	local n=0
-	until grep -q "^$2" "$1" 2>/dev/null; do
-		n=$((n + 1))
-		[ $n -gt 200 ] && { cat "$1"; fail "no '$2' in $(basename "$1") after 10 s"; }
-		sleep 0.05
-	done
-}
-
 for m in send:7701 sink:7702 noaccept:7703 loop:7706; do
 	shim 2 /usr/bin/python3 "$PY" server "${m#*:}" "${m%:*}" >"$WORK/s${m#*:}.out" 2>&1 &
 	PIDS+=($!)
@@ -63,7 +53,7 @@ wait_listen 1 7705
 XSOCK_FAULT=stop-before-attach XSOCK_DEBUG=2 XSOCK_LOG="$WORK/half.log" \
 	shim 2 socat -u OPEN:/dev/null TCP:10.77.0.1:7705 >/dev/null 2>&1 &
 PIDS+=($!)
-wait_line "$WORK/half.log" ".*stop-before-attach: offer"
+wait_line "$WORK/half.log" "stop-before-attach: offer"
 
 shim 1 /usr/bin/python3 "$PY" reader 10.77.0.2 7701 >"$WORK/reader.out" 2>&1 &
 RD=$!
@@ -74,9 +64,9 @@ PIDS+=($RD $WR $!)
 XSOCK_REUSE_IDLE_MS=60000 shim 1 /usr/bin/python3 "$PY" parker 10.77.0.2 7706 >"$WORK/parker.out" 2>&1 &
 PK=$!
 PIDS+=($PK)
-wait_line "$WORK/reader.out" "got 1048576"
-wait_line "$WORK/parker.out" parked
-wait_line "$WORK/sendhold.out" sent
+wait_line "$WORK/reader.out" "^got 1048576"
+wait_line "$WORK/parker.out" ^parked
+wait_line "$WORK/sendhold.out" ^sent
 shim 1 /usr/bin/python3 "$PY" connect 10.77.0.2 7703 >"$WORK/connect.out" 2>&1 &
 CN=$!
 PIDS+=($CN)
@@ -104,7 +94,7 @@ XSOCK_DOMID=0 "$XSOCKCTL" domain destroy 2 || fail "domain destroy 2"
 ( echo hello | shim 3 socat -u - TCP:10.77.0.1:7705 && date +%s.%N >"$WORK/third.t" ) \
 	>"$WORK/third.out" 2>&1 &
 TH=$!
-for f in reader writer connect s7704; do wait_line "$WORK/$f.out" ".*t="; done
+for f in reader writer connect s7704; do wait_line "$WORK/$f.out" "t="; done
 wait "$TH" || { cat "$WORK/third.out"; fail "domain 3's client of the listener failed"; }
 n=0
 while [ "$(cat "$WORK/acc.out" 2>/dev/null)" != hello ] && [ $n -lt 100 ]; do
