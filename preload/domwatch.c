@@ -148,7 +148,7 @@ void domwatch_unref(struct xs_conn *c)
 		d->idle_since = xs_now_ms();
 		/* From another thread (a parked ring dropped by accept()):
 		 * the event thread's sleep may have no end yet. */
-		ev_wake();
+		ev_wake_by(d->idle_since + DOMWATCH_LINGER_MS);
 	}
 }
 

@@ -44,11 +44,17 @@ static bool running;
 static bool exiting;		/* evloop_flush() ran: the thread must stop */
 static struct shim_sock *listeners;	/* via ev_next */
 static struct shim_sock *zombies;	/* deregistered, freed after the batch */
+static int nzombies;
+static int64_t sleep_until = -1;	/* when the thread wakes by itself (ms), -1 never */
 static struct shim_sock *served;	/* rings watched here, via ring_next */
 static bool forked;		/* we forked: listeners may be shared, A parks no more */
 static __thread bool ev_lock_mine;	/* this thread holds ev_lock */
 static int sweep_wanted;	/* atomic: 1 once asked, until the sweep ran */
 static int64_t sweep_at = -1;	/* event thread: when to sweep (ms) */
+
+/* Retired ring records (a few hundred bytes each, no fd) that wait for
+ * the thread's next batch before it is woken for them. */
+#define ZOMBIES_MAX 64
 
 /* Marker for the wake pipe in epoll data. */
 static char wake_marker;
@@ -146,6 +152,27 @@ static void sock_retire(struct shim_sock *s)
 	s->dead = true;
 	s->ev_next = zombies;
 	zombies = s;
+	nzombies++;
+}
+
+/*
+ * Under ev_lock, outside the event thread: ring socket @s was retired.
+ * Only its record must wait for the thread's next batch (an event the
+ * thread fetched before the retirement may name it); its end B and its
+ * readiness page go now, so that a process that closes connections while
+ * the thread sleeps holds no fds for them. The thread is woken only to
+ * keep the records waiting few.
+ */
+static void retire_here(struct shim_sock *s)
+{
+	sock_retire(s);
+	if (s->bfd >= 0) {
+		shim_real.close(s->bfd);
+		s->bfd = -1;
+	}
+	sock_ready_free(s);
+	if (nzombies >= ZOMBIES_MAX)
+		ev_wake();
 }
 
 /*
@@ -208,6 +235,8 @@ static void child_after_fork(void)
 	running = false;
 	listeners = NULL;
 	zombies = NULL;
+	nzombies = 0;
+	sleep_until = -1;
 	served = NULL;
 	offers_after_fork();
 	pool_after_fork();
@@ -326,7 +355,7 @@ void evloop_close_end(struct shim_sock *s, bool hung_up)
 		watch_b(s);
 		goto unlock;
 	}
-	sock_retire(s);
+	retire_here(s);
 	c = s->conn;
 	s->conn = NULL;
 	offers_end_locked(c);
@@ -369,6 +398,7 @@ static void domain_dead(xsp_domid_t dom)
 
 static void free_zombies(void)
 {
+	nzombies = 0;
 	while (zombies) {
 		struct shim_sock *s = zombies;
 
@@ -501,6 +531,7 @@ static void *evloop_main(void *arg)
 			if (d >= 0 && (next < 0 || d < next))
 				next = d;
 		}
+		sleep_until = next < 0 ? -1 : XS_MIN(next, now + 60000);
 		ev_lock_drop();
 		timeout = next < 0 ? -1 : (int)XS_MAX(0, XS_MIN(next - now, 60000));
 	}
@@ -623,6 +654,18 @@ void ev_wake(void)
 	if (wake_pipe[1] >= 0 && write(wake_pipe[1], "w", 1) < 0) {
 		/* full: it is awake anyway */
 	}
+}
+
+void ev_wake_by(int64_t due)
+{
+	/*
+	 * sleep_until is written under ev_lock at the end of each batch, so
+	 * it is the deadline of the sleep the thread is in, or about to
+	 * start; a thread between epoll_wait() and ev_lock computes a new
+	 * one after its batch anyway.
+	 */
+	if (sleep_until < 0 || due < sleep_until)
+		ev_wake();
 }
 
 /* Under ev_lock: watch @s (its channel and end B, or its store watch). */

@@ -51,6 +51,9 @@ bool ev_lock_held(void);
 bool ev_running(void);
 /* Under ev_lock: wake the thread up. */
 void ev_wake(void);
+/* Under ev_lock: wake the thread up unless its sleep ends by @due (ms,
+ * xs_now_ms()'s clock) anyway: something of ours is due then. */
+void ev_wake_by(int64_t due);
 /*
  * Under ev_lock: add @fd to the thread's epoll set for @events, reported
  * with @data (a tagged pointer, below); 0 or -errno. ev_unwatch(): take

@@ -24,7 +24,11 @@
 
 static struct parked *parked;
 static struct parked *parked_zombies;	/* freed after the event thread's batch */
+static int nparked_zombies;
 static int nparked;
+/* Unlinked records (a few dozen bytes each) that wait for the thread's
+ * next batch before it is woken for them. */
+#define PARKED_ZOMBIES_MAX 64
 static uint64_t parked_gen;
 
 /*
@@ -49,6 +53,10 @@ struct xs_conn *pool_unlink(struct parked *pk)
 	pk->dead = true;
 	pk->next = parked_zombies;
 	parked_zombies = pk;
+	/* From an application thread (pool_take()) the thread may sleep on:
+	 * woken now and then to free them. */
+	if (++nparked_zombies >= PARKED_ZOMBIES_MAX)
+		ev_wake();
 	return pk->c;
 }
 
@@ -67,6 +75,7 @@ void pool_drop(struct parked *pk, const char *why)
 
 void pool_free_zombies(void)
 {
+	nparked_zombies = 0;
 	while (parked_zombies) {
 		struct parked *pk = parked_zombies;
 
@@ -110,6 +119,7 @@ void pool_after_fork(void)
 	 * here until exec or exit, as gntalloc's do). */
 	parked = NULL;
 	parked_zombies = NULL;
+	nparked_zombies = 0;
 	nparked = 0;
 }
 
@@ -223,7 +233,17 @@ bool pool_park(struct xs_conn *c)
 	ok = true;
 	/* The peer may have closed and parked already. */
 	pool_event(pk);
-	ev_wake();
+	if (pk->dead)
+		goto unlock;	/* dropped: its ring is closed */
+	/*
+	 * A doorbell it rang has its expiry looked after by the thread; else
+	 * the ring's idle deadline is all it needs the thread for, and
+	 * pool_expire() looks at that then.
+	 */
+	if (pk->ringing)
+		ev_wake();
+	else
+		ev_wake_by(xs_conn_park_deadline(c));
 unlock:
 	if (!mine)
 		ev_lock_drop();

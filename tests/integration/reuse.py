@@ -14,7 +14,9 @@ from one client process to one server process, each checked end to end.
       flag; checks the hash and the echo. Every fifth connection closes
       after the hash, leaving the echo unread. With GOFILE: after the
       cycles, wait for GOFILE to appear, then run CYCLES more. Prints
-      "cycles N bytes B" and exits 1 at the first mismatch.
+      "cycles N bytes B ev_wakeups W" (W: how often the shim's event
+      thread slept and was woken, from /proc) and exits 1 at the first
+      mismatch.
 """
 import hashlib
 import os
@@ -96,6 +98,23 @@ def one(host, port, rnd):
     return nbytes
 
 
+def ev_wakeups():
+    """Times the shim's event thread (xsock-ev) went to sleep and was woken."""
+    n = 0
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/comm" % tid) as f:
+                if f.read().strip() != "xsock-ev":
+                    continue
+            with open("/proc/self/task/%s/status" % tid) as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        n += int(line.split()[1])
+        except OSError:
+            pass
+    return n
+
+
 def client(host, port, cycles, seed, gofile):
     rnd = random.Random(seed)
     total = 0
@@ -107,7 +126,7 @@ def client(host, port, cycles, seed, gofile):
         for _ in range(cycles):
             total += one(host, port, rnd)
             done += 1
-        print("cycles %d bytes %d" % (done, total), flush=True)
+        print("cycles %d bytes %d ev_wakeups %d" % (done, total, ev_wakeups()), flush=True)
 
 
 if __name__ == "__main__":
