@@ -14,8 +14,9 @@ from one client process to one server process, each checked end to end.
       flag; checks the hash and the echo. Every fifth connection closes
       after the hash, leaving the echo unread. With GOFILE: after the
       cycles, wait for GOFILE to appear, then run CYCLES more. Prints
-      "cycles N bytes B ev_wakeups W" (W: how often the shim's event
-      thread slept and was woken, from /proc) and exits 1 at the first
+      "cycles N bytes B ev_wakeups W fds F early_fds E" (W: how often the
+      shim's event thread slept and was woken, from /proc; F: our open
+      fds now, E: after the fifth connection) and exits 1 at the first
       mismatch.
 """
 import hashlib
@@ -119,6 +120,7 @@ def client(host, port, cycles, seed, gofile):
     rnd = random.Random(seed)
     total = 0
     done = 0
+    early_fds = -1
     for batch in range(2 if gofile else 1):
         if batch == 1:
             while not os.path.exists(gofile):
@@ -126,7 +128,11 @@ def client(host, port, cycles, seed, gofile):
         for _ in range(cycles):
             total += one(host, port, rnd)
             done += 1
-        print("cycles %d bytes %d ev_wakeups %d" % (done, total, ev_wakeups()), flush=True)
+            if done == 5:
+                early_fds = len(os.listdir("/proc/self/fd"))
+        print("cycles %d bytes %d ev_wakeups %d fds %d early_fds %d"
+              % (done, total, ev_wakeups(), len(os.listdir("/proc/self/fd")), early_fds),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -83,6 +83,13 @@ for mode in block select; do
 	# here, up to 1.0 under ASan). Until these were mended: 1.9.
 	[ -n "$wakeups" ] && [ "$wakeups" -lt $((N * 3 / 2)) ] ||
 		fail "$mode: the client's event thread was woken $wakeups times for $N connections"
+	# Closed rings the event thread has not yet looked at hold no fd: the
+	# client's fds after N connections are those after the fifth.
+	cfds=$(awk '{ print $8 }' "$WORK/cli.$mode")
+	cfds5=$(awk '{ print $10 }' "$WORK/cli.$mode")
+	say "$mode accept: the client's fds: $cfds5 after 5 connections, $cfds after $N"
+	[ -n "$cfds" ] && [ "$cfds" -le $((cfds5 + 2)) ] ||
+		fail "$mode: the client's fds grew from $cfds5 to $cfds over $N connections"
 	grep -q 'corrupt\|not reusable\|next use lost' "$WORK/cli.$mode.log" &&
 		fail "$mode: $(grep -m1 'corrupt\|not reusable\|next use lost' "$WORK/cli.$mode.log")"
 	settled "$spid" "$fds0" || fail "$mode: the client's exit left rings behind"
