@@ -428,6 +428,9 @@ static void *evloop_main(void *arg)
 			ev_lock_drop();
 			break;
 		}
+		/* Awake: a deadline added during this batch, after what looks
+		 * at it below ran, wakes the next loop (ev_wake_by()). */
+		sleep_until = -1;
 		for (i = 0; i < n; i++) {
 			struct shim_sock *s = evs[i].data.ptr;
 
