@@ -665,7 +665,8 @@ void ev_wake_by(int64_t due)
 	 * sleep_until is written under ev_lock at the end of each batch, so
 	 * it is the deadline of the sleep the thread is in, or about to
 	 * start; a thread between epoll_wait() and ev_lock computes a new
-	 * one after its batch anyway.
+	 * one after its batch anyway; during its batch it is -1 (the thread
+	 * itself adding a deadline late in the batch: woken to look again).
 	 */
 	if (sleep_until < 0 || due < sleep_until)
 		ev_wake();
