@@ -52,10 +52,6 @@ static __thread bool ev_lock_mine;	/* this thread holds ev_lock */
 static int sweep_wanted;	/* atomic: 1 once asked, until the sweep ran */
 static int64_t sweep_at = -1;	/* event thread: when to sweep (ms) */
 
-/* Retired ring records (a few hundred bytes each, no fd) that wait for
- * the thread's next batch before it is woken for them. */
-#define ZOMBIES_MAX 64
-
 /* Marker for the wake pipe in epoll data. */
 static char wake_marker;
 
@@ -171,7 +167,7 @@ static void retire_here(struct shim_sock *s)
 		s->bfd = -1;
 	}
 	sock_ready_free(s);
-	if (nzombies >= ZOMBIES_MAX)
+	if (nzombies >= EV_ZOMBIES_MAX)
 		ev_wake();
 }
 

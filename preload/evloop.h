@@ -51,6 +51,12 @@ bool ev_lock_held(void);
 bool ev_running(void);
 /* Under ev_lock: wake the thread up. */
 void ev_wake(void);
+/*
+ * Records retired outside the thread (ring sockets, parked rings) that an
+ * event it already fetched may still name wait for its next batch to be
+ * freed; it is woken for them once this many of a kind wait.
+ */
+#define EV_ZOMBIES_MAX 64
 /* Under ev_lock: wake the thread up unless its sleep ends by @due (ms,
  * xs_now_ms()'s clock) anyway: something of ours is due then. */
 void ev_wake_by(int64_t due);

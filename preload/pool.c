@@ -26,9 +26,6 @@ static struct parked *parked;
 static struct parked *parked_zombies;	/* freed after the event thread's batch */
 static int nparked_zombies;
 static int nparked;
-/* Unlinked records (a few dozen bytes each) that wait for the thread's
- * next batch before it is woken for them. */
-#define PARKED_ZOMBIES_MAX 64
 static uint64_t parked_gen;
 
 /*
@@ -55,7 +52,7 @@ struct xs_conn *pool_unlink(struct parked *pk)
 	parked_zombies = pk;
 	/* From an application thread (pool_take()) the thread may sleep on:
 	 * woken now and then to free them. */
-	if (++nparked_zombies >= PARKED_ZOMBIES_MAX)
+	if (++nparked_zombies >= EV_ZOMBIES_MAX)
 		ev_wake();
 	return pk->c;
 }
