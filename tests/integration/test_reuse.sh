@@ -9,7 +9,8 @@
 # side, which the next use must not see). Afterwards nothing is left:
 # the server's fds, grants, event channels and store nodes are back to
 # what they were, and the client's event thread was not woken for each
-# connection (ring reuse needs no wake-up of it). A parked ring whose peer dies is dropped: SIGKILL the
+# connection (ring reuse needs no wake-up of it) nor kept an fd of a
+# closed one. A parked ring whose peer dies is dropped: SIGKILL the
 # client and the server's parked rings go within 1 s; SIGKILL the server
 # and the client's next connections work against a new server.
 . "$(dirname "$0")/lib.sh"
@@ -79,8 +80,8 @@ for mode in block select; do
 	# Parking a ring, retiring a closed one, taking a parked one: none
 	# of these wakes the event thread each time (docs/performance.md,
 	# "Connection set-up"); what wakes it is the peer's data arriving
-	# while the application is not waiting for it (0.8 per connection
-	# here, up to 1.0 under ASan). Until these were mended: 1.9.
+	# while the application is not waiting for it (0.3-1.0 per
+	# connection here, plain and ASan). Until these were mended: 1.9.
 	[ -n "$wakeups" ] && [ "$wakeups" -lt $((N * 3 / 2)) ] ||
 		fail "$mode: the client's event thread was woken $wakeups times for $N connections"
 	# Closed rings the event thread has not yet looked at hold no fd: the
