@@ -3,10 +3,13 @@
  * The shared state arena (arena.h).
  *
  * An arena is a memfd of ARENA_SIZE bytes (sparse: a page costs memory
- * once touched), mapped MAP_SHARED once, cut into ARENA_SLOT-byte slots:
- * handed out in order, and given back to a free list only by the process
- * that made the arena, once the slot's connection ended everywhere
- * (arena_put() with @reuse). A process knows up to ARENA_MAX arenas: its
+ * once touched), mapped MAP_SHARED once, cut into ARENA_SLOT-byte slots
+ * after a header: handed out in order, and given back to a free list only
+ * by the process that made the arena, once the slot's connection ended
+ * everywhere (arena_put() with @reuse). A connection may end in another
+ * process (one that claimed its serving, holder.c): that process marks
+ * the slot in the header's @released, and the maker takes marked slots
+ * back when its free list runs dry. A process knows up to ARENA_MAX arenas: its
  * own (at most one that it allocates from at a time: when full, another)
  * and those it inherited or was handed. Their fds are kept out of the
  * application's way, close-on-exec except across an exec that hands a
@@ -27,9 +30,21 @@
 #include "preload/arena.h"
 #include "preload/defer.h"
 
-#define ARENA_SIZE (16u << 20)		/* 65536 slots */
+#define ARENA_SIZE (16u << 20)		/* 65536 slots, the first ones the header's */
 #define ARENA_MAX 16
 #define ARENA_NAME "xsock-state"
+#define ARENA_NSLOTS (ARENA_SIZE / ARENA_SLOT)
+
+/* At the start of an arena, shared by every process that maps it. */
+struct arena_head {
+	uint32_t pending;		/* atomic: slots marked in @released */
+	uint32_t pad;
+	uint8_t released[ARENA_NSLOTS];	/* atomic: slot ended elsewhere, 1 */
+};
+
+/* The first slot's offset: the header's slots are never handed out. */
+#define ARENA_FIRST \
+	((sizeof(struct arena_head) + ARENA_SLOT - 1) / ARENA_SLOT * ARENA_SLOT)
 
 struct arena {
 	int fd;
@@ -48,7 +63,7 @@ static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct arena arenas[ARENA_MAX];
 static int narenas;
 static int cur = -1;			/* our arena we allocate from */
-static size_t cur_next;			/* its next never used slot */
+static size_t cur_next = ARENA_FIRST;	/* its next never used slot */
 static struct free_slot *free_slots;	/* in our arenas */
 
 /* Under arena_lock. */
@@ -81,8 +96,44 @@ static int arena_new(void)
 	a->mine = true;
 	a->marked = false;
 	cur = narenas++;
-	cur_next = 0;
+	cur_next = ARENA_FIRST;
 	return 0;
+}
+
+/*
+ * Under arena_lock: put the slots of our arenas that their connections'
+ * last servers marked ended (arena_put()) on the free list. Whether any.
+ */
+static bool arena_harvest(void)
+{
+	bool any = false;
+	int i;
+
+	for (i = 0; i < narenas; i++) {
+		struct arena *a = &arenas[i];
+		struct arena_head *h = (struct arena_head *)a->base;
+		size_t k, end = i == cur ? cur_next / ARENA_SLOT : a->size / ARENA_SLOT;
+
+		if (!a->mine || !__atomic_load_n(&h->pending, __ATOMIC_RELAXED))
+			continue;
+		for (k = ARENA_FIRST / ARENA_SLOT; k < end; k++) {
+			struct free_slot *f;
+
+			/*
+			 * Acquire: pairs with the marker's release; its last
+			 * use of the slot happened before we reuse it.
+			 */
+			if (!__atomic_load_n(&h->released[k], __ATOMIC_RELAXED) ||
+			    !__atomic_exchange_n(&h->released[k], 0, __ATOMIC_ACQUIRE))
+				continue;
+			__atomic_sub_fetch(&h->pending, 1, __ATOMIC_RELAXED);
+			f = (struct free_slot *)(a->base + k * ARENA_SLOT);
+			f->next = free_slots;
+			free_slots = f;
+			any = true;
+		}
+	}
+	return any;
 }
 
 void arena_prepare(void)
@@ -98,7 +149,7 @@ void *arena_get(void)
 	void *p = NULL;
 
 	shim_lock(&arena_lock);
-	if (free_slots) {
+	if (free_slots || arena_harvest()) {
 		p = free_slots;
 		free_slots = free_slots->next;
 		memset(p, 0, ARENA_SLOT);
@@ -141,6 +192,15 @@ void arena_put(void *p, bool reuse)
 
 		f->next = free_slots;
 		free_slots = f;
+	} else if (a && reuse) {
+		/* Another process's arena: its maker takes the slot back. */
+		struct arena_head *h = (struct arena_head *)a->base;
+		size_t k = (size_t)((char *)p - a->base) / ARENA_SLOT;
+
+		/* Release: our last use of the slot before its maker's reuse. */
+		if (k >= ARENA_FIRST / ARENA_SLOT && k < a->size / ARENA_SLOT &&
+		    !__atomic_exchange_n(&h->released[k], 1, __ATOMIC_RELEASE))
+			__atomic_add_fetch(&h->pending, 1, __ATOMIC_RELAXED);
 	}
 	shim_unlock(&arena_lock);
 }
@@ -170,7 +230,7 @@ int arena_adopt(int fd, uint64_t off, void **p)
 	int i, rc = 0;
 
 	*p = NULL;
-	if (off % ARENA_SLOT)
+	if (off % ARENA_SLOT || off < ARENA_FIRST)
 		return -EINVAL;
 	shim_lock(&arena_lock);
 	for (i = 0; i < narenas; i++) {
@@ -187,8 +247,7 @@ int arena_adopt(int fd, uint64_t off, void **p)
 		}
 		name[n] = '\0';
 		if (strncmp(name, "/memfd:" ARENA_NAME, strlen("/memfd:" ARENA_NAME)) != 0 ||
-		    st.st_size <= 0 || (uint64_t)st.st_size > ARENA_SIZE ||
-		    st.st_size % ARENA_SLOT) {
+		    (uint64_t)st.st_size != ARENA_SIZE) {
 			rc = -EBADF;
 			goto out;
 		}
@@ -266,6 +325,6 @@ void arena_after_fork(void)
 	for (i = 0; i < narenas; i++)
 		arenas[i].mine = false;
 	cur = -1;
-	cur_next = 0;
+	cur_next = ARENA_FIRST;
 	free_slots = NULL;
 }

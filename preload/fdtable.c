@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include "common/compiler.h"
 #include "preload/defer.h"
 #include "preload/fdtable.h"
 #include "preload/holder.h"
@@ -172,9 +173,15 @@ struct shim_sock *shim_get(int fd)
 {
 	struct shim_sock *s = shim_peek(fd);
 
+	if (!s || shim_guard)
+		return s;
 	/* Inherited by fork() and not used here yet (holder.c). */
-	if (s && __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) != shim_gen && !shim_guard)
+	if (__atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) != shim_gen)
 		holder_touch(s);
+	/* Its server closed it: ours to serve (holder.c). */
+	if (s->kind == SHIM_RING && s->rs &&
+	    XS_UNLIKELY(__atomic_load_n(&s->rs->resigned, __ATOMIC_RELAXED)))
+		holder_claim(s);
 	return s;
 }
 

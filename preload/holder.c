@@ -73,8 +73,8 @@ static int pidfd_open_pid(pid_t pid)
 #endif
 }
 
-/* Under ev_lock: serve @s from this process from now on. */
-static void take_over(struct shim_sock *s)
+/* Under ev_lock: serve @s from this process from now on. 0 or -errno. */
+static int take_over(struct shim_sock *s)
 {
 	struct xs_ctx *ctx;
 	struct xs_listener *l;
@@ -83,7 +83,7 @@ static void take_over(struct shim_sock *s)
 	s->owner = getpid();
 	if (s->kind == SHIM_RING) {
 		if (!s->conn)
-			return;
+			return -ENOTCONN;
 		/* Its context is a parent's copy: not parked for reuse here. */
 		s->conn->reuse = false;
 		xs_conn_alive_notify(s->conn, true);
@@ -91,7 +91,8 @@ static void take_over(struct shim_sock *s)
 		if (rc < 0) {
 			xs_log(XS_LOG_WARN, "ring %s: cannot serve it here: %s", s->conn->id,
 			       strerror(-rc));
-			return;
+			xs_conn_alive_notify(s->conn, false);
+			return rc;
 		}
 		xs_log(XS_LOG_INFO, "ring %s to dom%u: served by this process now",
 		       s->conn->id, s->conn->peer);
@@ -101,7 +102,7 @@ static void take_over(struct shim_sock *s)
 		xs_conn_event(s->conn);
 		sock_sync(s, -1, false, false);
 		sock_note_event(s);
-		return;
+		return 0;
 	}
 	/* A listener: advertise and watch anew, with this process's store. */
 	ctx = shim_ctx();
@@ -111,7 +112,7 @@ static void take_over(struct shim_sock *s)
 		xs_log(XS_LOG_WARN, "port %u: cannot serve ring clients here: %s",
 		       s->lst->port, strerror(-rc));
 		s->owner = 0;
-		return;
+		return rc;
 	}
 	/* The parent's copy (not ours to close) is left as it is. */
 	s->lst = l;
@@ -119,9 +120,10 @@ static void take_over(struct shim_sock *s)
 	if (rc < 0) {
 		xs_log(XS_LOG_WARN, "port %u: cannot serve ring clients here: %s", l->port,
 		       strerror(-rc));
-		return;
+		return rc;
 	}
 	xs_log(XS_LOG_INFO, "port %u: ring clients served by this process now", l->port);
+	return 0;
 }
 
 /*
@@ -268,12 +270,12 @@ void holder_exit_touch(struct shim_sock *s)
 	holder_touch(s);
 }
 
-void holder_forget(struct shim_sock *s)
+/* Under ev_lock: stop watching @s's server. Whether a watch (and the
+ * reference it held, now the caller's to drop) was there. */
+static bool unwatch_server(struct shim_sock *s)
 {
 	struct srv_watch **pp, *w;
 
-	SHIM_ENTER();
-	ev_lock_take();
 	for (pp = &watches; (w = *pp); pp = &w->next) {
 		if (w->s == s) {
 			*pp = w->next;
@@ -282,12 +284,63 @@ void holder_forget(struct shim_sock *s)
 				close(w->pidfd);
 			}
 			free(w);
-			ev_lock_drop();
-			shim_put(s);
-			SHIM_LEAVE();
-			return;
+			return true;
 		}
 	}
+	return false;
+}
+
+void holder_forget(struct shim_sock *s)
+{
+	bool had;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	had = unwatch_server(s);
+	ev_lock_drop();
+	if (had)
+		shim_put(s);
+	SHIM_LEAVE();
+}
+
+void holder_claim(struct shim_sock *s)
+{
+	pid_t was, srv, me;
+	int rc;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	/* Acquire: pairs with the resigning server's release store. */
+	was = __atomic_load_n(&s->rs->resigned, __ATOMIC_ACQUIRE);
+	me = getpid();
+	if (!was || was == me || !s->conn || s->conn->ring.broken ||
+	    __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) != shim_gen)
+		goto unlock;
+	srv = was;
+	if (!__atomic_compare_exchange_n(&s->rs->server, &srv, me, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		/* Stale: another holder claimed it first, or the resigner
+		 * died and a holder that watched it took over. */
+		__atomic_compare_exchange_n(&s->rs->resigned, &was, 0, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+		goto unlock;
+	}
+	__atomic_store_n(&s->rs->resigned, 0, __ATOMIC_RELAXED);
+	rc = take_over(s);
+	if (rc < 0) {
+		/* The resigner serves on: give it back, offered again. */
+		s->owner = was;
+		__atomic_store_n(&s->rs->server, was, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->rs->resigned, was, __ATOMIC_RELEASE);
+		goto unlock;
+	}
+	/* Its pidfd watch: we serve it now. Not the last reference: the
+	 * caller's and the event thread's remain. */
+	if (unwatch_server(s))
+		__atomic_sub_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+	xs_log(XS_LOG_INFO, "ring %s: claimed from process %d, which closed it", s->conn->id,
+	       (int)was);
+unlock:
 	ev_lock_drop();
 	SHIM_LEAVE();
 }

@@ -45,6 +45,15 @@ void holder_leave(struct shim_sock *s);
  * goes wrong is logged.
  */
 void holder_adopt(struct shim_sock *s);
+/*
+ * Ring @s's server closed its last fd of it while this process holds it
+ * (struct shim_rstate's @resigned): serve it from here, so that our
+ * waits are woken directly (direct.c), and stop watching the old server,
+ * which lets go of its copy at its next notification (evloop.c). Called
+ * by shim_get() outside the shim; a no-op if another holder claimed it
+ * first or the claim fails (the old server serves on). Never fails.
+ */
+void holder_claim(struct shim_sock *s);
 /* Process exit: an inherited @s whose server is gone is taken over first,
  * so that the last holder's exit ends the connection in an orderly way. */
 void holder_exit_touch(struct shim_sock *s);

@@ -164,7 +164,9 @@ void sock_ready_free(struct shim_sock *s)
 
 	s->rs = NULL;
 	if (arena_locate(rs, &fd, &off) == 0) {
-		arena_put(rs, rs->maker == getpid() && s->owner == getpid());
+		/* The server lets go last: the connection ended everywhere
+		 * (another process's arena: marked for its maker, arena.c). */
+		arena_put(rs, s->owner == getpid());
 		return;
 	}
 	if (rs->maker == getpid() && s->owner == getpid()) {

@@ -114,6 +114,14 @@ struct shim_rstate {
 	 * holder that watched it takes over by compare-and-swap (holder.c).
 	 */
 	pid_t server;
+	/*
+	 * The server's pid while it serves a ring its application closed
+	 * although other processes still hold it (a parent that forked a
+	 * handler and closed its copy), else 0: any holder that uses the
+	 * ring may claim the serving by compare-and-swap of @server
+	 * (holder_claim()); the resigned server serves until it sees that.
+	 */
+	pid_t resigned;
 	struct shim_rstate *next_free;	/* on the maker's free list */
 };
 
@@ -146,6 +154,7 @@ struct shim_sock {
 	struct shim_rstate *rs;		/* readiness, locks: shared with forked children */
 	pid_t owner;			/* the process that serves it (made it, or
 					 * took it over: holder.c) */
+	bool resigned;			/* served here, closed here, held elsewhere */
 	unsigned int gen;		/* usable in this process when == shim_gen */
 	int family;
 	struct shim_opt opts[16];

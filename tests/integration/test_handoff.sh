@@ -1,0 +1,150 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# A forked handler serves its connection itself (holder.c, holder_claim();
+# docs/protocol.md, "Process model"): the way PostgreSQL's postmaster and
+# inetd work. The parent accepts, forks a child that answers the client,
+# and closes its own copy; from the child's first use of the socket on,
+# the child serves the ring's events (its waits are woken directly) and
+# the parent lets go of its copy.
+#
+# A python server in domain 2 forks a child per connection (the child
+# echoes in a blocking recv(); the parent closes its copy and waits for
+# the child); a python client in domain 1 makes ROUNDS round trips of 64
+# random bytes with a 2 ms gap after each (the child sleeps in each gap),
+# then N short connections of one round trip each.
+#
+# Asserts: every answer equals its request; the parent's event thread
+# (xsock-ev) is woken fewer than ROUNDS/4 times, plus its sweeps', during
+# the long connection (before the claim existed it served the ring: a
+# wake-up per request, ROUNDS or more); the slots of the parent's state
+# arena (arena.c), which the children end, are taken back: the arena's
+# resident memory after the N short connections is within 8 KiB of what
+# it was after the fifth (2 slots of 256 bytes a connection otherwise,
+# 100 KiB for 200), and the parent's fd count is unchanged; the client
+# sees each connection's end; nothing is left (grants, event channels).
+. "$(dirname "$0")/lib.sh"
+need_root_netns
+[ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
+setup_domains 2
+tag_all 2
+export XSOCK_FALLBACK=0
+ROUNDS=500
+N=200
+
+cat >"$WORK/ev.py" <<'PY'
+import os
+def ev_switches():
+    """Context switches of this process's event thread (xsock-ev)."""
+    for t in os.listdir("/proc/self/task"):
+        try:
+            if open("/proc/self/task/%s/comm" % t).read().strip() != "xsock-ev":
+                continue
+            n = 0
+            for line in open("/proc/self/task/%s/status" % t):
+                if "ctxt_switches" in line:
+                    n += int(line.split()[1])
+            return n
+        except OSError:
+            pass
+    return -1
+def arena_kb():
+    """Resident KiB of this process's shared state arenas (memfds)."""
+    kb, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        if line[0] in "0123456789abcdef" and "-" in line.split()[0]:
+            inside = "memfd:xsock-state" in line
+        elif inside and line.startswith("Rss:"):
+            kb += int(line.split()[1])
+    return kb
+PY
+
+cat >"$WORK/srv.py" <<'PY'
+import os, socket, sys, time
+sys.path.insert(0, sys.argv[1])
+from ev import ev_switches, arena_kb
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 7824))
+s.listen(8)
+print("pid", os.getpid(), flush=True)
+n = 0
+while True:
+    c, _ = s.accept()
+    n += 1
+    e0, t0 = ev_switches(), time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        s.close()
+        while True:
+            b = c.recv(64)
+            if not b:
+                break
+            c.sendall(b)
+        c.close()
+        os._exit(0)
+    c.close()
+    os.waitpid(pid, 0)
+    ms = int((time.monotonic() - t0) * 1000)
+    print("conn", n, "ev", ev_switches() - e0, "ms", ms, "fds",
+          len(os.listdir("/proc/self/fd")), "arena_kb", arena_kb(), flush=True)
+PY
+
+cat >"$WORK/cli.py" <<'PY'
+import os, socket, sys, time
+rounds, n, host = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def echo(c, m):
+    c.sendall(m)
+    b = b""
+    while len(b) < len(m):
+        d = c.recv(len(m) - len(b))
+        if not d:
+            raise SystemExit("server closed early")
+        b += d
+    return b == m
+bad = 0
+c = socket.create_connection((host, 7824))
+for i in range(rounds):
+    bad += not echo(c, os.urandom(64))
+    time.sleep(0.002)
+c.shutdown(socket.SHUT_WR)
+eof = c.recv(1) == b""
+c.close()
+for i in range(n):
+    c = socket.create_connection((host, 7824))
+    bad += not echo(c, os.urandom(64))
+    c.shutdown(socket.SHUT_WR)
+    eof = eof and c.recv(1) == b""
+    c.close()
+print("client bad", bad, "eof", eof, flush=True)
+PY
+
+g0=$(count_grants)
+e0=$(count_evtchns)
+shim 2 /usr/bin/python3 "$WORK/srv.py" "$WORK" >"$WORK/srv.out" 2>&1 &
+PIDS+=($!)
+wait_listen 2 7824
+wait_line "$WORK/srv.out" '^pid '
+spid=$(awk '/^pid/ {print $2}' "$WORK/srv.out")
+shim 1 timeout 120 /usr/bin/python3 "$WORK/cli.py" "$ROUNDS" "$N" "$(addr_of 2)" \
+	>"$WORK/cli.out" 2>&1 || fail "client: $(tail -3 "$WORK/cli.out")"
+wait_line "$WORK/srv.out" "^conn $((N + 1)) " 20
+read -r _ _ bad _ eof < <(grep '^client' "$WORK/cli.out")
+read -r _ _ _ ev _ ms _ _ _ _ < <(grep '^conn 1 ' "$WORK/srv.out")
+read -r _ _ _ _ _ _ _ fd5 _ kb5 < <(grep '^conn 6 ' "$WORK/srv.out")
+read -r _ _ _ _ _ _ _ fdn _ kbn < <(grep "^conn $((N + 1)) " "$WORK/srv.out")
+max=$((ROUNDS / 4 + 2 * ms / 20))
+say "$ROUNDS round trips in $ms ms: parent's event thread woken $ev times (bound $max); bad answers $bad, EOF seen $eof"
+say "parent after 5 / $N short connections: fds $fd5 / $fdn, state arena $kb5 / $kbn KiB resident"
+[ "$bad" = 0 ] || fail "$bad answers differ from their requests"
+[ "$eof" = True ] || fail "a connection's end was not seen by the client"
+[ "$ev" -ge 0 ] || fail "no event thread named xsock-ev in the parent"
+[ "$ev" -lt "$max" ] ||
+	fail "the parent's event thread was woken $ev times in $ROUNDS round trips: it still serves the child's ring"
+[ "$fdn" -le $((fd5 + 2)) ] || fail "the parent's fds grew from $fd5 to $fdn over $N connections"
+[ "$kbn" -le $((kb5 + 8)) ] ||
+	fail "the parent's state arena grew from $kb5 to $kbn KiB over $N connections: slots ended by children are not taken back"
+kill "$spid" 2>/dev/null
+sleep 1
+[ "$(count_grants)" = "$g0" ] || fail "grants left: $(count_grants) (before: $g0)"
+[ "$(count_evtchns)" = "$e0" ] || fail "event channels left: $(count_evtchns) (before: $e0)"
+say "PASS"
