@@ -141,9 +141,15 @@ static void served_del(struct shim_sock *s)
  */
 static bool claimed_away(struct shim_sock *s)
 {
-	/* Acquire: pairs with the claimer's compare-and-swap. */
-	return s->resigned && s->rs &&
-	       __atomic_load_n(&s->rs->server, __ATOMIC_ACQUIRE) != getpid();
+	pid_t me = getpid();
+
+	/*
+	 * The claimer swaps itself in as @server, then clears @resigned once
+	 * it serves (or swaps us back in if it backs off). Acquire: pairs
+	 * with its release of @resigned.
+	 */
+	return s->resigned && s->rs && __atomic_load_n(&s->rs->resigned, __ATOMIC_ACQUIRE) != me &&
+	       __atomic_load_n(&s->rs->server, __ATOMIC_ACQUIRE) != me;
 }
 
 /* Under ev_lock: stop watching a ring socket; it is freed after the batch. */

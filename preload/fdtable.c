@@ -180,7 +180,7 @@ struct shim_sock *shim_get(int fd)
 		holder_touch(s);
 	/* Its server closed it: ours to serve (holder.c). */
 	if (s->kind == SHIM_RING && s->rs &&
-	    XS_UNLIKELY(__atomic_load_n(&s->rs->resigned, __ATOMIC_RELAXED)))
+	    XS_UNLIKELY(__atomic_load_n(&s->rs->resigned, __ATOMIC_RELAXED)) && !s->claim_off)
 		holder_claim(s);
 	return s;
 }

@@ -61,6 +61,11 @@ static pid_t *server_of(struct shim_sock *s)
 	return s->kind == SHIM_RING ? &s->rs->server : &s->lsh->server;
 }
 
+static int *watchers_of(struct shim_sock *s)
+{
+	return s->kind == SHIM_RING ? &s->rs->watchers : &s->lsh->watchers;
+}
+
 static int pidfd_open_pid(pid_t pid)
 {
 #ifdef SYS_pidfd_open
@@ -129,6 +134,8 @@ static int take_over(struct shim_sock *s)
 /*
  * Under ev_lock: @s's server is @pid, or was: watch it, or take over if it
  * is gone. Loops while another holder takes over and dies under our feet.
+ * The caller holds one count of the ring's watchers (@w's, or taken by
+ * watch_server()): kept while we watch, given back otherwise.
  */
 static void watch_or_take(struct shim_sock *s, struct srv_watch *w, pid_t pid)
 {
@@ -158,6 +165,7 @@ static void watch_or_take(struct shim_sock *s, struct srv_watch *w, pid_t pid)
 		w = calloc(1, sizeof(*w));
 		if (!w) {
 			close(fd);
+			__atomic_sub_fetch(watchers_of(s), 1, __ATOMIC_SEQ_CST);
 			return;
 		}
 		w->s = s;
@@ -172,6 +180,7 @@ static void watch_or_take(struct shim_sock *s, struct srv_watch *w, pid_t pid)
 		xs_log(XS_LOG_WARN, "cannot watch process %d: %s", (int)pid, strerror(-rc));
 	return;
 drop:
+	__atomic_sub_fetch(watchers_of(s), 1, __ATOMIC_SEQ_CST);
 	if (w) {
 		struct srv_watch **pp;
 
@@ -185,6 +194,19 @@ drop:
 		__atomic_sub_fetch(&w->s->refs, 1, __ATOMIC_RELAXED);
 		free(w);
 	}
+}
+
+/*
+ * Under ev_lock: watch @s's server, or take over if it is gone. Counted
+ * among its watchers before @server is read (sequentially consistent,
+ * both): a holder claiming the ring meanwhile either sees our count and
+ * backs off, or has swapped itself in before our read and is who we
+ * watch (holder_claim()).
+ */
+static void watch_server(struct shim_sock *s)
+{
+	__atomic_add_fetch(watchers_of(s), 1, __ATOMIC_SEQ_CST);
+	watch_or_take(s, NULL, __atomic_load_n(server_of(s), __ATOMIC_SEQ_CST));
 }
 
 void holder_server_gone(struct srv_watch *w)
@@ -226,7 +248,7 @@ void holder_touch(struct shim_sock *s)
 	}
 	rc = ev_start();
 	if (rc == 0 && ((s->kind == SHIM_RING && s->rs) || (s->kind == SHIM_LISTENER && s->lsh)))
-		watch_or_take(s, NULL, __atomic_load_n(server_of(s), __ATOMIC_ACQUIRE));
+		watch_server(s);
 	/* Release: what was done above before another thread's use. */
 	__atomic_store_n(&s->gen, shim_gen, __ATOMIC_RELEASE);
 unlock:
@@ -252,7 +274,7 @@ void holder_adopt(struct shim_sock *s)
 	if (pid == getpid())
 		take_over(s);	/* the image before us served it: so do we */
 	else
-		watch_or_take(s, NULL, pid);
+		watch_server(s);
 unlock:
 	ev_lock_drop();
 	SHIM_LEAVE();
@@ -270,24 +292,34 @@ void holder_exit_touch(struct shim_sock *s)
 	holder_touch(s);
 }
 
+/* Under ev_lock: our watch of @s's server, or NULL. */
+static struct srv_watch **watch_of(struct shim_sock *s)
+{
+	struct srv_watch **pp;
+
+	for (pp = &watches; *pp; pp = &(*pp)->next)
+		if ((*pp)->s == s)
+			return pp;
+	return NULL;
+}
+
 /* Under ev_lock: stop watching @s's server. Whether a watch (and the
  * reference it held, now the caller's to drop) was there. */
 static bool unwatch_server(struct shim_sock *s)
 {
-	struct srv_watch **pp, *w;
+	struct srv_watch **pp = watch_of(s), *w;
 
-	for (pp = &watches; (w = *pp); pp = &w->next) {
-		if (w->s == s) {
-			*pp = w->next;
-			if (w->pidfd >= 0) {
-				ev_unwatch(w->pidfd);
-				close(w->pidfd);
-			}
-			free(w);
-			return true;
-		}
+	if (!pp)
+		return false;
+	w = *pp;
+	*pp = w->next;
+	if (w->pidfd >= 0) {
+		ev_unwatch(w->pidfd);
+		close(w->pidfd);
 	}
-	return false;
+	free(w);
+	__atomic_sub_fetch(watchers_of(s), 1, __ATOMIC_SEQ_CST);
+	return true;
 }
 
 void holder_forget(struct shim_sock *s)
@@ -306,34 +338,42 @@ void holder_forget(struct shim_sock *s)
 void holder_claim(struct shim_sock *s)
 {
 	pid_t was, srv, me;
-	int rc;
+	int others, rc;
 
 	SHIM_ENTER();
 	ev_lock_take();
 	/* Acquire: pairs with the resigning server's release store. */
 	was = __atomic_load_n(&s->rs->resigned, __ATOMIC_ACQUIRE);
 	me = getpid();
-	if (!was || was == me || !s->conn || s->conn->ring.broken ||
+	if (!was || was == me || s->claim_off || !s->conn || s->conn->ring.broken ||
 	    __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) != shim_gen)
 		goto unlock;
 	srv = was;
-	if (!__atomic_compare_exchange_n(&s->rs->server, &srv, me, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE)) {
+	if (!__atomic_compare_exchange_n(&s->rs->server, &srv, me, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST)) {
 		/* Stale: another holder claimed it first, or the resigner
 		 * died and a holder that watched it took over. */
 		__atomic_compare_exchange_n(&s->rs->resigned, &was, 0, false, __ATOMIC_RELAXED,
 					    __ATOMIC_RELAXED);
 		goto unlock;
 	}
-	__atomic_store_n(&s->rs->resigned, 0, __ATOMIC_RELAXED);
-	rc = take_over(s);
+	/*
+	 * Another process watching the old server would not see us die:
+	 * leave the serving where it is (watch_server() counts a watcher
+	 * before it reads @server, so one that read the old pid is counted
+	 * by now). The old server lets go only once @resigned is cleared
+	 * below, so it has not meanwhile.
+	 */
+	others = __atomic_load_n(&s->rs->watchers, __ATOMIC_SEQ_CST) - (watch_of(s) ? 1 : 0);
+	rc = others > 0 ? -EBUSY : take_over(s);
 	if (rc < 0) {
-		/* The resigner serves on: give it back, offered again. */
 		s->owner = was;
 		__atomic_store_n(&s->rs->server, was, __ATOMIC_RELEASE);
-		__atomic_store_n(&s->rs->resigned, was, __ATOMIC_RELEASE);
+		s->claim_off = true;
 		goto unlock;
 	}
+	/* Release: our serving (take_over()) before the old server lets go. */
+	__atomic_store_n(&s->rs->resigned, 0, __ATOMIC_RELEASE);
 	/* Its pidfd watch: we serve it now. Not the last reference: the
 	 * caller's and the event thread's remain. */
 	if (unwatch_server(s))

@@ -122,6 +122,13 @@ struct shim_rstate {
 	 * (holder_claim()); the resigned server serves until it sees that.
 	 */
 	pid_t resigned;
+	/*
+	 * Atomic: how many processes watch @server (holder.c's struct
+	 * srv_watch); counted before a watcher reads @server, so that a
+	 * claimer that then counts another one backs off (that one would
+	 * watch the old server, not the claimer).
+	 */
+	int watchers;
 	struct shim_rstate *next_free;	/* on the maker's free list */
 };
 
@@ -133,6 +140,7 @@ struct shim_rstate {
  */
 struct shim_lshared {
 	pid_t server;
+	int watchers;			/* as struct shim_rstate's */
 };
 
 struct shim_sock {
@@ -155,6 +163,7 @@ struct shim_sock {
 	pid_t owner;			/* the process that serves it (made it, or
 					 * took it over: holder.c) */
 	bool resigned;			/* served here, closed here, held elsewhere */
+	bool claim_off;			/* not claimed here: others watch its server */
 	unsigned int gen;		/* usable in this process when == shim_gen */
 	int family;
 	struct shim_opt opts[16];

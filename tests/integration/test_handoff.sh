@@ -22,6 +22,11 @@
 # it was after the fifth (2 slots of 256 bytes a connection otherwise,
 # 100 KiB for 200), and the parent's fd count is unchanged; the client
 # sees each connection's end; nothing is left (grants, event channels).
+# Last, a connection held by two children, both of which used it: the
+# one that answers must not claim it (the other watches the parent as the
+# ring's server and would not notice the claimer die), so the parent
+# serves on and its event thread is woken at least ROUNDS/4 times in
+# ROUNDS/2 round trips.
 . "$(dirname "$0")/lib.sh"
 need_root_netns
 [ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3"
@@ -72,6 +77,24 @@ while True:
     c, _ = s.accept()
     n += 1
     e0, t0 = ev_switches(), time.monotonic()
+    two = n == int(sys.argv[2])
+    if two:
+        # A second holder that uses the socket and keeps it until the
+        # first child is done (it holds the pipe's write end).
+        rp, wp = os.pipe()
+        rt, wt = os.pipe()
+        pid2 = os.fork()
+        if pid2 == 0:
+            s.close()
+            os.close(wp)
+            c.getpeername()
+            os.write(wt, b"t")
+            os.read(rp, 1)
+            os._exit(0)
+        os.close(rp)
+        os.close(wt)
+        os.read(rt, 1)     # it used the socket (watches its server) first
+        os.close(rt)
     pid = os.fork()
     if pid == 0:
         s.close()
@@ -83,7 +106,11 @@ while True:
         c.close()
         os._exit(0)
     c.close()
+    if two:
+        os.close(wp)
     os.waitpid(pid, 0)
+    if two:
+        os.waitpid(pid2, 0)
     ms = int((time.monotonic() - t0) * 1000)
     print("conn", n, "ev", ev_switches() - e0, "ms", ms, "fds",
           len(os.listdir("/proc/self/fd")), "arena_kb", arena_kb(), flush=True)
@@ -115,23 +142,31 @@ for i in range(n):
     c.shutdown(socket.SHUT_WR)
     eof = eof and c.recv(1) == b""
     c.close()
+c = socket.create_connection((host, 7824))
+for i in range(rounds // 2):
+    bad += not echo(c, os.urandom(64))
+    time.sleep(0.002)
+c.shutdown(socket.SHUT_WR)
+eof = eof and c.recv(1) == b""
+c.close()
 print("client bad", bad, "eof", eof, flush=True)
 PY
 
 g0=$(count_grants)
 e0=$(count_evtchns)
-shim 2 /usr/bin/python3 "$WORK/srv.py" "$WORK" >"$WORK/srv.out" 2>&1 &
+shim 2 /usr/bin/python3 "$WORK/srv.py" "$WORK" $((N + 2)) >"$WORK/srv.out" 2>&1 &
 PIDS+=($!)
 wait_listen 2 7824
 wait_line "$WORK/srv.out" '^pid '
 spid=$(awk '/^pid/ {print $2}' "$WORK/srv.out")
 shim 1 timeout 120 /usr/bin/python3 "$WORK/cli.py" "$ROUNDS" "$N" "$(addr_of 2)" \
 	>"$WORK/cli.out" 2>&1 || fail "client: $(tail -3 "$WORK/cli.out")"
-wait_line "$WORK/srv.out" "^conn $((N + 1)) " 20
+wait_line "$WORK/srv.out" "^conn $((N + 2)) " 20
 read -r _ _ bad _ eof < <(grep '^client' "$WORK/cli.out")
 read -r _ _ _ ev _ ms _ _ _ _ < <(grep '^conn 1 ' "$WORK/srv.out")
 read -r _ _ _ _ _ _ _ fd5 _ kb5 < <(grep '^conn 6 ' "$WORK/srv.out")
 read -r _ _ _ _ _ _ _ fdn _ kbn < <(grep "^conn $((N + 1)) " "$WORK/srv.out")
+read -r _ _ _ ev2 _ < <(grep "^conn $((N + 2)) " "$WORK/srv.out")
 max=$((ROUNDS / 4 + 2 * ms / 20))
 say "$ROUNDS round trips in $ms ms: parent's event thread woken $ev times (bound $max); bad answers $bad, EOF seen $eof"
 say "parent after 5 / $N short connections: fds $fd5 / $fdn, state arena $kb5 / $kbn KiB resident"
@@ -140,6 +175,9 @@ say "parent after 5 / $N short connections: fds $fd5 / $fdn, state arena $kb5 / 
 [ "$ev" -ge 0 ] || fail "no event thread named xsock-ev in the parent"
 [ "$ev" -lt "$max" ] ||
 	fail "the parent's event thread was woken $ev times in $ROUNDS round trips: it still serves the child's ring"
+say "$((ROUNDS / 2)) round trips with a second child holding the socket: parent's event thread woken $ev2 times"
+[ "$ev2" -ge $((ROUNDS / 4)) ] ||
+	fail "a child claimed the ring while another child watched the parent as its server"
 [ "$fdn" -le $((fd5 + 2)) ] || fail "the parent's fds grew from $fd5 to $fdn over $N connections"
 [ "$kbn" -le $((kb5 + 8)) ] ||
 	fail "the parent's state arena grew from $kb5 to $kbn KiB over $N connections: slots ended by children are not taken back"
