@@ -345,9 +345,19 @@ void holder_claim(struct shim_sock *s)
 	/* Acquire: pairs with the resigning server's release store. */
 	was = __atomic_load_n(&s->rs->resigned, __ATOMIC_ACQUIRE);
 	me = getpid();
+	/*
+	 * Not while the connection is an offer its client has not attached
+	 * to yet (a non-blocking accept() just before the fork): the old
+	 * server settles it, with the client's life page that only it has
+	 * mapped; our copy is never told, so such a ring stays where it is.
+	 */
 	if (!was || was == me || s->claim_off || !s->conn || s->conn->ring.broken ||
 	    __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) != shim_gen)
 		goto unlock;
+	if (xs_conn_offered(s->conn)) {
+		s->claim_off = true;
+		goto unlock;
+	}
 	srv = was;
 	if (!__atomic_compare_exchange_n(&s->rs->server, &srv, me, false, __ATOMIC_SEQ_CST,
 					 __ATOMIC_SEQ_CST)) {
