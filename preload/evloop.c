@@ -135,29 +135,12 @@ static void served_del(struct shim_sock *s)
 	s->ring_prev = s->ring_next = NULL;
 }
 
-/*
- * Under ev_lock: ring @s, which we resigned (evloop_close_end()), has been
- * claimed by another holder (holder_claim()): we no longer serve it.
- */
-static bool claimed_away(struct shim_sock *s)
-{
-	pid_t me = getpid();
-
-	/*
-	 * The claimer swaps itself in as @server, then clears @resigned once
-	 * it serves (or swaps us back in if it backs off). Acquire: pairs
-	 * with its release of @resigned.
-	 */
-	return s->resigned && s->rs && __atomic_load_n(&s->rs->resigned, __ATOMIC_ACQUIRE) != me &&
-	       __atomic_load_n(&s->rs->server, __ATOMIC_ACQUIRE) != me;
-}
-
 /* Under ev_lock: stop watching a ring socket; it is freed after the batch. */
 static void sock_retire(struct shim_sock *s)
 {
 	if (s->dead)
 		return;
-	if (claimed_away(s)) {
+	if (holder_claimed_away(s)) {
 		/*
 		 * Not ours to end: let go of our copy only (shim_ring_free()),
 		 * and first disarm our mapping's "alive" notification, whose
@@ -376,18 +359,9 @@ void evloop_close_end(struct shim_sock *s, bool hung_up)
 	if (!hung_up || shim_refs(s) != 2) {
 		/* Another process holds the connection: watch end B again. */
 		watch_b(s);
-		if (hung_up || shim_refs(s) != 2 || s->resigned || !s->rs || !s->conn)
-			goto unlock;
-		/*
-		 * Held in another process only (a handler forked, or exec'd,
-		 * after accept(), whose parent closed its copy): offer the
-		 * serving to whichever holder uses the ring next, so that its
-		 * waits are woken directly, not through us (holder_claim()).
-		 * We serve on until one claims it.
-		 */
-		s->resigned = true;
-		/* Release: what we did to the ring before a claimer serves it. */
-		__atomic_store_n(&s->rs->resigned, getpid(), __ATOMIC_RELEASE);
+		/* Held in another process only: offer it the serving. */
+		if (!hung_up && shim_refs(s) == 2)
+			holder_resign(s);
 		goto unlock;
 	}
 	retire_here(s);
@@ -519,7 +493,7 @@ static void *evloop_main(void *arg)
 						  NULL);
 				/* Claimed by the holder that serves it now: its
 				 * first notification since tells us. */
-				if (claimed_away(s))
+				if (holder_claimed_away(s))
 					sock_retire(s);
 			} else {
 				s->ev_due = true;	/* its store watch fired */

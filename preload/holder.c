@@ -23,6 +23,11 @@
  *    the server's mapping carries side B's "alive" notification; a server
  *    that exits while others hold the connection disarms it first
  *    (holder_leave()) and the taker arms its own.
+ *  - a server that closes its last fd of a ring others hold (a handler
+ *    forked after accept()) resigns; the first holder to use the ring next
+ *    claims the serving (holder_claim()), so that the handler's waits are
+ *    woken directly, and the old server lets go of its copy
+ *    (docs/protocol.md, "Handing the serving to a handler").
  * The first use of an inherited socket in a child is the first shim_get()
  * of its fd outside the shim (struct shim_sock's @gen differs from
  * shim_gen): a child that never uses it costs nothing.
@@ -333,6 +338,31 @@ void holder_forget(struct shim_sock *s)
 	if (had)
 		shim_put(s);
 	SHIM_LEAVE();
+}
+
+void holder_resign(struct shim_sock *s)
+{
+	if (s->kind != SHIM_RING || s->resigned || !s->rs || !s->conn)
+		return;
+	s->resigned = true;
+	/* Release: what we did to the ring before a claimer serves it. */
+	__atomic_store_n(&s->rs->resigned, getpid(), __ATOMIC_RELEASE);
+}
+
+bool holder_claimed_away(const struct shim_sock *s)
+{
+	pid_t me;
+
+	if (!s->resigned || !s->rs)
+		return false;
+	/*
+	 * The claimer swaps itself in as @server, then clears @resigned once
+	 * it serves (or swaps us back in if it backs off). Acquire: pairs
+	 * with its release of @resigned.
+	 */
+	me = getpid();
+	return __atomic_load_n(&s->rs->resigned, __ATOMIC_ACQUIRE) != me &&
+	       __atomic_load_n(&s->rs->server, __ATOMIC_ACQUIRE) != me;
 }
 
 void holder_claim(struct shim_sock *s)

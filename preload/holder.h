@@ -46,6 +46,16 @@ void holder_leave(struct shim_sock *s);
  */
 void holder_adopt(struct shim_sock *s);
 /*
+ * Under ev_lock, in the server: the application closed its last fd of ring
+ * @s here while another process holds it (a handler forked after
+ * accept()): offer the serving to whichever holder uses the ring next
+ * (holder_claim()); we serve on until one does.
+ */
+void holder_resign(struct shim_sock *s);
+/* Under ev_lock, in the server: was @s, which we resigned, claimed by
+ * another holder? Then it is no longer ours to serve or to end. */
+bool holder_claimed_away(const struct shim_sock *s);
+/*
  * Ring @s's server closed its last fd of it while this process holds it
  * (struct shim_rstate's @resigned): serve it from here, so that our
  * waits are woken directly (direct.c), and stop watching the old server,
