@@ -28,23 +28,8 @@ tag_all 2
 export XSOCK_FALLBACK=0
 ROUNDS=1000
 
-cat >"$WORK/ev.py" <<'PY'
-import os
-def ev_switches():
-    """Context switches of this process's event thread (xsock-ev)."""
-    for t in os.listdir("/proc/self/task"):
-        try:
-            if open("/proc/self/task/%s/comm" % t).read().strip() != "xsock-ev":
-                continue
-            n = 0
-            for line in open("/proc/self/task/%s/status" % t):
-                if "ctxt_switches" in line:
-                    n += int(line.split()[1])
-            return n
-        except OSError:
-            pass
-    return -1
-PY
+# ev_switches(), arena_kb()
+cp "$(dirname "$0")/evthread.py" "$WORK/ev.py"
 
 cat >"$WORK/srv.py" <<'PY'
 import os, signal, socket, sys

@@ -36,32 +36,8 @@ export XSOCK_FALLBACK=0
 ROUNDS=500
 N=200
 
-cat >"$WORK/ev.py" <<'PY'
-import os
-def ev_switches():
-    """Context switches of this process's event thread (xsock-ev)."""
-    for t in os.listdir("/proc/self/task"):
-        try:
-            if open("/proc/self/task/%s/comm" % t).read().strip() != "xsock-ev":
-                continue
-            n = 0
-            for line in open("/proc/self/task/%s/status" % t):
-                if "ctxt_switches" in line:
-                    n += int(line.split()[1])
-            return n
-        except OSError:
-            pass
-    return -1
-def arena_kb():
-    """Resident KiB of this process's shared state arenas (memfds)."""
-    kb, inside = 0, False
-    for line in open("/proc/self/smaps"):
-        if line[0] in "0123456789abcdef" and "-" in line.split()[0]:
-            inside = "memfd:xsock-state" in line
-        elif inside and line.startswith("Rss:"):
-            kb += int(line.split()[1])
-    return kb
-PY
+# ev_switches(), arena_kb()
+cp "$(dirname "$0")/evthread.py" "$WORK/ev.py"
 
 cat >"$WORK/srv.py" <<'PY'
 import os, socket, sys, time
