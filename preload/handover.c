@@ -40,6 +40,7 @@
 #include "preload/fdtable.h"
 #include "preload/handover.h"
 #include "preload/handover_rec.h"
+#include "preload/holder.h"
 #include "preload/libc.h"
 #include "preload/shim.h"
 
@@ -65,6 +66,9 @@ static int rec_fd = -1;
  * if it fails (a reference held on each). */
 static struct shim_sock *disarmed[HO_MAX_SOCKS];
 static int ndisarmed;
+/* Rings whose server this image stopped watching for the exec (holder.h). */
+static struct shim_sock *unwatched[HO_MAX_SOCKS];
+static int nunwatched;
 
 static void fd_inherit(int fd)
 {
@@ -320,7 +324,7 @@ int handover_begin(bool follows, bool spawn)
 	int i, n, rc;
 
 	shim_lock(&ho_lock);
-	ncleared = nhidden = ndisarmed = 0;
+	ncleared = nhidden = ndisarmed = nunwatched = 0;
 	rec_fd = -1;
 	if (shim_guard)
 		return -1;	/* the shim's own exec: nothing of the program's */
@@ -328,6 +332,10 @@ int handover_begin(bool follows, bool spawn)
 	n = collect(follows && spawn);
 	for (i = 0; i < n; i++) {
 		struct ho_group *g = &groups[i];
+
+		/* Our watch of its server ends with this image. */
+		if (!spawn && nunwatched < HO_MAX_SOCKS && holder_exec_unwatch(g->s))
+			unwatched[nunwatched++] = g->s;
 
 		rc = follows ? ring_entry(g, &r, refs) : -EPERM;
 		if (rc == 0)
@@ -378,6 +386,9 @@ void handover_end(void)
 		shim_put(disarmed[i]);
 	}
 	ndisarmed = 0;
+	for (i = 0; i < nunwatched; i++)
+		holder_exec_rewatch(unwatched[i]);
+	nunwatched = 0;
 	arena_set_cloexec(true);
 	if (rec_fd >= 0)
 		shim_real.close(rec_fd);

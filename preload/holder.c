@@ -340,6 +340,29 @@ void holder_forget(struct shim_sock *s)
 	SHIM_LEAVE();
 }
 
+bool holder_exec_unwatch(struct shim_sock *s)
+{
+	bool had;
+
+	SHIM_ENTER();
+	ev_lock_take();
+	had = unwatch_server(s);
+	ev_lock_drop();
+	SHIM_LEAVE();
+	return had;
+}
+
+void holder_exec_rewatch(struct shim_sock *s)
+{
+	SHIM_ENTER();
+	ev_lock_take();
+	if (ev_start() == 0)
+		watch_server(s);
+	ev_lock_drop();
+	SHIM_LEAVE();
+	shim_put(s);	/* the reference holder_exec_unwatch() handed over */
+}
+
 void holder_resign(struct shim_sock *s)
 {
 	if (s->kind != SHIM_RING || s->resigned || !s->rs || !s->conn)
