@@ -334,7 +334,7 @@ int handover_begin(bool follows, bool spawn)
 		struct ho_group *g = &groups[i];
 
 		/* Our watch of its server ends with this image. */
-		if (!spawn && nunwatched < HO_MAX_SOCKS && holder_exec_unwatch(g->s))
+		if (!spawn && nunwatched < HO_MAX_SOCKS && holder_unwatch(g->s))
 			unwatched[nunwatched++] = g->s;
 
 		rc = follows ? ring_entry(g, &r, refs) : -EPERM;
@@ -387,7 +387,7 @@ void handover_end(void)
 	}
 	ndisarmed = 0;
 	for (i = 0; i < nunwatched; i++)
-		holder_exec_rewatch(unwatched[i]);
+		holder_rewatch(unwatched[i]);
 	nunwatched = 0;
 	arena_set_cloexec(true);
 	if (rec_fd >= 0)

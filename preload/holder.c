@@ -327,20 +327,7 @@ static bool unwatch_server(struct shim_sock *s)
 	return true;
 }
 
-void holder_forget(struct shim_sock *s)
-{
-	bool had;
-
-	SHIM_ENTER();
-	ev_lock_take();
-	had = unwatch_server(s);
-	ev_lock_drop();
-	if (had)
-		shim_put(s);
-	SHIM_LEAVE();
-}
-
-bool holder_exec_unwatch(struct shim_sock *s)
+bool holder_unwatch(struct shim_sock *s)
 {
 	bool had;
 
@@ -352,7 +339,13 @@ bool holder_exec_unwatch(struct shim_sock *s)
 	return had;
 }
 
-void holder_exec_rewatch(struct shim_sock *s)
+void holder_forget(struct shim_sock *s)
+{
+	if (holder_unwatch(s))
+		shim_put(s);	/* the watch's reference */
+}
+
+void holder_rewatch(struct shim_sock *s)
 {
 	SHIM_ENTER();
 	ev_lock_take();
@@ -360,7 +353,7 @@ void holder_exec_rewatch(struct shim_sock *s)
 		watch_server(s);
 	ev_lock_drop();
 	SHIM_LEAVE();
-	shim_put(s);	/* the reference holder_exec_unwatch() handed over */
+	shim_put(s);	/* the reference holder_unwatch() handed over */
 }
 
 void holder_resign(struct shim_sock *s)
@@ -398,15 +391,15 @@ void holder_claim(struct shim_sock *s)
 	/* Acquire: pairs with the resigning server's release store. */
 	was = __atomic_load_n(&s->rs->resigned, __ATOMIC_ACQUIRE);
 	me = getpid();
+	if (!was || was == me || s->claim_off || !s->conn || s->conn->ring.broken ||
+	    __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) != shim_gen)
+		goto unlock;
 	/*
 	 * Not while the connection is an offer its client has not attached
 	 * to yet (a non-blocking accept() just before the fork): the old
 	 * server settles it, with the client's life page that only it has
 	 * mapped; our copy is never told, so such a ring stays where it is.
 	 */
-	if (!was || was == me || s->claim_off || !s->conn || s->conn->ring.broken ||
-	    __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) != shim_gen)
-		goto unlock;
 	if (xs_conn_offered(s->conn)) {
 		s->claim_off = true;
 		goto unlock;

@@ -65,15 +65,16 @@ bool holder_claimed_away(const struct shim_sock *s);
  */
 void holder_claim(struct shim_sock *s);
 /*
- * exec() of this image, with ring @s handed over (handover.c): stop
- * watching its server now and give back our count of its watchers, so
- * that the new image, which counts itself, is not counted twice (a count
- * too high only forbids claims: holder_claim()). True if we watched it:
- * the watch's reference is then the caller's, for holder_exec_rewatch()
- * if the exec fails, which watches the server again and drops it.
+ * Stop watching @s's server and give back our count of its watchers.
+ * True if we watched it: the watch's reference is then the caller's.
+ * exec() of this image (handover.c) does this for the rings it hands
+ * over, so that the new image, which counts itself, is not counted twice
+ * (a count too high only forbids claims: holder_claim()); if the exec
+ * fails, holder_rewatch() watches the server again and drops that
+ * reference. Under no lock of the shim's.
  */
-bool holder_exec_unwatch(struct shim_sock *s);
-void holder_exec_rewatch(struct shim_sock *s);
+bool holder_unwatch(struct shim_sock *s);
+void holder_rewatch(struct shim_sock *s);
 /* Process exit: an inherited @s whose server is gone is taken over first,
  * so that the last holder's exit ends the connection in an orderly way. */
 void holder_exit_touch(struct shim_sock *s);

@@ -3,15 +3,17 @@
 import os
 
 
-def ev_switches():
-    """Context switches of this process's event thread (xsock-ev), -1 if none."""
+def ev_switches(voluntary=False):
+    """Context switches of this process's event thread (xsock-ev), -1 if
+    none; with voluntary, only the times it went to sleep and was woken."""
+    key = "voluntary_ctxt_switches:" if voluntary else "ctxt_switches"
     for t in os.listdir("/proc/self/task"):
         try:
             if open("/proc/self/task/%s/comm" % t).read().strip() != "xsock-ev":
                 continue
             n = 0
             for line in open("/proc/self/task/%s/status" % t):
-                if "ctxt_switches" in line:
+                if line.startswith(key) if voluntary else key in line:
                     n += int(line.split()[1])
             return n
         except OSError:
