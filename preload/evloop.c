@@ -491,10 +491,19 @@ static void *evloop_main(void *arg)
 				if (__atomic_load_n(&s->conn->ring.peer_gone, __ATOMIC_RELAXED))
 					epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev),
 						  NULL);
-				/* Claimed by the holder that serves it now: its
-				 * first notification since tells us. */
-				if (holder_claimed_away(s))
-					sock_retire(s);
+				/*
+				 * Claimed by the holder that serves it now: its
+				 * first notification since tells us. Stop serving
+				 * it, but keep our hold (end B, our copy) until the
+				 * connection ends everywhere (end B hangs up): a
+				 * claimer that dies without closing it leaves us the
+				 * last holder, whose letting go ends side A's shares.
+				 */
+				if (holder_claimed_away(s)) {
+					epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev),
+						  NULL);
+					holder_leave(s);
+				}
 			} else {
 				s->ev_due = true;	/* its store watch fired */
 			}
