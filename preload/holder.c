@@ -26,8 +26,9 @@
  *  - a server that closes its last fd of a ring others hold (a handler
  *    forked after accept()) resigns; the first holder to use the ring next
  *    claims the serving (holder_claim()), so that the handler's waits are
- *    woken directly, and the old server lets go of its copy
- *    (docs/protocol.md, "Handing the serving to a handler").
+ *    woken directly; the old server stops serving it and lets go of its
+ *    copy when the connection ends (docs/protocol.md, "Handing the
+ *    serving to a handler").
  * The first use of an inherited socket in a child is the first shim_get()
  * of its fd outside the shim (struct shim_sock's @gen differs from
  * shim_gen): a child that never uses it costs nothing.

@@ -59,7 +59,7 @@ bool holder_claimed_away(const struct shim_sock *s);
  * Ring @s's server closed its last fd of it while this process holds it
  * (struct shim_rstate's @resigned): serve it from here, so that our
  * waits are woken directly (direct.c), and stop watching the old server,
- * which lets go of its copy at its next notification (evloop.c). Called
+ * which stops serving it at its next notification (evloop.c). Called
  * by shim_get() outside the shim; a no-op if another holder claimed it
  * first or the claim fails (the old server serves on). Never fails.
  */
