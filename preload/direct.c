@@ -34,6 +34,7 @@
 
 #include "common/env.h"
 #include "conn/conn.h"
+#include "preload/chgroup.h"
 #include "preload/direct.h"
 #include "preload/evloop.h"
 #include "preload/libc.h"
@@ -141,8 +142,14 @@ static void wsocks_sleep_cancelled(void *arg)
 {
 	struct wsleep *ws = arg;
 
-	wsocks_sleep_end(ws->w, ws->n, false);
-	wsocks_direct_end(ws->w, ws->n, NULL);
+	if (!ws->uncounted) {
+		wsocks_sleep_end(ws->w, ws->n, false);
+		wsocks_direct_end(ws->w, ws->n, NULL);
+	}
+	if (ws->grp) {
+		chgroup_sleep_end(ws->grp, false);
+		chgroup_unpin(ws->grp);
+	}
 	/* The references: wsocks_put() would have dropped them. */
 	if (ws->refs)
 		wsocks_put(ws->w, ws->n, ws->local);

@@ -43,6 +43,8 @@ struct wsleep {
 	struct wsock *local;	/* as wsocks_put() takes it */
 	void *buf;		/* freed too (NULL: none) */
 	bool refs;		/* the references to @w's sockets are the wait's */
+	bool uncounted;		/* no wsocks_sleep_begin(), no direct channels */
+	struct chgroup *grp;	/* slept on (chgroup_sleep_begin()), pinned */
 };
 /*
  * The sleep itself, with that handler pushed: the real ppoll() or

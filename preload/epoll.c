@@ -22,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/compiler.h"
+#include "preload/chgroup.h"
 #include "preload/defer.h"
 #include "preload/direct.h"
 #include "preload/epoll.h"
@@ -41,6 +42,8 @@ struct ep_ent {
 struct ep_set {
 	int n, cap;
 	struct ep_ent *e;
+	struct chgroup *grp;	/* its rings' channel group (chgroup.c), or NULL */
+	bool no_grp;		/* none could be had: do not try again */
 };
 
 /* Taken with shim_lock() (defer.h): a close() from a signal handler must
@@ -68,7 +71,13 @@ static void ep_parent_after_fork(void)
 
 static void ep_child_after_fork(void)
 {
+	int i;
+
 	shim_lock_child(&ep_lock);
+	/* The groups were the parent's (chgroup_after_fork()). */
+	for (i = 0; i < ep_tab_size; i++)
+		if (ep_tab[i])
+			ep_tab[i]->grp = NULL;
 }
 
 __attribute__((constructor)) static void epoll_constructor(void)
@@ -215,6 +224,8 @@ static void ep_forget(int fd, bool as_set, bool as_ring, struct shim_sock *only)
 	if (gone) {
 		for (i = 0; i < gone->n; i++)
 			shim_put(gone->e[i].s);
+		if (gone->grp)
+			chgroup_orphan(gone->grp);
 		free(gone->e);
 		free(gone);
 	}
@@ -262,6 +273,8 @@ static int ep_rings(int epfd, struct wsock *local, int nlocal, struct wsock **ou
 		return 0;
 	}
 	n = set->n;
+	if (set->grp)
+		chgroup_look(set->grp);
 	if (n > nlocal) {
 		w = malloc(sizeof(*w) * (size_t)n);
 		if (!w) {
@@ -294,6 +307,84 @@ static int ep_rings(int epfd, struct wsock *local, int nlocal, struct wsock **ou
 	return n;
 }
 
+/*
+ * The channel group of set @epfd (made on first use), pinned; NULL if
+ * there is none to be had.
+ */
+static struct chgroup *ep_group(int epfd)
+{
+	struct chgroup *g = NULL, *made;
+	struct ep_set *set;
+
+	shim_lock(&ep_lock);
+	set = ep_set_of(epfd, false);
+	if (set && set->grp)
+		chgroup_pin(g = set->grp);
+	shim_unlock(&ep_lock);
+	if (g || !set || set->no_grp)
+		return g;
+	made = chgroup_new();	/* not under ep_lock, a leaf lock */
+	shim_lock(&ep_lock);
+	set = ep_set_of(epfd, false);
+	if (set && !set->grp) {
+		set->grp = made;
+		set->no_grp = !made;
+		made = NULL;
+	}
+	if (set && set->grp)
+		chgroup_pin(g = set->grp);
+	shim_unlock(&ep_lock);
+	if (made)
+		chgroup_orphan(made);	/* another thread's came first */
+	return g;
+}
+
+/*
+ * Sleep on set @epfd and its rings' channel group @g (direct wake-ups,
+ * chgroup.c) until @deadline: what epoll_pwait() would return, or -1 and
+ * errno.
+ */
+static int ep_group_sleep(int epfd, struct chgroup *g, struct wsock *w, int n,
+			  struct wsock *local, struct epoll_event *evs, int max,
+			  int64_t deadline, const sigset_t *mask)
+{
+	for (;;) {
+		struct wsleep ws = { .w = w, .n = n, .local = local, .refs = true,
+				     .uncounted = true, .grp = g };
+		int left = left_ms(deadline);
+		struct timespec ts = ms_to_ts(left >= 0 ? left : 0);
+		struct pollfd pf[2] = { { .fd = epfd, .events = POLLIN } };
+		int rc;
+
+		pf[1].fd = chgroup_sleep_begin(g, w, n);
+		pf[1].events = POLLIN;
+		rc = wsleep_ppoll(&ws, pf, 2, left >= 0 ? &ts : NULL, mask);
+		/*
+		 * Awake, and looking at the rings again at every call until
+		 * the next sleep: the peers need not notify meanwhile (the
+		 * sweep leaves the set's rings alone while calls keep
+		 * looking: chgroup_looked()). Before the group goes back to
+		 * the event thread, so that what came while the rings were
+		 * being told is served here, not there.
+		 */
+		if (rc > 0)
+			wsocks_unpassive_rd(w, n);
+		/* Tokens in A for what the group's notifications were about. */
+		chgroup_sleep_end(g, rc > 0);
+		if (rc < 0) {
+			errno = -rc;
+			return -1;
+		}
+		if (rc > 0) {
+			rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
+			if (rc != 0)
+				return rc;
+		}
+		if (left_ms(deadline) == 0)
+			return 0;
+	}
+}
+
 static void wsocks_sync(struct wsock *w, int n)
 {
 	int i;
@@ -311,6 +402,7 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		    const sigset_t *mask)
 {
 	struct wsock local[16], *w;
+	struct chgroup *g;
 	int64_t deadline, spin_end;
 	uint64_t slept_at;
 	int n, rc;
@@ -322,19 +414,39 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 	if (n > EP_SPIN_MAX) {
 		/*
 		 * A big set (a server with many clients): spinning over every
-		 * ring, and asking for and then dropping notifications on each
-		 * around every sleep, would cost more than the notifications.
-		 * Its rings ask passively instead (kept on; a ring reading
-		 * data turns it off, and it is turned back on here), so that
-		 * the event thread keeps end A's tokens right and the kernel
-		 * does the rest.
+		 * ring, and counting a sleeper on each around every sleep,
+		 * would cost more than the notifications. So look once: A's
+		 * tokens brought up to date from the rings (a load or two per
+		 * ring, a system call only for a ring whose state changed),
+		 * and the kernel's word without waiting. Only when that finds
+		 * nothing and the call is to wait are the rings that were
+		 * read since asked for notifications again (passively: a read
+		 * turns it off), so that the event thread keeps A's tokens
+		 * right while we sleep in the kernel. A program busy enough to
+		 * find something at every call (redis-benchmark -c 1000 and
+		 * its server) thus costs its peers no kicks and its own event
+		 * thread no wake-ups; asking before the sleep re-syncs each
+		 * ring under its lock, so data that came after the look shows
+		 * on A before the kernel is asked.
 		 */
 		int i;
 
+		wsocks_sync(w, n);
+		rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
+		if (rc != 0 || timeout == 0)
+			goto out;
 		for (i = 0; i < n; i++)
 			if (w[i].rd && !__atomic_load_n(&w[i].s->rs->passive_rd, __ATOMIC_RELAXED))
 				sock_passive(w[i].s, w[i].fd, true, true);
-		rc = shim_real.epoll_pwait(epfd, evs, max, timeout, mask);
+		/* The notifications wake this thread, not the event thread. */
+		g = ep_group(epfd);
+		if (g) {
+			rc = ep_group_sleep(epfd, g, w, n, local, evs, max, deadline_of(timeout),
+					    mask);
+			chgroup_unpin(g);
+		} else {
+			rc = shim_real.epoll_pwait(epfd, evs, max, timeout, mask);
+		}
 		goto out;
 	}
 	deadline = deadline_of(timeout);
@@ -364,7 +476,7 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		 * so sleep on the kernel's word in any case.
 		 */
 		struct pollfd pf[1 + DIRECT_MAX];
-		struct wsleep ws = { w, n, local, NULL, true };
+		struct wsleep ws = { .w = w, .n = n, .local = local, .refs = true };
 		int k = wsocks_direct_begin(w, n, pf + 1);
 
 		wsocks_sleep_begin(w, n);

@@ -22,6 +22,7 @@
 #include "common/env.h"
 #include "common/fd.h"
 #include "preload/arena.h"
+#include "preload/chgroup.h"
 #include "preload/defer.h"
 #include "preload/domwatch.h"
 #include "preload/doorbell.h"
@@ -93,11 +94,22 @@ int ev_unwatch(int fd)
 
 void ev_channel_arm(struct shim_sock *s, int fd, bool on)
 {
-	/* With no events, epoll still reports hang-up (a peer gone). */
-	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.ptr = s };
+	/*
+	 * With no events, epoll still reports hang-up (a peer gone). A
+	 * channel in a group (chgroup.c) is watched here for that only.
+	 */
+	struct epoll_event ev = {
+		.events = on && !__atomic_load_n(&s->grp, __ATOMIC_RELAXED) ? EPOLLIN : 0,
+		.data.ptr = s,
+	};
 
 	/* ENOENT: retired meanwhile (the fd stays open while we hold @s). */
 	(void)epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+void ev_modify(int fd, struct epoll_event *ev)
+{
+	(void)epoll_ctl(epfd, EPOLL_CTL_MOD, fd, ev);
 }
 
 /* ---- ring sockets and fork ------------------------------------------------------------- */
@@ -153,6 +165,7 @@ static void sock_retire(struct shim_sock *s)
 	served_del(s);
 	__atomic_store_n(&s->direct_ok, 0, __ATOMIC_RELAXED);
 	domwatch_unref(s->conn);
+	chgroup_leave(s);
 	epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev), NULL);
 	epoll_ctl(epfd, EPOLL_CTL_DEL, s->bfd, NULL);
 	s->dead = true;
@@ -211,6 +224,7 @@ static void unwatch_inherited(struct shim_sock *s)
 	s->dead = false;
 	s->direct_ok = 0;
 	s->direct = 0;		/* the parent's sleepers */
+	s->grp = NULL;		/* the parent's group */
 	s->ring_prev = s->ring_next = NULL;
 	__atomic_sub_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 }
@@ -225,6 +239,7 @@ static void child_after_fork(void)
 	 */
 	shim_gen++;
 	shim_for_each_sock_child(unwatch_inherited);
+	chgroup_after_fork();
 	holder_after_fork();
 	domwatch_after_fork();
 	arena_after_fork();
@@ -276,6 +291,25 @@ void evloop_want_sweep(void)
 	ev_lock_drop();
 }
 
+static int64_t sweep_since;	/* event thread: the sweep's look-back (ms) */
+static int sweep_skipped;
+
+/*
+ * A ring of a big epoll set that a wait looked at during the last period
+ * is left alone (chgroup_looked()): the wait brings its tokens up to date
+ * at every call and asks for notifications before it sleeps, and arming
+ * it here would make its peer notify for each message of a busy server.
+ * It is looked at again next period: once nobody looks, it is armed.
+ */
+static void sweep_one(struct shim_sock *s)
+{
+	if (chgroup_looked(s, sweep_since)) {
+		sweep_skipped++;
+		return;
+	}
+	sock_sweep(s);
+}
+
 /* Event thread, under ev_lock: the sweep's deadline, -1 for none. */
 static int64_t sweep_run(int64_t now)
 {
@@ -289,7 +323,14 @@ static int64_t sweep_run(int64_t now)
 		return sweep_at;
 	sweep_at = -1;
 	__atomic_store_n(&sweep_wanted, 0, __ATOMIC_RELEASE);
-	shim_for_each_ring(sock_sweep);
+	sweep_since = now - sweep_ms();
+	sweep_skipped = 0;
+	shim_for_each_ring(sweep_one);
+	if (sweep_skipped) {
+		__atomic_store_n(&sweep_wanted, 1, __ATOMIC_RELAXED);
+		sweep_at = now + sweep_ms();
+		return sweep_at;
+	}
 	return -1;
 }
 
@@ -416,6 +457,36 @@ static void free_zombies(void)
 	}
 }
 
+void ev_ring_event(struct shim_sock *s)
+{
+	if (s->dead)
+		return;
+	xs_conn_event(s->conn);
+	sock_sync(s, -1, false, false);
+	/* For a wait that sleeps on the next one (io.c). */
+	sock_note_event(s);
+	/*
+	 * A channel whose peer is gone polls hang-up forever: stop watching
+	 * it, or we would spin. The ring's state is final and A reflects it.
+	 */
+	if (__atomic_load_n(&s->conn->ring.peer_gone, __ATOMIC_RELAXED)) {
+		chgroup_leave(s);
+		epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev), NULL);
+	}
+	/*
+	 * Claimed by the holder that serves it now: its first notification
+	 * since tells us. Stop serving it, but keep our hold (end B, our
+	 * copy) until the connection ends everywhere (end B hangs up): a
+	 * claimer that dies without closing it leaves us the last holder,
+	 * whose letting go ends side A's shares.
+	 */
+	if (holder_claimed_away(s)) {
+		chgroup_leave(s);
+		epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev), NULL);
+		holder_leave(s);
+	}
+}
+
 static void *evloop_main(void *arg)
 {
 	struct epoll_event evs[64];
@@ -455,6 +526,12 @@ static void *evloop_main(void *arg)
 				domwatch_event(domain_dead);
 				continue;
 			}
+			/* Before the other tags: it has all their bits. */
+			if (GRP_TAGGED(s)) {
+				chgroup_event((struct chgroup *)((uintptr_t)s &
+								 ~(uintptr_t)GRP_TAG));
+				continue;
+			}
 			if ((uintptr_t)s & SRV_TAG) {
 				holder_server_gone((struct srv_watch *)((uintptr_t)s &
 									~(uintptr_t)SRV_TAG));
@@ -476,37 +553,10 @@ static void *evloop_main(void *arg)
 				sock_retire(s);
 				continue;
 			}
-			if (s->dead)
-				continue;
-			if (s->kind == SHIM_RING) {
-				xs_conn_event(s->conn);
-				sock_sync(s, -1, false, false);
-				/* For a wait that sleeps on the next one (io.c). */
-				sock_note_event(s);
-				/*
-				 * A channel whose peer is gone polls hang-up
-				 * forever: stop watching it, or we would spin.
-				 * The ring's state is final and A reflects it.
-				 */
-				if (__atomic_load_n(&s->conn->ring.peer_gone, __ATOMIC_RELAXED))
-					epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev),
-						  NULL);
-				/*
-				 * Claimed by the holder that serves it now: its
-				 * first notification since tells us. Stop serving
-				 * it, but keep our hold (end B, our copy) until the
-				 * connection ends everywhere (end B hangs up): a
-				 * claimer that dies without closing it leaves us the
-				 * last holder, whose letting go ends side A's shares.
-				 */
-				if (holder_claimed_away(s)) {
-					epoll_ctl(epfd, EPOLL_CTL_DEL, xsp_evtchn_fd(s->conn->ev),
-						  NULL);
-					holder_leave(s);
-				}
-			} else {
+			if (s->kind == SHIM_RING)
+				ev_ring_event(s);
+			else if (!s->dead)
 				s->ev_due = true;	/* its store watch fired */
-			}
 		}
 		/*
 		 * Listeners whose watch fired, or whose refusals are due to be

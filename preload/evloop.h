@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 #include "preload/shim.h"
 
@@ -72,6 +73,15 @@ int ev_unwatch(int fd);
  * or only for hang-up (direct.c; the caller holds a reference to @s).
  */
 void ev_channel_arm(struct shim_sock *s, int fd, bool on);
+/* Under ev_lock: change what the thread's epoll set asks of @fd. */
+void ev_modify(int fd, struct epoll_event *ev);
+/*
+ * Under ev_lock: ring @s's channel fired (the thread's batch, or a
+ * channel group's sleeper, chgroup.c): acknowledge it, bring end A up to
+ * date, count it; stop watching a channel whose peer is gone or whose
+ * ring another process serves now.
+ */
+void ev_ring_event(struct shim_sock *s);
 /* Under ev_lock: start the event thread if it does not run. 0 or -errno. */
 int ev_start(void);
 /* Under ev_lock: serve @s (a ring or listener taken over: holder.c) as

@@ -138,7 +138,7 @@ static int sock_wait(struct io_call *c)
 	struct pollfd pfd[3];
 	struct sig_sleep ss = { .sfd = -1 };
 	struct wsock one = { .s = s, .fd = c->fd, .rd = readable, .wr = !readable, .chfd = -1 };
-	struct wsleep wsl = { &one, 1, &one, NULL, false };
+	struct wsleep wsl = { .w = &one, .n = 1, .local = &one };
 	int64_t left;
 	unsigned int i;
 	int rc, timeout, direct = 0;

@@ -141,7 +141,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 	}
 	for (;;) {
 		int left = left_ms(deadline);
-		struct wsleep ws = { w, n, local, NULL, true };
+		struct wsleep ws = { .w = w, .n = n, .local = local, .refs = true };
 		struct pollfd *all = fds;
 		nfds_t k;
 

@@ -186,6 +186,9 @@ struct shim_sock {
 	 */
 	int direct_ok;
 	int direct;
+	/* The channel group its channel is in (chgroup.c; set under the event
+	 * thread's lock, read atomically), or NULL. */
+	struct chgroup *grp;
 	struct shim_sock *ev_next;	/* listeners list / zombie list */
 	struct shim_sock *ring_prev, *ring_next;	/* rings this process serves */
 };

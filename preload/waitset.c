@@ -80,6 +80,15 @@ void wsocks_unpassive(struct wsock *w, int n)
 	}
 }
 
+void wsocks_unpassive_rd(struct wsock *w, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (w[i].rd && __atomic_load_n(&w[i].s->rs->passive_rd, __ATOMIC_RELAXED))
+			sock_passive(w[i].s, w[i].fd, true, false);
+}
+
 /* Ask for notifications before sleeping; true if one is ready already. */
 bool wsocks_sleep_begin(struct wsock *w, int n)
 {

@@ -28,6 +28,8 @@ bool wsocks_spin(struct wsock *w, int n, bool for_poll);
 bool wsocks_spin_on(struct wsock *w, int n, bool for_poll, int64_t spin_end);
 /* Stop asking for notifications while nobody waits: the wait looks. */
 void wsocks_unpassive(struct wsock *w, int n);
+/* The same for the readers only (a big epoll set's, after its sleep). */
+void wsocks_unpassive_rd(struct wsock *w, int n);
 /* Ask for notifications before sleeping; true if one is ready already. */
 bool wsocks_sleep_begin(struct wsock *w, int n);
 /* @looks: as sock_sleep_end() (ready.h) says. */
