@@ -479,9 +479,29 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		struct wsleep ws = { .w = w, .n = n, .local = local, .refs = true };
 		int k = wsocks_direct_begin(w, n, pf + 1);
 
+		/* Too many rings to take their channels one by one: their group. */
+		g = k == 0 && n > DIRECT_MAX ? ep_group(epfd) : NULL;
 		wsocks_sleep_begin(w, n);
 		slept_at = (uint64_t)xs_now_ns();
-		if (k) {
+		if (g) {
+			struct timespec ts = ms_to_ts(left >= 0 ? left : 0);
+
+			ws.grp = g;
+			pf[0].fd = epfd;
+			pf[0].events = POLLIN;
+			pf[0].revents = 0;
+			pf[1].fd = chgroup_sleep_begin(g, w, n);
+			pf[1].events = POLLIN;
+			pf[1].revents = 0;
+			rc = wsleep_ppoll(&ws, pf, 2, left >= 0 ? &ts : NULL, mask);
+			if (rc > 0 && pf[0].revents) {
+				rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
+				if (rc < 0)
+					rc = -errno;
+			} else if (rc > 0) {
+				rc = 0;	/* the group's: looked at below */
+			}
+		} else if (k) {
 			/*
 			 * The set and the rings' channels (direct.c): an epoll
 			 * fd polls readable while it has events to report.
@@ -504,6 +524,12 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		}
 		wsocks_sleep_end(w, n, false);	/* epoll reads A */
 		wsocks_direct_end(w, n, rc < 0 ? NULL : pf + 1);
+		if (g) {
+			/* Tokens for the group's notifications (served here
+			 * once the peers were told we no longer sleep). */
+			chgroup_sleep_end(g, rc >= 0);
+			chgroup_unpin(g);
+		}
 		shim_spin_slept(slept_at, rc > 0);
 		if (rc < 0) {
 			errno = -rc;
