@@ -266,6 +266,20 @@ void chgroup_leave(struct shim_sock *s)
 	maybe_free(g);
 }
 
+void chgroup_drop(struct chgroup *g, struct shim_sock *s)
+{
+	SHIM_ENTER();
+	ev_lock_take();
+	if (s->grp == g && !s->dead) {
+		chgroup_leave(s);
+		/* Unless a direct.c sleeper holds it (it gives it back). */
+		if (!__atomic_load_n(&s->direct, __ATOMIC_ACQUIRE))
+			ev_channel_arm(s, xsp_evtchn_fd(s->conn->ev), true);
+	}
+	ev_lock_drop();
+	SHIM_LEAVE();
+}
+
 void chgroup_after_fork(void)
 {
 	/* The parent's: its event thread serves them (the epoll instances

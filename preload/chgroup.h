@@ -33,6 +33,12 @@ void chgroup_pin(struct chgroup *g);
 void chgroup_unpin(struct chgroup *g);
 
 /*
+ * Ring @s left @g's epoll set (EPOLL_CTL_DEL): out of @g too, its channel
+ * watched by the event thread again. Any thread, no lock (@g pinned).
+ */
+void chgroup_drop(struct chgroup *g, struct shim_sock *s);
+
+/*
  * A wait looks at @g's epoll set now (its rings' tokens are brought up to
  * date from the rings). Under the lock that guards the set's record.
  */

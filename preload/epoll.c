@@ -123,6 +123,7 @@ static void ep_drop(struct ep_set *set, int i, struct shim_sock **put)
 static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev)
 {
 	struct shim_sock *s = NULL, *put = NULL;
+	struct chgroup *g = NULL;
 	struct ep_set *set;
 	int i;
 
@@ -145,8 +146,11 @@ static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev)
 		if (set->e[i].fd == fd)
 			break;
 	if (op == EPOLL_CTL_DEL) {
-		if (i < set->n)
+		if (i < set->n) {
 			ep_drop(set, i, &put);
+			if (set->grp)
+				chgroup_pin(g = set->grp);
+		}
 		goto unlock;
 	}
 	if (i < set->n) {
@@ -173,6 +177,11 @@ static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev)
 	s = NULL;
 unlock:
 	shim_unlock(&ep_lock);
+	if (g) {
+		/* Out of the set, out of its group (not under ep_lock). */
+		chgroup_drop(g, put);
+		chgroup_unpin(g);
+	}
 	shim_put(s);
 	shim_put(put);
 }
