@@ -54,7 +54,7 @@ struct chgroup {
 	int members;			/* under ev_lock */
 	int sleepers;			/* under ev_lock */
 	int pins;			/* atomic */
-	bool orphan;			/* under ev_lock: its epoll set is gone */
+	int orphan;			/* its epoll set is gone (set under ev_lock) */
 	int64_t last_look;		/* atomic: chgroup_look(), xs_now_ms() */
 	struct chgroup *next;		/* all groups (under ev_lock) */
 } __attribute__((aligned(16)));
@@ -85,7 +85,7 @@ struct chgroup *chgroup_new(void)
 	if (!g)
 		return NULL;
 	g->members = g->sleepers = g->pins = 0;
-	g->orphan = false;
+	g->orphan = 0;
 	g->last_look = 0;
 	SHIM_ENTER();
 	g->pfd = epoll_create1(EPOLL_CLOEXEC);
@@ -119,8 +119,9 @@ static void maybe_free(struct chgroup *g)
 {
 	struct chgroup **pp;
 
-	if (!g->orphan || g->members > 0 || g->sleepers > 0 ||
-	    __atomic_load_n(&g->pins, __ATOMIC_ACQUIRE) > 0)
+	/* Sequentially consistent: see chgroup_unpin(). */
+	if (!__atomic_load_n(&g->orphan, __ATOMIC_SEQ_CST) || g->members > 0 ||
+	    g->sleepers > 0 || __atomic_load_n(&g->pins, __ATOMIC_SEQ_CST) > 0)
 		return;
 	for (pp = &groups; *pp; pp = &(*pp)->next) {
 		if (*pp == g) {
@@ -137,7 +138,7 @@ void chgroup_orphan(struct chgroup *g)
 {
 	SHIM_ENTER();
 	ev_lock_take();
-	g->orphan = true;
+	__atomic_store_n(&g->orphan, 1, __ATOMIC_SEQ_CST);
 	maybe_free(g);
 	ev_lock_drop();
 	SHIM_LEAVE();
@@ -151,10 +152,15 @@ void chgroup_pin(struct chgroup *g)
 void chgroup_unpin(struct chgroup *g)
 {
 	/*
-	 * Release: our use of @g before the count drops. Only an orphan is
-	 * ever freed, and only under ev_lock: look there when it might be.
+	 * Only an orphan is ever freed, and only under ev_lock: look there
+	 * when it might be. Sequentially consistent, both: the decrement
+	 * before the load of the flag, against chgroup_orphan()'s store of
+	 * the flag before its load of the count (maybe_free()): either we see
+	 * the flag and free it, or it sees the count at 0 and does. Our use
+	 * of @g comes before the decrement.
 	 */
-	if (__atomic_sub_fetch(&g->pins, 1, __ATOMIC_RELEASE) > 0)
+	if (__atomic_sub_fetch(&g->pins, 1, __ATOMIC_SEQ_CST) > 0 ||
+	    !__atomic_load_n(&g->orphan, __ATOMIC_SEQ_CST))
 		return;
 	SHIM_ENTER();
 	ev_lock_take();
