@@ -56,10 +56,17 @@ struct chgroup {
 	int pins;			/* atomic */
 	int orphan;			/* its epoll set is gone (set under ev_lock) */
 	int64_t last_look;		/* atomic: chgroup_look(), xs_now_ms() */
-	struct chgroup *next;		/* all groups (under ev_lock) */
+	bool dead;			/* under ev_lock: freed after the batch */
+	struct chgroup *next;		/* all groups, or the dead (under ev_lock) */
 } __attribute__((aligned(16)));
 
 static struct chgroup *groups;
+/*
+ * Groups let go of outside the event thread's batch wait for its next
+ * one: an event it fetched before (without the lock) may name them.
+ */
+static struct chgroup *zombies;
+static int nzombies;
 
 static void *tagged(struct chgroup *g)
 {
@@ -87,6 +94,7 @@ struct chgroup *chgroup_new(void)
 	g->members = g->sleepers = g->pins = 0;
 	g->orphan = 0;
 	g->last_look = 0;
+	g->dead = false;
 	SHIM_ENTER();
 	g->pfd = epoll_create1(EPOLL_CLOEXEC);
 	if (g->pfd < 0)
@@ -131,7 +139,23 @@ static void maybe_free(struct chgroup *g)
 	}
 	ev_unwatch(g->pfd);
 	close(g->pfd);
-	free(g);
+	g->pfd = -1;
+	g->dead = true;
+	g->next = zombies;
+	zombies = g;
+	if (++nzombies >= EV_ZOMBIES_MAX)
+		ev_wake();
+}
+
+void chgroup_free_zombies(void)
+{
+	while (zombies) {
+		struct chgroup *g = zombies;
+
+		zombies = g->next;
+		free(g);
+	}
+	nzombies = 0;
 }
 
 void chgroup_orphan(struct chgroup *g)
@@ -253,11 +277,13 @@ void chgroup_event(struct chgroup *g)
 	struct epoll_event evs[64];
 	int n, i;
 
+	if (g->dead)
+		return;		/* fetched before it was let go of */
 	do {
 		n = epoll_wait(g->pfd, evs, (int)XS_ARRAY_SIZE(evs), 0);
 		for (i = 0; i < n; i++)
 			ev_ring_event(evs[i].data.ptr);
-	} while (n == (int)XS_ARRAY_SIZE(evs));
+	} while (n == (int)XS_ARRAY_SIZE(evs) && !g->dead);
 }
 
 void chgroup_leave(struct shim_sock *s)
@@ -297,4 +323,5 @@ void chgroup_after_fork(void)
 		close(g->pfd);
 		free(g);
 	}
+	chgroup_free_zombies();
 }

@@ -79,6 +79,8 @@ void chgroup_leave(struct shim_sock *s);
  * it where we do not intercept, and it needs no arming by the sweep.
  */
 bool chgroup_looked(const struct shim_sock *s, int64_t since);
+/* Event thread, under ev_lock, after its batch: free the groups let go of. */
+void chgroup_free_zombies(void);
 /* Forked child (its copies of the records and the fds are the parent's). */
 void chgroup_after_fork(void);
 

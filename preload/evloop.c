@@ -579,6 +579,7 @@ static void *evloop_main(void *arg)
 				next = due;
 		}
 		free_zombies();
+		chgroup_free_zombies();
 		pool_free_zombies();
 		bells_free_zombies();
 		now = xs_now_ms();
