@@ -54,7 +54,9 @@
  *   ready.c    what end A shows (tokens, plugs), who asked for notifying
  *   spin.c     how long a wait busy-polls before it sleeps
  *   waitset.c  what a wait does with its ring sockets; poll.c and epoll.c
- *              are the intercepted waits
+ *              are the intercepted waits; direct.c: a few rings' channels
+ *              slept on directly; chgroup.c: a big epoll set's channels,
+ *              slept on as one group
  *   evloop.c   the event thread; doorbell.c: doorbells; pool.c: rings
  *              parked for reuse; offers.c: offered rings closed before
  *              their client attached; domwatch.c: dead peer domains
