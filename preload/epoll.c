@@ -2,10 +2,12 @@
 /*
  * Intercepted epoll_ctl, epoll_wait, epoll_pwait and epoll_pwait2. A call
  * whose set holds no ring socket goes to libc untouched; with ring sockets
- * it spins, then sleeps, as waitset.c says. epoll reports whatever the
- * kernel says about end A, which is made to match the ring before every
- * look, so level- and edge-triggered modes, EPOLLONESHOT, EPOLLRDHUP and
- * the application's epoll_data all keep the kernel's semantics. To know
+ * it spins, then sleeps, as waitset.c says. Edge-triggered and one-shot
+ * ring entries are reported by the kernel from end A, which is made to
+ * match the ring before every look; level-triggered ones from the rings
+ * themselves (eplook.c). So level- and edge-triggered modes, EPOLLONESHOT,
+ * EPOLLRDHUP and the application's epoll_data keep the kernel's
+ * semantics. To know
  * which rings an epoll set holds, epoll_ctl is watched: the sets are
  * tracked by epoll fd number.
  */
@@ -26,6 +28,7 @@
 #include "preload/defer.h"
 #include "preload/direct.h"
 #include "preload/epoll.h"
+#include "preload/eplook.h"
 #include "preload/fdtable.h"
 #include "preload/libc.h"
 #include "preload/ready.h"
@@ -36,6 +39,7 @@
 struct ep_ent {
 	int fd;
 	uint32_t events;
+	uint64_t data;		/* the registration's epoll_data */
 	struct shim_sock *s;	/* one reference */
 };
 
@@ -44,6 +48,7 @@ struct ep_set {
 	struct ep_ent *e;
 	struct chgroup *grp;	/* its rings' channel group (chgroup.c), or NULL */
 	bool no_grp;		/* none could be had: do not try again */
+	bool ambig;		/* two rings had the same epoll_data: all through A */
 };
 
 /* Taken with shim_lock() (defer.h): a close() from a signal handler must
@@ -153,11 +158,20 @@ static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev)
 		}
 		goto unlock;
 	}
+	if (ev && !set->ambig) {
+		int j;
+
+		/* ep_look() tells the kernel's events for rings apart by it. */
+		for (j = 0; j < set->n; j++)
+			if (j != i && set->e[j].data == ev->data.u64)
+				set->ambig = true;
+	}
 	if (i < set->n) {
 		/* MOD (or an ADD the kernel accepted for a reused number). */
 		put = set->e[i].s;
 		set->e[i].s = s;
 		set->e[i].events = ev ? ev->events : 0;
+		set->e[i].data = ev ? ev->data.u64 : 0;
 		s = NULL;
 		goto unlock;
 	}
@@ -172,6 +186,7 @@ static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev)
 	}
 	set->e[set->n].fd = fd;
 	set->e[set->n].events = ev ? ev->events : 0;
+	set->e[set->n].data = ev ? ev->data.u64 : 0;
 	set->e[set->n].s = s;
 	set->n++;
 	s = NULL;
@@ -270,6 +285,7 @@ static int ep_rings(int epfd, struct wsock *local, int nlocal, struct wsock **ou
 	struct shim_sock *v[64], **pv = v;
 	struct wsock *w = local;
 	struct ep_set *set;
+	bool lt = ep_lt_on();
 	int n = 0, i;
 
 	*out = local;
@@ -301,11 +317,18 @@ static int ep_rings(int epfd, struct wsock *local, int nlocal, struct wsock **ou
 		}
 	}
 	for (i = 0; i < n; i++) {
+		uint32_t events = set->e[i].events;
+
 		w[i].s = set->e[i].s;
 		w[i].fd = set->e[i].fd;
 		w[i].idx = set->e[i].fd;
-		w[i].rd = set->e[i].events & (EPOLLIN | EPOLLRDHUP);
-		w[i].wr = set->e[i].events & EPOLLOUT;
+		w[i].rd = events & (EPOLLIN | EPOLLRDHUP);
+		w[i].wr = events & EPOLLOUT;
+		w[i].chfd = -1;
+		w[i].lt = lt && !set->ambig && !(events & EP_EDGE);
+		w[i].seen = false;
+		w[i].events = events;
+		w[i].data = set->e[i].data;
 		pv[i] = w[i].s;
 	}
 	shim_ref_many(pv, n);	/* under ep_lock: no entry leaves the set meanwhile */
@@ -386,20 +409,13 @@ static int ep_group_sleep(int epfd, struct chgroup *g, struct wsock *w, int n,
 		}
 		if (rc > 0) {
 			rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
+			rc = ep_after_sleep(w, n, evs, max, rc);
 			if (rc != 0)
 				return rc;
 		}
 		if (left_ms(deadline) == 0)
 			return 0;
 	}
-}
-
-static void wsocks_sync(struct wsock *w, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		sock_sync(w[i].s, w[i].fd, w[i].wr, true);
 }
 
 /* Sets with more rings than this sleep without spinning (see do_epoll()):
@@ -440,10 +456,9 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		 */
 		int i;
 
-		wsocks_sync(w, n);
-		rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
+		rc = ep_look(epfd, w, n, evs, max, mask);
 		if (rc != 0 || timeout == 0)
-			goto out;
+			goto out_rc;
 		for (i = 0; i < n; i++)
 			if (w[i].rd && !__atomic_load_n(&w[i].s->rs->passive_rd, __ATOMIC_RELAXED))
 				sock_passive(w[i].s, w[i].fd, true, true);
@@ -461,12 +476,11 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 	deadline = deadline_of(timeout);
 	spin_end = 0;
 	for (bool first = true;; first = false) {
-		wsocks_sync(w, n);
-		rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
+		rc = ep_look(epfd, w, n, evs, max, mask);
 		if (rc != 0 || timeout == 0) {
 			if (!first && rc > 0)
 				shim_spin_result(true);	/* found by spinning */
-			goto out;
+			goto out_rc;
 		}
 		if (first) {
 			wsocks_unpassive(w, n);
@@ -505,8 +519,7 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 			rc = wsleep_ppoll(&ws, pf, 2, left >= 0 ? &ts : NULL, mask);
 			if (rc > 0 && pf[0].revents) {
 				rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
-				if (rc < 0)
-					rc = -errno;
+				rc = rc < 0 ? -errno : ep_after_sleep(w, n, evs, max, rc);
 			} else if (rc > 0) {
 				rc = 0;	/* the group's: looked at below */
 			}
@@ -523,13 +536,13 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 			rc = wsleep_ppoll(&ws, pf, (nfds_t)k + 1, left >= 0 ? &ts : NULL, mask);
 			if (rc > 0 && pf[0].revents) {
 				rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
-				if (rc < 0)
-					rc = -errno;
+				rc = rc < 0 ? -errno : ep_after_sleep(w, n, evs, max, rc);
 			} else if (rc > 0) {
 				rc = 0;
 			}
 		} else {
 			rc = wsleep_epoll(&ws, epfd, evs, max, left, mask);
+			rc = ep_after_sleep(w, n, evs, max, rc);
 		}
 		wsocks_sleep_end(w, n, false);	/* epoll reads A */
 		wsocks_direct_end(w, n, rc < 0 ? NULL : pf + 1);
@@ -547,10 +560,14 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 		}
 		if (rc > 0 || left_ms(deadline) == 0)
 			goto out;
-		wsocks_sync(w, n);
-		rc = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
+		rc = ep_look(epfd, w, n, evs, max, mask);
 		if (rc != 0)
-			goto out;
+			goto out_rc;
+	}
+out_rc:
+	if (rc < 0) {
+		errno = -rc;
+		rc = -1;
 	}
 out:
 	wsocks_put(w, n, local);

@@ -89,6 +89,7 @@ static int do_poll(struct pollfd *fds, nfds_t nfds, int timeout, const sigset_t 
 		w[n].idx = (int)j;
 		w[n].rd = fds[j].events & (POLLIN | POLLRDNORM | POLLRDHUP);
 		w[n].wr = fds[j].events & (POLLOUT | POLLWRNORM);
+		w[n].lt = false;
 		n++;
 	}
 	if (n == 0) {

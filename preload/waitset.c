@@ -41,8 +41,9 @@ bool wsocks_spin(struct wsock *w, int n, bool for_poll)
 
 	for (k = 0; k < 128; k++) {
 		for (i = 0; i < n; i++) {
-			if (for_poll) {
-				unsigned int ev = (w[i].rd ? POLLIN : 0) | (w[i].wr ? POLLOUT : 0);
+			if (for_poll || w[i].lt) {
+				unsigned int ev = w[i].lt ? w[i].events & EP_RING_EVENTS :
+					(w[i].rd ? POLLIN : 0) | (w[i].wr ? POLLOUT : 0);
 
 				if (sock_revents(w[i].s, ev))
 					return true;

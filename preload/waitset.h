@@ -4,6 +4,7 @@
 #define XSOCK_PRELOAD_WAITSET_H
 
 #include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -18,10 +19,23 @@ struct wsock {
 	int idx;		/* poll: index in the pollfd array */
 	bool rd, wr;		/* interest */
 	int chfd;		/* its channel, while the wait sleeps on it (direct.c) */
+	/* epoll only (epoll.c): */
+	bool lt;		/* level-triggered: reported from the ring, not from A */
+	bool seen;		/* reported by this call already */
+	uint32_t events;	/* the registration's events */
+	uint64_t data;		/* ... and its epoll_data */
 };
 
+/*
+ * What a ring reports of its own to poll() or, for a level-triggered
+ * entry, epoll (epoll.c; the EPOLL* bits are the POLL* ones on Linux),
+ * besides POLLERR and POLLHUP, which it always reports.
+ */
+#define EP_RING_EVENTS (POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLRDHUP)
+
 /* Spin on the rings (not the kernel) for a short while: true if one
- * changed (@for_poll: its poll bits; else: end A is stale). */
+ * changed (@for_poll, or an entry's @lt: its poll bits; else: end A is
+ * stale). */
 bool wsocks_spin(struct wsock *w, int n, bool for_poll);
 /* One more round of a wait's spin, which ends at @spin_end (xs_now_ns()):
  * false, and the spin counted as fruitless, once that time is up. */

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * epoll: the level-triggered ring entries of a set, reported from the
+ * rings themselves rather than from end A (epoll.c asks).
+ *
+ * A level-triggered entry's readiness is the ring's, as poll() computes
+ * it (sock_revents()); reporting it needs no token on end A, so a ring
+ * that turns readable and then empty again costs no system call at all
+ * (a token and its drain were two per message on each side). A keeps its
+ * kernel semantics for everyone else: it is brought up to date before
+ * any thread sleeps in the kernel on the set (wsocks_sleep_begin()), the
+ * event thread adds tokens as before, and edge-triggered and one-shot
+ * entries, whose kernel state cannot be told from the ring, go through A
+ * as before. So the kernel may still report a level-triggered ring, from
+ * a token of earlier: ep_filter() tells such an event by its epoll_data
+ * (a set where two rings share theirs stays on A: ep_track()) and puts
+ * the ring's own word in its place; a token the ring no longer backs is
+ * taken back then. The kernel is asked at every call where no ring is
+ * ready, else every 16th (so a busy ring cannot starve the set's other
+ * fds; their readiness is level, it waits), and always while a set has
+ * edge-triggered rings or the call passes a signal mask.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "common/compiler.h"
+#include "common/env.h"
+#include "preload/eplook.h"
+#include "preload/libc.h"
+#include "preload/ready.h"
+
+_Static_assert(EPOLLIN == POLLIN && EPOLLOUT == POLLOUT && EPOLLRDHUP == POLLRDHUP &&
+		       EPOLLRDNORM == POLLRDNORM && EPOLLWRNORM == POLLWRNORM &&
+		       EPOLLERR == POLLERR && EPOLLHUP == POLLHUP,
+	       "sock_revents() answers in poll bits");
+
+bool ep_lt_on(void)
+{
+	static int on = -1;
+
+	return xs_env_cached(&on, "XSOCK_EPOLL_LT", 1, 0, 1);
+}
+
+/* The rings' epoll_data, hashed, to find the ring a kernel event names. */
+struct ep_index {
+	int *slot;		/* index + 1 into the snapshot, 0: empty */
+	unsigned int mask;
+	int local[128];
+};
+
+static unsigned int ep_hash(uint64_t d, unsigned int mask)
+{
+	return (unsigned int)((d * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
+
+/* false if there was no memory for it (then a linear search does). */
+static bool ep_index_build(struct ep_index *x, const struct wsock *w, int n)
+{
+	unsigned int size = 16, i;
+	int j;
+
+	while (size < 2u * (unsigned int)n)
+		size *= 2;
+	x->slot = size <= XS_ARRAY_SIZE(x->local) ? x->local : calloc(size, sizeof(int));
+	if (!x->slot)
+		return false;
+	if (x->slot == x->local)
+		memset(x->local, 0, sizeof(int) * size);
+	x->mask = size - 1;
+	for (j = 0; j < n; j++) {
+		if (!w[j].lt)
+			continue;
+		for (i = ep_hash(w[j].data, x->mask); x->slot[i]; i = (i + 1) & x->mask)
+			;
+		x->slot[i] = j + 1;
+	}
+	return true;
+}
+
+static int ep_find(const struct ep_index *x, const struct wsock *w, int n, uint64_t d)
+{
+	unsigned int i;
+	int j;
+
+	if (!x->slot) {
+		for (j = 0; j < n; j++)
+			if (w[j].lt && w[j].data == d)
+				return j;
+		return -1;
+	}
+	for (i = ep_hash(d, x->mask); x->slot[i]; i = (i + 1) & x->mask)
+		if (w[x->slot[i] - 1].data == d)
+			return x->slot[i] - 1;
+	return -1;
+}
+
+static uint32_t ep_ring_events(struct wsock *w)
+{
+	return sock_revents(w->s, w->events & EP_RING_EVENTS);
+}
+
+/*
+ * The kernel's @k events in @evs: those of level-triggered rings replaced
+ * by the ring's own word (dropped if the ring has nothing to report, or if
+ * this call reported it already); the count kept.
+ */
+static int ep_filter(struct wsock *w, int n, struct epoll_event *evs, int k)
+{
+	struct ep_index x = { .slot = NULL };
+	int i, kept = 0;
+
+	if (n > 8 && !ep_index_build(&x, w, n))
+		x.slot = NULL;
+	for (i = 0; i < k; i++) {
+		int j = ep_find(&x, w, n, evs[i].data.u64);
+		uint32_t rev;
+
+		if (j < 0) {
+			evs[kept++] = evs[i];
+			continue;
+		}
+		rev = ep_ring_events(&w[j]);
+		if (!rev) {
+			/* A token (or a missing plug) the ring does not back. */
+			sock_sync(w[j].s, w[j].fd, w[j].wr, true);
+			continue;
+		}
+		if (w[j].seen)
+			continue;
+		w[j].seen = true;
+		evs[kept].events = rev;
+		evs[kept].data.u64 = w[j].data;
+		kept++;
+	}
+	if (x.slot && x.slot != x.local)
+		free(x.slot);
+	return kept;
+}
+
+/* Where the next look starts among the rings: ready ones take turns. */
+static __thread unsigned int ep_cursor;
+static __thread unsigned int ep_skips;
+
+/* Ready level-triggered rings not yet reported, after @evs[0..@nr). */
+static int ep_scan(struct wsock *w, int n, struct epoll_event *evs, int nr, int max)
+{
+	unsigned int start = ep_cursor % (unsigned int)n;
+	int i;
+
+	for (i = 0; i < n && nr < max; i++) {
+		int j = (int)((start + (unsigned int)i) % (unsigned int)n);
+		uint32_t rev;
+
+		if (!w[j].lt || w[j].seen)
+			continue;
+		rev = ep_ring_events(&w[j]);
+		if (!rev)
+			continue;
+		w[j].seen = true;
+		evs[nr].events = rev;
+		evs[nr].data.u64 = w[j].data;
+		nr++;
+		if (nr == max)
+			ep_cursor = (unsigned int)j + 1;	/* the rest first next time */
+	}
+	return nr;
+}
+
+/*
+ * One look at set @epfd without waiting: what epoll_pwait(.., 0, @mask)
+ * would return (the count, or -errno). Edge-triggered and one-shot rings
+ * are synced to A and reported by the kernel; level-triggered ones from
+ * their rings (above).
+ */
+int ep_look(int epfd, struct wsock *w, int n, struct epoll_event *evs, int max,
+		   const sigset_t *mask)
+{
+	bool via_a = false, kern;
+	int i, nr = 0, nlt = 0;
+
+	for (i = 0; i < n; i++) {
+		w[i].seen = false;
+		if (w[i].lt) {
+			nlt++;
+		} else {
+			sock_sync(w[i].s, w[i].fd, w[i].wr, true);
+			via_a = true;
+		}
+	}
+	if (!nlt) {
+		nr = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
+		return nr < 0 ? -errno : nr;
+	}
+	kern = via_a || mask || (++ep_skips & 15) == 0;
+	if (!kern) {
+		nr = ep_scan(w, n, evs, 0, max);
+		if (nr)
+			return nr;
+	}
+	nr = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
+	if (nr < 0)
+		return -errno;
+	nr = ep_filter(w, n, evs, nr);
+	return ep_scan(w, n, evs, nr, max);
+}
+
+/* As ep_look(), for events the kernel returned after a sleep. */
+int ep_after_sleep(struct wsock *w, int n, struct epoll_event *evs, int max, int k)
+{
+	int i;
+
+	if (k <= 0)
+		return k;
+	for (i = 0; i < n; i++)
+		w[i].seen = false;
+	k = ep_filter(w, n, evs, k);
+	return ep_scan(w, n, evs, k, max);
+}
