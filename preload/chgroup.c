@@ -55,7 +55,6 @@ struct chgroup {
 	int sleepers;			/* under ev_lock */
 	int pins;			/* atomic */
 	int orphan;			/* its epoll set is gone (set under ev_lock) */
-	int64_t last_look;		/* atomic: chgroup_look(), xs_now_ms() */
 	bool dead;			/* under ev_lock: freed after the batch */
 	struct chgroup *next;		/* all groups, or the dead (under ev_lock) */
 } __attribute__((aligned(16)));
@@ -93,7 +92,6 @@ struct chgroup *chgroup_new(void)
 		return NULL;
 	g->members = g->sleepers = g->pins = 0;
 	g->orphan = 0;
-	g->last_look = 0;
 	g->dead = false;
 	SHIM_ENTER();
 	g->pfd = epoll_create1(EPOLL_CLOEXEC);
@@ -191,16 +189,6 @@ void chgroup_unpin(struct chgroup *g)
 	maybe_free(g);
 	ev_lock_drop();
 	SHIM_LEAVE();
-}
-
-void chgroup_look(struct chgroup *g)
-{
-	__atomic_store_n(&g->last_look, xs_now_ms(), __ATOMIC_RELAXED);
-}
-
-bool chgroup_looked(const struct shim_sock *s, int64_t since)
-{
-	return s->grp && __atomic_load_n(&s->grp->last_look, __ATOMIC_RELAXED) >= since;
 }
 
 /* Could @s join a group? (No lock: a hint, re-checked under ev_lock.) */

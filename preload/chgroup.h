@@ -39,12 +39,6 @@ void chgroup_unpin(struct chgroup *g);
 void chgroup_drop(struct chgroup *g, struct shim_sock *s);
 
 /*
- * A wait looks at @g's epoll set now (its rings' tokens are brought up to
- * date from the rings). Under the lock that guards the set's record.
- */
-void chgroup_look(struct chgroup *g);
-
-/*
  * Before a wait sleeps on the rings @w[0..@n) of @g's epoll set: the rings
  * this process's event thread serves and that are in no group yet join
  * @g (their channels move from the event thread's epoll set to @g's), and
@@ -73,12 +67,6 @@ void chgroup_event(struct chgroup *g);
 /* Under ev_lock: @s's channel is no longer watched (retired, peer gone,
  * claimed away): out of its group too. */
 void chgroup_leave(struct shim_sock *s);
-/*
- * Under ev_lock, for the sweep: is @s in a group whose epoll set a wait
- * looked at since @since (xs_now_ms())? Then a program does not wait for
- * it where we do not intercept, and it needs no arming by the sweep.
- */
-bool chgroup_looked(const struct shim_sock *s, int64_t since);
 /* Event thread, under ev_lock, after its batch: free the groups let go of. */
 void chgroup_free_zombies(void);
 /* Forked child (its copies of the records and the fds are the parent's). */

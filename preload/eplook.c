@@ -13,9 +13,12 @@
  * entries, whose kernel state cannot be told from the ring, go through A
  * as before. So the kernel may still report a level-triggered ring, from
  * a token of earlier: ep_filter() tells such an event by its epoll_data
- * (a set where two rings share theirs stays on A: ep_track()) and puts
- * the ring's own word in its place; a token the ring no longer backs is
- * taken back then. The kernel is asked at every call where no ring is
+ * and puts the ring's own word in its place, once per ring and call; a
+ * token the ring no longer backs is taken back then. (Where two entries
+ * share their epoll_data, which the application could not tell apart
+ * either, an event may be taken for the other's: each ready ring is still
+ * reported once, by the scan, and a stale token of the other is taken
+ * back before any thread sleeps on the set.) The kernel is asked at every call where no ring is
  * ready, else every 16th (so a busy ring cannot starve the set's other
  * fds; their readiness is level, it waits), and always while a set has
  * edge-triggered rings or the call passes a signal mask.
@@ -82,20 +85,27 @@ static bool ep_index_build(struct ep_index *x, const struct wsock *w, int n)
 	return true;
 }
 
-static int ep_find(const struct ep_index *x, const struct wsock *w, int n, uint64_t d)
+/*
+ * The next level-triggered ring after @from (-1: the first) whose
+ * epoll_data is @d: its index, or -1.
+ */
+static int ep_next(const struct ep_index *x, const struct wsock *w, int n, uint64_t d, int from)
 {
 	unsigned int i;
 	int j;
 
 	if (!x->slot) {
-		for (j = 0; j < n; j++)
+		for (j = from + 1; j < n; j++)
 			if (w[j].lt && w[j].data == d)
 				return j;
 		return -1;
 	}
-	for (i = ep_hash(d, x->mask); x->slot[i]; i = (i + 1) & x->mask)
-		if (w[x->slot[i] - 1].data == d)
-			return x->slot[i] - 1;
+	/* A chain holds its entries in snapshot order (ep_index_build()). */
+	for (i = ep_hash(d, x->mask); x->slot[i]; i = (i + 1) & x->mask) {
+		j = x->slot[i] - 1;
+		if (j > from && w[j].data == d)
+			return j;
+	}
 	return -1;
 }
 
@@ -105,9 +115,12 @@ static uint32_t ep_ring_events(struct wsock *w)
 }
 
 /*
- * The kernel's @k events in @evs: those of level-triggered rings replaced
- * by the ring's own word (dropped if the ring has nothing to report, or if
- * this call reported it already); the count kept.
+ * The kernel's @k events in @evs, those for level-triggered rings replaced
+ * by the ring's own word: the count kept. An event whose epoll_data names
+ * rings goes if none of them is ready (A's token or plug is stale: taken
+ * back) or if this call reported the ring already, and stays as it came
+ * if no ring's A could have caused it (another fd with the same
+ * epoll_data).
  */
 static int ep_filter(struct wsock *w, int n, struct epoll_event *evs, int k)
 {
@@ -117,25 +130,33 @@ static int ep_filter(struct wsock *w, int n, struct epoll_event *evs, int k)
 	if (n > 8 && !ep_index_build(&x, w, n))
 		x.slot = NULL;
 	for (i = 0; i < k; i++) {
-		int j = ep_find(&x, w, n, evs[i].data.u64);
-		uint32_t rev;
+		uint64_t d = evs[i].data.u64;
+		bool ours = false, done = false;
+		int j = ep_next(&x, w, n, d, -1);
 
 		if (j < 0) {
 			evs[kept++] = evs[i];
 			continue;
 		}
-		rev = ep_ring_events(&w[j]);
-		if (!rev) {
-			/* A token (or a missing plug) the ring does not back. */
-			sock_sync(w[j].s, w[j].fd, w[j].wr, true);
-			continue;
+		for (; j >= 0; j = ep_next(&x, w, n, d, j)) {
+			uint32_t rev = ep_ring_events(&w[j]);
+
+			if (rev) {
+				ours = true;
+				if (done || w[j].seen)
+					continue;
+				w[j].seen = done = true;
+				evs[kept].events = rev;
+				evs[kept].data.u64 = d;
+				kept++;
+			} else if (sock_a_explains(w[j].s, evs[i].events)) {
+				/* A token (or a missing plug) the ring does not back. */
+				sock_sync(w[j].s, w[j].fd, w[j].wr, true);
+				ours = true;
+			}
 		}
-		if (w[j].seen)
-			continue;
-		w[j].seen = true;
-		evs[kept].events = rev;
-		evs[kept].data.u64 = w[j].data;
-		kept++;
+		if (!ours)
+			evs[kept++] = evs[i];
 	}
 	if (x.slot && x.slot != x.local)
 		free(x.slot);

@@ -46,9 +46,10 @@ struct ep_ent {
 struct ep_set {
 	int n, cap;
 	struct ep_ent *e;
+	int *pos;		/* by fd: index into e + 1, 0: none */
+	int pos_cap;
 	struct chgroup *grp;	/* its rings' channel group (chgroup.c), or NULL */
 	bool no_grp;		/* none could be had: do not try again */
-	bool ambig;		/* two rings had the same epoll_data: all through A */
 };
 
 /* Taken with shim_lock() (defer.h): a close() from a signal handler must
@@ -118,11 +119,39 @@ static struct ep_set *ep_set_of(int epfd, bool create)
 	return ep_tab[epfd];
 }
 
+/* Under ep_lock: the index of @fd's entry in @set, or -1. */
+static int ep_index_of(const struct ep_set *set, int fd)
+{
+	return fd >= 0 && fd < set->pos_cap ? set->pos[fd] - 1 : -1;
+}
+
+/* Under ep_lock: room in @set's index for @fd; false if there is no memory. */
+static bool ep_pos_room(struct ep_set *set, int fd)
+{
+	int cap = set->pos_cap ? set->pos_cap : 64;
+	int *p;
+
+	if (fd < set->pos_cap)
+		return true;
+	while (cap <= fd)
+		cap *= 2;
+	p = realloc(set->pos, sizeof(*p) * (size_t)cap);
+	if (!p)
+		return false;
+	memset(p + set->pos_cap, 0, sizeof(*p) * (size_t)(cap - set->pos_cap));
+	set->pos = p;
+	set->pos_cap = cap;
+	return true;
+}
+
 /* Under ep_lock: drop entry @i of @set; its reference goes to *@put. */
 static void ep_drop(struct ep_set *set, int i, struct shim_sock **put)
 {
 	*put = set->e[i].s;
+	set->pos[set->e[i].fd] = 0;
 	set->e[i] = set->e[--set->n];
+	if (i < set->n)
+		set->pos[set->e[i].fd] = i + 1;
 }
 
 static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev)
@@ -147,26 +176,16 @@ static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev)
 	set = ep_set_of(epfd, s != NULL);
 	if (!set)
 		goto unlock;
-	for (i = 0; i < set->n; i++)
-		if (set->e[i].fd == fd)
-			break;
+	i = ep_index_of(set, fd);
 	if (op == EPOLL_CTL_DEL) {
-		if (i < set->n) {
+		if (i >= 0) {
 			ep_drop(set, i, &put);
 			if (set->grp)
 				chgroup_pin(g = set->grp);
 		}
 		goto unlock;
 	}
-	if (ev && !set->ambig) {
-		int j;
-
-		/* ep_look() tells the kernel's events for rings apart by it. */
-		for (j = 0; j < set->n; j++)
-			if (j != i && set->e[j].data == ev->data.u64)
-				set->ambig = true;
-	}
-	if (i < set->n) {
+	if (i >= 0) {
 		/* MOD (or an ADD the kernel accepted for a reused number). */
 		put = set->e[i].s;
 		set->e[i].s = s;
@@ -184,6 +203,9 @@ static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev)
 		set->e = e;
 		set->cap = cap;
 	}
+	if (!ep_pos_room(set, fd))
+		goto unlock;
+	set->pos[fd] = set->n + 1;
 	set->e[set->n].fd = fd;
 	set->e[set->n].events = ev ? ev->events : 0;
 	set->e[set->n].data = ev ? ev->data.u64 : 0;
@@ -226,21 +248,22 @@ static void ep_forget(int fd, bool as_set, bool as_ring, struct shim_sock *only)
 
 			if (!set)
 				continue;
-			for (i = 0; i < set->n; i++) {
-				if (set->e[i].fd != fd || (only && set->e[i].s != only))
+			i = ep_index_of(set, fd);
+			if (i < 0 || (only && set->e[i].s != only))
+				continue;
+			if (np == (int)XS_ARRAY_SIZE(puts)) {
+				shim_unlock(&ep_lock);
+				shim_put_many(puts, np);
+				np = 0;
+				shim_lock(&ep_lock);
+				set = ep_tab[e];
+				if (!set)
 					continue;
-				if (np == (int)XS_ARRAY_SIZE(puts)) {
-					shim_unlock(&ep_lock);
-					shim_put_many(puts, np);
-					np = 0;
-					shim_lock(&ep_lock);
-					set = ep_tab[e];
-					if (!set)
-						break;
-				}
-				ep_drop(set, i, &puts[np++]);
-				break;
+				i = ep_index_of(set, fd);
+				if (i < 0 || (only && set->e[i].s != only))
+					continue;
 			}
+			ep_drop(set, i, &puts[np++]);
 		}
 	}
 	shim_unlock(&ep_lock);
@@ -251,6 +274,7 @@ static void ep_forget(int fd, bool as_set, bool as_ring, struct shim_sock *only)
 		if (gone->grp)
 			chgroup_orphan(gone->grp);
 		free(gone->e);
+		free(gone->pos);
 		free(gone);
 	}
 }
@@ -286,6 +310,7 @@ static int ep_rings(int epfd, struct wsock *local, int nlocal, struct wsock **ou
 	struct wsock *w = local;
 	struct ep_set *set;
 	bool lt = ep_lt_on();
+	int64_t now;
 	int n = 0, i;
 
 	*out = local;
@@ -298,8 +323,7 @@ static int ep_rings(int epfd, struct wsock *local, int nlocal, struct wsock **ou
 		return 0;
 	}
 	n = set->n;
-	if (set->grp)
-		chgroup_look(set->grp);
+	now = xs_now_ms();
 	if (n > nlocal) {
 		w = malloc(sizeof(*w) * (size_t)n);
 		if (!w) {
@@ -325,11 +349,14 @@ static int ep_rings(int epfd, struct wsock *local, int nlocal, struct wsock **ou
 		w[i].rd = events & (EPOLLIN | EPOLLRDHUP);
 		w[i].wr = events & EPOLLOUT;
 		w[i].chfd = -1;
-		w[i].lt = lt && !set->ambig && !(events & EP_EDGE);
+		w[i].lt = lt && !(events & EP_EDGE);
 		w[i].seen = false;
 		w[i].events = events;
 		w[i].data = set->e[i].data;
 		pv[i] = w[i].s;
+		/* For the sweep (evloop.c); a store per ring and millisecond. */
+		if (__atomic_load_n(&w[i].s->looked, __ATOMIC_RELAXED) != now)
+			__atomic_store_n(&w[i].s->looked, now, __ATOMIC_RELAXED);
 	}
 	shim_ref_many(pv, n);	/* under ep_lock: no entry leaves the set meanwhile */
 	shim_unlock(&ep_lock);
@@ -395,7 +422,7 @@ static int ep_group_sleep(int epfd, struct chgroup *g, struct wsock *w, int n,
 		 * Awake, and looking at the rings again at every call until
 		 * the next sleep: the peers need not notify meanwhile (the
 		 * sweep leaves the set's rings alone while calls keep
-		 * looking: chgroup_looked()). Before the group goes back to
+		 * looking: shim_sock.looked). Before the group goes back to
 		 * the event thread, so that what came while the rings were
 		 * being told is served here, not there.
 		 */

@@ -482,6 +482,20 @@ unsigned int sock_revents(struct shim_sock *s, unsigned int events)
 	return rev;
 }
 
+bool sock_a_explains(struct shim_sock *s, unsigned int events)
+{
+	struct shim_rstate *rs = s->rs;
+	bool hup = RS_GET(rs, hup);
+
+	if ((events & (POLLIN | POLLRDNORM)) && !RS_GET(rs, tok) && !hup)
+		return false;
+	if ((events & (POLLOUT | POLLWRNORM)) && RS_GET(rs, plug))
+		return false;
+	if ((events & (POLLRDHUP | POLLHUP)) && !hup)
+		return false;
+	return !(events & POLLERR);	/* A itself never fails */
+}
+
 /* ---- waiting for the peer's next notification ----------------------------------------- */
 
 static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts)

@@ -57,6 +57,11 @@ bool sock_rd_shut(const struct shim_sock *s);
 void sock_set_rd_shut(struct shim_sock *s, int afd);
 /* poll() bits for a ring socket, computed from the ring itself. */
 unsigned int sock_revents(struct shim_sock *s, unsigned int events);
+/*
+ * Could end A's state (its token, plug and hang-up) be why the kernel
+ * reports poll bits @events for it? (A hint: unlocked.)
+ */
+bool sock_a_explains(struct shim_sock *s, unsigned int events);
 
 /*
  * The peer's notifications, counted: the event thread notes each one

@@ -191,6 +191,9 @@ struct shim_sock {
 	/* The channel group its channel is in (chgroup.c; set under the event
 	 * thread's lock, read atomically), or NULL. */
 	struct chgroup *grp;
+	/* xs_now_ms() when an intercepted epoll wait last looked at it
+	 * (atomic; epoll.c), for the sweep (evloop.c). */
+	int64_t looked;
 	struct shim_sock *ev_next;	/* listeners list / zombie list */
 	struct shim_sock *ring_prev, *ring_next;	/* rings this process serves */
 };
