@@ -66,6 +66,18 @@ static int close_ring(int fd)
 	bool mine;
 	int rc, err;
 
+	/*
+	 * The epoll sets' references by this fd go first (release_fd() would
+	 * drop them only after the count below): a ring closed while still in
+	 * an epoll set (the common case) ends here too, not later in the
+	 * event thread, which a process that exits next would never let run
+	 * (its grants left for the lazy collection of stale ones).
+	 */
+	if (s && s->kind == SHIM_RING) {
+		SHIM_ENTER();
+		ep_fd_closed(fd);
+		SHIM_LEAVE();
+	}
 	mine = s && s->kind == SHIM_RING && s->owner == getpid() && s->conn &&
 	       evloop_close_begin(s);
 	release_fd(fd);
