@@ -56,7 +56,8 @@
  *   waitset.c  what a wait does with its ring sockets; poll.c and epoll.c
  *              are the intercepted waits; direct.c: a few rings' channels
  *              slept on directly; chgroup.c: a big epoll set's channels,
- *              slept on as one group
+ *              slept on as one group; eplook.c: an epoll set's
+ *              level-triggered rings, reported from the rings
  *   evloop.c   the event thread; doorbell.c: doorbells; pool.c: rings
  *              parked for reuse; offers.c: offered rings closed before
  *              their client attached; domwatch.c: dead peer domains
