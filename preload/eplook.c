@@ -127,7 +127,7 @@ static int ep_filter(struct wsock *w, int n, struct epoll_event *evs, int k)
 	struct ep_index x = { .slot = NULL };
 	int i, kept = 0;
 
-	if (n > 8 && !ep_index_build(&x, w, n))
+	if (k > 0 && n > 8 && !ep_index_build(&x, w, n))
 		x.slot = NULL;
 	for (i = 0; i < k; i++) {
 		uint64_t d = evs[i].data.u64;
@@ -170,11 +170,9 @@ static __thread unsigned int ep_skips;
 /* Ready level-triggered rings not yet reported, after @evs[0..@nr). */
 static int ep_scan(struct wsock *w, int n, struct epoll_event *evs, int nr, int max)
 {
-	unsigned int start = ep_cursor % (unsigned int)n;
-	int i;
+	int i, j = (int)(ep_cursor % (unsigned int)n);
 
-	for (i = 0; i < n && nr < max; i++) {
-		int j = (int)((start + (unsigned int)i) % (unsigned int)n);
+	for (i = 0; i < n && nr < max; i++, j = j + 1 < n ? j + 1 : 0) {
 		uint32_t rev;
 
 		if (!w[j].lt || w[j].seen)
@@ -199,7 +197,7 @@ static int ep_scan(struct wsock *w, int n, struct epoll_event *evs, int nr, int 
  * their rings (above).
  */
 int ep_look(int epfd, struct wsock *w, int n, struct epoll_event *evs, int max,
-		   const sigset_t *mask)
+	    const sigset_t *mask)
 {
 	bool via_a = false, kern;
 	int i, nr = 0, nlt = 0;
@@ -233,12 +231,16 @@ int ep_look(int epfd, struct wsock *w, int n, struct epoll_event *evs, int max,
 /* As ep_look(), for events the kernel returned after a sleep. */
 int ep_after_sleep(struct wsock *w, int n, struct epoll_event *evs, int max, int k)
 {
-	int i;
+	int i, nlt = 0;
 
 	if (k <= 0)
 		return k;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		w[i].seen = false;
+		nlt += w[i].lt;
+	}
+	if (!nlt)
+		return k;
 	k = ep_filter(w, n, evs, k);
 	return ep_scan(w, n, evs, k, max);
 }

@@ -42,7 +42,8 @@ void sock_passive(struct shim_sock *s, int afd, bool rd, bool on);
 bool sock_sleep_begin(struct shim_sock *s, int afd, bool rd, bool wr);
 /*
  * The sleep is over. @looks: the caller reads the ring's state itself next
- * (a blocking call, poll and select; not epoll, which reads A's): data
+ * (a blocking call, poll and select, epoll's level-triggered entries;
+ * not epoll's others, which read A's): data
  * only this thread was waiting for then gets no token in A, which would
  * cost a send() now and a recv() to take it back after the read. Whoever
  * looks at A later brings it up to date first (the intercepted waits),

@@ -105,8 +105,9 @@ void wsocks_sleep_end(struct wsock *w, int n, bool looks)
 {
 	int i;
 
+	/* A level-triggered epoll entry is reported from its ring (eplook.c). */
 	for (i = 0; i < n; i++)
-		sock_sleep_end(w[i].s, w[i].fd, w[i].rd, w[i].wr, looks);
+		sock_sleep_end(w[i].s, w[i].fd, w[i].rd, w[i].wr, looks || w[i].lt);
 }
 
 void wsocks_put(struct wsock *w, int n, struct wsock *local)

@@ -46,7 +46,7 @@ void wsocks_unpassive(struct wsock *w, int n);
 void wsocks_unpassive_rd(struct wsock *w, int n);
 /* Ask for notifications before sleeping; true if one is ready already. */
 bool wsocks_sleep_begin(struct wsock *w, int n);
-/* @looks: as sock_sleep_end() (ready.h) says. */
+/* @looks: as sock_sleep_end() (ready.h) says (always, for an entry's @lt). */
 void wsocks_sleep_end(struct wsock *w, int n, bool looks);
 /* Drop the references of @w[0..@n) and free @w unless it is @local. */
 void wsocks_put(struct wsock *w, int n, struct wsock *local);
