@@ -18,10 +18,11 @@
  * share their epoll_data, which the application could not tell apart
  * either, an event may be taken for the other's: each ready ring is still
  * reported once, by the scan, and a stale token of the other is taken
- * back before any thread sleeps on the set.) The kernel is asked at every call where no ring is
- * ready, else every 16th (so a busy ring cannot starve the set's other
- * fds; their readiness is level, it waits), and always while a set has
- * edge-triggered rings or the call passes a signal mask.
+ * back before any thread sleeps on the set.) The kernel is asked at every
+ * call where no ring is ready, else every 16th (so a busy ring cannot
+ * starve the set's other fds; their readiness is level, it waits), and
+ * always while a set has edge-triggered rings or the call passes a signal
+ * mask.
  */
 #include "config.h"
 
@@ -61,8 +62,8 @@ static unsigned int ep_hash(uint64_t d, unsigned int mask)
 	return (unsigned int)((d * 0x9e3779b97f4a7c15ull) >> 32) & mask;
 }
 
-/* false if there was no memory for it (then a linear search does). */
-static bool ep_index_build(struct ep_index *x, const struct wsock *w, int n)
+/* Leaves @x->slot NULL if there is no memory for it (a linear search does). */
+static void ep_index_build(struct ep_index *x, const struct wsock *w, int n)
 {
 	unsigned int size = 16, i;
 	int j;
@@ -71,7 +72,7 @@ static bool ep_index_build(struct ep_index *x, const struct wsock *w, int n)
 		size *= 2;
 	x->slot = size <= XS_ARRAY_SIZE(x->local) ? x->local : calloc(size, sizeof(int));
 	if (!x->slot)
-		return false;
+		return;
 	if (x->slot == x->local)
 		memset(x->local, 0, sizeof(int) * size);
 	x->mask = size - 1;
@@ -82,7 +83,6 @@ static bool ep_index_build(struct ep_index *x, const struct wsock *w, int n)
 			;
 		x->slot[i] = j + 1;
 	}
-	return true;
 }
 
 /*
@@ -127,8 +127,8 @@ static int ep_filter(struct wsock *w, int n, struct epoll_event *evs, int k)
 	struct ep_index x = { .slot = NULL };
 	int i, kept = 0;
 
-	if (k > 0 && n > 8 && !ep_index_build(&x, w, n))
-		x.slot = NULL;
+	if (k > 0 && n > 8)
+		ep_index_build(&x, w, n);
 	for (i = 0; i < k; i++) {
 		uint64_t d = evs[i].data.u64;
 		bool ours = false, done = false;
@@ -190,6 +190,24 @@ static int ep_scan(struct wsock *w, int n, struct epoll_event *evs, int nr, int 
 	return nr;
 }
 
+/* A new call: nothing reported yet; the count of level-triggered rings. */
+static int ep_begin(struct wsock *w, int n)
+{
+	int i, nlt = 0;
+
+	for (i = 0; i < n; i++) {
+		w[i].seen = false;
+		nlt += w[i].lt;
+	}
+	return nlt;
+}
+
+/* The kernel's @k events with the rings' own word, then the other ready rings. */
+static int ep_merge(struct wsock *w, int n, struct epoll_event *evs, int max, int k)
+{
+	return ep_scan(w, n, evs, ep_filter(w, n, evs, k), max);
+}
+
 /*
  * One look at set @epfd without waiting: what epoll_pwait(.., 0, @mask)
  * would return (the count, or -errno). Edge-triggered and one-shot rings
@@ -199,24 +217,13 @@ static int ep_scan(struct wsock *w, int n, struct epoll_event *evs, int nr, int 
 int ep_look(int epfd, struct wsock *w, int n, struct epoll_event *evs, int max,
 	    const sigset_t *mask)
 {
-	bool via_a = false, kern;
-	int i, nr = 0, nlt = 0;
+	int i, nr, nlt = ep_begin(w, n);
 
-	for (i = 0; i < n; i++) {
-		w[i].seen = false;
-		if (w[i].lt) {
-			nlt++;
-		} else {
+	for (i = 0; i < n; i++)
+		if (!w[i].lt)
 			sock_sync(w[i].s, w[i].fd, w[i].wr, true);
-			via_a = true;
-		}
-	}
-	if (!nlt) {
-		nr = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
-		return nr < 0 ? -errno : nr;
-	}
-	kern = via_a || mask || (++ep_skips & 15) == 0;
-	if (!kern) {
+	/* Ready rings answer alone unless the kernel is due (above). */
+	if (nlt == n && !mask && (++ep_skips & 15) != 0) {
 		nr = ep_scan(w, n, evs, 0, max);
 		if (nr)
 			return nr;
@@ -224,23 +231,13 @@ int ep_look(int epfd, struct wsock *w, int n, struct epoll_event *evs, int max,
 	nr = shim_real.epoll_pwait(epfd, evs, max, 0, mask);
 	if (nr < 0)
 		return -errno;
-	nr = ep_filter(w, n, evs, nr);
-	return ep_scan(w, n, evs, nr, max);
+	return nlt ? ep_merge(w, n, evs, max, nr) : nr;
 }
 
 /* As ep_look(), for events the kernel returned after a sleep. */
 int ep_after_sleep(struct wsock *w, int n, struct epoll_event *evs, int max, int k)
 {
-	int i, nlt = 0;
-
-	if (k <= 0)
+	if (k <= 0 || !ep_begin(w, n))
 		return k;
-	for (i = 0; i < n; i++) {
-		w[i].seen = false;
-		nlt += w[i].lt;
-	}
-	if (!nlt)
-		return k;
-	k = ep_filter(w, n, evs, k);
-	return ep_scan(w, n, evs, k, max);
+	return ep_merge(w, n, evs, max, k);
 }

@@ -571,7 +571,8 @@ static int do_epoll(int epfd, struct epoll_event *evs, int max, int timeout,
 			rc = wsleep_epoll(&ws, epfd, evs, max, left, mask);
 			rc = ep_after_sleep(w, n, evs, max, rc);
 		}
-		wsocks_sleep_end(w, n, false);	/* epoll reads A */
+		/* epoll reads A (its level-triggered rings: the ring, waitset.c) */
+		wsocks_sleep_end(w, n, false);
 		wsocks_direct_end(w, n, rc < 0 ? NULL : pf + 1);
 		if (g) {
 			/* Tokens for the group's notifications (served here
