@@ -39,16 +39,18 @@ void fd_released(struct shim_sock *s)
  * process. A ring ends when the last process holding the application's
  * end closes it: the event thread sees its own end hang up (so a child
  * that got the connection by fork() keeps it when the parent closes its
- * copy, as with TCP).
+ * copy, as with TCP). @ep_forgotten: the epoll sets have forgotten @fd
+ * already (close_ring()).
  */
-static void release_fd(int fd)
+static void release_fd(int fd, bool ep_forgotten)
 {
 	struct shim_sock *s = shim_remove(fd);
 
 	if (!s)
 		return;
 	SHIM_ENTER();
-	ep_fd_closed(fd);
+	if (!ep_forgotten)
+		ep_fd_closed(fd);
 	fd_released(s);
 	shim_put(s);
 	SHIM_LEAVE();
@@ -67,20 +69,20 @@ static int close_ring(int fd)
 	int rc, err;
 
 	/*
-	 * The epoll sets' references by this fd go first (release_fd() would
-	 * drop them only after the count below): a ring closed while still in
+	 * The epoll sets' references by this fd go first, not in
+	 * release_fd() after the count below: a ring closed while still in
 	 * an epoll set (the common case) ends here too, not later in the
 	 * event thread, which a process that exits next would never let run
 	 * (its grants left for the lazy collection of stale ones).
 	 */
-	if (s && s->kind == SHIM_RING) {
+	if (s) {
 		SHIM_ENTER();
 		ep_fd_closed(fd);
 		SHIM_LEAVE();
 	}
 	mine = s && s->kind == SHIM_RING && s->owner == getpid() && s->conn &&
 	       evloop_close_begin(s);
-	release_fd(fd);
+	release_fd(fd, true);
 	rc = shim_real.close(fd);
 	err = errno;
 	if (mine) {
@@ -186,7 +188,7 @@ static int dup23(int oldfd, int newfd, int flags, bool three)
 		return three ? shim_real.dup3(oldfd, newfd, flags) : shim_real.dup2(oldfd, newfd);
 	/* dup2 closes newfd first: so do we. */
 	if (shim_maybe_ours(newfd) && fcntl(oldfd, F_GETFD) >= 0)
-		release_fd(newfd);
+		release_fd(newfd, false);
 	rc = three ? shim_real.dup3(oldfd, newfd, flags) : shim_real.dup2(oldfd, newfd);
 	if (rc < 0 || !shim_maybe_ours(oldfd))
 		return rc;
@@ -253,7 +255,7 @@ __attribute__((destructor)) static void shim_release_all(void)
 		/* Inherited, and nobody serves it any more: ours to end. */
 		if (s->kind == SHIM_RING)
 			holder_exit_touch(s);
-		release_fd(fd);
+		release_fd(fd, false);
 		if (s->kind == SHIM_RING && s->owner == getpid()) {
 			shim_real.close(fd);
 			pfd.fd = s->bfd;
