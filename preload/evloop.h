@@ -13,7 +13,7 @@
 int evloop_add(struct shim_sock *s);
 /* Stop watching; after return the event thread no longer touches @s. */
 void evloop_del(struct shim_sock *s);
-/* Ask the event thread for a sweep soon (ready.c's passive arming). */
+/* Ask the event thread for a sweep soon (ready.c's passive arming; sweep.c). */
 void evloop_want_sweep(void);
 /* Free what evloop_del() left for the event thread, now (process exit). */
 void evloop_flush(void);

@@ -58,9 +58,10 @@
  *              slept on directly; chgroup.c: a big epoll set's channels,
  *              slept on as one group; eplook.c: an epoll set's
  *              level-triggered rings, reported from the rings
- *   evloop.c   the event thread; doorbell.c: doorbells; pool.c: rings
- *              parked for reuse; offers.c: offered rings closed before
- *              their client attached; domwatch.c: dead peer domains
+ *   evloop.c   the event thread; sweep.c: its sweep; doorbell.c:
+ *              doorbells; pool.c: rings parked for reuse; offers.c:
+ *              offered rings closed before their client attached;
+ *              domwatch.c: dead peer domains
  *   exec.c     exec, posix_spawn, system, popen: what the program gets
  *   handover.c the rings written down before exec (handover_rec.c: the
  *              record); adopt.c: rebuilt in the new image; relay.c: its
