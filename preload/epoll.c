@@ -354,7 +354,7 @@ static int ep_rings(int epfd, struct wsock *local, int nlocal, struct wsock **ou
 		w[i].events = events;
 		w[i].data = set->e[i].data;
 		pv[i] = w[i].s;
-		/* For the sweep (evloop.c); a store per ring and millisecond. */
+		/* For the sweep (sweep.c); a store per ring and millisecond. */
 		if (__atomic_load_n(&w[i].s->looked, __ATOMIC_RELAXED) != now)
 			__atomic_store_n(&w[i].s->looked, now, __ATOMIC_RELAXED);
 	}

@@ -194,7 +194,7 @@ struct shim_sock {
 	 * thread's lock, read atomically), or NULL. */
 	struct chgroup *grp;
 	/* xs_now_ms() when an intercepted epoll wait last looked at it
-	 * (atomic; epoll.c), for the sweep (evloop.c). */
+	 * (atomic; epoll.c), for the sweep (sweep.c). */
 	int64_t looked;
 	struct shim_sock *ev_next;	/* listeners list / zombie list */
 	struct shim_sock *ring_prev, *ring_next;	/* rings this process serves */
