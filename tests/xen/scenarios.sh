@@ -869,11 +869,25 @@ exec_pair() {
 	snapshot 0
 	out=$(on "$from" "dd if=/dev/urandom of=/tmp/in.$port bs=1048576 count=$EXEC_MB 2> /dev/null &&
 		echo SENT=\$(sha256sum /tmp/in.$port | cut -d' ' -f1) &&
-		t0=\$($UP); $SHIM socat -t 60 - TCP:$(addr_of $to):$port < /tmp/in.$port > /tmp/out.$port
+		t0=\$($UP); XSOCK_DEBUG=3 XSOCK_LOG=/tmp/exh-cli.$port.log \
+			$SHIM socat -t 60 - TCP:$(addr_of $to):$port < /tmp/in.$port > /tmp/out.$port
 		echo RC=\$?; echo SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.2f\", \$2 - \$1 }')
 		echo BACK=\$(sha256sum /tmp/out.$port | cut -d' ' -f1)
 		echo BYTES=\$(wc -c < /tmp/out.$port); rm -f /tmp/in.$port /tmp/out.$port")
 	echo "$out"
+	# Short or wrong: what both ends were doing, while the server's side
+	# still is (its relay, its handler).
+	if [ "$(field BYTES "$out")" != $((EXEC_MB * 1048576)) ] ||
+		[ "$(field SENT "$out")" != "$(field BACK "$out")" ]; then
+		on "$to" "for t in /proc/[0-9]*/task/[0-9]*; do
+				c=\$(tr '\\0' ' ' < \${t%/task/*}/cmdline 2> /dev/null)
+				case \$c in *socat*) echo \$t \$(cut -d' ' -f3,4 \$t/stat) \$(cat \$t/wchan) \$c;; esac
+			done
+			xsockctl status 2> /dev/null | tail -n 20
+			grep -v 'debug.*ring.c' /tmp/exh.$port.log | tail -n 80"
+		on "$from" "grep -v 'debug.*ring.c' /tmp/exh-cli.$port.log | tail -n 40"
+	fi
+	on "$from" "rm -f /tmp/exh-cli.$port.log" > /dev/null
 	sleep 2
 	log=$(on "$to" "echo HANDED=\$(grep -c 'handed over\$' /tmp/exh.$port.log)
 		echo ADOPTED=\$(grep -c 'taken over from the old image' /tmp/exh.$port.log)
