@@ -881,7 +881,7 @@ exec_pair() {
 		[ "$(field SENT "$out")" != "$(field BACK "$out")" ]; then
 		on "$to" "for t in /proc/[0-9]*/task/[0-9]*; do
 				c=\$(tr '\\0' ' ' < \${t%/task/*}/cmdline 2> /dev/null)
-				case \$c in *socat*) echo \$t \$(cut -d' ' -f3,4 \$t/stat) \$(cat \$t/wchan) \$c;; esac
+				case \$c in *socat*) echo \$t \$(cut -d' ' -f3,4 \$t/stat) \$(cat \$t/wchan) [\$(cut -d' ' -f1-3 \$t/syscall)] \$c;; esac
 			done
 			xsockctl status 2> /dev/null | tail -n 20
 			grep -v 'debug.*ring.c' /tmp/exh.$port.log | tail -n 80"
