@@ -316,6 +316,17 @@ int arena_fds(int *v, int max)
 	return n;
 }
 
+void arena_child_cloexec(void)
+{
+	int i;
+
+	/* The child is single-threaded: no lock (one held at fork stays held). */
+	for (i = 0; i < narenas; i++) {
+		fcntl(arenas[i].fd, F_SETFD, FD_CLOEXEC);
+		arenas[i].marked = false;
+	}
+}
+
 void arena_after_fork(void)
 {
 	int i;

@@ -390,11 +390,57 @@ void handover_end(void)
 		holder_rewatch(unwatched[i]);
 	nunwatched = 0;
 	arena_set_cloexec(true);
-	if (rec_fd >= 0)
-		shim_real.close(rec_fd);
-	rec_fd = -1;
+	/* Forgotten before it is closed: a fork meanwhile (another thread)
+	 * must not see a number that may be reused (ho_child_after_fork()). */
+	i = rec_fd;
+	__atomic_store_n(&rec_fd, -1, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (i >= 0)
+		shim_real.close(i);
 	SHIM_LEAVE();
 	shim_unlock(&ho_lock);
+}
+
+/*
+ * fork() while another thread is between handover_begin() and
+ * handover_end() (a posix_spawn(), or a system() that waits for its
+ * command): the child gets ho_lock held by a thread it does not have, and
+ * would hang in its own exec or close_range() (python's subprocess calls
+ * both in the child). It makes the lock anew and undoes, on its copies,
+ * what that hand-over noted it did for the other program: FD_CLOEXEC back
+ * on the shim's fds it cleared and on the arenas, off again on the
+ * application fds it hid, and the record's fd is closed (handover_end()
+ * forgets it before it closes it: a number noted here is still the
+ * record's). (glibc's system(), popen() and posix_spawn() start their own
+ * child without fork handlers: a hand-over's child never runs this.)
+ * What the other thread did but had not noted yet at the instant of the
+ * fork stays (docs/protocol.md, "Known limits"). References held for disarmed or
+ * unwatched rings stay with the child's copies of those records, as does
+ * the record's name in environ if a system() had put it there: an exec
+ * through us drops it.
+ */
+static void ho_child_after_fork(void)
+{
+	bool busy = pthread_mutex_trylock(&ho_lock) != 0;
+	int i;
+
+	pthread_mutex_init(&ho_lock, NULL);
+	if (!busy)
+		return;
+	for (i = 0; i < ncleared; i++)
+		fcntl(cleared[i], F_SETFD, FD_CLOEXEC);
+	for (i = 0; i < nhidden; i++)
+		fcntl(hidden[i], F_SETFD, 0);
+	arena_child_cloexec();
+	if (rec_fd >= 0)
+		shim_real.close(rec_fd);
+	ncleared = nhidden = ndisarmed = nunwatched = 0;
+	rec_fd = -1;
+}
+
+__attribute__((constructor)) static void handover_constructor(void)
+{
+	pthread_atfork(NULL, NULL, ho_child_after_fork);
 }
 
 /* ---- close_range, closefrom: the shim's fds are not the program's ---------------------- */

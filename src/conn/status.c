@@ -25,6 +25,19 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct xsock_status_rec *table;	/* this process's records */
 static pid_t table_pid;
 
+/* A thread that held the lock at fork() is not in the child: make it anew
+ * (the table it guards is the parent's there; table_get() makes the
+ * child's own). */
+static void table_child_after_fork(void)
+{
+	pthread_mutex_init(&table_lock, NULL);
+}
+
+__attribute__((constructor)) static void status_constructor(void)
+{
+	pthread_atfork(NULL, NULL, table_child_after_fork);
+}
+
 /* The records that follow the header of the table mapped at @mem. */
 static struct xsock_status_rec *table_recs(void *mem)
 {
