@@ -1160,13 +1160,23 @@ discover_once() { on 0 "xsockctl discover --once --policy $NAMES_POLICY"; }
 # socat in TO listening on PORT, dialled at TO_ADDR; prints "want got".
 send_sum() {
 	from=$1 taddr=$2 port=$3 to=$4
-	js=$(start_on "$to" "$SHIM socat -u TCP-LISTEN:$port,reuseaddr STDOUT | sha256sum |
+	js=$(start_on "$to" "XSOCK_DEBUG=3 XSOCK_LOG=/tmp/ss.$port.log \
+		$SHIM socat -u TCP-LISTEN:$port,reuseaddr STDOUT | sha256sum |
 		sed 's/^/SUM=/;s/ .*//'")
 	wait_listen "$to" "$port" || return 1
 	out=$(on "$from" "dd if=/dev/urandom of=/tmp/in.$port bs=1048576 count=$MB 2> /dev/null &&
 		echo SUM=\$(sha256sum /tmp/in.$port | cut -d' ' -f1) &&
-		$SHIM socat -u OPEN:/tmp/in.$port TCP:$taddr:$port; echo RC=\$?; rm -f /tmp/in.$port")
+		XSOCK_DEBUG=3 XSOCK_LOG=/tmp/ss.$port.log \
+			$SHIM socat -u OPEN:/tmp/in.$port TCP:$taddr:$port; echo RC=\$?; rm -f /tmp/in.$port")
 	echo "$out" >&2
+	# Refused or broken: both ends' logs and what the listener advertises.
+	if [ "$(field RC "$out")" != 0 ]; then
+		{ on "$from" "xsockctl peer list; tail -n 20 /tmp/ss.$port.log"
+		  on "$to" "xsockctl peer list; tail -n 30 /tmp/ss.$port.log"
+		  xenstore-ls -f "/local/domain/$to/data/xsock/listen" 2> /dev/null | grep "/$port"
+		} >&2
+	fi
+	on "$from" "rm -f /tmp/ss.$port.log" > /dev/null
 	[ "$(field RC "$out")" = 0 ] && t=120 || t=3
 	srv=$(wait_on "$to" "$js" $t)
 	echo "$srv" >&2
