@@ -290,11 +290,11 @@ void arena_mark(int fd)
 	shim_unlock(&arena_lock);
 }
 
-void arena_set_cloexec(bool on)
+/* Under arena_lock, or in a forked child (one thread). */
+static void set_cloexec(bool on)
 {
 	int i;
 
-	shim_lock(&arena_lock);
 	for (i = 0; i < narenas; i++) {
 		if (!arenas[i].marked)
 			continue;
@@ -302,6 +302,12 @@ void arena_set_cloexec(bool on)
 		if (on)
 			arenas[i].marked = false;
 	}
+}
+
+void arena_set_cloexec(bool on)
+{
+	shim_lock(&arena_lock);
+	set_cloexec(on);
 	shim_unlock(&arena_lock);
 }
 
@@ -318,13 +324,8 @@ int arena_fds(int *v, int max)
 
 void arena_child_cloexec(void)
 {
-	int i;
-
 	/* The child is single-threaded: no lock (one held at fork stays held). */
-	for (i = 0; i < narenas; i++) {
-		fcntl(arenas[i].fd, F_SETFD, FD_CLOEXEC);
-		arenas[i].marked = false;
-	}
+	set_cloexec(true);
 }
 
 void arena_after_fork(void)

@@ -49,8 +49,8 @@ int arena_adopt(int fd, uint64_t off, void **p);
  */
 void arena_mark(int fd);
 void arena_set_cloexec(bool on);
-/* In a forked child (fork handler): every arena close-on-exec again, no
- * lock taken (handover.c). */
+/* In a forked child (fork handler): arena_set_cloexec(true) without the
+ * lock (handover.c). */
 void arena_child_cloexec(void);
 /* The fds of every arena this process knows, into @v (room for @max); how many. */
 int arena_fds(int *v, int max);

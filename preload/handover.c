@@ -393,8 +393,7 @@ void handover_end(void)
 	/* Forgotten before it is closed: a fork meanwhile (another thread)
 	 * must not see a number that may be reused (ho_child_after_fork()). */
 	i = rec_fd;
-	__atomic_store_n(&rec_fd, -1, __ATOMIC_RELAXED);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	rec_fd = -1;
 	if (i >= 0)
 		shim_real.close(i);
 	SHIM_LEAVE();
@@ -414,10 +413,10 @@ void handover_end(void)
  * record's). (glibc's system(), popen() and posix_spawn() start their own
  * child without fork handlers: a hand-over's child never runs this.)
  * What the other thread did but had not noted yet at the instant of the
- * fork stays (docs/protocol.md, "Known limits"). References held for disarmed or
- * unwatched rings stay with the child's copies of those records, as does
- * the record's name in environ if a system() had put it there: an exec
- * through us drops it.
+ * fork stays (docs/protocol.md, "Known limits"). References held for
+ * disarmed or unwatched rings stay with the child's copies of those
+ * records, as does the record's name in environ if a system() had put it
+ * there: an exec through us drops it.
  */
 static void ho_child_after_fork(void)
 {

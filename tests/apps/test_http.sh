@@ -74,11 +74,9 @@ for MODE in xsock tcp; do
 	grep -q 'code [45]\|Traceback' "$WORK/server.$MODE.log" &&
 		{ cat "$WORK/server.$MODE.log"; fail "$MODE: http.server logged errors"; }
 done
-BEST_xsock="$(mbps "${BEST[xsock]}" 1) Mbit/s"
-BEST_tcp="$(mbps "${BEST[tcp]}" 1) Mbit/s"
-AVG_xsock="$(echo "scale=1; ${SUM[xsock]} * 1000 / $FETCHES" | bc) ms"
-AVG_tcp="$(echo "scale=1; ${SUM[tcp]} * 1000 / $FETCHES" | bc) ms"
-row "curl 10 MiB: best rate" "$BEST_xsock" "$BEST_tcp"
-row "curl 10 MiB: mean time" "$AVG_xsock" "$AVG_tcp"
+rate() { echo "$(mbps "${BEST[$1]}" 1) Mbit/s"; }
+mean() { echo "$(echo "scale=1; ${SUM[$1]} * 1000 / $FETCHES" | bc) ms"; }
+row "curl 10 MiB: best rate" "$(rate xsock)" "$(rate tcp)"
+row "curl 10 MiB: mean time" "$(mean xsock)" "$(mean tcp)"
 print_table
 say "PASS"

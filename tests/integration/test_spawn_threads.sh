@@ -37,9 +37,8 @@ run() {
 run spawn 200
 # A fork inside a system() that waits for its command: nearly every one
 # here. In rare interleavings (about 1 child in 300 here) the child's
-# program still gets that
-# hand-over's shim fds (docs/protocol.md, "Known limits"): counted, not
-# failed.
+# program still gets that hand-over's shim fds (docs/protocol.md, "Known
+# limits"): counted, not failed.
 run system 80 leaks-known
 
 n=0
