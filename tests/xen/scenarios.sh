@@ -685,8 +685,11 @@ scenario_client_killed_waiting() {
 # XSOCK_ACCEPT_TIMEOUT_MS=20000, debug log) must drop the offer within 2 s
 # of publishing it, on its own clock (an upper bound: it includes the
 # client's watch, its reading the offer and its death). 4 s later the next
-# client connects and sends, only its line arrives, and store nodes, user
-# event channels and Xen's grant/channel counts are back where they were.
+# client connects and sends within 10 s (one such client takes 1.5-2 s
+# here and up to 5.4 s on a loaded CI machine; one held up by the offer
+# would wait until it expired, 20 s after its publishing: 14 s or more),
+# only its line arrives, and store nodes, user event channels and Xen's
+# grant/channel counts are back where they were.
 scenario_client_killed_before_attach() {
 	port=7055
 	js=$(start_on "$U2" "XSOCK_ACCEPT_TIMEOUT_MS=20000 XSOCK_DEBUG=4 XSOCK_LOG=/tmp/kba.log \
@@ -722,7 +725,7 @@ scenario_client_killed_before_attach() {
 		"Xen grants/channels $x0 -> $x1"
 	[ "$(field RC1 "$out1")" = 137 ] && [ "$(field FAULTS "$out1")" = 1 ] &&
 		[ -n "$drop" ] && awk -v d="$drop" 'BEGIN { exit !(d >= 0 && d < 2.0) }' &&
-		[ $rc -eq 0 ] && [ -n "$secs" ] && awk -v s="$secs" 'BEGIN { exit !(s < 5) }' &&
+		[ $rc -eq 0 ] && [ -n "$secs" ] && awk -v s="$secs" 'BEGIN { exit !(s < 10) }' &&
 		[ "$(field GOT "$got")" = "alive," ] &&
 		[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ]
 }
@@ -733,11 +736,14 @@ scenario_client_killed_before_attach() {
 # checks: under TCG one socat run costs a second or more (process start
 # dominates: the same socat to the same listener over netfront, without
 # the shim, is timed first for comparison), so the loop may take up to
-# 900 s.
+# 900 s. The result names the slowest run. Both ends log (the client's
+# log is kept for its last run only); when a run fails, the scenario
+# shows the failed client's log and the tail of the listener's.
 scenario_cycles_200() {
 	port=7040
 	N=${XSOCK_XEN_CYCLES:-200}
-	js=$(start_on "$U2" "$SHIM ncat -l -k $port --recv-only > /tmp/cyc.out & echo \$! > /tmp/srv.$port; wait")
+	js=$(start_on "$U2" "XSOCK_DEBUG=3 XSOCK_LOG=/tmp/cyc-s.log $SHIM ncat -l -k $port --recv-only \
+		> /tmp/cyc.out & echo \$! > /tmp/srv.$port; wait")
 	wait_listen "$U2" "$port" || return 1
 	on "$U1" "echo warm-up | $SHIM socat -u STDIN TCP:$(addr_of $U2):$port" || return 1
 	probe=$(on "$U1" "for how in plain shim; do pre=; to=$(net_addr $U2)
@@ -749,20 +755,34 @@ scenario_cycles_200() {
 	echo "$probe"
 	sleep 1
 	snapshot 0
-	j=$(start_on "$U1" "t0=\$($UP); i=1; while [ \$i -le $N ]; do
-		echo line-\$i | $SHIM socat -u STDIN TCP:$(addr_of $U2):$port || { echo FAILED_AT=\$i; exit 1; }
-		i=\$((i + 1)); done; echo SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.1f\", \$2 - \$1 }')")
+	j=$(start_on "$U1" "t0=\$($UP); i=1; max=0; maxi=0; while [ \$i -le $N ]; do
+		a=\$($UP)
+		echo line-\$i | XSOCK_DEBUG=3 XSOCK_LOG=/tmp/cyc-c.log \
+			$SHIM socat -u STDIN TCP:$(addr_of $U2):$port ||
+			{ echo FAILED_AT=\$i AFTER=\$(echo \"\$a \$($UP)\" | awk '{ print \$2 - \$1 }')
+			  echo '--- the failed client: its log'; cat /tmp/cyc-c.log; exit 1; }
+		d=\$(echo \"\$a \$($UP)\" | awk '{ printf \"%.2f\", \$2 - \$1 }')
+		if awk -v d=\$d -v m=\$max 'BEGIN { exit !(d > m) }'; then max=\$d maxi=\$i; fi
+		rm -f /tmp/cyc-c.log
+		i=\$((i + 1)); done; echo SLOWEST=\$max AT=\$maxi
+		echo SECS=\$(echo \"\$t0 \$($UP)\" | awk '{ printf \"%.1f\", \$2 - \$1 }')")
 	out=$(wait_on "$U1" "$j" 900)
 	rc=$?
-	echo "$out" | tail -n 5
+	if [ $rc -ne 0 ]; then
+		echo "$out" | tail -n 60
+		on "$U2" "echo '--- the listener: the last 60 lines of its log'; tail -n 60 /tmp/cyc-s.log"
+	else
+		echo "$out" | tail -n 5
+	fi
 	sleep 2
 	got=$(on "$U2" "echo LINES=\$(grep -c '^line-' /tmp/cyc.out) UNIQ=\$(sort -u /tmp/cyc.out | grep -c '^line-')")
 	echo "$got"
 	settle
 	on "$U2" 'kill $(cat /tmp/srv.'$port')'
 	wait_on "$U2" "$js" 20 > /dev/null
-	result "$N connections in $(field SECS "$out") s (one socat run: $(field PROBE_plain "$probe") s" \
-		"over netfront without the shim, $(field PROBE_shim "$probe") s through it); lines received" \
+	result "$N connections in $(field SECS "$out") s, the slowest $(field SLOWEST "$out" | cut -d' ' -f1) s" \
+		"(one socat run: $(field PROBE_plain "$probe") s over netfront without the shim," \
+		"$(field PROBE_shim "$probe") s through it); lines received" \
 		"$(echo "$got" | sed -n 's/.*LINES=\([0-9]*\).*/\1/p');" \
 		"store nodes $n0 -> $n1; user event channels (dom0 U1 U2) [$e0] -> [$e1];" \
 		"Xen grants/channels $x0 -> $x1"
