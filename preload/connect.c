@@ -81,18 +81,24 @@ static struct xs_peer *reg_peers;
 static unsigned int reg_n;
 static int64_t reg_at = -1;
 
+/*
+ * Where the registry had to be read, *@st gets the store handle that read
+ * it (else NULL): a negotiation that follows may use it, which spares a
+ * process's first connection a second handle. The caller closes it.
+ */
 static int registry_lookup(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t len,
-			   xsp_domid_t *dom)
+			   xsp_domid_t *dom, struct xsp_store **st)
 {
 	int64_t now = xs_now_ms();
 	int rc = 0;
 
+	*st = NULL;
 	pthread_mutex_lock(&reg_lock);
 	if (reg_at < 0 || now - reg_at >= REGISTRY_MS) {
 		struct xs_peer *peers = NULL;
 		unsigned int n = 0;
 
-		rc = xs_ctx_peers(ctx, &peers, &n);
+		rc = xs_ctx_peers_keep(ctx, &peers, &n, st);
 		if (rc == 0) {
 			free(reg_peers);
 			reg_peers = peers;
@@ -145,6 +151,7 @@ static struct xs_route route_connect(int fd, const struct sockaddr *addr, sockle
 	struct xs_ctx *ctx;
 	struct xs_conn *c;
 	struct shim_sock *s;
+	struct xsp_store *st;
 	xsp_domid_t dom;
 	uint16_t sport;
 	int fl, fdfl, afd, rc;
@@ -154,7 +161,9 @@ static struct xs_route route_connect(int fd, const struct sockaddr *addr, sockle
 	ctx = shim_ctx();
 	if (!ctx)
 		return no_ctx_route();
-	rc = registry_lookup(ctx, addr, len, &dom);
+	rc = registry_lookup(ctx, addr, len, &dom, &st);
+	if (rc < 0)
+		xsp_store_close(st);
 	if (rc == -EHOSTUNREACH)
 		return xs_route_peer_down(ctx, dom);
 	if (rc < 0)
@@ -162,6 +171,7 @@ static struct xs_route route_connect(int fd, const struct sockaddr *addr, sockle
 	/* A parked ring to that address carries the connection at once. */
 	c = pool_take(dom, addr, len);
 	if (c) {
+		xsp_store_close(st);
 		sport = ephemeral_port(fd, addr->sa_family);
 		rc = sport ? xs_conn_reopen(c, sport) : -EADDRNOTAVAIL;
 		if (rc == 0) {
@@ -174,7 +184,7 @@ static struct xs_route route_connect(int fd, const struct sockaddr *addr, sockle
 	}
 
 	sport = ephemeral_port(fd, addr->sa_family);
-	rc = xs_conn_connect(ctx, dom, addr, len, sport, &c);
+	rc = xs_conn_connect_on(ctx, st, dom, addr, len, sport, &c);
 	if (rc < 0)
 		return xs_route_after_failure(ctx, dom, rc);
 	local_addr_towards(addr, len, sport, &c->laddr, &c->laddr_len);
@@ -190,6 +200,9 @@ connected:
 	rc = sock_take_fd(fd, afd, fl >= 0 && (fl & O_NONBLOCK), fdfl >= 0 && (fdfl & FD_CLOEXEC));
 	if (rc == 0)
 		rc = sock_install(fd, s);
+	/* The negotiation's store handle, unless the dead-domain watch took
+	 * it when the ring was installed. */
+	xsp_store_close(xs_conn_store_take(c));
 	shim_put(s);
 	/*
 	 * The ring is set up before we return, in about a store round trip.

@@ -12,8 +12,9 @@
  * A read of the node that says -ENOENT or -EACCES (xenstored answers
  * EACCES for a node below a home we may not read) is a dead domain.
  *
- * One store handle, opened by the first watch and closed when no ring is
- * left to watch for; its watch fd sits in the event thread's epoll set.
+ * One store handle, opened by the first watch (or taken over from the
+ * connection that needs it: xs_conn_store_take()) and closed when no ring
+ * is left to watch for; its watch fd sits in the event thread's epoll set.
  */
 #include "config.h"
 
@@ -66,7 +67,9 @@ static int store_get(struct xs_conn *c)
 		return 0;
 	if (dst_failed)
 		return -EIO;
-	rc = xsp_store_open(c->ctx->plat, &dst);
+	/* A new connection's negotiation handle serves, if it has one. */
+	dst = xs_conn_store_take(c);
+	rc = dst ? 0 : xsp_store_open(c->ctx->plat, &dst);
 	if (rc == 0) {
 		rc = ev_watch(xsp_watch_fd(dst), EPOLLIN, &dw_marker);
 		if (rc < 0) {

@@ -203,32 +203,48 @@ static int wait_answer(struct xs_conn *c, struct xsp_store *st, const char *apat
 int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer, const struct sockaddr *dst,
 		    socklen_t dstlen, uint16_t sport, struct xs_conn **out)
 {
+	int rc = xs_conn_connect_on(ctx, NULL, peer, dst, dstlen, sport, out);
+
+	if (rc == 0)
+		xsp_store_close(xs_conn_store_take(*out));
+	return rc;
+}
+
+int xs_conn_connect_on(struct xs_ctx *ctx, struct xsp_store *st, xsp_domid_t peer,
+		       const struct sockaddr *dst, socklen_t dstlen, uint16_t sport,
+		       struct xs_conn **out)
+{
 	char rdir[128], rpath[160], apath[160], req[192], daddr[INET6_ADDRSTRLEN];
 	char advpath[XS_ADV_PATH_MAX];
 	uint16_t port = sa_port(dst);
-	struct xsp_store *st;
 	struct xs_conn *c;
 	struct xs_neg_answer a;
 	struct xsp_unmap_notify life;
 	int rc;
 
 	*out = NULL;
-	if (peer == ctx->self || peer >= XSP_DOMID_SELF)
-		return -EINVAL;
+	if (peer == ctx->self || peer >= XSP_DOMID_SELF) {
+		rc = -EINVAL;
+		goto close_given;
+	}
 	rc = sa_to_text(dst, daddr, sizeof(daddr));
 	if (rc < 0)
-		return rc;
+		goto close_given;
 	c = xs_conn_alloc(ctx, peer, XSR_SIDE_B);
-	if (!c)
-		return -ENOMEM;
+	if (!c) {
+		rc = -ENOMEM;
+		goto close_given;
+	}
 	c->pport = port;
 	c->lport = sport;
 	xs_sa_keep(&c->paddr, &c->paddr_len, dst, dstlen);
 	xs_random_id(c->id, sizeof(c->id));
 
-	rc = xsp_store_open(ctx->plat, &st);
-	if (rc < 0)
-		goto free_conn;
+	if (!st) {
+		rc = xsp_store_open(ctx->plat, &st);
+		if (rc < 0)
+			goto free_conn;
+	}
 
 	/* Is anything listening there that we may talk to, on that address? */
 	rc = xs_adv_find(st, peer, port, ctx->self, dst, dstlen, advpath, sizeof(advpath));
@@ -328,12 +344,14 @@ unwatch:
 unwatch_answer:
 	xsp_watch_rm(st, apath, "answer");
 close_store:
-	xsp_store_close(st);
 	if (rc < 0) {
+		xsp_store_close(st);
 		xs_log(XS_LOG_INFO, "ring connect to dom%u port %u: %s", peer, port,
 		       strerror(-rc));
 		goto free_conn;
 	}
+	/* Its watches are gone: whoever keeps the connection may keep it. */
+	c->st_spare = st;
 	c->state = XS_CONN_CONNECTED;
 	xs_log(XS_LOG_DEBUG, "ring %s to dom%u port %u connected (evtchn %u)", c->id, peer, port,
 	       xsp_evtchn_port(c->ev));
@@ -343,5 +361,9 @@ close_store:
 free_conn:
 	/* Not connected: nothing to tell the peer; whatever was mapped goes. */
 	xs_conn_abandon(c);
+	return rc;
+
+close_given:
+	xsp_store_close(st);
 	return rc;
 }

@@ -128,10 +128,19 @@ static void conn_release(struct xs_conn *c, bool tell_peer)
 	xsp_unmap(c->mp_life);
 	xsp_unshare(c->sh_life);
 	xsp_evtchn_close(c->ev);
+	xsp_store_close(xs_conn_store_take(c));
 	if (c->big)
 		__atomic_fetch_sub(&c->ctx->big_rings, 1, __ATOMIC_RELAXED);
 	c->state = XS_CONN_CLOSED;
 	free(c);
+}
+
+struct xsp_store *xs_conn_store_take(struct xs_conn *c)
+{
+	struct xsp_store *st = c->st_spare;
+
+	c->st_spare = NULL;
+	return st;
 }
 
 void xs_conn_close(struct xs_conn *c)

@@ -110,8 +110,15 @@ struct xs_ctx {
 int xs_ctx_open(struct xs_ctx **out);
 void xs_ctx_close(struct xs_ctx *ctx);
 
-/* Read this domain's registry. */
+/* Read this domain's registry. Errors: those of xsp_store_open() and
+ * xs_registry_list(). */
 int xs_ctx_peers(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n);
+
+/* The same, and on success *@keep (if not NULL) gets the store handle it
+ * read on, open and without watches, for the caller to close or to pass
+ * on (xs_conn_connect_on()); on failure *@keep is NULL. */
+int xs_ctx_peers_keep(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n,
+		      struct xsp_store **keep);
 
 enum xs_conn_state {
 	XS_CONN_OFFERED,	/* server: answer published, waiting for the client */
@@ -146,6 +153,9 @@ struct xs_conn {
 					 * (the offer's idle=; 0 not said) */
 	int64_t offer_until_ms;		/* XS_CONN_OFFERED in the application's
 					 * hands: dropped if not attached by then */
+	struct xsp_store *st_spare;	/* side B, just connected: the store
+					 * handle the negotiation used, for
+					 * xs_conn_store_take() (no watches) */
 };
 
 /*
@@ -165,6 +175,24 @@ struct xs_conn {
 int xs_conn_connect(struct xs_ctx *ctx, xsp_domid_t peer,
 		    const struct sockaddr *dst, socklen_t dstlen, uint16_t sport,
 		    struct xs_conn **out);
+
+/*
+ * xs_conn_connect() on @st, an open store handle without watches (NULL:
+ * open one), which it takes over: on success the connection keeps it
+ * (xs_conn_store_take(); closed with the connection otherwise), on
+ * failure it is closed. A process's first connection so negotiates on
+ * the handle its registry read opened, and its dead-domain watch keeps
+ * it: one store handle instead of three. Errors: as xs_conn_connect().
+ */
+int xs_conn_connect_on(struct xs_ctx *ctx, struct xsp_store *st, xsp_domid_t peer,
+		       const struct sockaddr *dst, socklen_t dstlen, uint16_t sport,
+		       struct xs_conn **out);
+
+/*
+ * The store handle @c's negotiation used (watches removed), now the
+ * caller's to keep or close; NULL if there is none (any more).
+ */
+struct xsp_store *xs_conn_store_take(struct xs_conn *c);
 
 /* Wake the peer (the ring's kick callback). */
 int xs_conn_kick(void *conn);

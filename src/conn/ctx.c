@@ -69,15 +69,26 @@ void xs_ctx_close(struct xs_ctx *ctx)
 
 int xs_ctx_peers(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n)
 {
+	return xs_ctx_peers_keep(ctx, peers, n, NULL);
+}
+
+int xs_ctx_peers_keep(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n,
+		      struct xsp_store **keep)
+{
 	struct xsp_store *st;
 	int rc;
 
 	*peers = NULL;
 	*n = 0;
+	if (keep)
+		*keep = NULL;
 	rc = xsp_store_open(ctx->plat, &st);
 	if (rc < 0)
 		return rc;
 	rc = xs_registry_list(st, ctx->self, peers, n);
-	xsp_store_close(st);
+	if (rc == 0 && keep)
+		*keep = st;
+	else
+		xsp_store_close(st);
 	return rc;
 }

@@ -334,9 +334,15 @@ if want 5; then
 	got=$(tasu "$MEM" 1 redis-cli -h "$(addr_of 2)" -p 7601 GET blob 2>&1 | tr -d '\n' |
 		sha256sum | cut -d' ' -f1)
 	[ "$got" = "$want" ] || fail "redis: GET: checksum mismatch"
-	sleep 0.3
-	f1=$(count_fds "$rpid")
-	[ "$f1" = "$f0" ] || fail "redis: held $f0 fds before, $f1 after"
+	# The server lets go of its dead-domain watch's store handle 250 ms
+	# after its last ring (preload/domwatch.c), when its event thread
+	# next runs: on a loaded machine that can take a while.
+	for i in $(seq 1 30); do
+		sleep 0.1
+		f1=$(count_fds "$rpid")
+		[ "$f1" = "$f0" ] && break
+	done
+	[ "$f1" = "$f0" ] || fail "redis: held $f0 fds before, $f1 3 s after"
 	say "5. redis-server as redis: 1 MiB value set and read back intact; its fds $f0 before, $f1 after"
 	stop_all $srv
 	leaks "5. redis (and what nginx's workers left)"
