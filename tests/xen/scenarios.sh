@@ -635,8 +635,9 @@ timed_send() {
 # high); client 1 is SIGKILLed, then the listener continues: its accept()
 # meets the dead client's doorbell first, cannot bind the client's event
 # channel (Xen freed it with the process), drops it and serves client 2 at
-# once. Client 2's connect and send must take under 5 s (waiting for the
-# dead client would take 20; a connection under TCG takes about 1 s), only
+# once. Client 2's connect and send must take under 10 s (waiting for the
+# dead client would take 20; a connection under TCG takes about 1 s on an
+# idle machine, and single runs have taken 5 to 9 s on a loaded one), only
 # its line may arrive, and store nodes
 # (client 1's request is swept by client 2's first connect), user event
 # channels and Xen's grant/channel counts must be back where they were.
@@ -672,7 +673,7 @@ scenario_client_killed_waiting() {
 	result "client killed while waiting for accept(): the next client connected and sent in" \
 		"${secs:-?} s; the listener got '$(field GOT "$got")'; store nodes $n0 -> $n1;" \
 		"user event channels (dom0 U1 U2) [$e0] -> [$e1]; Xen grants/channels $x0 -> $x1"
-	[ $rc -eq 0 ] && [ -n "$secs" ] && [ "$(echo "$secs" | awk '{ print ($1 < 5) }')" = 1 ] &&
+	[ $rc -eq 0 ] && [ -n "$secs" ] && [ "$(echo "$secs" | awk '{ print ($1 < 10) }')" = 1 ] &&
 		[ "$(field GOT "$got")" = "alive," ] &&
 		[ "$n0" = "$n1" ] && [ "$e0" = "$e1" ] && [ "$x0" = "$x1" ]
 }
