@@ -91,6 +91,11 @@ done
 for l in /lib/x86_64-linux-gnu/libgcc_s.so.1; do	# pthread_cancel (xl, ...)
 	[ -e "$l" ] && copy_file "$l" "$B"
 done
+# The Xen libraries the xen backend loads on its first open (dlopen, so
+# ldd of our build files does not name them: src/platform/xen/xenlibs.c).
+for l in libxengnttab.so.1 libxenevtchn.so.1 libxenstore.so.4; do
+	copy_prog "/lib/x86_64-linux-gnu/$l" "$B"
+done
 
 # The project's build output. Programs linked against libtool convenience
 # libraries are plain ELF files; a libtool wrapper script means .libs/.

@@ -10,6 +10,7 @@
  *   xengntshr.c  shared grants: gntalloc, one file per share (exec)
  *   xenevtchn.c  event channels: libxenevtchn, one handle per endpoint
  *   xenstore.c   the store: libxenstore, transactions and watches
+ *   xenlibs.c    the Xen libraries, loaded on the backend's first open
  */
 #ifndef XSOCK_PLATFORM_XEN_PRIVATE_H
 #define XSOCK_PLATFORM_XEN_PRIVATE_H
@@ -31,6 +32,14 @@ static inline struct xen_priv *xen_priv(const struct xsp *p)
 {
 	return (struct xen_priv *)p->priv;
 }
+
+/*
+ * Load the Xen libraries (xenlibs.c) if this is the first call; every
+ * entry into them goes through the table it fills (xenlibs.h), so the
+ * backend calls this before anything else. Returns 0, or -ELIBACC when a
+ * library or one of its functions is missing (logged once).
+ */
+int xen_libs_load(void);
 
 /* The logger handed to the Xen libraries (xen.c). */
 extern struct xentoollog_logger xen_logger;

@@ -59,6 +59,7 @@
 
 #include "common/log.h"
 #include "platform/xen/private.h"
+#include "platform/xen/xenlibs.h"
 
 /* ---- logging ------------------------------------------------------------- */
 
@@ -175,6 +176,9 @@ static int xen_open(struct xsp *p)
 	struct xen_priv *xp;
 	int rc, gs;
 
+	rc = xen_libs_load();
+	if (rc < 0)
+		return rc;
 	xp = calloc(1, sizeof(*xp));
 	if (!xp)
 		return -ENOMEM;

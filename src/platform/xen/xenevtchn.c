@@ -42,6 +42,7 @@
 
 #include "common/log.h"
 #include "platform/xen/private.h"
+#include "platform/xen/xenlibs.h"
 
 struct xen_evtchn {
 	xenevtchn_handle *h;

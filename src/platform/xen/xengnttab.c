@@ -33,6 +33,7 @@
 
 #include "common/log.h"
 #include "platform/xen/private.h"
+#include "platform/xen/xenlibs.h"
 
 /* The port an unmap notification signals: its event channel's, or none (-1). */
 static evtchn_port_t notify_port(const struct xsp_unmap_notify *notify)

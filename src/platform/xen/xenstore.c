@@ -20,6 +20,7 @@
 #include <xenstore.h>
 
 #include "platform/xen/private.h"
+#include "platform/xen/xenlibs.h"
 
 /*
  * The watches registered on one store connection. Linux's xenbus device
