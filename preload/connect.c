@@ -171,7 +171,9 @@ static struct xs_route route_connect(int fd, const struct sockaddr *addr, sockle
 	/* A parked ring to that address carries the connection at once. */
 	c = pool_take(dom, addr, len);
 	if (c) {
+		/* (Not reusable after all: the negotiation below opens its own.) */
 		xsp_store_close(st);
+		st = NULL;
 		sport = ephemeral_port(fd, addr->sa_family);
 		rc = sport ? xs_conn_reopen(c, sport) : -EADDRNOTAVAIL;
 		if (rc == 0) {
