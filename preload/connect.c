@@ -82,9 +82,10 @@ static unsigned int reg_n;
 static int64_t reg_at = -1;
 
 /*
- * Where the registry had to be read, *@st gets the store handle that read
- * it (else NULL): a negotiation that follows may use it, which spares a
- * process's first connection a second handle. The caller closes it.
+ * Where the registry had to be read and @addr is in it, *@st gets the
+ * store handle that read it (else NULL): a negotiation that follows may
+ * use it, which spares a process's first connection a second handle. The
+ * caller closes it.
  */
 static int registry_lookup(struct xs_ctx *ctx, const struct sockaddr *addr, socklen_t len,
 			   xsp_domid_t *dom, struct xsp_store **st)
@@ -98,7 +99,7 @@ static int registry_lookup(struct xs_ctx *ctx, const struct sockaddr *addr, sock
 		struct xs_peer *peers = NULL;
 		unsigned int n = 0;
 
-		rc = xs_ctx_peers_keep(ctx, &peers, &n, st);
+		rc = xs_ctx_peers(ctx, &peers, &n, st);
 		if (rc == 0) {
 			free(reg_peers);
 			reg_peers = peers;
@@ -111,6 +112,10 @@ static int registry_lookup(struct xs_ctx *ctx, const struct sockaddr *addr, sock
 	else
 		rc = -ENOENT;	/* no registry to read: not ours, as before */
 	pthread_mutex_unlock(&reg_lock);
+	if (rc < 0) {
+		xsp_store_close(*st);
+		*st = NULL;
+	}
 	return rc;
 }
 
@@ -162,8 +167,6 @@ static struct xs_route route_connect(int fd, const struct sockaddr *addr, sockle
 	if (!ctx)
 		return no_ctx_route();
 	rc = registry_lookup(ctx, addr, len, &dom, &st);
-	if (rc < 0)
-		xsp_store_close(st);
 	if (rc == -EHOSTUNREACH)
 		return xs_route_peer_down(ctx, dom);
 	if (rc < 0)

@@ -110,15 +110,14 @@ struct xs_ctx {
 int xs_ctx_open(struct xs_ctx **out);
 void xs_ctx_close(struct xs_ctx *ctx);
 
-/* Read this domain's registry. Errors: those of xsp_store_open() and
- * xs_registry_list(). */
-int xs_ctx_peers(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n);
-
-/* The same, and on success *@keep (if not NULL) gets the store handle it
- * read on, open and without watches, for the caller to close or to pass
- * on (xs_conn_connect_on()); on failure *@keep is NULL. */
-int xs_ctx_peers_keep(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n,
-		      struct xsp_store **keep);
+/*
+ * Read this domain's registry. On success *@keep (if not NULL) gets the
+ * store handle it read on, open and without watches, for the caller to
+ * close or to pass on (xs_conn_connect_on()); on failure *@keep is NULL.
+ * Errors: those of xsp_store_open() and xs_registry_list().
+ */
+int xs_ctx_peers(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n,
+		 struct xsp_store **keep);
 
 enum xs_conn_state {
 	XS_CONN_OFFERED,	/* server: answer published, waiting for the client */

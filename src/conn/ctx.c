@@ -67,13 +67,8 @@ void xs_ctx_close(struct xs_ctx *ctx)
 	free(ctx);
 }
 
-int xs_ctx_peers(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n)
-{
-	return xs_ctx_peers_keep(ctx, peers, n, NULL);
-}
-
-int xs_ctx_peers_keep(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n,
-		      struct xsp_store **keep)
+int xs_ctx_peers(struct xs_ctx *ctx, struct xs_peer **peers, unsigned int *n,
+		 struct xsp_store **keep)
 {
 	struct xsp_store *st;
 	int rc;

@@ -10,9 +10,9 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdbool.h>
 
 #define XEN_LIBS_NO_REDIRECT
+#include "common/compiler.h"
 #include "common/log.h"
 #include "platform/xen/private.h"
 #include "platform/xen/xenlibs.h"
@@ -32,7 +32,7 @@ static void *lookup(void *const libs[], const char *name)
 	void *f = dlsym(RTLD_DEFAULT, name);
 	size_t i;
 
-	for (i = 0; !f && i < sizeof(sonames) / sizeof(sonames[0]); i++)
+	for (i = 0; !f && i < XS_ARRAY_SIZE(sonames); i++)
 		if (libs[i])
 			f = dlsym(libs[i], name);
 	return f;
@@ -40,11 +40,11 @@ static void *lookup(void *const libs[], const char *name)
 
 static void load(void)
 {
-	void *libs[sizeof(sonames) / sizeof(sonames[0])];
+	void *libs[XS_ARRAY_SIZE(sonames)];
 	const char *missing = NULL;
 	size_t i;
 
-	for (i = 0; i < sizeof(sonames) / sizeof(sonames[0]); i++)
+	for (i = 0; i < XS_ARRAY_SIZE(sonames); i++)
 		libs[i] = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
 #define XEN_LIBS_LOOKUP(f)							\
 	xen_fn.f = (__typeof__(xen_fn.f))lookup(libs, #f);			\
