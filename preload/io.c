@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -159,19 +158,20 @@ static int sock_wait(struct io_call *c)
 	if (shim_spin_budget()) {
 		uint64_t end = (uint64_t)xs_now_ns() + shim_spin_budget();
 
-		for (i = 1;; i++) {
+		for (i = shim_spin_polls();;) {
 			if (xsr_poll(r) & want) {
 				shim_spin_result(true);
 				return 0;
 			}
 			cpu_relax();
-			if (!(i & 63)) {
+			if (!--i) {
 				if ((uint64_t)xs_now_ns() > end)
 					break;
 				/* Let a runnable peer (or its event thread) have
 				 * this CPU: on two cores, spinning against it is
 				 * what makes the wait long. */
-				sched_yield();
+				shim_spin_yield();
+				i = shim_spin_polls();
 			}
 		}
 	}

@@ -24,7 +24,6 @@
 #include "config.h"
 
 #include <poll.h>
-#include <sched.h>
 #include <stdlib.h>
 
 #include "common/clock.h"
@@ -37,9 +36,10 @@
 /* Spin on the rings (not the kernel) for a short while: true if one changed. */
 bool wsocks_spin(struct wsock *w, int n, bool for_poll)
 {
-	int k, i;
+	unsigned int k, polls = 2 * shim_spin_polls();
+	int i;
 
-	for (k = 0; k < 128; k++) {
+	for (k = 0; k < polls; k++) {
 		for (i = 0; i < n; i++) {
 			if (for_poll || w[i].lt) {
 				unsigned int ev = w[i].lt ? w[i].events & EP_RING_EVENTS :
@@ -53,7 +53,7 @@ bool wsocks_spin(struct wsock *w, int n, bool for_poll)
 		}
 		cpu_relax();
 	}
-	sched_yield();	/* a runnable peer may need this CPU (see io.c) */
+	shim_spin_yield();	/* a runnable peer may need this CPU (see io.c) */
 	return false;
 }
 
