@@ -11,7 +11,7 @@
 # the files live on tmpfs when it has room (else the output is synced
 # away before each run); the two transports run alternately, xsock first
 # in odd rounds and TCP first in even ones, XSOCK_DEMO_RUNS rounds
-# (default 3); each run is timed from the client's start to the server's
+# (default 3), after one untimed round of each; each run is timed from the client's start to the server's
 # exit, its output compared with the input; the median and the best of
 # each are printed, and the ratio of the medians.
 set -eu
@@ -99,6 +99,11 @@ gbps() { echo "$mib * 8 * 1.048576 / $1 / 1000" | bc -l; }
 
 echo "  files on $where; input warm in the page cache (sha256 ${want:0:16}...)"
 echo "  $runs rounds, xsock and TCP alternately (odd rounds xsock first); every output compared"
+# One untimed round first: whichever transfer comes first writes its
+# output into memory the machine has not touched for a while (on a VM,
+# memory the host may have taken back), which can make it 2-5x slower.
+xs_run >/dev/null; tcp_run >/dev/null
+echo "  one untimed round of each first (first-touch of the output's memory)"
 xs=() tc=()
 for ((i = 1; i <= runs; i++)); do
 	if ((i % 2)); then

@@ -7,8 +7,8 @@
 #                  request is a wake-up), p50 and p99;
 #   bench_socat  : the README's demo, unmodified socat with its default
 #                  8 KiB blocks moving a file to a file (tmpfs, input warm),
-#                  xsock and TCP alternately, BENCH_SOCAT_RUNS rounds, the
-#                  median of each;
+#                  one untimed run of each, then xsock and TCP alternately,
+#                  BENCH_SOCAT_RUNS rounds (5), the median of each;
 #   bench_pinned : both ends on one CPU (taskset -c 0), where a waiter's spin
 #                  can only slow the peer it waits for: sockperf 64 B
 #                  ping-pong back to back, and the socat transfer.
@@ -36,7 +36,7 @@ bench_rates() {
 
 # ---- socat, file to file --------------------------------------------------------------
 SOCAT_MB=${BENCH_SOCAT_MB:-1024}
-SOCAT_RUNS=${BENCH_SOCAT_RUNS:-3}
+SOCAT_RUNS=${BENCH_SOCAT_RUNS:-5}
 SOCAT_DIR=""
 
 # socat_once MODE LOG: one timed transfer of $SOCAT_DIR/in; the seconds
@@ -80,6 +80,14 @@ socat_rows() {
 	local -A t=([xsock]="" [tcp]="") bad=()
 	head -c "${mib}M" "$SOCAT_DIR/src" >"$SOCAT_DIR/in"
 	cat "$SOCAT_DIR/in" >/dev/null	# warm
+	# One untimed run of each mode first: the step's first transfer writes
+	# its output into memory the guest has not touched for a while (or
+	# handed back to the host), which cost it 2-5x (1.8-3.7 s against
+	# 0.65-1.0 for the next ones, 2026-12-07) whichever mode it was.
+	for mode in xsock tcp; do
+		say "  [$mode] $row warm-up (untimed)"
+		socat_once "$mode" "$LOGS/$row.$mode.warm.log" || bad[$mode]=${CASE_ERR:-failed}
+	done
 	for ((i = 1; i <= runs; i++)); do
 		for m in xsock tcp; do
 			mode=$m

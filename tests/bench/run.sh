@@ -18,7 +18,7 @@
 # Environment: BENCH_T (seconds per timed run, default 3), BENCH_QUICK=1
 # (fewer cases, for a smoke test), BENCH_ONLY (a subset of the steps: ring
 # sockperf iperf3 redis connect rates socat pinned apps), BENCH_SOCAT_MB (1024)
-# and BENCH_SOCAT_RUNS (3) for the socat rows. Needs root (network namespaces); exit 77
+# and BENCH_SOCAT_RUNS (5, after one untimed run of each mode) for the socat rows. Needs root (network namespaces); exit 77
 # (skip) otherwise. Every run is time-limited; a run that fails or hangs is
 # recorded as FAIL with its error, and a failing xsock run is repeated once
 # with XSOCK_DEBUG=4 to leave a debug log under logs/.
