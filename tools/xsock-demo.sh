@@ -102,8 +102,8 @@ echo "  $runs rounds, xsock and TCP alternately (odd rounds xsock first); every 
 # One untimed round first: whichever transfer comes first writes its
 # output into memory the machine has not touched for a while (on a VM,
 # memory the host may have taken back), which can make it 2-5x slower.
+echo "  one untimed run of each first (the first to write its output pays for fresh memory)"
 xs_run >/dev/null; tcp_run >/dev/null
-echo "  one untimed round of each first (first-touch of the output's memory)"
 xs=() tc=()
 for ((i = 1; i <= runs; i++)); do
 	if ((i % 2)); then
