@@ -430,6 +430,22 @@ static ssize_t sock_send(struct shim_sock *s, int fd, const struct iovec *iov0, 
 	}
 	if (want == 0)
 		return 0;
+	if (rc == -EPIPE && !r->tx_shut &&
+	    !__atomic_exchange_n(&s->rs->reset, 1, __ATOMIC_RELAXED)) {
+		/*
+		 * The peer closed (or died). Over TCP the first write after
+		 * that is still sent, and the peer's kernel answers it with a
+		 * reset; only writes after the reset fail. A client that
+		 * sends its request before reading a server's last words (a
+		 * refusal sent on accept, then close: redis in protected
+		 * mode, an SMTP 421, an HTTP 503) relies on it: it reads them
+		 * next instead of dying of SIGPIPE. So the first such write
+		 * is taken whole and dropped, as the peer's kernel would.
+		 */
+		xs_log(XS_LOG_DEBUG, "fd %d: peer closed: %zu bytes dropped, later writes EPIPE",
+		       fd, want);
+		return (ssize_t)want;
+	}
 	if (rc == -EPIPE) {
 		xs_log(XS_LOG_DEBUG, "fd %d: write on a closed ring (shut %d, peer gone %d, "
 		       "alive %u, closed %u)", fd, r->tx_shut, r->peer_gone,

@@ -109,6 +109,12 @@ struct shim_rstate {
 	int hup;			/* B shut down for writing: A reads EOF */
 	int rd_shut;			/* shutdown(SHUT_RD) */
 	int passive_rd, passive_wr;	/* notify us while nobody looks */
+	/*
+	 * Atomic: a write found the peer gone and was taken as sent (io.c,
+	 * sock_send()); later writes fail with EPIPE, as over TCP after the
+	 * peer's reset.
+	 */
+	int reset;
 	int sleep_rd, sleep_wr;		/* threads asleep waiting for the ring */
 	pid_t maker;			/* the process that mapped it (ready.c) */
 	/*
