@@ -330,8 +330,15 @@ void evloop_close_end(struct shim_sock *s, bool hung_up)
 	if (!hung_up || shim_refs(s) != 2) {
 		/* Another process holds the connection: watch end B again. */
 		watch_b(s);
-		/* Held in another process only: offer it the serving. */
-		if (!hung_up && shim_refs(s) == 2)
+		/*
+		 * Held in another process only (no fd here names it, whatever
+		 * calls in flight still hold, such as our event thread's
+		 * handling of a notification): offer it the serving. Counting
+		 * references instead missed it whenever the event thread was
+		 * busy with the ring at this moment, and nothing offered it
+		 * again (test_handoff's exec'd handler, 1 run in 3 here).
+		 */
+		if (!hung_up && __atomic_load_n(&s->nfds, __ATOMIC_ACQUIRE) == 0)
 			holder_resign(s);
 		goto unlock;
 	}
