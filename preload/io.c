@@ -430,7 +430,7 @@ static ssize_t sock_send(struct shim_sock *s, int fd, const struct iovec *iov0, 
 	}
 	if (want == 0)
 		return 0;
-	if (rc == -EPIPE && !r->tx_shut &&
+	if (rc == -EPIPE && !__atomic_load_n(&r->tx_shut, __ATOMIC_RELAXED) &&
 	    !__atomic_exchange_n(&s->rs->reset, 1, __ATOMIC_RELAXED)) {
 		/*
 		 * The peer closed (or died). Over TCP the first write after
@@ -448,8 +448,8 @@ static ssize_t sock_send(struct shim_sock *s, int fd, const struct iovec *iov0, 
 	}
 	if (rc == -EPIPE) {
 		xs_log(XS_LOG_DEBUG, "fd %d: write on a closed ring (shut %d, peer gone %d, "
-		       "alive %u, closed %u)", fd, r->tx_shut, r->peer_gone,
-		       *r->peer_alive_p, *r->peer_closed_p);
+		       "alive %u, closed %u)", fd, __atomic_load_n(&r->tx_shut, __ATOMIC_RELAXED),
+		       r->peer_gone, *r->peer_alive_p, *r->peer_closed_p);
 		if (!(flags & MSG_NOSIGNAL))
 			raise(SIGPIPE);
 	}

@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 
 #define XEN_LIBS_NO_REDIRECT
 #include "common/compiler.h"
@@ -42,10 +43,13 @@ static void load(void)
 {
 	void *libs[XS_ARRAY_SIZE(sonames)];
 	const char *missing = NULL;
+	bool all_libs = true;
 	size_t i;
 
-	for (i = 0; i < XS_ARRAY_SIZE(sonames); i++)
+	for (i = 0; i < XS_ARRAY_SIZE(sonames); i++) {
 		libs[i] = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
+		all_libs &= libs[i] != NULL;
+	}
 #define XEN_LIBS_LOOKUP(f)							\
 	xen_fn.f = (__typeof__(xen_fn.f))lookup(libs, #f);			\
 	if (!xen_fn.f && !missing)						\
@@ -58,7 +62,7 @@ static void load(void)
 	 * unloaded under a half-set table could only do harm. */
 	xs_log(XS_LOG_ERR, "xen: the Xen libraries are not usable (%s not found: %s); "
 	       "install libxengnttab1, libxenevtchn1 and libxenstore4", missing,
-	       libs[0] && libs[1] && libs[2] ? "no such function" : "library not found");
+	       all_libs ? "no such function" : "library not found");
 	load_rc = -ELIBACC;
 }
 
